@@ -1,0 +1,191 @@
+package io.sparkmp.spark;
+
+import io.sparkmp.schedule.ScheduleKind;
+import org.apache.spark.SparkConf;
+import org.apache.spark.network.util.JavaUtils;
+import scala.Tuple2;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * Every {@code spark.mp.*} setting, declared once (key, doc, type, check, default), and a snapshot of
+ * their values read from a {@link SparkConf}. Values set on {@link PipelineTrainer.Builder} win over
+ * these; these win over the defaults.
+ *
+ * <p>Unknown {@code spark.mp.*} keys are rejected (a misspelt key would otherwise be silently ignored).
+ */
+public final class SparkMpConf {
+
+    private static final Map<String, ConfEntry<?>> ENTRIES = new LinkedHashMap<>();
+
+    /** Pipeline stages = devices = barrier tasks, P. */
+    public static final ConfEntry<Integer> STAGES = intEntry("spark.mp.stages",
+            "Pipeline stages P: one barrier task (one executor slot, one device) each.", 2, 1);
+    /** Micro-batches per mini-batch, M. */
+    public static final ConfEntry<Integer> MICRO_BATCHES = intEntry("spark.mp.microBatches",
+            "Micro-batches M per mini-batch; must divide the batch size.", 4, 1);
+    /** Virtual stages per device, v (interleaved schedule only). */
+    public static final ConfEntry<Integer> STAGES_PER_DEVICE = intEntry("spark.mp.stagesPerDevice",
+            "Virtual stages v per device for the interleaved schedule (1 for gpipe and 1f1b).", 1, 1);
+    /** Pipeline schedule. */
+    public static final ConfEntry<ScheduleKind> SCHEDULE = entry("spark.mp.schedule",
+            "Pipeline schedule: gpipe, 1f1b or interleaved.", "schedule (gpipe|1f1b|interleaved)",
+            ScheduleKind::parse, v -> true, "", ScheduleKind.ONE_F_ONE_B, "1f1b");
+    /** Mini-batch size in examples. */
+    public static final ConfEntry<Integer> BATCH_SIZE = intEntry("spark.mp.batchSize",
+            "Examples per mini-batch (one optimizer step). A last partial mini-batch is dropped.", 32, 1);
+    /** Passes over the training data. */
+    public static final ConfEntry<Integer> EPOCHS = intEntry("spark.mp.epochs", "Passes over the training data.", 1, 1);
+    /** Seed of parameter initialisation, dropout masks and shuffling. */
+    public static final ConfEntry<Long> SEED = entry("spark.mp.seed",
+            "Seed of parameter initialisation, dropout masks and shuffling.", "long", Long::parseLong,
+            v -> true, "", 42L, "42");
+    /** Shuffle the training examples. */
+    public static final ConfEntry<Boolean> SHUFFLE = entry("spark.mp.shuffle",
+            "Shuffle: examples are put in a seeded random order once, and the mini-batch order is reshuffled "
+                    + "every epoch. Off: input order, as DL4J's own fit on the same data.", "boolean",
+            SparkMpConf::parseBoolean, v -> true, "", false, "false");
+    /** Log one progress line every N steps on the driver. */
+    public static final ConfEntry<Integer> LOG_EVERY = intEntry("spark.mp.logEvery",
+            "The driver logs one progress line every N optimizer steps (0: no live progress lines).", 10, 0);
+    /** How long the driver waits for enough executor slots before failing. */
+    public static final ConfEntry<Long> SLOT_WAIT = durationEntry("spark.mp.slotWaitTimeout",
+            "How long the driver waits for P free executor slots to register before failing.", "15s");
+    /** Channel connect timeout. */
+    public static final ConfEntry<Long> CONNECT_TIMEOUT = durationEntry("spark.mp.transport.connectTimeout",
+            "Timeout to connect and authenticate to a neighbour stage.", "30s");
+    /** Channel receive/send timeout. */
+    public static final ConfEntry<Long> IO_TIMEOUT = durationEntry("spark.mp.transport.ioTimeout",
+            "Longest wait for one tensor from, or send queue slot to, a neighbour stage.", "300s");
+    /** Host the channel server binds to. */
+    public static final ConfEntry<String> BIND_HOST = entry("spark.mp.transport.bindHost",
+            "Address the task's channel server binds to and advertises; empty: the executor's host.", "string",
+            Function.identity(), v -> true, "", "", "");
+    /** TLS on the channel. */
+    public static final ConfEntry<Boolean> TLS_ENABLED = entry("spark.mp.transport.tls.enabled",
+            "Encrypt the stage-to-stage channel with TLS (authentication by the job secret is always on).",
+            "boolean", SparkMpConf::parseBoolean, v -> true, "", false, "false");
+    /** Key store for TLS. */
+    public static final ConfEntry<String> TLS_KEY_STORE = entry("spark.mp.transport.tls.keyStore",
+            "Key store file (PKCS12/JKS) readable on every executor, for TLS.", "string",
+            Function.identity(), v -> true, "", "", "");
+    /** Key store password for TLS. */
+    public static final ConfEntry<String> TLS_KEY_STORE_PASSWORD = entry("spark.mp.transport.tls.keyStorePassword",
+            "Password of the TLS key store.", "string", Function.identity(), v -> true, "", "", "");
+    /** Memory per device, for planning. */
+    public static final ConfEntry<Long> DEVICE_MEMORY = entry("spark.mp.device.memory",
+            "Memory of one device (GPU memory, or off-heap for CPU), e.g. 16g; 0: not checked.", "bytes",
+            s -> JavaUtils.byteStringAsBytes(s), v -> v >= 0, "must be >= 0", 0L, "0");
+
+    private final Map<String, String> values;
+
+    private SparkMpConf(Map<String, String> values) {
+        this.values = values;
+    }
+
+    /**
+     * Reads the {@code spark.mp.*} settings of {@code conf} and checks every one.
+     *
+     * @throws IllegalArgumentException for an unknown {@code spark.mp.*} key or a bad value, naming both
+     */
+    public static SparkMpConf from(SparkConf conf) {
+        Map<String, String> v = new TreeMap<>();
+        for (Tuple2<String, String> kv : conf.getAllWithPrefix("spark.mp.")) {
+            v.put("spark.mp." + kv._1(), kv._2());
+        }
+        return of(v);
+    }
+
+    /** Reads settings from a plain map (keys with the {@code spark.mp.} prefix; others are ignored). */
+    public static SparkMpConf of(Map<String, String> settings) {
+        Map<String, String> v = new TreeMap<>();
+        settings.forEach((k, val) -> {
+            if (k.startsWith("spark.mp.")) {
+                v.put(k, val);
+            }
+        });
+        for (Map.Entry<String, String> e : v.entrySet()) {
+            ConfEntry<?> entry = ENTRIES.get(e.getKey());
+            if (entry == null) {
+                throw new IllegalArgumentException("unknown setting `" + e.getKey() + "`; known spark.mp keys: "
+                        + String.join(", ", ENTRIES.keySet()));
+            }
+            entry.parse(e.getValue());
+        }
+        return new SparkMpConf(Collections.unmodifiableMap(v));
+    }
+
+    /** The configured value of {@code entry}, or its default. */
+    public <T> T get(ConfEntry<T> entry) {
+        String text = values.get(entry.key());
+        return text == null ? entry.defaultValue() : entry.parse(text);
+    }
+
+    /** Whether {@code entry} was set explicitly. */
+    public boolean isSet(ConfEntry<?> entry) {
+        return values.containsKey(entry.key());
+    }
+
+    /** All declared settings, in declaration order. */
+    public static List<ConfEntry<?>> entries() {
+        return List.copyOf(ENTRIES.values());
+    }
+
+    /** A markdown table of every setting (key, type, default, meaning), for documentation. */
+    public static String describe() {
+        StringBuilder sb = new StringBuilder("| key | type | default | meaning |\n|---|---|---|---|\n");
+        for (ConfEntry<?> e : ENTRIES.values()) {
+            sb.append("| `").append(e.key()).append("` | ").append(e.typeName()).append(" | `")
+                    .append(e.defaultText()).append("` | ").append(e.doc());
+            if (!e.checkDoc().isEmpty()) {
+                sb.append(" (").append(e.checkDoc()).append(')');
+            }
+            sb.append(" |\n");
+        }
+        return sb.toString();
+    }
+
+    private static boolean parseBoolean(String s) {
+        String t = s.toLowerCase(Locale.ROOT);
+        if (t.equals("true")) {
+            return true;
+        }
+        if (t.equals("false")) {
+            return false;
+        }
+        throw new IllegalArgumentException(s);
+    }
+
+    private static ConfEntry<Integer> intEntry(String key, String doc, int def, int min) {
+        return entry(key, doc, "int", Integer::parseInt, v -> v >= min, "must be >= " + min, def, Integer.toString(def));
+    }
+
+    private static ConfEntry<Long> durationEntry(String key, String doc, String def) {
+        return entry(key, doc, "duration (e.g. 30s, 500ms)", s -> JavaUtils.timeStringAsMs(s), v -> v > 0,
+                "must be > 0", JavaUtils.timeStringAsMs(def), def);
+    }
+
+    private static <T> ConfEntry<T> entry(String key, String doc, String type, Function<String, T> parser,
+                                          Predicate<T> check, String checkDoc, T def, String defText) {
+        ConfEntry<T> e = new ConfEntry<>(key, doc, type, parser, check, checkDoc, def, defText);
+        if (ENTRIES.putIfAbsent(key, e) != null) {
+            throw new IllegalStateException("duplicate setting " + key);
+        }
+        return e;
+    }
+
+    @Override
+    public String toString() {
+        List<String> parts = new ArrayList<>();
+        values.forEach((k, v) -> parts.add(k + "=" + (k.toLowerCase(Locale.ROOT).contains("password") ? "***" : v)));
+        return "SparkMpConf" + parts;
+    }
+}
