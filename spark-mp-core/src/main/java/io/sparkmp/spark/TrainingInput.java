@@ -1,0 +1,212 @@
+package io.sparkmp.spark;
+
+import org.apache.spark.api.java.JavaPairRDD;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import scala.Tuple2;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * Routes training data to the barrier stage and converts {@code Dataset<Row>} input into DataSets.
+ *
+ * <p>Route (chosen over a side channel to rank 0): every example is keyed by its position and shuffled
+ * into partition 0 of a P-partition RDD with {@code repartitionAndSortWithinPartitions}, which sorts with
+ * Spark's external sorter (spills to disk, so the data need not fit in memory). Partitions 1..P-1 are
+ * empty; the barrier stage runs over all P. Without shuffling the key is (input partition, position), so
+ * stage 0 sees the input order; with shuffling it is a seeded hash of it, a seeded random order.
+ */
+final class TrainingInput {
+
+    /** Rows per DataSet chunk when converting {@code Dataset<Row>} input without shuffling. */
+    static final int ROW_CHUNK = 256;
+
+    private TrainingInput() {
+    }
+
+    /**
+     * The barrier stage's input: {@code stages} partitions; partition 0 holds every example as serialized
+     * DataSet chunks, in input order (or a seeded random order when {@code shuffle}); the others are empty.
+     */
+    static JavaRDD<byte[]> route(JavaRDD<DataSet> data, int stages, boolean shuffle, long seed) {
+        // Lazy per partition: a partition is streamed into the shuffle, never held whole in memory.
+        JavaPairRDD<Long, byte[]> keyed = data.mapPartitionsWithIndex((part, it) -> new Iterator<Tuple2<Long, byte[]>>() {
+            private Iterator<DataSet> pieces = java.util.Collections.emptyIterator();
+            private long pos;
+
+            @Override
+            public boolean hasNext() {
+                while (!pieces.hasNext() && it.hasNext()) {
+                    DataSet ds = it.next();
+                    if (ds == null || ds.getFeatures() == null) {
+                        throw new IllegalArgumentException("training DataSet without features at input partition "
+                                + part + ", position " + pos);
+                    }
+                    pieces = (shuffle && ds.numExamples() > 1 ? ds.asList() : List.of(ds)).iterator();
+                }
+                return pieces.hasNext();
+            }
+
+            @Override
+            public Tuple2<Long, byte[]> next() {
+                if (!hasNext()) {
+                    throw new java.util.NoSuchElementException();
+                }
+                long key = shuffle ? mix(seed, part, pos) : ((long) part << 40) | pos;
+                pos++;
+                return new Tuple2<>(key, DataSetBytes.toBytes(pieces.next()));
+            }
+        }, true).mapToPair(t -> t);
+        return keyed.repartitionAndSortWithinPartitions(new StagePartitioner(stages)).values();
+    }
+
+    /** A seeded 64-bit mix of (seed, partition, position): SplitMix64's finaliser. */
+    static long mix(long seed, int partition, long position) {
+        long z = seed * 0x9E3779B97F4A7C15L + ((long) partition << 40) + position;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /**
+     * Checks the columns of a {@code Dataset<Row>} on the driver: they exist and have usable types, and for
+     * classification ({@code numClasses > 0}) every label is an integer in {@code [0, numClasses)} (one
+     * aggregate pass), so bad input fails before any training starts.
+     *
+     * @throws IllegalArgumentException naming the column, type or offending label
+     */
+    static void checkRows(Dataset<Row> df, String featuresCol, String labelCol, int numClasses) {
+        if (numClasses < 0) {
+            throw new IllegalArgumentException("numClasses must be >= 0 (0: regression), found " + numClasses);
+        }
+        DataType ft = columnType(df, featuresCol, "features");
+        if (!(ft instanceof VectorUDT || ft instanceof NumericType
+                || (ft instanceof ArrayType at && at.elementType() instanceof NumericType))) {
+            throw new IllegalArgumentException("features column `" + featuresCol + "` must be an ML Vector, a numeric "
+                    + "array or a number, found " + ft.simpleString());
+        }
+        DataType lt = columnType(df, labelCol, "label");
+        if (numClasses > 0) {
+            if (!(lt instanceof NumericType)) {
+                throw new IllegalArgumentException("label column `" + labelCol + "` must be numeric (a class index) "
+                        + "when numClasses = " + numClasses + ", found " + lt.simpleString());
+            }
+            org.apache.spark.sql.Column l = functions.col(labelCol).cast("double");
+            List<Row> bad = df.select(l.as("l"))
+                    .filter(l.isNull().or(l.lt(0)).or(l.geq(numClasses)).or(l.notEqual(functions.floor(l))))
+                    .limit(1).collectAsList();
+            if (!bad.isEmpty()) {
+                Object v = bad.get(0).isNullAt(0) ? null : bad.get(0).getDouble(0);
+                throw new IllegalArgumentException("label `" + v + "` in column `" + labelCol + "` is not a class index "
+                        + "in [0, " + numClasses + ")");
+            }
+        } else if (!(lt instanceof VectorUDT || lt instanceof NumericType
+                || (lt instanceof ArrayType at && at.elementType() instanceof NumericType))) {
+            throw new IllegalArgumentException("label column `" + labelCol + "` must be numeric, a numeric array or an "
+                    + "ML Vector for regression (numClasses = 0), found " + lt.simpleString());
+        }
+    }
+
+    private static DataType columnType(Dataset<Row> df, String col, String role) {
+        for (StructField f : df.schema().fields()) {
+            if (f.name().equals(col)) {
+                return f.dataType();
+            }
+        }
+        throw new IllegalArgumentException(role + " column `" + col + "` not found; columns: "
+                + Arrays.toString(df.columns()));
+    }
+
+    /**
+     * Converts rows to DataSets of up to {@code chunk} examples each, keeping the row order: features as
+     * a [n, width] double matrix; labels one-hot of {@code numClasses} or, for 0, the numeric target(s).
+     *
+     * @param expectedWidth the model's input width, checked per row (-1: not checked)
+     */
+    static JavaRDD<DataSet> fromRows(Dataset<Row> df, String featuresCol, String labelCol, int numClasses,
+                                     int expectedWidth, int chunk) {
+        int fi = df.schema().fieldIndex(featuresCol);
+        int li = df.schema().fieldIndex(labelCol);
+        return df.javaRDD().mapPartitions(rows -> new Iterator<DataSet>() {
+            @Override
+            public boolean hasNext() {
+                return rows.hasNext();
+            }
+
+            @Override
+            public DataSet next() {
+                List<double[]> xs = new ArrayList<>(chunk);
+                List<double[]> ys = new ArrayList<>(chunk);
+                while (rows.hasNext() && xs.size() < chunk) {
+                    Row r = rows.next();
+                    double[] x = values(r, fi, featuresCol);
+                    if (expectedWidth >= 0 && x.length != expectedWidth) {
+                        throw new IllegalArgumentException("features column `" + featuresCol + "` has " + x.length
+                                + " values in row " + r + ", the model input expects " + expectedWidth);
+                    }
+                    xs.add(x);
+                    ys.add(label(r, li, labelCol, numClasses));
+                }
+                return new DataSet(Nd4j.create(xs.toArray(new double[0][])), Nd4j.create(ys.toArray(new double[0][])));
+            }
+        });
+    }
+
+    private static double[] label(Row r, int li, String col, int numClasses) {
+        if (numClasses == 0) {
+            return values(r, li, col);
+        }
+        if (r.isNullAt(li)) {
+            throw new IllegalArgumentException("null label in column `" + col + "`, row " + r);
+        }
+        double v = ((Number) r.get(li)).doubleValue();
+        int k = (int) v;
+        if (k != v || k < 0 || k >= numClasses) {
+            throw new IllegalArgumentException("label `" + v + "` in column `" + col + "` is not a class index in [0, "
+                    + numClasses + ")");
+        }
+        double[] oneHot = new double[numClasses];
+        oneHot[k] = 1.0;
+        return oneHot;
+    }
+
+    private static double[] values(Row r, int i, String col) {
+        if (r.isNullAt(i)) {
+            throw new IllegalArgumentException("null in column `" + col + "`, row " + r);
+        }
+        Object v = r.get(i);
+        if (v instanceof Vector vec) {
+            return vec.toArray();
+        }
+        if (v instanceof Number n) {
+            return new double[] {n.doubleValue()};
+        }
+        if (v instanceof scala.collection.Seq<?> seq) {
+            double[] out = new double[seq.size()];
+            scala.collection.Iterator<?> it = seq.iterator();
+            for (int j = 0; j < out.length; j++) {
+                Object e = it.next();
+                if (e == null) {
+                    throw new IllegalArgumentException("null element in column `" + col + "`, row " + r);
+                }
+                out[j] = ((Number) e).doubleValue();
+            }
+            return out;
+        }
+        throw new IllegalArgumentException("column `" + col + "` holds " + v.getClass().getName()
+                + ", expected a number, numeric array or ML Vector");
+    }
+}
