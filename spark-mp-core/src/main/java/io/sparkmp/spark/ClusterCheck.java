@@ -1,0 +1,48 @@
+package io.sparkmp.spark;
+
+import org.apache.spark.SparkContext;
+
+/**
+ * Driver-side checks that the cluster can run a barrier job of P tasks at once, made before anything is
+ * launched: Spark would otherwise retry its own slot check 40 times, 15 s apart, before failing.
+ */
+final class ClusterCheck {
+    private ClusterCheck() {
+    }
+
+    /**
+     * Fails unless dynamic allocation is off and {@code tasks} task slots are free within {@code waitMs}
+     * (executors that are still registering are waited for).
+     *
+     * @throws IllegalStateException naming the numbers
+     */
+    static void requireSlots(SparkContext sc, int tasks, long waitMs) {
+        if (sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
+            throw new IllegalStateException("spark.dynamicAllocation.enabled is true, but a barrier job needs all "
+                    + tasks + " tasks at once on a fixed set of executors: set it to false");
+        }
+        long deadline = System.currentTimeMillis() + waitMs;
+        int slots = slots(sc);
+        while (slots < tasks && System.currentTimeMillis() < deadline) {
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            slots = slots(sc);
+        }
+        if (slots < tasks) {
+            int executors = Math.max(1, sc.statusTracker().getExecutorInfos().length - (sc.isLocal() ? 0 : 1));
+            throw new IllegalStateException("stages (" + tasks + ") need " + tasks + " concurrent task slots, but the "
+                    + "cluster has " + slots + " (" + executors + " executor(s), spark.task.cpus = "
+                    + sc.getConf().get("spark.task.cpus", "1") + ") after waiting " + waitMs / 1000.0
+                    + " s: lower the stages or add executors/cores");
+        }
+    }
+
+    /** Task slots Spark would count for a barrier stage (the same figure its own check uses). */
+    static int slots(SparkContext sc) {
+        return sc.maxNumConcurrentTasks(sc.resourceProfileManager().defaultResourceProfile());
+    }
+}

@@ -1,0 +1,168 @@
+package io.sparkmp.spark;
+
+import io.sparkmp.transport.TensorChannel;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.Utils;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.collection.Iterator;
+import scala.collection.JavaConverters;
+import scala.runtime.AbstractFunction1;
+
+import java.io.Serializable;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The body of one barrier task (one pipeline rank): bind the device, open the channel server, (rank 0)
+ * spill the training rows into mini-batches, exchange endpoints and the step count with ONE
+ * {@code allGather}, connect to the peers with the job secret, build only this rank's layers, run the
+ * schedule for every mini-batch of every epoch, and return the trained layer parameters with the per-step
+ * records. Everything opened is closed in {@code finally}; a cleanup error is attached to the real one,
+ * never thrown over it.
+ */
+final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<TaskResult>> implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(PipelineTask.class);
+
+    private final Broadcast<JobSpec> spec;
+    private final Broadcast<Map<Integer, byte[]>> initialParams;
+    private final ProgressAccumulator progress;
+    private final ChannelFactory channels;
+    private final StageRunnerFactory runners;
+
+    PipelineTask(Broadcast<JobSpec> spec, Broadcast<Map<Integer, byte[]>> initialParamsOrNull,
+                 ProgressAccumulator progress, ChannelFactory channels, StageRunnerFactory runners) {
+        this.spec = spec;
+        this.initialParams = initialParamsOrNull;
+        this.progress = progress;
+        this.channels = channels;
+        this.runners = runners;
+    }
+
+    @Override
+    public Iterator<TaskResult> apply(Iterator<byte[]> rows) {
+        BarrierTaskContext ctx = BarrierTaskContext.get();
+        JobSpec s = spec.value();
+        int rank = ctx.partitionId();
+        int attempt = ctx.stageAttemptNumber();
+        DeviceBinding device = DeviceBinding.bind(ctx);
+        LOG.info("job {} rank {} (stage attempt {}) on {}", s.jobId(), rank, attempt,
+                device.gpu() != null ? "GPU " + device.gpu() : device.threads() + " CPU thread(s)");
+
+        MiniBatchSpill spill = null;
+        ChannelFactory.Endpoint endpoint = null;
+        TensorChannel channel = null;
+        StageRunner runner = null;
+        Throwable failure = null;
+        try {
+            endpoint = channels.open(s, rank, bindHost(s));
+            long examples = 0;
+            long dropped = 0;
+            int batches = 0;
+            if (rank == 0) {
+                MultiLayerConfiguration conf = MultiLayerConfiguration.fromJson(s.modelJson());
+                spill = MiniBatchSpill.write(JavaConverters.asJavaIterator(rows), spillDir(), s.batchSize(),
+                        conf.getDataType());
+                examples = spill.examples();
+                dropped = spill.droppedExamples();
+                batches = spill.batches();
+            } else if (rows.hasNext()) {
+                throw new IllegalStateException("rank " + rank + " received training rows; only rank 0 reads data");
+            }
+
+            InetSocketAddress me = endpoint.localAddress();
+            String[] all = ctx.allGather(me.getHostString() + "|" + me.getPort() + "|" + batches + "|" + examples);
+            Map<Integer, InetSocketAddress> peers = new TreeMap<>();
+            for (int r = 0; r < all.length; r++) {
+                String[] f = all[r].split("\\|");
+                peers.put(r, new InetSocketAddress(f[0], Integer.parseInt(f[1])));
+            }
+            String[] rank0 = all[0].split("\\|");
+            int stepsPerEpoch = Integer.parseInt(rank0[2]);
+            if (stepsPerEpoch == 0) {
+                throw new IllegalArgumentException("the training data has " + rank0[3] + " examples, fewer than one "
+                        + "mini-batch of batchSize " + s.batchSize());
+            }
+
+            channel = endpoint.connect(peers);
+            runner = runners.create(s, rank, channel, initialParams());
+            List<RankStep> steps = new ArrayList<>();
+            long step = 0;
+            for (int epoch = 0; epoch < s.epochs(); epoch++) {
+                java.util.Iterator<DataSet> data = spill != null ? spill.epoch(epoch, s.shuffle(), s.seed()) : null;
+                for (int i = 0; i < stepsPerEpoch; i++, step++) {
+                    ctx.killTaskIfInterrupted();
+                    RankStep rec = runner.runStep(epoch, step, data != null ? data.next() : null);
+                    RankStep stamped = new RankStep(rank, attempt, epoch, step, rec.loss(), s.batchSize(),
+                            rec.wallNanos(), rec.busyNanos());
+                    steps.add(stamped);
+                    progress.add(stamped);
+                }
+            }
+            Map<Integer, byte[]> params = NdBytes.toBytes(runner.layerParameters());
+            return JavaConverters.asScalaIterator(
+                    List.of(new TaskResult(rank, params, steps, examples, dropped)).iterator());
+        } catch (RuntimeException | Error e) {
+            failure = e;
+            throw e;
+        } finally {
+            Throwable closing = closeAll(failure, runner, channel, endpoint, spill);
+            if (failure != null) {
+                LOG.error("job {} rank {} failed: {}", s.jobId(), rank, failure.toString());
+            } else if (closing != null) {
+                // Training finished and its result is complete: a cleanup error is reported, not fatal.
+                LOG.warn("job {} rank {}: cleanup failed after training", s.jobId(), rank, closing);
+            }
+        }
+    }
+
+    private Map<Integer, INDArray> initialParams() {
+        return initialParams == null ? null : NdBytes.fromBytes(initialParams.value());
+    }
+
+    private static String bindHost(JobSpec s) {
+        if (!s.bindHost().isEmpty()) {
+            return s.bindHost();
+        }
+        SparkEnv env = SparkEnv.get();
+        return env != null ? env.blockManager().blockManagerId().host() : "127.0.0.1";
+    }
+
+    private static Path spillDir() {
+        SparkEnv env = SparkEnv.get();
+        String dir = env != null ? Utils.getLocalDir(env.conf()) : System.getProperty("java.io.tmpdir");
+        return Paths.get(dir, "spark-mp");
+    }
+
+    /** Closes in order; the first failure wins, later ones are attached to it as suppressed. */
+    private static Throwable closeAll(Throwable failure, AutoCloseable... resources) {
+        for (AutoCloseable r : resources) {
+            if (r == null) {
+                continue;
+            }
+            try {
+                r.close();
+            } catch (Throwable t) {
+                if (failure == null) {
+                    failure = t;
+                } else if (failure != t) {
+                    failure.addSuppressed(t);
+                }
+            }
+        }
+        return failure;
+    }
+}

@@ -1,0 +1,418 @@
+package io.sparkmp.spark;
+
+import io.sparkmp.schedule.ScheduleKind;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.rdd.RDD;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.reflect.ClassTag$;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+/**
+ * Trains a DL4J {@link MultiLayerConfiguration} pipeline-parallel on Spark: P barrier tasks, one per
+ * executor slot (device), each holding a contiguous slice of the layers; activations and gradients flow
+ * between neighbouring tasks over authenticated sockets; one optimizer step per mini-batch after all its
+ * micro-batches, so the result equals DL4J's own {@code fit} on the same mini-batches, to round-off.
+ *
+ * <pre>{@code
+ * TrainingResult r = PipelineTrainer.builder(conf).stages(4).microBatches(8)
+ *         .schedule(ScheduleKind.ONE_F_ONE_B).batchSize(64).epochs(2).seed(42).shuffle(false).build()
+ *         .fit(trainingData);
+ * MultiLayerNetwork net = r.network();
+ * }</pre>
+ *
+ * <p>Settings not given to the builder come from the {@code spark.mp.*} keys of the SparkConf (see
+ * {@link SparkMpConf}), then from their defaults.
+ *
+ * <p>Misuse: the cluster must offer P task slots at once (one per stage) with dynamic allocation off,
+ * else {@code fit} fails before launching; do not call {@code fit} concurrently on one SparkContext with
+ * other barrier jobs that need the same slots. A trainer is immutable and may be reused for several fits.
+ */
+public final class PipelineTrainer {
+    private static final Logger LOG = LoggerFactory.getLogger(PipelineTrainer.class);
+
+    private final MultiLayerConfiguration conf;
+    private final Map<ConfEntry<?>, Object> settings;
+    private final MultiLayerNetwork initialNetwork;
+    private final Consumer<StepReport> progressSink;
+    private final EngineBridge engine;
+
+    private PipelineTrainer(Builder b) {
+        this.conf = b.conf;
+        this.settings = Collections.unmodifiableMap(new LinkedHashMap<>(b.settings));
+        this.initialNetwork = b.initialNetwork;
+        this.progressSink = b.progressSink;
+        this.engine = b.engine;
+    }
+
+    /** Starts a trainer for {@code conf} (a copy of its JSON is taken at {@link Builder#build()}). */
+    public static Builder builder(MultiLayerConfiguration conf) {
+        if (conf == null) {
+            throw new IllegalArgumentException("conf must not be null");
+        }
+        return new Builder(conf);
+    }
+
+    /**
+     * Trains on {@code data}. Each element may hold one or many examples; without shuffling they are
+     * trained in input order (partition by partition), regrouped into mini-batches of {@code batchSize}; a
+     * last partial mini-batch is dropped (see {@link TrainingResult#droppedPerEpoch()}).
+     *
+     * @throws IllegalArgumentException for bad settings (before anything runs)
+     * @throws IllegalStateException when the cluster lacks slots or has dynamic allocation on (before launch)
+     * @throws org.apache.spark.SparkException when training fails after Spark's stage retries
+     */
+    public TrainingResult fit(JavaRDD<DataSet> data) {
+        SparkContext sc = data.context();
+        Resolved r = resolve(SparkMpConf.from(sc.getConf()));
+        ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
+        JobSpec spec = jobSpec(r);
+        LOG.info("spark-mp: training {}", spec);
+        return run(sc, spec, r, TrainingInput.route(data, r.stages, r.shuffle, r.seed));
+    }
+
+    /**
+     * Trains on rows: {@code featuresCol} an ML {@code Vector}, a numeric array or a number; {@code labelCol}
+     * a class index in {@code [0, numClasses)} (one-hot encoded) or, with {@code numClasses = 0}, a numeric
+     * regression target (number, array or Vector). Row order is kept when shuffling is off.
+     *
+     * @throws IllegalArgumentException for missing columns, unusable types or labels outside [0, numClasses),
+     *                                  checked on the driver before training
+     */
+    public TrainingResult fit(Dataset<Row> data, String featuresCol, String labelCol, int numClasses) {
+        TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
+        int width = inputWidth(conf);
+        return fit(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, width, TrainingInput.ROW_CHUNK));
+    }
+
+    private TrainingResult run(SparkContext sc, JobSpec spec, Resolved r, JavaRDD<byte[]> input) {
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
+        Broadcast<JobSpec> specB = jsc.broadcast(spec);
+        Broadcast<Map<Integer, byte[]>> initB = initialNetwork == null ? null
+                : jsc.broadcast(NdBytes.toBytes(engine.split(initialNetwork)));
+        ProgressAccumulator progress = new ProgressAccumulator();
+        sc.register(progress, "spark-mp progress " + spec.jobId());
+        ProgressListener listener = new ProgressListener(progress.id(), r.stages, r.stages - 1,
+                r.logEvery, progressSink);
+        sc.addSparkListener(listener);
+        long t0 = System.nanoTime();
+        try {
+            sc.setJobDescription("spark-mp pipeline training " + spec.jobId());
+            PipelineTask task = new PipelineTask(specB, initB, progress, engine.channels(), engine.runners());
+            RDD<TaskResult> trained = input.rdd().barrier()
+                    .mapPartitions(task, false, ClassTag$.MODULE$.apply(TaskResult.class));
+            // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole
+            // when a task fails (a failed barrier ResultStage would abort the job).
+            List<TaskResult> results = JavaRDD.fromRDD(trained, ClassTag$.MODULE$.apply(TaskResult.class))
+                    .repartition(1).collect();
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            return result(results, r, seconds);
+        } finally {
+            sc.setJobDescription(null);
+            sc.removeSparkListener(listener);
+            specB.destroy();
+            if (initB != null) {
+                initB.destroy();
+            }
+        }
+    }
+
+    private TrainingResult result(List<TaskResult> results, Resolved r, double seconds) {
+        if (results.size() != r.stages) {
+            throw new IllegalStateException("expected " + r.stages + " task results, got " + results.size());
+        }
+        Map<Integer, INDArray> params = new TreeMap<>();
+        Map<Long, List<RankStep>> byStep = new TreeMap<>();
+        long examples = 0;
+        long dropped = 0;
+        for (TaskResult t : results) {
+            params.putAll(NdBytes.fromBytes(t.layerParams()));
+            for (RankStep s : t.steps()) {
+                byStep.computeIfAbsent(s.step(), k -> new ArrayList<>()).add(s);
+            }
+            if (t.rank() == 0) {
+                examples = t.examples();
+                dropped = t.droppedExamples();
+            }
+        }
+        List<StepReport> metrics = new ArrayList<>();
+        for (List<RankStep> step : byStep.values()) {
+            metrics.add(StepReport.merge(step, r.stages - 1));
+        }
+        if (params.size() != conf.getConfs().size()) {
+            throw new IllegalStateException("the stages returned parameters for " + params.size() + " layers, the "
+                    + "model has " + conf.getConfs().size());
+        }
+        MultiLayerNetwork net = engine.assemble(conf, params);
+        if (dropped > 0) {
+            LOG.warn("spark-mp: {} of {} examples per epoch were in a partial last mini-batch and not trained on",
+                    dropped, examples);
+        }
+        TrainingResult out = new TrainingResult(net, metrics, examples, dropped, seconds);
+        LOG.info("spark-mp: trained {} steps in {} s ({} samples/s), final loss {}", metrics.size(),
+                String.format("%.1f", seconds), String.format("%.1f", out.samplesPerSecond()),
+                metrics.isEmpty() ? "n/a" : metrics.get(metrics.size() - 1).loss());
+        return out;
+    }
+
+    private JobSpec jobSpec(Resolved r) {
+        int virtualStages = r.stages * r.stagesPerDevice;
+        return new JobSpec(UUID.randomUUID().toString(), conf.toJson(), evenBoundaries(layerCount(conf), virtualStages),
+                r.schedule, r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.epochs, r.seed, r.shuffle,
+                r.connectTimeoutMs, r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword,
+                engine.newSecret());
+    }
+
+    /** Layer index where each of {@code stages} stages starts, then the layer count: an even split by layers. */
+    static int[] evenBoundaries(int layers, int stages) {
+        int[] b = new int[stages + 1];
+        for (int s = 0; s <= stages; s++) {
+            b[s] = (int) ((long) s * layers / stages);
+        }
+        return b;
+    }
+
+    static int layerCount(MultiLayerConfiguration conf) {
+        return conf.getConfs().size();
+    }
+
+    /** nIn of the first layer, or -1 when it is not a feed-forward layer with a known width. */
+    static int inputWidth(MultiLayerConfiguration conf) {
+        Layer first = conf.getConf(0).getLayer();
+        if (first instanceof FeedForwardLayer ff && ff.getNIn() > 0) {
+            return (int) ff.getNIn();
+        }
+        return -1;
+    }
+
+    /** Builder values over spark.mp.* settings over defaults, checked together. */
+    private Resolved resolve(SparkMpConf fromSpark) {
+        Resolved r = new Resolved(settings, fromSpark);
+        r.validate(layerCount(conf));
+        return r;
+    }
+
+    /** The effective settings of one fit. */
+    private static final class Resolved {
+        final int stages;
+        final int stagesPerDevice;
+        final int microBatches;
+        final ScheduleKind schedule;
+        final int batchSize;
+        final int epochs;
+        final long seed;
+        final boolean shuffle;
+        final int logEvery;
+        final long slotWaitMs;
+        final long connectTimeoutMs;
+        final long ioTimeoutMs;
+        final String bindHost;
+        final boolean tls;
+        final String keyStore;
+        final String keyStorePassword;
+
+        Resolved(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf) {
+            stages = get(overrides, conf, SparkMpConf.STAGES);
+            stagesPerDevice = get(overrides, conf, SparkMpConf.STAGES_PER_DEVICE);
+            microBatches = get(overrides, conf, SparkMpConf.MICRO_BATCHES);
+            schedule = get(overrides, conf, SparkMpConf.SCHEDULE);
+            batchSize = get(overrides, conf, SparkMpConf.BATCH_SIZE);
+            epochs = get(overrides, conf, SparkMpConf.EPOCHS);
+            seed = get(overrides, conf, SparkMpConf.SEED);
+            shuffle = get(overrides, conf, SparkMpConf.SHUFFLE);
+            logEvery = get(overrides, conf, SparkMpConf.LOG_EVERY);
+            slotWaitMs = conf.get(SparkMpConf.SLOT_WAIT);
+            connectTimeoutMs = conf.get(SparkMpConf.CONNECT_TIMEOUT);
+            ioTimeoutMs = conf.get(SparkMpConf.IO_TIMEOUT);
+            bindHost = conf.get(SparkMpConf.BIND_HOST);
+            tls = conf.get(SparkMpConf.TLS_ENABLED);
+            keyStore = conf.get(SparkMpConf.TLS_KEY_STORE);
+            keyStorePassword = conf.get(SparkMpConf.TLS_KEY_STORE_PASSWORD);
+        }
+
+        @SuppressWarnings("unchecked")
+        private static <T> T get(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf, ConfEntry<T> e) {
+            return overrides.containsKey(e) ? (T) overrides.get(e) : conf.get(e);
+        }
+
+        void validate(int layers) {
+            checkCrossFields(stages, stagesPerDevice, microBatches, schedule, batchSize, layers);
+            if (tls && keyStore.isEmpty()) {
+                throw new IllegalArgumentException("`spark.mp.transport.tls.enabled` is true but "
+                        + "`spark.mp.transport.tls.keyStore` is not set");
+            }
+        }
+    }
+
+    /** Cross-field rules; a null argument means "not known yet" and skips the rules that need it. */
+    static void checkCrossFields(Integer stages, Integer stagesPerDevice, Integer microBatches, ScheduleKind schedule,
+                                 Integer batchSize, int layers) {
+        if (microBatches != null && batchSize != null && batchSize % microBatches != 0) {
+            throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide batchSize ("
+                    + batchSize + ")");
+        }
+        if (stagesPerDevice != null && schedule != null) {
+            if (schedule == ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice < 2) {
+                throw new IllegalArgumentException("schedule interleaved needs stagesPerDevice >= 2, found "
+                        + stagesPerDevice);
+            }
+            if (schedule != ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice != 1) {
+                throw new IllegalArgumentException("stagesPerDevice (" + stagesPerDevice + ") > 1 needs schedule "
+                        + "interleaved, found " + schedule.label());
+            }
+        }
+        if (stages != null) {
+            int v = stagesPerDevice == null ? 1 : stagesPerDevice;
+            if ((long) stages * v > layers) {
+                throw new IllegalArgumentException("stages (" + stages + ")" + (v > 1 ? " x stagesPerDevice (" + v + ")" : "")
+                        + " must be <= the model's layer count (" + layers + ")");
+            }
+        }
+    }
+
+    /**
+     * Collects the settings of one {@link PipelineTrainer}. Each value may be set once (a second call
+     * throws); {@link #build()} checks the rules between values that were set and does not change the
+     * builder.
+     */
+    public static final class Builder {
+        private final MultiLayerConfiguration conf;
+        private final Map<ConfEntry<?>, Object> settings = new HashMap<>();
+        private MultiLayerNetwork initialNetwork;
+        private Consumer<StepReport> progressSink;
+        private EngineBridge engine = EngineBridge.DEFAULT;
+
+        private Builder(MultiLayerConfiguration conf) {
+            this.conf = conf;
+        }
+
+        private <T> Builder set(ConfEntry<T> e, T value) {
+            if (settings.containsKey(e)) {
+                throw new IllegalStateException(name(e) + " was already set to " + settings.get(e));
+            }
+            try {
+                settings.put(e, e.validate(value));
+            } catch (IllegalArgumentException bad) {
+                throw new IllegalArgumentException(name(e) + " " + bad.getMessage().replaceFirst("^`[^`]*` ", ""));
+            }
+            return this;
+        }
+
+        private static String name(ConfEntry<?> e) {
+            return e.key().substring("spark.mp.".length());
+        }
+
+        /** Pipeline stages P (barrier tasks, devices); at most the layer count (see {@link SparkMpConf#STAGES}). */
+        public Builder stages(int p) {
+            return set(SparkMpConf.STAGES, p);
+        }
+
+        /** Micro-batches per mini-batch; must divide the batch size. */
+        public Builder microBatches(int m) {
+            return set(SparkMpConf.MICRO_BATCHES, m);
+        }
+
+        /** Virtual stages per device (interleaved schedule only, then >= 2). */
+        public Builder stagesPerDevice(int v) {
+            return set(SparkMpConf.STAGES_PER_DEVICE, v);
+        }
+
+        /** The pipeline schedule. */
+        public Builder schedule(ScheduleKind kind) {
+            return set(SparkMpConf.SCHEDULE, kind);
+        }
+
+        /** Examples per mini-batch (optimizer step). */
+        public Builder batchSize(int n) {
+            return set(SparkMpConf.BATCH_SIZE, n);
+        }
+
+        /** Passes over the data. */
+        public Builder epochs(int n) {
+            return set(SparkMpConf.EPOCHS, n);
+        }
+
+        /** Seed of shuffling (and of the engine's deterministic initialisation and dropout). */
+        public Builder seed(long seed) {
+            return set(SparkMpConf.SEED, seed);
+        }
+
+        /** Shuffle examples once and mini-batches every epoch; off keeps the input order. */
+        public Builder shuffle(boolean shuffle) {
+            return set(SparkMpConf.SHUFFLE, shuffle);
+        }
+
+        /** One live progress line every {@code n} steps on the driver; 0 turns the lines off. */
+        public Builder logEvery(int n) {
+            return set(SparkMpConf.LOG_EVERY, n);
+        }
+
+        /**
+         * Starts from this network's parameters instead of a seeded initialisation. It must have the
+         * configuration's layers; it is not modified.
+         */
+        public Builder initialParameters(MultiLayerNetwork network) {
+            if (initialNetwork != null) {
+                throw new IllegalStateException("initialParameters was already set");
+            }
+            if (network == null) {
+                throw new IllegalArgumentException("initialParameters must not be null");
+            }
+            if (network.getLayers().length != layerCount(conf)) {
+                throw new IllegalArgumentException("initialParameters has " + network.getLayers().length
+                        + " layers, the configuration has " + layerCount(conf));
+            }
+            initialNetwork = network;
+            return this;
+        }
+
+        /** Receives the live progress records (instead of the driver log); called on Spark's listener thread. */
+        public Builder progressListener(Consumer<StepReport> sink) {
+            if (progressSink != null) {
+                throw new IllegalStateException("progressListener was already set");
+            }
+            progressSink = sink;
+            return this;
+        }
+
+        /** Replaces the engine and transport (tests of the task lifecycle). */
+        Builder engine(EngineBridge bridge) {
+            engine = bridge;
+            return this;
+        }
+
+        /**
+         * Checks the rules between the values set so far (others are checked at {@code fit}, once the
+         * SparkConf is known) and returns an immutable trainer.
+         *
+         * @throws IllegalArgumentException e.g. "microBatches (3) must divide batchSize (64)"
+         */
+        public PipelineTrainer build() {
+            checkCrossFields((Integer) settings.get(SparkMpConf.STAGES),
+                    (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE),
+                    (Integer) settings.get(SparkMpConf.MICRO_BATCHES), (ScheduleKind) settings.get(SparkMpConf.SCHEDULE),
+                    (Integer) settings.get(SparkMpConf.BATCH_SIZE), layerCount(conf));
+            return new PipelineTrainer(this);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+package io.sparkmp.spark;
+
+import java.io.Serializable;
+
+/**
+ * Measured figures of one optimizer step of a pipeline-parallel training run.
+ *
+ * @param epoch epoch (0-based)
+ * @param step global optimizer step (0-based)
+ * @param loss mini-batch loss, computed by the last stage (as DL4J's {@code score()} after the step's forward)
+ * @param examples examples in the mini-batch
+ * @param stepSeconds wall time of the step (the slowest rank)
+ * @param samplesPerSecond examples / stepSeconds
+ * @param bubbleFraction share of device time spent idle in the step: 1 - sum(busy) / (P * stepSeconds);
+ *                       NaN if the engine did not report busy times
+ */
+public record StepReport(int epoch, long step, double loss, int examples, double stepSeconds,
+                         double samplesPerSecond, double bubbleFraction) implements Serializable {
+
+    /** Merges the P rank records of one step; the loss comes from {@code lossRank} (the last stage's device). */
+    static StepReport merge(java.util.List<RankStep> ranks, int lossRank) {
+        if (ranks.isEmpty()) {
+            throw new IllegalArgumentException("no rank records to merge");
+        }
+        RankStep first = ranks.get(0);
+        long wall = 0;
+        long busy = 0;
+        boolean busyKnown = true;
+        double loss = Double.NaN;
+        for (RankStep r : ranks) {
+            if (r.step() != first.step()) {
+                throw new IllegalArgumentException("records of steps " + first.step() + " and " + r.step() + " mixed");
+            }
+            wall = Math.max(wall, r.wallNanos());
+            busyKnown &= r.busyNanos() >= 0;
+            busy += Math.max(0, r.busyNanos());
+            if (r.rank() == lossRank) {
+                loss = r.loss();
+            }
+        }
+        double seconds = wall / 1e9;
+        double bubble = busyKnown && wall > 0 ? Math.max(0, 1.0 - busy / ((double) ranks.size() * wall)) : Double.NaN;
+        return new StepReport(first.epoch(), first.step(), loss, first.examples(), seconds,
+                seconds > 0 ? first.examples() / seconds : Double.NaN, bubble);
+    }
+
+    @Override
+    public String toString() {
+        return String.format(java.util.Locale.ROOT, "epoch %d step %d loss %.6f %.1f samples/s bubble %.2f",
+                epoch, step, loss, samplesPerSecond, bubbleFraction);
+    }
+}
