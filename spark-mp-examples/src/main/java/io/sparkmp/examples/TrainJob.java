@@ -1,0 +1,236 @@
+package io.sparkmp.examples;
+
+import io.sparkmp.spark.PipelineTrainer;
+import io.sparkmp.spark.StepReport;
+import io.sparkmp.spark.TrainingResult;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.AnalysisException;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Trains a DL4J network, pipeline-parallel, on rows of a CSV file:
+ * {@code spark-submit --class io.sparkmp.examples.TrainJob <jar> --model m.json --train data.csv
+ * --label-column 4 --num-classes 3 --stages 2 --output trained.zip}. Without a master (plain {@code java},
+ * no {@code spark.master}) it runs on an embedded {@code local[*]} Spark. {@code --help} lists the flags.
+ *
+ * <p>Bad input (missing or unreadable files, CSV width not matching the model input, a label outside
+ * [0, K), more stages than layers or executor slots, micro-batches not dividing the batch size) ends with
+ * one line on stderr naming the value, exit code 2, and nothing written at {@code --output} (the model is
+ * written to a temporary file next to it and renamed). Other failures exit with 1. The JVM always ends
+ * through {@link System#exit}: a barrier task timer thread can otherwise keep it alive.
+ */
+public final class TrainJob {
+    static final int EXIT_BAD_INPUT = 2;
+    static final int EXIT_FAILED = 1;
+
+    private TrainJob() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the job and returns the exit code (for tests); never calls System.exit. */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        TrainJobOptions o;
+        try {
+            o = TrainJobOptions.parse(args);
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return EXIT_BAD_INPUT;
+        }
+        if (o.help()) {
+            out.print(TrainJobOptions.usage());
+            return 0;
+        }
+        SparkSession spark = null;
+        try {
+            MultiLayerConfiguration conf = readModel(o.model());
+            MultiLayerNetwork init = o.initFrom() == null ? null : readInit(o.initFrom());
+            checkOutput(o.output());
+            spark = session();
+            Dataset<Row> rows = readCsv(spark, o, conf);
+            PipelineTrainer.Builder b = PipelineTrainer.builder(conf).stages(o.stages()).microBatches(o.microBatches())
+                    .schedule(o.schedule()).stagesPerDevice(o.stagesPerDevice()).batchSize(o.batchSize())
+                    .epochs(o.epochs()).seed(o.seed()).shuffle(o.shuffle()).logEvery(1)
+                    .progressListener(r -> out.println("progress: " + r));
+            if (init != null) {
+                b.initialParameters(init);
+            }
+            TrainingResult result = b.build().fit(rows, "features", "label", o.numClasses());
+            for (StepReport r : result.metrics()) {
+                out.printf(Locale.ROOT, "epoch %d step %d loss %.6f (%.0f samples/s, bubble %.2f)%n", r.epoch(),
+                        r.step(), r.loss(), r.samplesPerSecond(), r.bubbleFraction());
+            }
+            if (o.output() != null) {
+                writeAtomically(result.network(), o.output());
+            }
+            StepReport last = result.metrics().get(result.metrics().size() - 1);
+            out.printf(Locale.ROOT, "trained %d steps (%d epochs, %d examples/epoch, %d dropped) on %d stages in "
+                            + "%.1f s: %.1f samples/s, final loss %.6f%s%n", result.metrics().size(), o.epochs(),
+                    result.examplesPerEpoch(), result.droppedPerEpoch(), o.stages(), result.trainingSeconds(),
+                    result.samplesPerSecond(), last.loss(), o.output() == null ? "" : "; model written to " + o.output());
+            return 0;
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            err.println("error: " + e.getMessage());
+            return EXIT_BAD_INPUT;
+        } catch (Exception | Error e) {
+            err.println("error: training failed: " + rootMessage(e));
+            e.printStackTrace(err);
+            return EXIT_FAILED;
+        } finally {
+            if (spark != null) {
+                spark.stop();
+            }
+        }
+    }
+
+    private static SparkSession session() {
+        SparkConf sc = new SparkConf();
+        if (!sc.contains("spark.master")) {
+            // No spark-submit and no master: an embedded local Spark, with live progress every 2 s.
+            sc.setMaster("local[*]").set("spark.ui.showConsoleProgress", "false");
+            if (!sc.contains("spark.executor.heartbeatInterval")) {
+                sc.set("spark.executor.heartbeatInterval", "2s");
+            }
+        }
+        if (!sc.contains("spark.app.name")) {
+            sc.setAppName("spark-mp TrainJob");
+        }
+        return SparkSession.builder().config(sc).getOrCreate();
+    }
+
+    private static MultiLayerConfiguration readModel(Path p) {
+        String json;
+        try {
+            json = Files.readString(p, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--model " + p + " cannot be read: " + e);
+        }
+        try {
+            return MultiLayerConfiguration.fromJson(json);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("--model " + p + " is not a DL4J MultiLayerConfiguration JSON: "
+                    + firstLine(rootMessage(e)));
+        }
+    }
+
+    private static MultiLayerNetwork readInit(Path p) {
+        if (!Files.isReadable(p)) {
+            throw new IllegalArgumentException("--init-from " + p + " does not exist or is not readable");
+        }
+        try {
+            return ModelSerializer.restoreMultiLayerNetwork(p.toFile(), false);
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException("--init-from " + p + " is not a DL4J MultiLayerNetwork zip: "
+                    + firstLine(rootMessage(e)));
+        }
+    }
+
+    private static void checkOutput(Path output) {
+        if (output == null) {
+            return;
+        }
+        Path dir = output.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
+            throw new IllegalArgumentException("--output " + output + ": folder " + dir + " does not exist or is not writable");
+        }
+        if (Files.isDirectory(output)) {
+            throw new IllegalArgumentException("--output " + output + " is a folder, expected a zip file path");
+        }
+    }
+
+    /** Reads the CSV, checks its width and types against the model, and makes (features array, label) rows. */
+    static Dataset<Row> readCsv(SparkSession spark, TrainJobOptions o, MultiLayerConfiguration conf) {
+        Dataset<Row> csv;
+        try {
+            csv = spark.read().option("header", "false").option("inferSchema", "true").option("mode", "FAILFAST")
+                    .csv(o.train());
+        } catch (Exception e) { // AnalysisException is checked in Scala terms only
+            if (e instanceof AnalysisException) {
+                throw new IllegalArgumentException("--train " + o.train() + " cannot be read: "
+                        + firstLine(((AnalysisException) e).getSimpleMessage()));
+            }
+            throw new IllegalArgumentException("--train " + o.train() + " cannot be read: " + firstLine(rootMessage(e)));
+        }
+        StructField[] fields = csv.schema().fields();
+        if (o.labelColumn() >= fields.length) {
+            throw new IllegalArgumentException("--label-column " + o.labelColumn() + " is outside the " + fields.length
+                    + " columns of " + o.train());
+        }
+        int width = fields.length - 1;
+        int nIn = modelInputWidth(conf);
+        if (nIn > 0 && width != nIn) {
+            throw new IllegalArgumentException("--train " + o.train() + " has " + fields.length + " columns (" + width
+                    + " features + label), but the model input expects " + nIn + " features");
+        }
+        List<Column> features = new ArrayList<>();
+        for (int i = 0; i < fields.length; i++) {
+            if (!(fields[i].dataType() instanceof NumericType)) {
+                throw new IllegalArgumentException("--train column " + i + " is " + fields[i].dataType().simpleString()
+                        + ", every column must be numeric");
+            }
+            if (i != o.labelColumn()) {
+                features.add(functions.col(fields[i].name()).cast("double"));
+            }
+        }
+        return csv.select(functions.array(features.toArray(new Column[0])).as("features"),
+                functions.col(fields[o.labelColumn()].name()).as("label"));
+    }
+
+    private static int modelInputWidth(MultiLayerConfiguration conf) {
+        if (conf.getConf(0).getLayer() instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer ff) {
+            return (int) ff.getNIn();
+        }
+        return -1;
+    }
+
+    /** Writes next to the target and renames, so a failure never leaves a partial model at {@code output}. */
+    static void writeAtomically(MultiLayerNetwork net, Path output) throws IOException {
+        Path target = output.toAbsolutePath();
+        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName() + ".", ".tmp");
+        try {
+            ModelSerializer.writeModel(net, tmp.toFile(), true);
+            try {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    static String rootMessage(Throwable t) {
+        Throwable r = t;
+        while (r.getCause() != null && r.getCause() != r) {
+            r = r.getCause();
+        }
+        return r.getMessage() != null ? r.getMessage() : r.toString();
+    }
+
+    private static String firstLine(String s) {
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

@@ -1,0 +1,165 @@
+package io.sparkmp.examples;
+
+import io.sparkmp.schedule.ScheduleKind;
+
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Command line of {@link TrainJob}: long GNU-style flags ({@code --name value} or {@code --name=value}).
+ * Parsing checks types and ranges and names the flag and value on error.
+ */
+record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn, int numClasses, int batchSize,
+                       int epochs, int stages, int microBatches, ScheduleKind schedule, int stagesPerDevice,
+                       long seed, boolean shuffle, Path output, boolean help) {
+
+    /** Flag, value placeholder, meaning; the order of --help. */
+    static final String[][] FLAGS = {
+            {"--model", "<file>", "DL4J MultiLayerConfiguration JSON of the network (required)"},
+            {"--init-from", "<zip>", "start from the parameters of this DL4J model zip (optional)"},
+            {"--train", "<csv file or dir>", "training rows, read with Spark SQL; no header (required)"},
+            {"--label-column", "<index>", "0-based index of the label column; all other columns are features (required)"},
+            {"--num-classes", "<K>", "K > 0: labels are class indices in [0, K), one-hot encoded; 0: regression (required)"},
+            {"--batch-size", "<n>", "examples per mini-batch (default 32); a last partial mini-batch is dropped"},
+            {"--epochs", "<n>", "passes over the data (default 1)"},
+            {"--stages", "<P>", "pipeline stages = barrier tasks = executor slots (default 2)"},
+            {"--micro-batches", "<M>", "micro-batches per mini-batch, must divide the batch size (default 4)"},
+            {"--schedule", "gpipe|1f1b|interleaved", "pipeline schedule (default 1f1b)"},
+            {"--stages-per-device", "<v>", "virtual stages per device, interleaved only (default 2 for interleaved)"},
+            {"--seed", "<n>", "seed of initialisation and shuffling (default 42)"},
+            {"--shuffle", "true|false", "shuffle examples and mini-batch order (default false: file order)"},
+            {"--output", "<zip>", "write the trained model here with DL4J's ModelSerializer (optional)"},
+            {"--help", "", "print this help"},
+    };
+
+    static String usage() {
+        StringBuilder sb = new StringBuilder("Usage: spark-submit --class io.sparkmp.examples.TrainJob <jar> [flags]\n"
+                + "Trains a DL4J network pipeline-parallel on Spark (an embedded local[*] Spark when no master is set).\n\n");
+        for (String[] f : FLAGS) {
+            sb.append(String.format(Locale.ROOT, "  %-42s %s%n", f[0] + (f[1].isEmpty() ? "" : " " + f[1]), f[2]));
+        }
+        return sb.toString();
+    }
+
+    /**
+     * @throws IllegalArgumentException naming the flag and value, e.g. "--epochs should be an integer >= 1, but was `x`"
+     */
+    static TrainJobOptions parse(String[] args) {
+        Map<String, String> v = new LinkedHashMap<>();
+        boolean help = false;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--help") || a.equals("-h")) {
+                help = true;
+                continue;
+            }
+            if (!a.startsWith("--")) {
+                throw new IllegalArgumentException("unexpected argument `" + a + "` (flags start with --; see --help)");
+            }
+            String name = a;
+            String value;
+            int eq = a.indexOf('=');
+            if (eq > 0) {
+                name = a.substring(0, eq);
+                value = a.substring(eq + 1);
+            } else {
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(a + " needs a value");
+                }
+                value = args[++i];
+            }
+            if (!known(name)) {
+                throw new IllegalArgumentException("unknown flag " + name + " (see --help)");
+            }
+            if (v.put(name, value) != null) {
+                throw new IllegalArgumentException(name + " given twice");
+            }
+        }
+        if (help) {
+            return new TrainJobOptions(null, null, null, 0, 0, 0, 0, 0, 0, null, 0, 0, false, null, true);
+        }
+        ScheduleKind schedule;
+        try {
+            schedule = ScheduleKind.parse(v.getOrDefault("--schedule", "1f1b"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--schedule should be gpipe, 1f1b or interleaved, but was `"
+                    + v.get("--schedule") + "`");
+        }
+        int defaultV = schedule == ScheduleKind.INTERLEAVED_1F1B ? 2 : 1;
+        return new TrainJobOptions(
+                Paths.get(required(v, "--model")),
+                v.containsKey("--init-from") ? Paths.get(v.get("--init-from")) : null,
+                required(v, "--train"),
+                integer(v, "--label-column", null, 0),
+                integer(v, "--num-classes", null, 0),
+                integer(v, "--batch-size", 32, 1),
+                integer(v, "--epochs", 1, 1),
+                integer(v, "--stages", 2, 1),
+                integer(v, "--micro-batches", 4, 1),
+                schedule,
+                integer(v, "--stages-per-device", defaultV, 1),
+                longValue(v, "--seed", 42),
+                bool(v, "--shuffle", false),
+                v.containsKey("--output") ? Paths.get(v.get("--output")) : null,
+                false);
+    }
+
+    private static boolean known(String name) {
+        for (String[] f : FLAGS) {
+            if (f[0].equals(name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String required(Map<String, String> v, String flag) {
+        String s = v.get(flag);
+        if (s == null || s.isBlank()) {
+            throw new IllegalArgumentException(flag + " is required (see --help)");
+        }
+        return s;
+    }
+
+    private static int integer(Map<String, String> v, String flag, Integer def, int min) {
+        String s = def == null ? required(v, flag) : v.get(flag);
+        if (s == null) {
+            return def;
+        }
+        try {
+            int n = Integer.parseInt(s.trim());
+            if (n >= min) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException(flag + " should be an integer >= " + min + ", but was `" + s + "`");
+    }
+
+    private static long longValue(Map<String, String> v, String flag, long def) {
+        String s = v.get(flag);
+        if (s == null) {
+            return def;
+        }
+        try {
+            return Long.parseLong(s.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(flag + " should be an integer, but was `" + s + "`");
+        }
+    }
+
+    private static boolean bool(Map<String, String> v, String flag, boolean def) {
+        String s = v.get(flag);
+        if (s == null) {
+            return def;
+        }
+        if (s.equalsIgnoreCase("true") || s.equalsIgnoreCase("false")) {
+            return Boolean.parseBoolean(s);
+        }
+        throw new IllegalArgumentException(flag + " should be true or false, but was `" + s + "`");
+    }
+}
