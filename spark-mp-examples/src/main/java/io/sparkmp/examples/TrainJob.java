@@ -68,8 +68,6 @@ public final class TrainJob {
             MultiLayerConfiguration conf = readModel(o.model());
             MultiLayerNetwork init = o.initFrom() == null ? null : readInit(o.initFrom());
             checkOutput(o.output());
-            spark = session();
-            Dataset<Row> rows = readCsv(spark, o, conf);
             PipelineTrainer.Builder b = PipelineTrainer.builder(conf).stages(o.stages()).microBatches(o.microBatches())
                     .schedule(o.schedule()).stagesPerDevice(o.stagesPerDevice()).batchSize(o.batchSize())
                     .epochs(o.epochs()).seed(o.seed()).shuffle(o.shuffle()).logEvery(1)
@@ -77,7 +75,10 @@ public final class TrainJob {
             if (init != null) {
                 b.initialParameters(init);
             }
-            TrainingResult result = b.build().fit(rows, "features", "label", o.numClasses());
+            PipelineTrainer trainer = b.build(); // settings are checked before Spark starts
+            spark = session();
+            Dataset<Row> rows = readCsv(spark, o, conf);
+            TrainingResult result = trainer.fit(rows, "features", "label", o.numClasses());
             for (StepReport r : result.metrics()) {
                 out.printf(Locale.ROOT, "epoch %d step %d loss %.6f (%.0f samples/s, bubble %.2f)%n", r.epoch(),
                         r.step(), r.loss(), r.samplesPerSecond(), r.bubbleFraction());

@@ -50,6 +50,7 @@ public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAll
     private final int workers;
     private final int workerMemoryMb;
     private final Map<String, String> extraConf = new LinkedHashMap<>();
+    private boolean withSession = true;
 
     private final List<Process> processes = new ArrayList<>();
     private Thread shutdownHook;
@@ -70,6 +71,15 @@ public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAll
     /** A cluster of {@code workers} one-core Workers, each allowing a 768 MiB executor. */
     public static SparkStandaloneCluster withWorkers(int workers) {
         return new SparkStandaloneCluster(workers, 768);
+    }
+
+    /**
+     * No driver session in the test JVM: the executors stay free for applications the test submits itself
+     * (e.g. a forked spark-submit). {@link #session()} is then null.
+     */
+    public SparkStandaloneCluster withoutSession() {
+        withSession = false;
+        return this;
     }
 
     /** Adds a Spark setting for the driver session (before the cluster starts). */
@@ -105,10 +115,12 @@ public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAll
                         "--memory", workerMemoryMb + "m", "--work-dir", work.toString()));
             }
             awaitAliveWorkers();
-            session = SparkSession.builder().config(driverConf()).getOrCreate();
-            awaitExecutors(session, workers);
-            System.out.printf("SparkStandaloneCluster: master + %d workers + %d executors up in %.1f s (%s)%n",
-                    workers, workers, (System.nanoTime() - t0) / 1e9, clusterDir);
+            if (withSession) {
+                session = SparkSession.builder().config(driverConf()).getOrCreate();
+                awaitExecutors(session, workers);
+            }
+            System.out.printf("SparkStandaloneCluster: master + %d workers%s up in %.1f s (%s)%n", workers,
+                    withSession ? " + " + workers + " executors" : "", (System.nanoTime() - t0) / 1e9, clusterDir);
         } catch (Exception | Error e) {
             afterAll(context);
             throw e;

@@ -1,0 +1,206 @@
+package io.sparkmp.spark;
+
+import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.spark.testing.SparkStandaloneCluster;
+import org.apache.spark.SparkException;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskStart;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Pipeline training on a real multi-JVM standalone cluster (4 one-core workers, one executor JVM per
+ * stage, event log on): equality with DL4J's own fit, fail-fast checks, and no hang when an executor dies.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class PipelineTrainingIT {
+
+    @RegisterExtension
+    static final SparkStandaloneCluster CLUSTER = SparkStandaloneCluster.withWorkers(4)
+            .conf("spark.mp.slotWaitTimeout", "2s")
+            .conf("spark.mp.transport.connectTimeout", "10s")
+            .conf("spark.mp.transport.ioTimeout", "10s")
+            .conf("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
+            .conf("spark.stage.maxConsecutiveAttempts", "3");
+
+    static final int LAYERS = 8;
+
+    /** 8 layers (7 tanh dense of width 6, softmax output over 3 classes), double precision, Adam. */
+    static MultiLayerConfiguration model() {
+        NeuralNetConfiguration.ListBuilder b = new NeuralNetConfiguration.Builder().seed(7).dataType(DataType.DOUBLE)
+                .updater(new Adam(0.02)).weightInit(WeightInit.XAVIER).list();
+        int nIn = 4;
+        for (int i = 0; i < LAYERS - 1; i++) {
+            b.layer(new DenseLayer.Builder().nIn(nIn).nOut(6).activation(Activation.TANH).build());
+            nIn = 6;
+        }
+        return b.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(nIn).nOut(3)
+                .activation(Activation.SOFTMAX).build()).build();
+    }
+
+    /** {@code n} examples of 3 Gaussian classes, as single-example DataSets in a fixed order. */
+    static List<DataSet> examples(int n, long seed) {
+        Random r = new Random(seed);
+        List<DataSet> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int c = r.nextInt(3);
+            double[] x = new double[4];
+            for (int j = 0; j < 4; j++) {
+                x[j] = (j == c ? 1.5 : 0) + 0.7 * r.nextGaussian();
+            }
+            double[] y = new double[3];
+            y[c] = 1;
+            out.add(new DataSet(Nd4j.createFromArray(new double[][] {x}), Nd4j.createFromArray(new double[][] {y})));
+        }
+        return out;
+    }
+
+    static MultiLayerNetwork initialNetwork() {
+        MultiLayerNetwork net = new MultiLayerNetwork(model());
+        net.init();
+        return net;
+    }
+
+    /** DL4J's own fit, one call per mini-batch of the same examples in the same order. */
+    static MultiLayerNetwork dl4jReference(List<DataSet> data, int batchSize, int epochs) {
+        MultiLayerNetwork net = initialNetwork();
+        for (int e = 0; e < epochs; e++) {
+            for (int i = 0; i + batchSize <= data.size(); i += batchSize) {
+                net.fit(DataSet.merge(data.subList(i, i + batchSize)));
+            }
+        }
+        return net;
+    }
+
+    static double relativeError(INDArray actual, INDArray expected) {
+        return actual.sub(expected).norm2Number().doubleValue() / expected.norm2Number().doubleValue();
+    }
+
+    static final List<DataSet> DATA = examples(60, 11);
+    static final MultiLayerNetwork REFERENCE = dl4jReference(DATA, 12, 2);
+
+    @Order(1)
+    @ParameterizedTest(name = "P={0} {1}")
+    @CsvSource({"2, gpipe", "3, gpipe", "4, gpipe", "2, 1f1b", "3, 1f1b", "4, 1f1b", "2, interleaved",
+            "3, interleaved", "4, interleaved"})
+    void equalsDl4jFitAcrossExecutorJvms(int stages, String schedule) {
+        ScheduleKind kind = ScheduleKind.parse(schedule);
+        JavaRDD<DataSet> rdd = CLUSTER.sparkContext().parallelize(DATA, 3);
+        PipelineTrainer.Builder b = PipelineTrainer.builder(model()).stages(stages).microBatches(stages)
+                .schedule(kind).batchSize(12).epochs(2).seed(3).initialParameters(initialNetwork());
+        if (kind == ScheduleKind.INTERLEAVED_1F1B) {
+            b.stagesPerDevice(2);
+        }
+        TrainingResult r = b.build().fit(rdd);
+
+        double err = relativeError(r.network().params(), REFERENCE.params());
+        System.out.printf("P=%d %s: relative parameter error vs DL4J fit %.3e, %.0f samples/s%n", stages, schedule,
+                err, r.samplesPerSecond());
+        assertTrue(err <= 1e-9, "relative error " + err);
+        assertEquals(10, r.metrics().size());
+        assertEquals(60, r.examplesPerEpoch());
+        for (StepReport m : r.metrics()) {
+            assertTrue(Double.isFinite(m.loss()) && m.loss() > 0, m.toString());
+        }
+    }
+
+    @Order(2)
+    @Test
+    void moreStagesThanExecutorsFailsInSecondsNamingBothNumbers() {
+        long t0 = System.nanoTime();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> PipelineTrainer.builder(model())
+                .stages(5).microBatches(1).batchSize(12).build().fit(CLUSTER.sparkContext().parallelize(DATA, 2)));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertTrue(e.getMessage().startsWith("stages (5) need 5 concurrent task slots, but the cluster has 4 (4 executor(s)"),
+                e.getMessage());
+        assertTrue(seconds < 20, "took " + seconds + " s");
+    }
+
+    @Order(3)
+    @Test
+    void microBatchesNotDividingTheBatchSizeIsRejectedBeforeAnyJob() {
+        int jobsBefore = CLUSTER.sparkContext().statusTracker().getJobIdsForGroup(null).length;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer.builder(model())
+                .stages(2).microBatches(5).batchSize(12).build().fit(CLUSTER.sparkContext().parallelize(DATA, 2)));
+        assertEquals("microBatches (5) must divide batchSize (12)", e.getMessage());
+        assertEquals(jobsBefore, CLUSTER.sparkContext().statusTracker().getJobIdsForGroup(null).length);
+    }
+
+    /** Kills the executor JVM running rank 1 mid-training: fit must end (retried or failed), never hang. */
+    @Order(4)
+    @Test
+    void anExecutorThatDiesMidTrainingDoesNotHangTheFit() throws Exception {
+        List<DataSet> data = examples(1200, 5);
+        Map<Integer, String> executorByRank = new ConcurrentHashMap<>();
+        SparkListener tasks = new SparkListener() {
+            @Override
+            public void onTaskStart(SparkListenerTaskStart start) {
+                executorByRank.putIfAbsent(start.taskInfo().index(), start.taskInfo().executorId());
+            }
+        };
+        AtomicBoolean killed = new AtomicBoolean();
+        CLUSTER.session().sparkContext().addSparkListener(tasks);
+        long t0 = System.nanoTime();
+        Throwable failure = null;
+        TrainingResult result = null;
+        try {
+            result = PipelineTrainer.builder(model()).stages(4).microBatches(2).batchSize(4).epochs(3)
+                    .initialParameters(initialNetwork()).logEvery(1)
+                    .progressListener(progress -> {
+                        if (progress.step() >= 2 && killed.compareAndSet(false, true)) {
+                            Long pid = CLUSTER.executorPids().get(executorByRank.get(1));
+                            System.out.println("killing executor " + executorByRank.get(1) + " (pid " + pid
+                                    + ") running rank 1 at step " + progress.step());
+                            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                        }
+                    }).build().fit(CLUSTER.sparkContext().parallelize(data, 2));
+        } catch (Exception e) { // Spark's checked SparkException, thrown undeclared through collect()
+            if (!(e instanceof SparkException)) {
+                throw e;
+            }
+            failure = e;
+        } finally {
+            CLUSTER.session().sparkContext().removeSparkListener(tasks);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        System.out.printf("executor killed: %s; fit ended after %.1f s with %s%n", killed.get(), seconds,
+                failure == null ? "success after retry" : "failure: " + failure.getMessage().split("\n")[0]);
+        assertTrue(killed.get(), "the test must have killed an executor mid-training");
+        assertTrue(seconds < 240, "took " + seconds + " s");
+        if (result != null) {
+            // Spark re-ran the whole barrier stage: the result is still exactly DL4J's.
+            double err = relativeError(result.network().params(), dl4jReference(data, 4, 3).params());
+            assertTrue(err <= 1e-9, "relative error after retry " + err);
+        }
+    }
+}

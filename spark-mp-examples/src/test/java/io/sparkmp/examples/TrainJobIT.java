@@ -1,0 +1,114 @@
+package io.sparkmp.examples;
+
+import io.sparkmp.spark.testing.SparkStandaloneCluster;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import scala.Tuple2;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The spark-submit job end to end: a forked {@code SparkSubmit} (client mode) runs TrainJob from the
+ * examples jar on a 2-worker standalone cluster with the bundled files; the model zip it writes must load
+ * and hold the parameters DL4J's own fit reaches on the same mini-batches from the same start.
+ */
+class TrainJobIT {
+
+    @RegisterExtension
+    static final SparkStandaloneCluster CLUSTER = SparkStandaloneCluster.withWorkers(2).withoutSession();
+
+    @Test
+    void sparkSubmitTrainsTheBundledExampleAndWritesALoadableModel() throws Exception {
+        Path conf = Paths.get(System.getProperty("sparkmp.confDir"));
+        Path work = Files.createDirectories(CLUSTER.clusterDir().resolve("job"));
+        MultiLayerConfiguration model = MultiLayerConfiguration.fromJson(
+                Files.readString(conf.resolve("example-model.json")));
+        MultiLayerNetwork start = new MultiLayerNetwork(model);
+        start.init();
+        Path init = work.resolve("init.zip");
+        ModelSerializer.writeModel(start, init.toFile(), false);
+        Path output = work.resolve("trained.zip");
+
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of(System.getProperty("sparkmp.jvmFlags").trim().split("\\s+")));
+        cmd.addAll(List.of("-Xmx768m", "-cp", CLUSTER.sparkClasspath(), "org.apache.spark.deploy.SparkSubmit",
+                "--master", CLUSTER.masterUrl(), "--deploy-mode", "client", "--class", TrainJob.class.getName()));
+        for (Tuple2<String, String> kv : CLUSTER.driverConf().getAll()) {
+            if (!kv._1().equals("spark.master") && !kv._1().equals("spark.app.name")) {
+                cmd.addAll(List.of("--conf", kv._1() + "=" + kv._2()));
+            }
+        }
+        cmd.add(System.getProperty("sparkmp.appJars"));
+        cmd.addAll(List.of("--model", conf.resolve("example-model.json").toString(),
+                "--init-from", init.toString(), "--train", conf.resolve("example-train.csv").toString(),
+                "--label-column", "4", "--num-classes", "3", "--stages", "2", "--micro-batches", "4",
+                "--batch-size", "32", "--epochs", "1", "--output", output.toString()));
+        Path log = work.resolve("spark-submit.log");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(CLUSTER.sparkEnvironment());
+        long t0 = System.nanoTime();
+        Process p = pb.start();
+        boolean ended = p.waitFor(240, TimeUnit.SECONDS);
+        if (!ended) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        String out = Files.readString(log, StandardCharsets.UTF_8);
+        System.out.printf("spark-submit TrainJob ran %.1f s%n%s%n", (System.nanoTime() - t0) / 1e9,
+                out.lines().filter(l -> l.startsWith("trained ") || l.startsWith("epoch 0 step 0 ")).toList());
+        assertTrue(ended, "spark-submit did not end within 240 s:\n" + out);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("epoch 0 step 17 loss"), "600 rows / 32 = 18 steps must be printed:\n" + out);
+
+        MultiLayerNetwork trained = ModelSerializer.restoreMultiLayerNetwork(output.toFile(), false);
+        MultiLayerNetwork reference = start.clone();
+        List<DataSet> batches = csvMiniBatches(conf.resolve("example-train.csv"), 32);
+        assertEquals(18, batches.size());
+        batches.forEach(reference::fit);
+        double err = trained.params().sub(reference.params()).norm2Number().doubleValue()
+                / reference.params().norm2Number().doubleValue();
+        double moved = trained.params().sub(start.params()).norm2Number().doubleValue()
+                / start.params().norm2Number().doubleValue();
+        System.out.printf("TrainJob model vs DL4J fit: relative error %.3e (float); moved %.3f from the start%n", err, moved);
+        assertTrue(moved > 0.01, "training must change the parameters, moved " + moved);
+        assertTrue(err < 1e-4, "relative error " + err);
+        try (var files = Files.list(work)) {
+            assertEquals(List.of(), files.filter(f -> f.getFileName().toString().endsWith(".tmp")).toList(),
+                    "no temporary model file may be left behind");
+        }
+    }
+
+    /** The CSV in file order as float mini-batches (features = columns 0..3, label = column 4, one-hot of 3). */
+    static List<DataSet> csvMiniBatches(Path csv, int batchSize) throws Exception {
+        List<String> lines = Files.readAllLines(csv);
+        List<DataSet> out = new ArrayList<>();
+        for (int i = 0; i + batchSize <= lines.size(); i += batchSize) {
+            float[][] x = new float[batchSize][4];
+            float[][] y = new float[batchSize][3];
+            for (int k = 0; k < batchSize; k++) {
+                String[] f = lines.get(i + k).split(",");
+                for (int j = 0; j < 4; j++) {
+                    x[k][j] = (float) Double.parseDouble(f[j]);
+                }
+                y[k][Integer.parseInt(f[4].trim())] = 1f;
+            }
+            out.add(new DataSet(Nd4j.createFromArray(x), Nd4j.createFromArray(y)));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,96 @@
+package io.sparkmp.examples;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** TrainJob's command line and its bad-input handling (all rejected before any training starts). */
+class TrainJobTest {
+
+    static final Path CONF = Paths.get(System.getProperty("sparkmp.root", ".."), "conf");
+
+    record Outcome(int code, String out, String err) {
+    }
+
+    static Outcome run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = TrainJob.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Outcome(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    static String[] args(Path output, String... overrides) {
+        List<String> a = new ArrayList<>(List.of("--model", CONF.resolve("example-model.json").toString(),
+                "--train", CONF.resolve("example-train.csv").toString(), "--label-column", "4", "--num-classes", "3",
+                "--stages", "2", "--output", output.toString()));
+        for (int i = 0; i < overrides.length; i += 2) {
+            int at = a.indexOf(overrides[i]);
+            if (at >= 0) {
+                a.set(at + 1, overrides[i + 1]);
+            } else {
+                a.add(overrides[i]);
+                a.add(overrides[i + 1]);
+            }
+        }
+        return a.toArray(new String[0]);
+    }
+
+    static void assertOneLineError(Outcome o, String expected, Path output) {
+        assertEquals(TrainJob.EXIT_BAD_INPUT, o.code(), o.err());
+        String line = o.err().strip();
+        assertFalse(line.contains("\n"), "one line expected: " + o.err());
+        assertTrue(line.startsWith("error: ") && line.contains(expected), "expected `" + expected + "` in: " + line);
+        assertFalse(Files.exists(output), "nothing may be written at --output");
+    }
+
+    @Test
+    void helpListsEveryFlag() {
+        Outcome o = run("--help");
+        assertEquals(0, o.code());
+        for (String[] f : TrainJobOptions.FLAGS) {
+            assertTrue(o.out().contains(f[0]), f[0]);
+        }
+    }
+
+    @Test
+    void badFlagsNameTheFlagAndValue(@TempDir Path dir) {
+        Path out = dir.resolve("m.zip");
+        assertOneLineError(run(args(out, "--epochs", "x")), "--epochs should be an integer >= 1, but was `x`", out);
+        assertOneLineError(run(args(out, "--schedule", "zb")), "--schedule should be gpipe, 1f1b or interleaved, but was `zb`", out);
+        assertOneLineError(run("--model", "m.json"), "--train is required", out);
+        assertOneLineError(run(args(out, "--model", dir.resolve("missing.json").toString())),
+                "--model " + dir.resolve("missing.json") + " cannot be read", out);
+        assertOneLineError(run(args(out, "--micro-batches", "3")), "microBatches (3) must divide batchSize (32)", out);
+        assertOneLineError(run(args(out, "--stages", "5")), "stages (5) must be <= the model's layer count (4)", out);
+        assertOneLineError(run(args(dir.resolve("no/such/dir/m.zip"))), "does not exist or is not writable",
+                dir.resolve("no/such/dir/m.zip"));
+    }
+
+    @Test
+    void csvThatDoesNotFitTheModelIsRejectedOnTheDriver(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("m.zip");
+        Path wide = dir.resolve("wide.csv");
+        Files.writeString(wide, "1,2,3,4,5,0\n2,3,4,5,6,1\n");
+        assertOneLineError(run(args(out, "--train", wide.toString(), "--label-column", "5")),
+                "has 6 columns (5 features + label), but the model input expects 4 features", out);
+        Path badLabel = dir.resolve("label.csv");
+        Files.writeString(badLabel, "1,2,3,4,0\n2,3,4,5,3\n");
+        assertOneLineError(run(args(out, "--train", badLabel.toString())),
+                "label `3.0` in column `label` is not a class index in [0, 3)", out);
+        assertOneLineError(run(args(out, "--train", dir.resolve("none.csv").toString())),
+                "--train " + dir.resolve("none.csv") + " cannot be read", out);
+    }
+}
