@@ -50,8 +50,13 @@ public final class TrainJob {
         System.exit(run(args, System.out, System.err));
     }
 
-    /** Runs the job and returns the exit code (for tests); never calls System.exit. */
+    /** Runs the job and returns the exit code; never calls System.exit. */
     static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out, err, null);
+    }
+
+    /** As {@link #run(String[], PrintStream, PrintStream)} on a given session, which is left running (tests). */
+    static int run(String[] args, PrintStream out, PrintStream err, SparkSession existing) {
         TrainJobOptions o;
         try {
             o = TrainJobOptions.parse(args);
@@ -76,7 +81,7 @@ public final class TrainJob {
                 b.initialParameters(init);
             }
             PipelineTrainer trainer = b.build(); // settings are checked before Spark starts
-            spark = session();
+            spark = existing != null ? existing : session();
             Dataset<Row> rows = readCsv(spark, o, conf);
             TrainingResult result = trainer.fit(rows, "features", "label", o.numClasses());
             for (StepReport r : result.metrics()) {
@@ -100,7 +105,7 @@ public final class TrainJob {
             e.printStackTrace(err);
             return EXIT_FAILED;
         } finally {
-            if (spark != null) {
+            if (spark != null && existing == null) {
                 spark.stop();
             }
         }
