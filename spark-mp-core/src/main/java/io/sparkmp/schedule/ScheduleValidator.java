@@ -180,6 +180,8 @@ public final class ScheduleValidator {
             return;
         }
         int last = s.numStages() - 1;
+        // Unpaired sends and receives first: a send without its receive explains the gap better than
+        // the compute action that then lacks its input.
         for (int d = 0; d < s.devices(); d++) {
             List<Action> l = s.actions(d);
             for (int i = 0; i < l.size(); i++) {
@@ -196,6 +198,15 @@ public final class ScheduleValidator {
                 if (peer != null && !at.containsKey(peer)) {
                     fail(s, d, i, a + " has no matching " + peer + " on device " + s.deviceOf(peer.stage()));
                 }
+            }
+        }
+        // Then every input that crosses devices must be received.
+        for (int d = 0; d < s.devices(); d++) {
+            List<Action> l = s.actions(d);
+            for (int i = 0; i < l.size(); i++) {
+                Action a = l.get(i);
+                int stage = a.stage();
+                int m = a.microBatch();
                 if (a.type() == ActionType.FORWARD && stage > 0 && s.deviceOf(stage - 1) != d
                         && !at.containsKey(Action.of(stage, ActionType.RECV_F, m))) {
                     fail(s, d, i, a + " takes its input from stage " + (stage - 1) + " on device " + s.deviceOf(stage - 1)
