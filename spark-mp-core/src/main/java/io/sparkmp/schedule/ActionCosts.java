@@ -21,8 +21,8 @@ public interface ActionCosts {
     double latency(int fromStage, int toStage);
 
     /**
-     * Same costs on every stage: F takes {@code forward}, B {@code backward}, STEP and SEND/RECV take no
-     * device time, and every cross-device tensor takes {@code comm}.
+     * Same costs on every stage: F takes {@code forward}, B {@code backward}, other actions (STEP,
+     * ALLREDUCE, SEND/RECV) take no device time, and every cross-device tensor takes {@code comm}.
      *
      * @throws IllegalArgumentException if a value is negative or not finite
      */
@@ -34,8 +34,8 @@ public interface ActionCosts {
     }
 
     /**
-     * Costs per virtual stage: F of stage {@code s} takes {@code forward[s]}, B {@code backward[s]}, STEP
-     * and SEND/RECV no device time; a tensor between stages {@code s} and {@code s + 1} (either way) takes
+     * Costs per virtual stage: F of stage {@code s} takes {@code forward[s]}, B {@code backward[s]}, other
+     * actions (STEP, ALLREDUCE, SEND/RECV) no device time; a tensor between stages {@code s} and {@code s + 1} (either way) takes
      * {@code sendTime[s]}. The arrays are copied.
      *
      * @param forward one entry per stage

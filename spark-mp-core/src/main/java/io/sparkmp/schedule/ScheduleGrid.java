@@ -4,12 +4,14 @@ import java.util.List;
 
 /**
  * Renders a schedule as a device x step grid for error messages: one row per device, one column per
- * action index, with one action marked as {@code [1F3]}.
+ * action index, with one action marked as {@code [1F3]}. The runtime shows the same grid when an action
+ * fails, so a failure reads the same as a validation error.
  *
  * <pre>
- *          0     1     2     3     4
- * dev 0   0F0   0F1   0B0  [0B1]  0STEP
- * dev 1   1F0   1B0   1F1   1B1   1STEP
+ * 1f1b: 2 devices x 1 stage(s) per device, 2 micro-batches
+ *        0     1     2     3     4
+ * dev 0  0F0   0F1   0B0  [0B1]  0STEP
+ * dev 1  1F0   1B0   1F1   1B1   1STEP
  * </pre>
  */
 public final class ScheduleGrid {
@@ -22,8 +24,8 @@ public final class ScheduleGrid {
 
     /**
      * Renders {@code schedule}, marking {@code marked} (by value: its first occurrence on the device of its
-     * stage). Grids wider than {@value #MAX_COLUMNS} columns are cut to a window of that many columns
-     * around the mark (the header keeps the real action indices and says which columns are shown).
+     * stage). Grids wider than 40 columns are cut to a window of 40 columns around the mark; the header
+     * keeps the real action indices and says which columns are shown.
      *
      * @param marked the action to mark, or {@code null} for none; an action that is not in the schedule
      *     is reported under the grid instead of marked

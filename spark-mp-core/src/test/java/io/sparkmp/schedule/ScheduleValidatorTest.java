@@ -188,4 +188,15 @@ class ScheduleValidatorTest {
                 "dev 0 [1F0]  0F0   1B0   0B0   0STEP   1STEP");
         ScheduleValidator.validate(schedule(ScheduleKind.INTERLEAVED_1F1B, 2, 1, "0F0 1F0 1B0 0B0 0STEP 1STEP"));
     }
+
+    @Test
+    void allReduceGoesAfterEveryBackwardAndBeforeTheStep() {
+        ScheduleValidator.validate(schedule(ScheduleKind.GPIPE, 1, 2, "0F0 0F1 0B0 0B1 0ALLREDUCE 0STEP"));
+        rejected(schedule(ScheduleKind.GPIPE, 1, 2, "0F0 0F1 0B0 0ALLREDUCE 0B1 0STEP"),
+                "0ALLREDUCE (action 3) runs before 0B1 (action 4) on device 0, but it sums the gradients of all"
+                        + " micro-batches", "dev 0  0F0   0F1   0B0  [0ALLREDUCE]  0B1   0STEP");
+        rejected(schedule(ScheduleKind.GPIPE, 1, 1, "0F0 0B0 0STEP 0ALLREDUCE"),
+                "0STEP (action 2) runs before 0ALLREDUCE (action 3) on device 0, but the step applies the"
+                        + " all-reduced gradient", "dev 0  0F0   0B0  [0STEP]  0ALLREDUCE");
+    }
 }
