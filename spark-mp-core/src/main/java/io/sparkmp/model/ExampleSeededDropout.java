@@ -13,9 +13,11 @@ import org.nd4j.linalg.schedule.ISchedule;
  * micro-batches, and a recomputed forward draws the identical mask. DL4J's own {@code Dropout} draws
  * from the per-thread RNG stream, which depends on how the batch was cut.
  *
- * <p>The stage sets the context ({@link #setContext}) before every forward of a micro-batch; the mask of
- * row {@code r} of the layer input is keyed by global row {@code firstExample * rowsPerExample + r}, so
- * time-distributed 2d activations ({@code [examples * T, n]}) stay consistent too.
+ * <p>The stage sets the context ({@link #setContext}) before every forward of a micro-batch. The mask of
+ * row {@code r} of a layer input with {@code k * examples} rows is keyed by the global example
+ * {@code firstExample + r % examples} and the sub-row {@code r / examples}: DL4J's time-distributed 2d
+ * activations ({@code [examples * T, n]}, as inside an RnnOutputLayer) hold example e, step t in row
+ * {@code t * examples + e}.
  */
 final class ExampleSeededDropout implements IDropout {
 
@@ -99,7 +101,11 @@ final class ExampleSeededDropout implements IDropout {
         double[] data = new double[Math.toIntExact(total)];
         long base = mix(mix(mix(seed, step), layer), 0);
         for (int r = 0; r < rows; r++) {
-            long rowKey = mix(base, firstExample * rowsPerExample + r);
+            // DL4J's time-distributed 2d layout (reshape3dTo2d, RnnToFeedForwardPreProcessor) puts example
+            // e, time t in row t * examples + e.
+            long example = r % examples;
+            long sub = r / examples;
+            long rowKey = mix(base, (firstExample + example) * rowsPerExample + sub);
             for (int j = 0; j < perRow; j++) {
                 double u = (splitMix(rowKey + (j + 1L) * GOLDEN) >>> 11) * 0x1.0p-53;
                 data[r * perRow + j] = u < keep ? scale : 0.0;

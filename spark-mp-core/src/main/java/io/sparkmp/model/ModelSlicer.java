@@ -55,6 +55,10 @@ public final class ModelSlicer {
             ConvolutionLayer.class, SubsamplingLayer.class, BatchNormalization.class, DropoutLayer.class,
             ActivationLayer.class, LSTM.class, RnnOutputLayer.class);
 
+    /** Layers whose input size DL4J must know (set by setInputType or by hand). */
+    private static final Set<Class<? extends Layer>> SIZED_LAYERS = Set.of(DenseLayer.class, OutputLayer.class,
+            ConvolutionLayer.class, BatchNormalization.class, LSTM.class, RnnOutputLayer.class);
+
     private enum Kind { FF, CNN, RNN }
 
     private ModelSlicer() {
@@ -140,8 +144,8 @@ public final class ModelSlicer {
             if (!output && i == n - 1) {
                 throw new IllegalArgumentException("the last " + name + " must be an output layer (OutputLayer or RnnOutputLayer)");
             }
-            if (layer instanceof FeedForwardLayer ff && ff.getNIn() <= 0) {
-                throw new IllegalArgumentException(name + " has nIn " + ff.getNIn()
+            if (SIZED_LAYERS.contains(layer.getClass()) && ((FeedForwardLayer) layer).getNIn() <= 0) {
+                throw new IllegalArgumentException(name + " has nIn " + ((FeedForwardLayer) layer).getNIn()
                         + ": build the configuration with setInputType(...) so DL4J infers layer sizes and input preprocessors");
             }
             InputPreProcessor pre = conf.getInputPreProcess(i);

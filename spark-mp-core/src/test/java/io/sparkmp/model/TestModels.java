@@ -11,6 +11,7 @@ import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DropoutLayer;
 import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
@@ -59,6 +60,43 @@ public final class TestModels {
         }
         b.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX).nOut(3).build());
         return b.setInputType(InputType.feedForward(8)).build();
+    }
+
+    /**
+     * MLP with every kind of dropout the stages support: per-layer dropout on two dense layers, a
+     * DropoutLayer, 5 layers: dense, dropout layer, dense (dropOut 0.8), dense (dropOut 0.9), softmax.
+     */
+    public static MultiLayerConfiguration mlpWithDropout(DataType type, Opt opt) {
+        return mlpWithDropout(type, opt, true);
+    }
+
+    /** {@link #mlpWithDropout(DataType, Opt)}, or the same network with every dropout removed. */
+    public static MultiLayerConfiguration mlpWithDropout(DataType type, Opt opt, boolean dropoutOn) {
+        DenseLayer.Builder d2 = new DenseLayer.Builder().nOut(16);
+        DenseLayer.Builder d3 = new DenseLayer.Builder().nOut(16);
+        if (dropoutOn) {
+            d2.dropOut(0.8);
+            d3.dropOut(0.9);
+        }
+        return new NeuralNetConfiguration.Builder().seed(SEED).dataType(type)
+                .updater(opt.updater()).l2(1e-3).activation(Activation.TANH).list()
+                .layer(new DenseLayer.Builder().nOut(16).build())
+                .layer(dropoutOn ? new DropoutLayer.Builder(0.7).build() : new DropoutLayer.Builder().build())
+                .layer(d2.build())
+                .layer(d3.build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX).nOut(3).build())
+                .setInputType(InputType.feedForward(8)).build();
+    }
+
+    /** LSTM model with input dropout on the second LSTM and the output layer. */
+    public static MultiLayerConfiguration lstmWithDropout(DataType type, Opt opt) {
+        return new NeuralNetConfiguration.Builder().seed(SEED).dataType(type)
+                .updater(opt.updater()).l2(1e-3).activation(Activation.TANH).list()
+                .layer(new LSTM.Builder().nOut(6).build())
+                .layer(new LSTM.Builder().nOut(6).dropOut(0.8).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX).nOut(3)
+                        .dropOut(0.9).build())
+                .setInputType(InputType.recurrent(4, 5)).build();
     }
 
     /** Tiny CNN on 1x8x8: conv 3x3x4, max-pool 2x2, [batch norm], dense 16, softmax 3. */
