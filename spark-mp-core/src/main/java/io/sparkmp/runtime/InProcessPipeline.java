@@ -53,9 +53,18 @@ public final class InProcessPipeline {
         this.receiveTimeout = receiveTimeout;
     }
 
-    /** What a run produced. */
+    /**
+     * What a run produced.
+     *
+     * @param spec the pipeline that ran
+     * @param metrics every rank's metrics, ordered by step, then rank
+     * @param parameters final parameters per layer
+     * @param updaterState final updater state per layer (empty for a stateless updater)
+     * @param steps optimizer steps run
+     * @param epochs epochs run
+     */
     public record Result(PipelineSpec spec, List<StepMetrics> metrics, Map<Integer, INDArray> parameters,
-                         Map<Integer, INDArray> updaterState) {
+                         Map<Integer, INDArray> updaterState, int steps, int epochs) {
 
         /** Per-step loss (DL4J's score of each mini-batch), in step order. */
         public List<Double> losses() {
@@ -68,9 +77,16 @@ public final class InProcessPipeline {
             return out;
         }
 
-        /** The trained model as a DL4J network (parameters and updater state). */
+        /**
+         * The trained model as a DL4J network: parameters, updater state and iteration/epoch counts, so
+         * that {@code fit} continues exactly where the pipeline stopped.
+         */
         public MultiLayerNetwork toNetwork() {
-            return ModelAssembler.assemble(spec.configuration(), parameters, updaterState.isEmpty() ? null : updaterState);
+            MultiLayerNetwork net = ModelAssembler.assemble(spec.configuration(), parameters,
+                    updaterState.isEmpty() ? null : updaterState);
+            net.setIterationCount(steps);
+            net.setEpochCount(epochs);
+            return net;
         }
     }
 
@@ -161,6 +177,7 @@ public final class InProcessPipeline {
             allParams.putAll(params.get(r));
             allState.putAll(state.get(r));
         }
-        return new Result(spec, List.copyOf(all), Collections.unmodifiableMap(allParams), Collections.unmodifiableMap(allState));
+        return new Result(spec, List.copyOf(all), Collections.unmodifiableMap(allParams), Collections.unmodifiableMap(allState),
+                epochs * miniBatches.size(), epochs);
     }
 }
