@@ -165,7 +165,9 @@ final class Handshake {
         head.flip();
         int magic = head.getInt();
         if (magic != MAGIC) {
-            throw new Refused(String.format("not a spark-mp transport peer: bad handshake magic 0x%08x", magic));
+            Refused r = new Refused(String.format("not a spark-mp transport peer: bad handshake magic 0x%08x", magic));
+            reject(w, r.getMessage(), timeoutMillis);
+            throw r;
         }
         int version = head.getShort() & 0xFFFF;
         int type = head.get() & 0xFF;

@@ -87,6 +87,11 @@ final class NioWire implements Wire {
         }
     }
 
+    /** This end's port (tests match it against the address an error names). */
+    int localPort() {
+        return channel.socket().getLocalPort();
+    }
+
     @Override
     public InetSocketAddress remoteAddress() {
         return remote;
