@@ -1,10 +1,23 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.model.ModelAssembler;
+import io.sparkmp.runtime.StageWorker;
+import io.sparkmp.runtime.StepMetrics;
+import io.sparkmp.transport.SocketTensorChannel;
+import io.sparkmp.transport.TensorChannel;
+import io.sparkmp.transport.TlsSettings;
+import io.sparkmp.transport.TransportConfig;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
 
+import java.io.Serializable;
+import java.net.InetSocketAddress;
+import java.nio.file.Paths;
+import java.time.Duration;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The one place that binds the Spark layer to the engine (runtime/model) and the transport. Tests swap
@@ -21,39 +34,113 @@ interface EngineBridge {
     /** A fresh per-job secret for channel authentication. */
     byte[] newSecret();
 
-    /** The whole network from per-layer parameters (driver side). */
-    MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params);
+    /** The whole network from per-layer parameters and updater state (driver side). */
+    MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params,
+                               Map<Integer, INDArray> updaterStateOrNull);
 
     /** Per-layer parameters of a network (driver side, for init-from). */
     Map<Integer, INDArray> split(MultiLayerNetwork net);
 
+    /** {@link StageWorker} over {@link SocketTensorChannel}. */
+    EngineBridge DEFAULT = new Production();
+
     /** The engine and transport of this build. */
-    EngineBridge DEFAULT = new EngineBridge() {
+    final class Production implements EngineBridge, Serializable {
+        private static final long serialVersionUID = 1L;
+
         @Override
         public StageRunnerFactory runners() {
-            throw new UnsupportedOperationException("engine not merged yet");
+            return (spec, rank, channel, init) -> new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, init));
         }
 
         @Override
         public ChannelFactory channels() {
-            throw new UnsupportedOperationException("transport not merged yet");
+            return (spec, rank, bindHost) -> new SocketEndpoint(SocketTensorChannel.open(transport(spec, bindHost), rank));
         }
 
         @Override
         public byte[] newSecret() {
-            byte[] b = new byte[32];
-            new java.security.SecureRandom().nextBytes(b);
-            return b;
+            return TransportConfig.newSecret();
         }
 
         @Override
-        public MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params) {
-            throw new UnsupportedOperationException("engine not merged yet");
+        public MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params,
+                                          Map<Integer, INDArray> updaterStateOrNull) {
+            return ModelAssembler.assemble(conf, params, updaterStateOrNull);
         }
 
         @Override
         public Map<Integer, INDArray> split(MultiLayerNetwork net) {
-            throw new UnsupportedOperationException("engine not merged yet");
+            return ModelAssembler.split(net);
         }
-    };
+
+        static TransportConfig transport(JobSpec spec, String bindHost) {
+            TransportConfig.Builder b = TransportConfig.builder(spec.jobId(), spec.secret()).bindHost(bindHost)
+                    .connectTimeout(Duration.ofMillis(spec.connectTimeoutMs()))
+                    .receiveTimeout(Duration.ofMillis(spec.ioTimeoutMs()))
+                    .sendTimeout(Duration.ofMillis(spec.ioTimeoutMs()));
+            if (spec.tls()) {
+                b.tls(TlsSettings.sharedPkcs12(Paths.get(spec.keyStore()), spec.keyStorePassword().toCharArray()));
+            }
+            return b.build();
+        }
+    }
+
+    /** A listening {@link SocketTensorChannel}; connecting links it to every other rank. */
+    final class SocketEndpoint implements ChannelFactory.Endpoint {
+        private final SocketTensorChannel channel;
+
+        SocketEndpoint(SocketTensorChannel channel) {
+            this.channel = channel;
+        }
+
+        @Override
+        public InetSocketAddress localAddress() {
+            return channel.localAddress();
+        }
+
+        @Override
+        public TensorChannel connect(Map<Integer, InetSocketAddress> peers) {
+            Map<Integer, InetSocketAddress> others = new TreeMap<>(peers);
+            others.remove(channel.localRank());
+            channel.connect(others);
+            return channel;
+        }
+
+        @Override
+        public void close() {
+            channel.close();
+        }
+    }
+
+    /** {@link StageWorker} as a {@link StageRunner}: busy time = wall time minus time blocked in receives. */
+    final class WorkerRunner implements StageRunner {
+        private final StageWorker worker;
+
+        WorkerRunner(StageWorker worker) {
+            this.worker = worker;
+        }
+
+        @Override
+        public RankStep runStep(int epoch, long step, DataSet miniBatchOrNull) {
+            StepMetrics m = worker.runStep(step, epoch, miniBatchOrNull);
+            return new RankStep(m.rank(), 0, epoch, m.step(), m.loss(), m.examples(), m.wallNanos(),
+                    Math.max(0, m.wallNanos() - m.waitNanos()));
+        }
+
+        @Override
+        public Map<Integer, INDArray> layerParameters() {
+            return worker.layerParameters();
+        }
+
+        @Override
+        public Map<Integer, INDArray> updaterState() {
+            return worker.updaterState();
+        }
+
+        @Override
+        public void close() {
+            // the worker holds no resources of its own; the channel is closed by the task
+        }
+    }
 }

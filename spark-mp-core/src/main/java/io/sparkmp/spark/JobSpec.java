@@ -1,26 +1,20 @@
 package io.sparkmp.spark;
 
-import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.runtime.PipelineSpec;
 
 import java.io.Serializable;
 import java.util.Arrays;
 
 /**
- * Everything a barrier task needs to train its stage, fixed on the driver and broadcast once: the model,
- * the split, the schedule and hyper-parameters, transport settings and the per-job secret. Immutable.
+ * Everything a barrier task needs to train its stage, fixed on the driver and broadcast once: the
+ * pipeline (model, split, schedule, micro-batches, batch size, seed), the data pass settings, the
+ * transport settings and the per-job secret. Immutable.
  *
  * <p>{@link #toString()} never prints the secret or the key store password.
  *
  * @param jobId unique id of this training run (names the channel's connections)
- * @param modelJson DL4J MultiLayerConfiguration JSON of the whole model
- * @param boundaries layer index where each (virtual) stage starts, plus the layer count at the end
- * @param schedule pipeline schedule
- * @param devices P, barrier tasks
- * @param stagesPerDevice v, virtual stages per device
- * @param microBatches M
- * @param batchSize examples per mini-batch
+ * @param pipeline what every rank builds and runs
  * @param epochs passes over the data
- * @param seed seed of init, dropout and shuffling
  * @param shuffle whether examples and mini-batches are shuffled
  * @param connectTimeoutMs channel connect timeout
  * @param ioTimeoutMs channel receive/send timeout
@@ -30,24 +24,32 @@ import java.util.Arrays;
  * @param keyStorePassword TLS key store password ("" when not used)
  * @param secret per-job shared secret for channel authentication
  */
-record JobSpec(String jobId, String modelJson, int[] boundaries, ScheduleKind schedule, int devices,
-               int stagesPerDevice, int microBatches, int batchSize, int epochs, long seed, boolean shuffle,
-               long connectTimeoutMs, long ioTimeoutMs, String bindHost, boolean tls, String keyStore,
-               String keyStorePassword, byte[] secret) implements Serializable {
+record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle, long connectTimeoutMs,
+               long ioTimeoutMs, String bindHost, boolean tls, String keyStore, String keyStorePassword,
+               byte[] secret) implements Serializable {
 
     JobSpec {
-        boundaries = boundaries.clone();
         secret = secret.clone();
-        if (boundaries.length != devices * stagesPerDevice + 1) {
-            throw new IllegalArgumentException("boundaries must have P * v + 1 = " + (devices * stagesPerDevice + 1)
-                    + " entries, found " + boundaries.length);
-        }
     }
 
-    /** The defensive copy (records expose arrays otherwise). */
-    @Override
-    public int[] boundaries() {
-        return boundaries.clone();
+    /** P, the barrier tasks. */
+    int devices() {
+        return pipeline.devices();
+    }
+
+    /** Examples per mini-batch. */
+    int batchSize() {
+        return pipeline.batchSize();
+    }
+
+    /** Layer index where each (virtual) stage starts, then the layer count. */
+    int[] boundaries() {
+        return pipeline.boundaries();
+    }
+
+    /** Seed of init, dropout and shuffling. */
+    long seed() {
+        return pipeline.seed();
     }
 
     @Override
@@ -67,8 +69,9 @@ record JobSpec(String jobId, String modelJson, int[] boundaries, ScheduleKind sc
 
     @Override
     public String toString() {
-        return "JobSpec[job " + jobId + ", " + schedule.label() + ", P=" + devices + ", v=" + stagesPerDevice
-                + ", M=" + microBatches + ", batch " + batchSize + ", epochs " + epochs + ", seed " + seed
-                + ", shuffle " + shuffle + ", boundaries " + Arrays.toString(boundaries) + ", tls " + tls + "]";
+        return "JobSpec[job " + jobId + ", " + pipeline.schedule().label() + ", P=" + pipeline.devices() + ", v="
+                + pipeline.stagesPerDevice() + ", M=" + pipeline.microBatches() + ", batch " + pipeline.batchSize()
+                + ", epochs " + epochs + ", seed " + pipeline.seed() + ", shuffle " + shuffle + ", boundaries "
+                + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + "]";
     }
 }

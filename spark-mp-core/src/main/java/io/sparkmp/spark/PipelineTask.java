@@ -5,7 +5,6 @@ import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.util.Utils;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
@@ -20,7 +19,6 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -73,9 +71,8 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Ta
             long dropped = 0;
             int batches = 0;
             if (rank == 0) {
-                MultiLayerConfiguration conf = MultiLayerConfiguration.fromJson(s.modelJson());
                 spill = MiniBatchSpill.write(JavaConverters.asJavaIterator(rows), spillDir(), s.batchSize(),
-                        conf.getDataType());
+                        s.pipeline().configuration().getDataType());
                 examples = spill.examples();
                 dropped = spill.droppedExamples();
                 batches = spill.batches();
@@ -112,9 +109,9 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Ta
                     progress.add(stamped);
                 }
             }
-            Map<Integer, byte[]> params = NdBytes.toBytes(runner.layerParameters());
-            return JavaConverters.asScalaIterator(
-                    List.of(new TaskResult(rank, params, steps, examples, dropped)).iterator());
+            TaskResult result = new TaskResult(rank, NdBytes.toBytes(runner.layerParameters()),
+                    NdBytes.toBytes(runner.updaterState()), steps, examples, dropped);
+            return JavaConverters.asScalaIterator(List.of(result).iterator());
         } catch (RuntimeException | Error e) {
             failure = e;
             throw e;

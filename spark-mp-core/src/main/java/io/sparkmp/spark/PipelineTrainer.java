@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.runtime.PipelineSpec;
 import io.sparkmp.schedule.ScheduleKind;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -85,8 +86,8 @@ public final class PipelineTrainer {
     public TrainingResult fit(JavaRDD<DataSet> data) {
         SparkContext sc = data.context();
         Resolved r = resolve(SparkMpConf.from(sc.getConf()));
-        ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
         JobSpec spec = jobSpec(r);
+        ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
         LOG.info("spark-mp: training {}", spec);
         return run(sc, spec, r, TrainingInput.route(data, r.stages, r.shuffle, r.seed));
     }
@@ -142,11 +143,13 @@ public final class PipelineTrainer {
             throw new IllegalStateException("expected " + r.stages + " task results, got " + results.size());
         }
         Map<Integer, INDArray> params = new TreeMap<>();
+        Map<Integer, INDArray> updater = new TreeMap<>();
         Map<Long, List<RankStep>> byStep = new TreeMap<>();
         long examples = 0;
         long dropped = 0;
         for (TaskResult t : results) {
             params.putAll(NdBytes.fromBytes(t.layerParams()));
+            updater.putAll(NdBytes.fromBytes(t.updaterState()));
             for (RankStep s : t.steps()) {
                 byStep.computeIfAbsent(s.step(), k -> new ArrayList<>()).add(s);
             }
@@ -159,11 +162,7 @@ public final class PipelineTrainer {
         for (List<RankStep> step : byStep.values()) {
             metrics.add(StepReport.merge(step, r.stages - 1));
         }
-        if (params.size() != conf.getConfs().size()) {
-            throw new IllegalStateException("the stages returned parameters for " + params.size() + " layers, the "
-                    + "model has " + conf.getConfs().size());
-        }
-        MultiLayerNetwork net = engine.assemble(conf, params);
+        MultiLayerNetwork net = engine.assemble(conf, params, updater.isEmpty() ? null : updater);
         if (dropped > 0) {
             LOG.warn("spark-mp: {} of {} examples per epoch were in a partial last mini-batch and not trained on",
                     dropped, examples);
@@ -175,12 +174,13 @@ public final class PipelineTrainer {
         return out;
     }
 
+    /** The broadcast spec; constructing the PipelineSpec checks the model against the split (driver side). */
     private JobSpec jobSpec(Resolved r) {
         int virtualStages = r.stages * r.stagesPerDevice;
-        return new JobSpec(UUID.randomUUID().toString(), conf.toJson(), evenBoundaries(layerCount(conf), virtualStages),
-                r.schedule, r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.epochs, r.seed, r.shuffle,
-                r.connectTimeoutMs, r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword,
-                engine.newSecret());
+        PipelineSpec pipeline = PipelineSpec.of(conf, evenBoundaries(layerCount(conf), virtualStages), r.schedule,
+                r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed);
+        return new JobSpec(UUID.randomUUID().toString(), pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
+                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword, engine.newSecret());
     }
 
     /** Layer index where each of {@code stages} stages starts, then the layer count: an even split by layers. */

@@ -18,6 +18,9 @@ interface StageRunner extends AutoCloseable {
     /** The current parameters of this rank's layers, by global layer index. */
     Map<Integer, INDArray> layerParameters();
 
+    /** The updater state (e.g. Adam moments) of this rank's layers, by global layer index; may be empty. */
+    Map<Integer, INDArray> updaterState();
+
     @Override
     void close();
 }

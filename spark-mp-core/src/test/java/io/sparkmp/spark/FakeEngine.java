@@ -77,6 +77,11 @@ final class FakeEngine implements EngineBridge, java.io.Serializable {
             }
 
             @Override
+            public Map<Integer, INDArray> updaterState() {
+                return Map.of();
+            }
+
+            @Override
             public void close() {
             }
         };
@@ -129,7 +134,8 @@ final class FakeEngine implements EngineBridge, java.io.Serializable {
     }
 
     @Override
-    public MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params) {
+    public MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params,
+                                      Map<Integer, INDArray> updaterStateOrNull) {
         ASSEMBLED.set(params);
         return new MultiLayerNetwork(conf);
     }
