@@ -31,17 +31,21 @@ import java.util.TreeMap;
  * records. Everything opened is closed in {@code finally}; a cleanup error is attached to the real one,
  * never thrown over it.
  */
-final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<TaskResult>> implements Serializable {
+final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<byte[]>> implements Serializable {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(PipelineTask.class);
 
-    private final Broadcast<JobSpec> spec;
-    private final Broadcast<Map<Integer, byte[]>> initialParams;
+    private final Broadcast<byte[]> spec;
+    private final Broadcast<byte[]> initialParams;
     private final ProgressAccumulator progress;
     private final ChannelFactory channels;
     private final StageRunnerFactory runners;
 
-    PipelineTask(Broadcast<JobSpec> spec, Broadcast<Map<Integer, byte[]>> initialParamsOrNull,
+    /**
+     * @param spec the {@link JobSpec}, Java-serialized ({@link JavaBytes})
+     * @param initialParamsOrNull a {@code TreeMap<Integer, byte[]>} of per-layer parameters, Java-serialized, or null
+     */
+    PipelineTask(Broadcast<byte[]> spec, Broadcast<byte[]> initialParamsOrNull,
                  ProgressAccumulator progress, ChannelFactory channels, StageRunnerFactory runners) {
         this.spec = spec;
         this.initialParams = initialParamsOrNull;
@@ -51,9 +55,9 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Ta
     }
 
     @Override
-    public Iterator<TaskResult> apply(Iterator<byte[]> rows) {
+    public Iterator<byte[]> apply(Iterator<byte[]> rows) {
         BarrierTaskContext ctx = BarrierTaskContext.get();
-        JobSpec s = spec.value();
+        JobSpec s = JavaBytes.read(spec.value(), JobSpec.class);
         int rank = ctx.partitionId();
         int attempt = ctx.stageAttemptNumber();
         DeviceBinding device = DeviceBinding.bind(ctx);
@@ -111,7 +115,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Ta
             }
             TaskResult result = new TaskResult(rank, NdBytes.toBytes(runner.layerParameters()),
                     NdBytes.toBytes(runner.updaterState()), steps, examples, dropped);
-            return JavaConverters.asScalaIterator(List.of(result).iterator());
+            return JavaConverters.asScalaIterator(List.of(JavaBytes.of(result)).iterator());
         } catch (RuntimeException | Error e) {
             failure = e;
             throw e;
@@ -127,7 +131,12 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<Ta
     }
 
     private Map<Integer, INDArray> initialParams() {
-        return initialParams == null ? null : NdBytes.fromBytes(initialParams.value());
+        if (initialParams == null) {
+            return null;
+        }
+        @SuppressWarnings("unchecked")
+        Map<Integer, byte[]> bytes = JavaBytes.read(initialParams.value(), Map.class);
+        return NdBytes.fromBytes(bytes);
     }
 
     private static String bindHost(JobSpec s) {

@@ -108,9 +108,9 @@ public final class PipelineTrainer {
 
     private TrainingResult run(SparkContext sc, JobSpec spec, Resolved r, JavaRDD<byte[]> input) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
-        Broadcast<JobSpec> specB = jsc.broadcast(spec);
-        Broadcast<Map<Integer, byte[]>> initB = initialNetwork == null ? null
-                : jsc.broadcast(NdBytes.toBytes(engine.split(initialNetwork)));
+        Broadcast<byte[]> specB = jsc.broadcast(JavaBytes.of(spec));
+        Broadcast<byte[]> initB = initialNetwork == null ? null
+                : jsc.broadcast(JavaBytes.of(new TreeMap<>(NdBytes.toBytes(engine.split(initialNetwork)))));
         ProgressAccumulator progress = new ProgressAccumulator();
         sc.register(progress, "spark-mp progress " + spec.jobId());
         ProgressListener listener = new ProgressListener(progress.id(), r.stages, r.stages - 1,
@@ -120,12 +120,13 @@ public final class PipelineTrainer {
         try {
             sc.setJobDescription("spark-mp pipeline training " + spec.jobId());
             PipelineTask task = new PipelineTask(specB, initB, progress, engine.channels(), engine.runners());
-            RDD<TaskResult> trained = input.rdd().barrier()
-                    .mapPartitions(task, false, ClassTag$.MODULE$.apply(TaskResult.class));
+            RDD<byte[]> trained = input.rdd().barrier().mapPartitions(task, false, ClassTag$.MODULE$.apply(byte[].class));
             // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole
             // when a task fails (a failed barrier ResultStage would abort the job).
-            List<TaskResult> results = JavaRDD.fromRDD(trained, ClassTag$.MODULE$.apply(TaskResult.class))
-                    .repartition(1).collect();
+            List<TaskResult> results = new ArrayList<>();
+            for (byte[] b : JavaRDD.fromRDD(trained, ClassTag$.MODULE$.apply(byte[].class)).repartition(1).collect()) {
+                results.add(JavaBytes.read(b, TaskResult.class));
+            }
             double seconds = (System.nanoTime() - t0) / 1e9;
             return result(results, r, seconds);
         } finally {

@@ -38,6 +38,8 @@ class PipelineTrainerTest {
                 .config("spark.executor.heartbeatInterval", "100ms")
                 .config("spark.stage.maxConsecutiveAttempts", "2")
                 .config("spark.mp.slotWaitTimeout", "1s")
+                .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
+                .config("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator")
                 .getOrCreate();
         jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     }

@@ -99,6 +99,8 @@ public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAll
                 .resolve(context.getRequiredTestClass().getSimpleName() + "-" + System.currentTimeMillis());
         Files.createDirectories(clusterDir.resolve("logs"));
         Files.createDirectories(eventLogDir());
+        // Made here: Workers racing to mkdirs it would lose ("No subfolder can be created") and fail executors.
+        Files.createDirectories(clusterDir.resolve("local"));
         shutdownHook = new Thread(this::stopProcesses, "spark-cluster-stop");
         Runtime.getRuntime().addShutdownHook(shutdownHook);
         long t0 = System.nanoTime();
