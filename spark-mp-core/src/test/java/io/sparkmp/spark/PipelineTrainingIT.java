@@ -5,6 +5,7 @@ import io.sparkmp.spark.testing.SparkStandaloneCluster;
 import org.apache.spark.SparkException;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.apache.spark.scheduler.SparkListenerTaskStart;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -156,16 +157,38 @@ class PipelineTrainingIT {
         assertEquals(jobsBefore, CLUSTER.sparkContext().statusTracker().getJobIdsForGroup(null).length);
     }
 
-    /** Kills the executor JVM running rank 1 mid-training: fit must end (retried or failed), never hang. */
+    /**
+     * Kills the executor JVM running rank 1 mid-training: fit must end (retried or failed), never hang; a
+     * retried fit must give exactly what an undisturbed run of the same job gives.
+     *
+     * <p>Compared with an undisturbed pipeline run, not with DL4J: over hundreds of Adam steps on batches of
+     * 4 this tiny tanh model is chaotic, and the 1e-16 round-off difference from DL4J's summation order grows
+     * about tenfold every 20-30 steps (measured: 5e-16 after 30 steps, 8e-14 after 100, 4e-3 after 300).
+     */
     @Order(4)
     @Test
     void anExecutorThatDiesMidTrainingDoesNotHangTheFit() throws Exception {
-        List<DataSet> data = examples(1200, 5);
+        List<DataSet> data = examples(800, 5);
+        PipelineTrainer.Builder job = PipelineTrainer.builder(model()).stages(4).microBatches(2).batchSize(4)
+                .initialParameters(initialNetwork()).logEvery(1);
+        MultiLayerNetwork undisturbed = PipelineTrainer.builder(model()).stages(4).microBatches(2).batchSize(4)
+                .initialParameters(initialNetwork()).build().fit(CLUSTER.sparkContext().parallelize(data, 2)).network();
+
+        Map<Integer, Integer> barrierStages = new ConcurrentHashMap<>();
         Map<Integer, String> executorByRank = new ConcurrentHashMap<>();
         SparkListener tasks = new SparkListener() {
             @Override
+            public void onStageSubmitted(SparkListenerStageSubmitted submitted) {
+                if (submitted.stageInfo().numTasks() == 4) { // the barrier stage: one task per stage
+                    barrierStages.put(submitted.stageInfo().stageId(), 4);
+                }
+            }
+
+            @Override
             public void onTaskStart(SparkListenerTaskStart start) {
-                executorByRank.putIfAbsent(start.taskInfo().index(), start.taskInfo().executorId());
+                if (barrierStages.containsKey(start.stageId())) {
+                    executorByRank.put(start.taskInfo().index(), start.taskInfo().executorId());
+                }
             }
         };
         AtomicBoolean killed = new AtomicBoolean();
@@ -174,16 +197,14 @@ class PipelineTrainingIT {
         Throwable failure = null;
         TrainingResult result = null;
         try {
-            result = PipelineTrainer.builder(model()).stages(4).microBatches(2).batchSize(4).epochs(3)
-                    .initialParameters(initialNetwork()).logEvery(1)
-                    .progressListener(progress -> {
-                        if (progress.step() >= 2 && killed.compareAndSet(false, true)) {
-                            Long pid = CLUSTER.executorPids().get(executorByRank.get(1));
-                            System.out.println("killing executor " + executorByRank.get(1) + " (pid " + pid
-                                    + ") running rank 1 at step " + progress.step());
-                            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-                        }
-                    }).build().fit(CLUSTER.sparkContext().parallelize(data, 2));
+            result = job.progressListener(progress -> {
+                if (progress.step() >= 2 && killed.compareAndSet(false, true)) {
+                    Long pid = CLUSTER.executorPids().get(executorByRank.get(1));
+                    System.out.println("killing executor " + executorByRank.get(1) + " (pid " + pid
+                            + ") running rank 1 at step " + progress.step());
+                    ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                }
+            }).build().fit(CLUSTER.sparkContext().parallelize(data, 2));
         } catch (Exception e) { // Spark's checked SparkException, thrown undeclared through collect()
             if (!(e instanceof SparkException)) {
                 throw e;
@@ -198,9 +219,10 @@ class PipelineTrainingIT {
         assertTrue(killed.get(), "the test must have killed an executor mid-training");
         assertTrue(seconds < 240, "took " + seconds + " s");
         if (result != null) {
-            // Spark re-ran the whole barrier stage: the result is still exactly DL4J's.
-            double err = relativeError(result.network().params(), dl4jReference(data, 4, 3).params());
-            assertTrue(err <= 1e-9, "relative error after retry " + err);
+            // Spark re-ran the whole barrier stage from the start: the same parameters as without the kill.
+            double err = relativeError(result.network().params(), undisturbed.params());
+            assertEquals(0.0, err, 1e-12, "relative error of the retried run vs the undisturbed one");
+            assertEquals(200, result.metrics().size());
         }
     }
 }
