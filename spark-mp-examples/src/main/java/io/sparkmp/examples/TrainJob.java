@@ -75,7 +75,7 @@ public final class TrainJob {
             checkOutput(o.output());
             PipelineTrainer.Builder b = PipelineTrainer.builder(conf).stages(o.stages()).microBatches(o.microBatches())
                     .schedule(o.schedule()).stagesPerDevice(o.stagesPerDevice()).batchSize(o.batchSize())
-                    .epochs(o.epochs()).seed(o.seed()).shuffle(o.shuffle()).logEvery(1)
+                    .epochs(o.epochs()).seed(o.seed()).shuffle(o.shuffle()).logEvery(10)
                     .progressListener(r -> out.println("progress: " + r));
             if (init != null) {
                 b.initialParameters(init);
@@ -217,6 +217,11 @@ public final class TrainJob {
         Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName() + ".", ".tmp");
         try {
             ModelSerializer.writeModel(net, tmp.toFile(), true);
+            try { // createTempFile makes it owner-only; a model file is as readable as any other output
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException notPosix) {
+                // keep the platform's default
+            }
             try {
                 Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {
