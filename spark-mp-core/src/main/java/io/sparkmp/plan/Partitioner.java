@@ -19,11 +19,12 @@ import java.util.Arrays;
  *       limit (compute + the send at {@code a} &gt; T; parameters, gradients, updater state and kept
  *       activations &gt; budget), so one decision costs O(sum of feasible stage lengths), about
  *       O(L * L / K) when layers are balanced, and at most O(K * L^2).</li>
- *   <li><b>Optimisation</b>: the optimal bottleneck T* is the smallest T whose decision is true. Starting
- *       from the lower bound max(largest layer, total / K), the search doubles until feasible, then
- *       bisects; every feasible decision returns an actual partition whose bottleneck (&le; T) becomes the
- *       new upper end, and the search stops when the ends are within 1e-12 (relative): the returned
- *       partition's bottleneck is T* to that precision. About 40 decisions.</li>
+ *   <li><b>Optimisation</b>: the optimal bottleneck T* is the smallest T whose decision is true, and it is
+ *       the time of some stage [a, b). Starting from the lower bound max(largest layer, total / K) (if that
+ *       is feasible it is optimal), T grows by 1/8 until feasible, giving lo (infeasible) &lt; T* &le; hi.
+ *       Then the distinct stage times in (lo, hi) are listed (only stages short enough to be under hi,
+ *       O(L * window)) and binary-searched with the decision: about log2(L * window) decisions, and the
+ *       result is exact.</li>
  *   <li><b>Tie rule</b> (determinism and balance): many partitions share the optimal bottleneck. The one
  *       returned is built forwards from the {@code good} table: stage {@code s}, starting at {@code a}, takes
  *       among the ends {@code b} that keep the rest feasible ({@code [a, b)} feasible and {@code good[s+1][b]})
@@ -42,7 +43,11 @@ final class Partitioner {
     private final long[] budget;
     private final int[] inFlight;
     private final int layers;
-    private final boolean[][] good;
+    /** good[s][a] (flattened) holds when it equals the current decision's stamp: no clearing between decisions. */
+    private final int[] good;
+    private int stamp;
+    private final int[] nextGood;
+    private static final int NONE = Integer.MAX_VALUE;
     private int decisions;
 
     /**
@@ -65,7 +70,8 @@ final class Partitioner {
         this.budget = budget.clone();
         this.inFlight = inFlight.clone();
         this.layers = cost.layers();
-        this.good = new boolean[stages + 1][layers + 1];
+        this.good = new int[(stages + 1) * (layers + 1)];
+        this.nextGood = new int[layers + 2];
     }
 
     /** Number of decisions the last {@link #solve()} ran (for benchmarks). */
@@ -112,27 +118,68 @@ final class Partitioner {
                 return null;
             }
             lo = hi;
-            hi = Math.min(Math.max(hi * 2, Double.MIN_NORMAL), ceiling);
+            // Grow gently: a decision far above T* scans wide bands and costs more than a few extra steps.
+            hi = Math.min(Math.max(hi * 1.125, Double.MIN_NORMAL), ceiling);
             if (hi <= lo) {
                 hi = ceiling;
             }
             best = decide(hi);
         }
         hi = bottleneck(best);
-        while (hi - lo > 1e-12 * hi) {
-            double mid = lo + (hi - lo) / 2;
-            if (mid <= lo || mid >= hi) {
-                break;
-            }
-            int[] p = decide(mid);
+        if (lo == 0) {
+            return new Partition(best, hi); // the lower bound itself was feasible: optimal
+        }
+        // T* is the time of some stage [a, b) in (lo, hi]: binary search over those values, exactly.
+        double[] values = stageTimesBetween(lo, hi);
+        int left = 0;
+        int right = values.length; // values[right..] are feasible (hi is, by the decision above)
+        while (left < right) {
+            int mid = (left + right) >>> 1;
+            int[] p = decide(values[mid]);
             if (p == null) {
-                lo = mid;
+                left = mid + 1;
             } else {
                 best = p;
-                hi = bottleneck(p);
+                right = mid;
             }
         }
         return new Partition(best, bottleneck(best));
+    }
+
+    /** Distinct stage times in (lo, hi), ascending, of stages that fit the largest budget's growing part. */
+    private double[] stageTimesBetween(double lo, double hi) {
+        long maxBudget = 0;
+        int minInFlight = Integer.MAX_VALUE;
+        for (int s = 0; s < stages; s++) {
+            maxBudget = Math.max(maxBudget, budget[s]);
+            minInFlight = Math.min(minInFlight, inFlight[s]);
+        }
+        double[] v = new double[Math.max(16, 4 * layers)];
+        int n = 0;
+        for (int a = 0; a < layers; a++) {
+            double cutA = cost.cut(a);
+            for (int b = a + 1; b <= layers; b++) {
+                if (cost.compute(a, b) + cutA > hi
+                        || cost.staticBytes(a, b) + minInFlight * cost.keptBytes(a, b) > maxBudget) {
+                    break;
+                }
+                double t = cost.time(a, b);
+                if (t > lo && t < hi) {
+                    if (n == v.length) {
+                        v = Arrays.copyOf(v, 2 * n);
+                    }
+                    v[n++] = t;
+                }
+            }
+        }
+        Arrays.sort(v, 0, n);
+        int u = 0;
+        for (int i = 0; i < n; i++) {
+            if (u == 0 || v[i] != v[u - 1]) {
+                v[u++] = v[i];
+            }
+        }
+        return Arrays.copyOf(v, u);
     }
 
     /** Slowest stage of a boundary vector. */
@@ -147,19 +194,34 @@ final class Partitioner {
     /** A feasible boundary vector under bottleneck t (chosen by the tie rule), or null. */
     int[] decide(double t) {
         decisions++;
-        for (boolean[] row : good) {
-            Arrays.fill(row, false);
-        }
-        good[stages][layers] = true;
+        stamp++;
+        mark(stages, layers);
+        int goodLo = layers; // band of good[s+1]: positions outside it are never good
+        int goodHi = layers;
+        double slack = 1 + 1e-9;
         for (int s = stages - 1; s >= 0; s--) {
             int remainingAfter = stages - s - 1;
-            int firstA = s == 0 ? 0 : s;
-            int lastA = s == 0 ? 0 : layers - (stages - s);
+            // Band of possible starts of stage s: the s stages before it each take <= t, so the compute before
+            // a is <= s * t; the K - s stages from a on likewise hold compute(a, L) <= (K - s) * t.
+            int firstA = s == 0 ? 0 : Math.max(s, firstWithSuffixAtMost((stages - s) * t * slack));
+            int lastA = s == 0 ? 0 : Math.min(layers - (stages - s), lastWithPrefixAtMost(s * t * slack));
+            fillNextGood(s + 1, goodLo, goodHi);
+            int newLo = Integer.MAX_VALUE;
+            int newHi = -1;
             for (int a = firstA; a <= lastA; a++) {
-                good[s][a] = firstEnd(s, a, layers - remainingAfter, t) >= 0;
+                if (firstEnd(s, a, Math.min(goodHi, layers - remainingAfter), goodLo, t) >= 0) {
+                    mark(s, a);
+                    newLo = Math.min(newLo, a);
+                    newHi = a;
+                }
             }
+            if (newHi < 0) {
+                return null;
+            }
+            goodLo = newLo;
+            goodHi = newHi;
         }
-        if (!good[0][0]) {
+        if (!isGood(0, 0)) {
             return null;
         }
         int[] b = new int[stages + 1];
@@ -167,6 +229,52 @@ final class Partitioner {
             b[s + 1] = balancedEnd(s, b[s], layers - (stages - s - 1), t);
         }
         return b;
+    }
+
+    /** nextGood[p] = smallest q &ge; p with good[row][q], for p in [lo, hi]; NONE past hi. */
+    private void fillNextGood(int row, int lo, int hi) {
+        nextGood[hi + 1] = NONE;
+        for (int p = hi; p >= lo; p--) {
+            nextGood[p] = isGood(row, p) ? p : nextGood[p + 1];
+        }
+    }
+
+    private void mark(int s, int a) {
+        good[s * (layers + 1) + a] = stamp;
+    }
+
+    private boolean isGood(int s, int a) {
+        return good[s * (layers + 1) + a] == stamp;
+    }
+
+    /** Largest a with compute(0, a) <= x (prefix sums are non-decreasing). */
+    private int lastWithPrefixAtMost(double x) {
+        int lo = 0;
+        int hi = layers;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) >>> 1;
+            if (cost.compute(0, mid) <= x) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return lo;
+    }
+
+    /** Smallest a with compute(a, L) <= x. */
+    private int firstWithSuffixAtMost(double x) {
+        int lo = 0;
+        int hi = layers;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (cost.compute(mid, layers) <= x) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return lo;
     }
 
     /** The feasible end b (keeping good[s+1][b]) whose compute is closest to an equal share of the rest. */
@@ -186,7 +294,7 @@ final class Partitioner {
                 break;
             }
             working = Math.max(working, cost.workingBytes(b - 1));
-            if (good[s + 1][b] && cost.time(a, b) <= t
+            if (isGood(s + 1, b) && cost.time(a, b) <= t
                     && growing + working + cost.receiveBytes(a, b) <= budget[s]) {
                 double distance = Math.abs(compute - share);
                 if (distance < bestDistance) {
@@ -198,28 +306,31 @@ final class Partitioner {
         return best;
     }
 
-    /** Smallest b in (a, maxB] with good[s+1][b] and [a, b) feasible for stage s under t; -1 if none. */
-    private int firstEnd(int s, int a, int maxB, double t) {
-        double cutA = cost.cut(a);
-        long memLimit = budget[s];
-        long working = 0;
-        for (int b = a + 1; b <= maxB; b++) {
-            // Parts that only grow with b: once over, no larger b can fit.
-            // fl(compute + cutA) > t implies time(a, b) = fl(fl(compute + cutA) + cutB) > t, as cutB >= 0.
-            if (cost.compute(a, b) + cutA > t) {
+    /**
+     * Smallest b in (a, maxB] with good[s+1][b] and [a, b) feasible for stage s under t; -1 if none. Walks
+     * only the good ends (via nextGood, valid from goodLo) and stops at the first whose growing parts no
+     * longer fit.
+     */
+    private int firstEnd(int s, int a, int maxB, int goodLo, double t) {
+        int b = a + 1 > maxB ? NONE : nextGood[Math.max(a + 1, goodLo)];
+        while (b <= maxB) {
+            if (!growingFits(s, a, b, t)) {
                 return -1;
             }
-            long growing = cost.staticBytes(a, b) + inFlight[s] * cost.keptBytes(a, b);
-            if (growing > memLimit) {
-                return -1;
-            }
-            working = Math.max(working, cost.workingBytes(b - 1));
-            if (good[s + 1][b]
-                    && cost.time(a, b) <= t
-                    && growing + working + cost.receiveBytes(a, b) <= memLimit) {
+            if (cost.time(a, b) <= t && memory(s, a, b) <= budget[s]) {
                 return b;
             }
+            b = b + 1 > maxB ? NONE : nextGood[b + 1];
         }
         return -1;
+    }
+
+    /**
+     * The monotone parts of [a, b): fl(compute + cut(a)) &gt; t implies time(a, b) = fl(fl(compute + cut(a)) +
+     * cut(b)) &gt; t as cut(b) &ge; 0, and both sums only grow with b.
+     */
+    private boolean growingFits(int s, int a, int b, double t) {
+        return cost.compute(a, b) + cost.cut(a) <= t
+                && cost.staticBytes(a, b) + inFlight[s] * cost.keptBytes(a, b) <= budget[s];
     }
 }

@@ -29,12 +29,15 @@ import java.util.Locale;
  * @param timeSource where the layer times came from
  * @param budgetBytes memory budget per device
  * @param bandwidthBytesPerSecond link bandwidth assumed between stages and replicas
+ * @param candidatesConsidered (stages, replicas, micro-batches, schedule) combinations the planner considered
+ * @param partitionsSolved combinations for which it ran the partitioner (the rest were pruned by a bound)
  */
 public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
                            int microBatches, int replicas, int batchSize, int microBatchSize, List<StagePlan> stages,
                            double pipelineSeconds, double allreduceSeconds, double predictedStepSeconds,
                            double bubbleFraction, String stepTimeMethod, ModelProfile.TimeSource timeSource,
-                           long budgetBytes, double bandwidthBytesPerSecond) implements Serializable {
+                           long budgetBytes, double bandwidthBytesPerSecond, int candidatesConsidered,
+                           int partitionsSolved) implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
@@ -89,7 +92,8 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
                 && Double.compare(predictedStepSeconds, p.predictedStepSeconds) == 0
                 && Double.compare(bubbleFraction, p.bubbleFraction) == 0 && stepTimeMethod.equals(p.stepTimeMethod)
                 && timeSource == p.timeSource && budgetBytes == p.budgetBytes
-                && Double.compare(bandwidthBytesPerSecond, p.bandwidthBytesPerSecond) == 0;
+                && Double.compare(bandwidthBytesPerSecond, p.bandwidthBytesPerSecond) == 0
+                && candidatesConsidered == p.candidatesConsidered && partitionsSolved == p.partitionsSolved;
     }
 
     @Override
@@ -135,6 +139,8 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
         sb.append(fmt("predicted step %.3f ms (pipeline %.3f ms + all-reduce %.3f ms, %s), bubble %.1f%%, "
                         + "throughput %.1f samples/s%n", 1e3 * predictedStepSeconds, 1e3 * pipelineSeconds,
                 1e3 * allreduceSeconds, stepTimeMethod, 100 * bubbleFraction, throughput()));
+        sb.append(fmt("planner: %d candidate (P, R, M, schedule) combinations, %d partitioned, rest pruned by bound%n",
+                candidatesConsidered, partitionsSolved));
         return sb.toString();
     }
 

@@ -41,9 +41,13 @@ import java.util.Map;
  *
  * <h2>Choices (when not given)</h2>
  * <ul>
- *   <li>Candidates: every P from 1 to min(executors, layers / v); R = the largest divisor of the batch size
- *       that is &le; executors / P; every M dividing the per-replica batch (for interleaved also a multiple of
- *       P); schedules 1F1B, GPipe, interleaved (v = 2).</li>
+ *   <li>Candidates: for each replica count R that divides the batch, the most pipeline devices it leaves,
+ *       P = min(executors / R, layers / v) (a finer split of the same work is predicted faster:
+ *       step ~ W (M + P - 1) / P falls as P grows, up to transfer costs), and R raised to the largest
+ *       divisor of the batch &le; executors / P; with P given, only that P. Every M dividing the per-replica
+ *       batch (for interleaved also a multiple of
+ *       P); schedules 1F1B and interleaved (v = 2). GPipe only when asked for: its predicted time equals
+ *       1F1B's and it holds at least as many micro-batches in flight, so it could only ever tie.</li>
  *   <li>Each candidate gets the optimal partition ({@link Partitioner}); the plan is the candidate with the
  *       lowest predicted step time. Ties (within 1e-9 relative) go to fewer stages, then 1F1B over GPipe over
  *       interleaved, then fewer micro-batches. So the fewest stages that fit win unless more stages are
@@ -128,10 +132,12 @@ public final class PipelinePlanner {
                 .thenComparingInt(Candidate::kindOrder).thenComparingInt(Candidate::m));
         Evaluated best = null;
         String lastFailure = null;
+        int solved = 0;
         for (Candidate c : candidates) {
             if (best != null && c.lowerBound() > best.step() * (1 + TIE)) {
                 break;
             }
+            solved++;
             StageCostModel cost = model(models, c.mb());
             int k = c.p() * c.v();
             int[] inFlight = InFlight.closedForm(c.kind(), c.p(), c.v(), c.m());
@@ -161,7 +167,7 @@ public final class PipelinePlanner {
         if (best == null) {
             throw noPlan(lastFailure, minMb);
         }
-        return build(best, model(models, best.c().mb()));
+        return build(best, model(models, best.c().mb()), candidates.size(), solved);
     }
 
     private StageCostModel model(Map<Integer, StageCostModel> models, int mb) {
@@ -210,7 +216,7 @@ public final class PipelinePlanner {
         return new double[] {pipeline + allreduce, pipeline, allreduce, bubble};
     }
 
-    private PipelinePlan build(Evaluated e, StageCostModel cost) {
+    private PipelinePlan build(Evaluated e, StageCostModel cost, int considered, int solved) {
         Candidate c = e.c();
         int[] split = e.boundaries();
         int k = split.length - 1;
@@ -228,7 +234,7 @@ public final class PipelinePlanner {
         }
         double[] t = stepSeconds(cost, split, c);
         return new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out, t[1], t[2], t[0],
-                t[3], "closed form", profile.timeSource(), budget, bandwidth);
+                t[3], "closed form", profile.timeSource(), budget, bandwidth, considered, solved);
     }
 
     /** Every combination allowed by the fixed choices, with its lower bound. */
@@ -240,8 +246,9 @@ public final class PipelinePlanner {
         } else if (stagesPerDevice != null && stagesPerDevice > 1) {
             kinds.add(ScheduleKind.INTERLEAVED_1F1B);
         } else {
+            // GPipe is not a candidate unless asked for: its predicted time equals 1F1B's and it holds at least
+            // as many micro-batches in flight, so 1F1B wins every tie.
             kinds.add(ScheduleKind.ONE_F_ONE_B);
-            kinds.add(ScheduleKind.GPIPE);
             if (stagesPerDevice == null) {
                 kinds.add(ScheduleKind.INTERLEAVED_1F1B);
             }
@@ -252,24 +259,9 @@ public final class PipelinePlanner {
             if (boundaries != null && (boundaries.length - 1) % v != 0) {
                 continue;
             }
-            int minP;
-            int maxP;
-            if (boundaries != null) {
-                minP = maxP = (boundaries.length - 1) / v;
-            } else if (stages != null) {
-                minP = maxP = stages;
-            } else {
-                minP = 1;
-                maxP = Math.min(executors, layers / v);
-            }
-            for (int p = minP; p <= maxP; p++) {
-                if (p * v > layers || p > executors || (stages != null && p != stages)) {
-                    continue;
-                }
-                int r = replicas != null ? replicas : largestDivisorAtMost(batchSize, executors / p);
-                if (r < 1 || (long) r * p > executors || batchSize % r != 0) {
-                    continue;
-                }
+            for (int[] pr : devicesAndReplicas(v, layers)) {
+                int p = pr[0];
+                int r = pr[1];
                 int perReplica = batchSize / r;
                 for (int m = 1; m <= perReplica; m++) {
                     if (perReplica % m != 0 || (microBatches != null && m != microBatches)) {
@@ -338,6 +330,41 @@ public final class PipelinePlanner {
             sb.append(" (interleaved needs microBatches to be a multiple of the devices P)");
         }
         return sb.toString();
+    }
+
+    /**
+     * The (P, R) pairs to consider for v stages per device. Fixed P (stages or boundaries): R = the largest
+     * divisor of the batch &le; executors / P. Otherwise, for each replica count R dividing the batch (or the
+     * given R): P = min(executors / R, layers / v), the most pipeline devices R leaves, since a finer split of
+     * the same work is predicted faster (step ~ W (M + P - 1) / P falls as P grows) up to transfer costs;
+     * R is then raised to the largest divisor &le; executors / P (P capped by the layers frees executors).
+     */
+    private List<int[]> devicesAndReplicas(int v, int layers) {
+        List<int[]> out = new ArrayList<>();
+        Integer fixedP = boundaries != null ? Integer.valueOf((boundaries.length - 1) / v) : stages;
+        if (fixedP != null) {
+            int p = fixedP;
+            int r = replicas != null ? replicas : largestDivisorAtMost(batchSize, executors / p);
+            if (p * v <= layers && r >= 1 && (long) p * r <= executors) {
+                out.add(new int[] {p, r});
+            }
+            return out;
+        }
+        java.util.Set<Long> seen = new java.util.HashSet<>();
+        for (int r0 = 1; r0 <= executors; r0++) {
+            if (batchSize % r0 != 0 || (replicas != null && r0 != replicas)) {
+                continue;
+            }
+            int p = Math.min(executors / r0, layers / v);
+            if (p < 1) {
+                continue;
+            }
+            int r = replicas != null ? replicas : largestDivisorAtMost(batchSize, executors / p);
+            if (seen.add(((long) p << 32) | r)) {
+                out.add(new int[] {p, r});
+            }
+        }
+        return out;
     }
 
     private static int largestDivisorAtMost(int n, int limit) {
