@@ -118,8 +118,9 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
         sb.append(fmt("Pipeline plan: %d layers -> %d stage%s on %d device%s (v=%d) x %d replica%s = %d executors%n",
                 layerCount(), numStages(), numStages() == 1 ? "" : "s", devices, devices == 1 ? "" : "s",
                 stagesPerDevice, replicas, replicas == 1 ? "" : "s", executors()));
-        sb.append(fmt("schedule %s, batch %d = %d replica%s x %d micro-batches x %d examples%n", schedule.label(),
-                batchSize, replicas, replicas == 1 ? "" : "s", microBatches, microBatchSize));
+        sb.append(fmt("schedule %s, batch %d = %d replica%s x %d micro-batch%s x %d example%s%n", schedule.label(),
+                batchSize, replicas, replicas == 1 ? "" : "s", microBatches, microBatches == 1 ? "" : "es",
+                microBatchSize, microBatchSize == 1 ? "" : "s"));
         sb.append(fmt("budget %s per device, link %s/s, layer times %s%n", bytes(budgetBytes),
                 bytes((long) bandwidthBytesPerSecond), timeSource.name().toLowerCase(Locale.ROOT)));
         String head = fmt("%5s %4s %-11s %-24s %12s %10s %10s %5s %4s %9s %9s %9s %9s %10s%n", "stage", "dev",

@@ -41,11 +41,11 @@ import java.util.Map;
  *
  * <h2>Choices (when not given)</h2>
  * <ul>
- *   <li>Candidates: for each replica count R that divides the batch, the most pipeline devices it leaves,
- *       P = min(executors / R, layers / v) (a finer split of the same work is predicted faster:
- *       step ~ W (M + P - 1) / P falls as P grows, up to transfer costs), and R raised to the largest
- *       divisor of the batch &le; executors / P; with P given, only that P. Every M dividing the per-replica
- *       batch (for interleaved also a multiple of
+ *   <li>Candidates: P = the fewest pipeline devices on which a split fits memory (see
+ *       {@code fewestThatFit}), its doublings, and for each replica count R dividing the batch the most
+ *       devices R leaves, min(executors / R, layers / v); for each P, R = the largest divisor of the batch
+ *       &le; executors / P. With P given, only that P. Every M dividing the per-replica batch (for interleaved
+ *       also a multiple of
  *       P); schedules 1F1B and interleaved (v = 2). GPipe only when asked for: its predicted time equals
  *       1F1B's and it holds at least as many micro-batches in flight, so it could only ever tie.</li>
  *   <li>Each candidate gets the optimal partition ({@link Partitioner}); the plan is the candidate with the
@@ -77,6 +77,8 @@ public final class PipelinePlanner {
     private final ScheduleKind schedule;
     private final Integer replicas;
     private final int[] boundaries;
+    /** Set by candidates(): no P fits memory (as opposed to no combination being possible at all). */
+    private boolean memoryRuledOut;
 
     private PipelinePlanner(Builder b) {
         profile = b.profile;
@@ -120,13 +122,13 @@ public final class PipelinePlanner {
      *     the message names the layer or stage, its bytes, the budget and the options
      */
     public PipelinePlan plan() {
-        List<Candidate> candidates = candidates();
         Map<Integer, StageCostModel> models = new HashMap<>();
-        int minMb = Integer.MAX_VALUE;
-        for (Candidate c : candidates) {
-            minMb = Math.min(minMb, c.mb());
-        }
+        int minMb = smallestMicroBatch();
         checkEveryLayerFitsAlone(model(models, minMb));
+        List<Candidate> candidates = candidates();
+        if (candidates.isEmpty()) {
+            throw noPlan(null, minMb); // P free, and not even the most stages fit
+        }
 
         candidates.sort(Comparator.comparingDouble(Candidate::lowerBound).thenComparingInt(Candidate::p)
                 .thenComparingInt(Candidate::kindOrder).thenComparingInt(Candidate::m));
@@ -254,12 +256,13 @@ public final class PipelinePlanner {
             }
         }
         List<Candidate> out = new ArrayList<>();
+        memoryRuledOut = false;
         for (ScheduleKind kind : kinds) {
             int v = kind == ScheduleKind.INTERLEAVED_1F1B ? (stagesPerDevice != null ? stagesPerDevice : 2) : 1;
             if (boundaries != null && (boundaries.length - 1) % v != 0) {
                 continue;
             }
-            for (int[] pr : devicesAndReplicas(v, layers)) {
+            for (int[] pr : devicesAndReplicas(kind, v, layers)) {
                 int p = pr[0];
                 int r = pr[1];
                 int perReplica = batchSize / r;
@@ -275,6 +278,9 @@ public final class PipelinePlanner {
             }
         }
         if (out.isEmpty()) {
+            if (memoryRuledOut) {
+                return out;
+            }
             throw new IllegalArgumentException(noCandidateMessage());
         }
         Map<Integer, double[]> stats = new HashMap<>();
@@ -333,38 +339,107 @@ public final class PipelinePlanner {
     }
 
     /**
-     * The (P, R) pairs to consider for v stages per device. Fixed P (stages or boundaries): R = the largest
-     * divisor of the batch &le; executors / P. Otherwise, for each replica count R dividing the batch (or the
-     * given R): P = min(executors / R, layers / v), the most pipeline devices R leaves, since a finer split of
-     * the same work is predicted faster (step ~ W (M + P - 1) / P falls as P grows) up to transfer costs;
-     * R is then raised to the largest divisor &le; executors / P (P capped by the layers frees executors).
+     * The (P, R) pairs to consider for a schedule with v stages per device. With P fixed (stages or boundaries)
+     * only that P. Otherwise: the fewest stages that fit ({@link #fewestThatFit}), its doublings, and for each
+     * replica count R dividing the batch the most pipeline devices R leaves, min(executors / R, layers / v)
+     * (a finer split is faster when there are many micro-batches); for every P, R = the largest divisor of
+     * the batch &le; executors / P (or the given R).
      */
-    private List<int[]> devicesAndReplicas(int v, int layers) {
+    private List<int[]> devicesAndReplicas(ScheduleKind kind, int v, int layers) {
         List<int[]> out = new ArrayList<>();
         Integer fixedP = boundaries != null ? Integer.valueOf((boundaries.length - 1) / v) : stages;
+        java.util.TreeSet<Integer> ps = new java.util.TreeSet<>();
+        int cap = Math.min(executors, layers / v);
         if (fixedP != null) {
-            int p = fixedP;
-            int r = replicas != null ? replicas : largestDivisorAtMost(batchSize, executors / p);
-            if (p * v <= layers && r >= 1 && (long) p * r <= executors) {
-                out.add(new int[] {p, r});
+            ps.add(fixedP);
+        } else {
+            int fewest = fewestThatFit(kind, v, cap);
+            if (fewest < 0) {
+                memoryRuledOut = true; // nothing fits even at the most stages: reported by plan()
+                return out;
             }
-            return out;
+            for (long p = fewest; p <= cap; p *= 2) {
+                ps.add((int) p);
+            }
+            for (int r0 = 1; r0 <= executors; r0++) {
+                if (batchSize % r0 == 0 && (replicas == null || r0 == replicas)) {
+                    int p = Math.min(executors / r0, cap);
+                    if (p >= fewest) {
+                        ps.add(p);
+                    }
+                }
+            }
         }
-        java.util.Set<Long> seen = new java.util.HashSet<>();
-        for (int r0 = 1; r0 <= executors; r0++) {
-            if (batchSize % r0 != 0 || (replicas != null && r0 != replicas)) {
-                continue;
-            }
-            int p = Math.min(executors / r0, layers / v);
-            if (p < 1) {
-                continue;
-            }
+        for (int p : ps) {
             int r = replicas != null ? replicas : largestDivisorAtMost(batchSize, executors / p);
-            if (seen.add(((long) p << 32) | r)) {
+            if (p >= 1 && (long) p * v <= layers && r >= 1 && (long) p * r <= executors) {
                 out.add(new int[] {p, r});
             }
         }
         return out;
+    }
+
+    /**
+     * The fewest pipeline devices P (&le; cap) on which some split fits memory, at the smallest micro-batch
+     * size any candidate uses and the schedule's in-flight counts with many micro-batches; -1 if even cap does
+     * not fit. Starts at ceil(parameters+gradients+updater / budget), gallops (doubling) to a P that fits, then
+     * binary-searches below it: this assumes that more stages never need more memory per device, which holds
+     * but for corner cases (1F1B's first stage holds P micro-batches); a plan is checked exactly in any case.
+     */
+    private int fewestThatFit(ScheduleKind kind, int v, int cap) {
+        if (cap < 1) {
+            return -1;
+        }
+        StageCostModel cost = new StageCostModel(profile, smallestMicroBatch(), bandwidth, latency);
+        long staticTotal = cost.staticBytes(0, profile.layerCount());
+        long lo = Math.max(1, (staticTotal + budget - 1) / budget);
+        if (lo > cap) {
+            return -1;
+        }
+        int bad = (int) lo - 1;
+        int p = (int) lo;
+        while (!fitsMemory(cost, kind, p, v)) {
+            if (p == cap) {
+                return -1;
+            }
+            bad = p;
+            p = (int) Math.min(2L * p, cap);
+        }
+        while (p - bad > 1) {
+            int mid = (bad + p) >>> 1;
+            if (fitsMemory(cost, kind, mid, v)) {
+                p = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        return p;
+    }
+
+    private boolean fitsMemory(StageCostModel cost, ScheduleKind kind, int p, int v) {
+        int k = p * v;
+        long[] budgets = new long[k];
+        Arrays.fill(budgets, budget / v);
+        int many = Integer.MAX_VALUE / Math.max(1, 4 * v);
+        int[] inFlight = InFlight.closedForm(kind == ScheduleKind.GPIPE ? ScheduleKind.ONE_F_ONE_B : kind, p, v, many);
+        if (kind == ScheduleKind.GPIPE) {
+            Arrays.fill(inFlight, microBatches != null ? microBatches : 1);
+        }
+        return new Partitioner(cost, k, budgets, inFlight).decide(Double.POSITIVE_INFINITY) != null;
+    }
+
+    /** The smallest micro-batch size any (R, M) candidate can have. */
+    private int smallestMicroBatch() {
+        if (microBatches == null) {
+            return 1;
+        }
+        int best = Integer.MAX_VALUE;
+        for (int r = 1; r <= executors; r++) {
+            if (batchSize % r == 0 && (replicas == null || r == replicas) && (batchSize / r) % microBatches == 0) {
+                best = Math.min(best, batchSize / r / microBatches);
+            }
+        }
+        return best == Integer.MAX_VALUE ? 1 : best;
     }
 
     private static int largestDivisorAtMost(int n, int limit) {
