@@ -1,0 +1,289 @@
+package io.sparkmp.model;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import org.deeplearning4j.nn.conf.BackpropType;
+import org.deeplearning4j.nn.conf.CacheMode;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.WorkspaceMode;
+import org.deeplearning4j.nn.conf.dropout.Dropout;
+import org.deeplearning4j.nn.conf.dropout.IDropout;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DropoutLayer;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
+import org.deeplearning4j.nn.conf.preprocessor.CnnToRnnPreProcessor;
+import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor;
+import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToRnnPreProcessor;
+import org.deeplearning4j.nn.conf.preprocessor.RnnToCnnPreProcessor;
+import org.deeplearning4j.nn.conf.preprocessor.RnnToFeedForwardPreProcessor;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Cuts a DL4J {@link MultiLayerConfiguration} into contiguous pipeline stages and builds the runnable
+ * {@link StageSlice} of one stage.
+ *
+ * <p>Stage {@code s} holds layers {@code [boundaries[s], boundaries[s + 1])}. An input preprocessor
+ * belongs to the layer it feeds: at a cut it runs on the receiving stage, so the activation that
+ * crosses the cut is the raw output of the sending layer (e.g. 4d for a convolution followed by a dense
+ * layer).
+ *
+ * <p>Misuse: configurations built without {@code setInputType(...)} usually lack layer sizes and
+ * preprocessors; they are rejected with a message that names the layer. Every check runs before any
+ * network is built.
+ */
+public final class ModelSlicer {
+
+    /** Layer configuration classes a stage can run (exact classes: subclasses differ in semantics). */
+    public static final Set<Class<? extends Layer>> SUPPORTED_LAYERS = Set.of(DenseLayer.class, OutputLayer.class,
+            ConvolutionLayer.class, SubsamplingLayer.class, BatchNormalization.class, DropoutLayer.class,
+            ActivationLayer.class, LSTM.class, RnnOutputLayer.class);
+
+    /** Layers whose input size DL4J must know (set by setInputType or by hand). */
+    private static final Set<Class<? extends Layer>> SIZED_LAYERS = Set.of(DenseLayer.class, OutputLayer.class,
+            ConvolutionLayer.class, BatchNormalization.class, LSTM.class, RnnOutputLayer.class);
+
+    private enum Kind { FF, CNN, RNN }
+
+    private ModelSlicer() {
+    }
+
+    /**
+     * Checks stage boundaries against a model of {@code numLayers} layers.
+     *
+     * @throws IllegalArgumentException naming the offending entry, e.g.
+     *     "stage 2 is empty: boundaries[2] (3) must be < boundaries[3] (3)"
+     */
+    public static void validateBoundaries(int[] boundaries, int numLayers) {
+        if (boundaries == null) {
+            throw new IllegalArgumentException("boundaries must not be null");
+        }
+        if (boundaries.length < 2) {
+            throw new IllegalArgumentException("boundaries must have at least 2 entries (one stage), found "
+                    + boundaries.length);
+        }
+        if (boundaries[0] != 0) {
+            throw new IllegalArgumentException("boundaries must start at 0, found " + boundaries[0]);
+        }
+        for (int i = 0; i < boundaries.length; i++) {
+            if (boundaries[i] < 0 || boundaries[i] > numLayers) {
+                throw new IllegalArgumentException("boundaries[" + i + "] (" + boundaries[i]
+                        + ") is out of range [0, " + numLayers + "] (the model has " + numLayers + " layers)");
+            }
+        }
+        for (int s = 0; s + 1 < boundaries.length; s++) {
+            if (boundaries[s] == boundaries[s + 1]) {
+                throw new IllegalArgumentException("stage " + s + " is empty: boundaries[" + s + "] (" + boundaries[s]
+                        + ") must be < boundaries[" + (s + 1) + "] (" + boundaries[s + 1] + ")");
+            }
+            if (boundaries[s] > boundaries[s + 1]) {
+                throw new IllegalArgumentException("boundaries must be strictly increasing: boundaries[" + s + "] ("
+                        + boundaries[s] + ") must be < boundaries[" + (s + 1) + "] (" + boundaries[s + 1] + ")");
+            }
+        }
+        int last = boundaries[boundaries.length - 1];
+        if (last != numLayers) {
+            throw new IllegalArgumentException("boundaries must end at the layer count (" + numLayers + "), found "
+                    + last);
+        }
+    }
+
+    /**
+     * Checks that every layer of {@code conf} can run as (part of) a pipeline stage: supported layer
+     * types, per-layer dropout of the plain {@link Dropout} kind, an output layer last and only last,
+     * standard backprop, and layer sizes/preprocessors present (i.e. the configuration was built with
+     * {@code setInputType}).
+     *
+     * @throws IllegalArgumentException naming the layer index and class
+     */
+    public static void validate(MultiLayerConfiguration conf) {
+        if (conf == null) {
+            throw new IllegalArgumentException("configuration must not be null");
+        }
+        int n = conf.getConfs().size();
+        if (n == 0) {
+            throw new IllegalArgumentException("the configuration has no layers");
+        }
+        if (conf.getBackpropType() != BackpropType.Standard) {
+            throw new IllegalArgumentException("backprop type " + conf.getBackpropType()
+                    + " is not supported: pipeline stages run standard backprop");
+        }
+        Kind kind = null;
+        for (int i = 0; i < n; i++) {
+            Layer layer = conf.getConf(i).getLayer();
+            String name = describe(i, layer);
+            if (!SUPPORTED_LAYERS.contains(layer.getClass())) {
+                throw new IllegalArgumentException(name + " is not supported; supported layer types are "
+                        + SUPPORTED_LAYERS.stream().map(Class::getSimpleName).sorted().collect(Collectors.joining(", ")));
+            }
+            IDropout d = layer.getIDropout();
+            if (d != null && d.getClass() != Dropout.class) {
+                throw new IllegalArgumentException(name + " uses dropout " + d.getClass().getSimpleName()
+                        + ": only Dropout is supported (its masks are regenerated per example)");
+            }
+            boolean output = layer instanceof OutputLayer || layer instanceof RnnOutputLayer;
+            if (output && i != n - 1) {
+                throw new IllegalArgumentException(name + " is an output layer but not the last layer (" + (n - 1) + ")");
+            }
+            if (!output && i == n - 1) {
+                throw new IllegalArgumentException("the last " + name + " must be an output layer (OutputLayer or RnnOutputLayer)");
+            }
+            if (SIZED_LAYERS.contains(layer.getClass()) && ((FeedForwardLayer) layer).getNIn() <= 0) {
+                throw new IllegalArgumentException(name + " has nIn " + ((FeedForwardLayer) layer).getNIn()
+                        + ": build the configuration with setInputType(...) so DL4J infers layer sizes and input preprocessors");
+            }
+            InputPreProcessor pre = conf.getInputPreProcess(i);
+            if (pre != null) {
+                kind = outputKind(pre, kind);
+            }
+            Kind needs = inputKind(layer);
+            if (needs != null && kind != null && needs != kind) {
+                throw new IllegalArgumentException(name + " expects " + label(needs) + " input but layer " + (i - 1)
+                        + " produces " + label(kind) + " activations and there is no input preprocessor: build the"
+                        + " configuration with setInputType(...) so DL4J adds one");
+            }
+            Kind out = layerOutputKind(layer);
+            kind = out != null ? out : kind;
+        }
+    }
+
+    /** {@link #validate(MultiLayerConfiguration)} plus {@link #validateBoundaries}. */
+    public static void validate(MultiLayerConfiguration conf, int[] boundaries) {
+        validate(conf);
+        validateBoundaries(boundaries, conf.getConfs().size());
+    }
+
+    /**
+     * The configuration of layers {@code [from, to)} as a network of its own: cloned layer configurations,
+     * preprocessors shifted to the slice's indices, the model's data type, standard backprop, no output
+     * layer check (inner slices end in a hidden layer) and no workspaces (a stage keeps arrays across
+     * passes).
+     */
+    public static MultiLayerConfiguration sliceConfiguration(MultiLayerConfiguration conf, int from, int to) {
+        if (from < 0 || to > conf.getConfs().size() || from >= to) {
+            throw new IllegalArgumentException("layer range [" + from + ", " + to + ") is not a non-empty range of the "
+                    + conf.getConfs().size() + " layers");
+        }
+        List<NeuralNetConfiguration> confs = new ArrayList<>();
+        Map<Integer, InputPreProcessor> pre = new HashMap<>();
+        for (int i = from; i < to; i++) {
+            confs.add(conf.getConf(i).clone());
+            InputPreProcessor p = conf.getInputPreProcess(i);
+            if (p != null) {
+                pre.put(i - from, p.clone());
+            }
+        }
+        return new MultiLayerConfiguration.Builder().confs(confs).inputPreProcessors(pre)
+                .backpropType(BackpropType.Standard).validateOutputLayerConfig(false)
+                .trainingWorkspaceMode(WorkspaceMode.NONE).inferenceWorkspaceMode(WorkspaceMode.NONE)
+                .cacheMode(CacheMode.NONE).dataType(conf.getDataType()).build();
+    }
+
+    /**
+     * Builds the runnable stage {@code stage} of the split {@code boundaries}.
+     *
+     * @param conf the full model (validated here)
+     * @param boundaries stage boundaries, length numStages + 1
+     * @param stage which stage, in [0, numStages)
+     * @param seed model seed: initial weights (when {@code params} is null) and dropout masks derive from it
+     * @param params per-layer parameters (global layer index to rank-1 vector), or null for the
+     *     deterministic initialisation of {@link LayerParameters#initial}; entries of other stages are ignored
+     * @throws IllegalArgumentException for an invalid model, boundaries or parameters
+     */
+    public static StageSlice slice(MultiLayerConfiguration conf, int[] boundaries, int stage, long seed,
+                                   Map<Integer, INDArray> params) {
+        validate(conf, boundaries);
+        int numStages = boundaries.length - 1;
+        if (stage < 0 || stage >= numStages) {
+            throw new IllegalArgumentException("stage " + stage + " is out of range [0, " + numStages + ")");
+        }
+        int from = boundaries[stage];
+        int to = boundaries[stage + 1];
+        List<INDArray> pieces = new ArrayList<>();
+        for (int i = from; i < to; i++) {
+            long expected = LayerParameters.numParams(conf, i);
+            INDArray p = params == null ? LayerParameters.initial(conf, i, seed) : params.get(i);
+            if (expected == 0) {
+                continue;
+            }
+            if (p == null || p.length() != expected) {
+                throw new IllegalArgumentException("parameters of " + describe(i, conf.getConf(i).getLayer()) + " must have "
+                        + expected + " values, found " + (p == null ? "none" : p.length()));
+            }
+            pieces.add(p.reshape(1, expected).castTo(conf.getDataType()));
+        }
+        MultiLayerConfiguration sliceConf = sliceConfiguration(conf, from, to);
+        for (int i = from; i < to; i++) {
+            Layer layer = sliceConf.getConf(i - from).getLayer();
+            if (layer.getIDropout() instanceof Dropout d) {
+                layer.setIDropout(new ExampleSeededDropout(d.getP(), d.getPSchedule(), seed, i));
+            }
+        }
+        SliceNetwork net = new SliceNetwork(sliceConf);
+        if (pieces.isEmpty()) {
+            net.init();
+        } else {
+            INDArray flat = Nd4j.hstack(pieces.toArray(new INDArray[0]));
+            net.init(flat, true);
+        }
+        return new StageSlice(stage, numStages, from, to, net);
+    }
+
+    static String describe(int index, Layer layer) {
+        return "layer " + index + " (" + layer.getClass().getSimpleName() + ")";
+    }
+
+    private static Kind inputKind(Layer layer) {
+        if (layer instanceof ConvolutionLayer || layer instanceof SubsamplingLayer) {
+            return Kind.CNN;
+        }
+        if (layer instanceof LSTM || layer instanceof RnnOutputLayer) {
+            return Kind.RNN;
+        }
+        if (layer instanceof DenseLayer || layer instanceof OutputLayer) {
+            return Kind.FF;
+        }
+        return null;
+    }
+
+    private static Kind layerOutputKind(Layer layer) {
+        return inputKind(layer);
+    }
+
+    private static Kind outputKind(InputPreProcessor pre, Kind current) {
+        if (pre instanceof CnnToFeedForwardPreProcessor || pre instanceof RnnToFeedForwardPreProcessor) {
+            return Kind.FF;
+        }
+        if (pre instanceof FeedForwardToCnnPreProcessor || pre instanceof RnnToCnnPreProcessor) {
+            return Kind.CNN;
+        }
+        if (pre instanceof FeedForwardToRnnPreProcessor || pre instanceof CnnToRnnPreProcessor) {
+            return Kind.RNN;
+        }
+        return null;
+    }
+
+    private static String label(Kind k) {
+        return switch (k) {
+            case FF -> "feed-forward";
+            case CNN -> "convolutional";
+            case RNN -> "recurrent";
+        };
+    }
+}

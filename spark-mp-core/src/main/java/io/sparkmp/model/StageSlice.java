@@ -1,0 +1,317 @@
+package io.sparkmp.model;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.layers.IOutputLayer;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * One pipeline stage: layers {@code [fromLayer, toLayer)} of a model, run one micro-batch at a time.
+ *
+ * <p>Per step: {@link #beginStep}, then for each micro-batch a {@link #forward} and later a
+ * {@link #backward} (or {@link #backwardWithLabels} on the last stage) in any order the schedule wants,
+ * then {@link #applyUpdate} once. Gradients of the micro-batches are summed (DL4J gradients are sums over
+ * examples) and handed to the DL4J updater with the full mini-batch size, so L1/L2, weight decay,
+ * gradient normalization and every updater behave as in {@code MultiLayerNetwork.fit}.
+ *
+ * <p>Memory/compute trade-off: a stage keeps only the input (and features mask) of each micro-batch in
+ * flight. A backward whose micro-batch is not the one the layers last saw forward re-runs that forward
+ * first (activation recomputation); dropout masks are keyed by example, so the recomputed forward is
+ * identical. The last stage defers its forward to the backward, where DL4J computes both together.
+ *
+ * <p>Not thread-safe: one thread drives a stage.
+ */
+public final class StageSlice {
+
+    private static final LayerWorkspaceMgr NO_WS = LayerWorkspaceMgr.noWorkspaces();
+
+    private final int stage;
+    private final int numStages;
+    private final int fromLayer;
+    private final int toLayer;
+    private final SliceNetwork net;
+    private final List<ExampleSeededDropout> dropouts = new ArrayList<>();
+    private final INDArray gradientSum;
+    private final List<INDArray> runningStatSums = new ArrayList<>();
+    private final Map<Integer, INDArray[]> inputs = new HashMap<>();
+
+    private Gradient gradientLayout;
+    private long step = -1;
+    private int epoch;
+    private int microBatchSize;
+    private int microBatches;
+    private int forwardStateOf = -1;
+    private double lossSum;
+
+    StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net) {
+        this.stage = stage;
+        this.numStages = numStages;
+        this.fromLayer = fromLayer;
+        this.toLayer = toLayer;
+        this.net = net;
+        for (int i = 0; i < net.getnLayers(); i++) {
+            if (net.getLayer(i).conf().getLayer().getIDropout() instanceof ExampleSeededDropout d) {
+                dropouts.add(d);
+            }
+        }
+        long n = net.numParams();
+        if (n > 0) {
+            net.initGradientsView();
+        }
+        this.gradientSum = n == 0 ? null : net.getFlattenedGradients().ulike().assign(0);
+        long offset = 0;
+        for (int i = 0; i < net.getnLayers(); i++) {
+            NeuralNetConfiguration c = net.getLayer(i).conf();
+            long len = c.getLayer().initializer().numParams(c);
+            if (c.getLayer() instanceof BatchNormalization && len > 0) {
+                INDArray view = gradientSum.get(NDArrayIndex.interval(0, 0, true), NDArrayIndex.interval(offset, offset + len));
+                Map<String, INDArray> byName = c.getLayer().initializer().getGradientsFromFlattened(c, view);
+                for (String key : List.of(BatchNormalizationParamInitializer.GLOBAL_MEAN,
+                        BatchNormalizationParamInitializer.GLOBAL_VAR, BatchNormalizationParamInitializer.GLOBAL_LOG_STD)) {
+                    if (byName.containsKey(key)) {
+                        runningStatSums.add(byName.get(key));
+                    }
+                }
+            }
+            offset += len;
+        }
+    }
+
+    /** Pipeline stage index. */
+    public int stage() {
+        return stage;
+    }
+
+    /** First layer (global index) of this stage. */
+    public int fromLayer() {
+        return fromLayer;
+    }
+
+    /** One past the last layer (global index) of this stage. */
+    public int toLayer() {
+        return toLayer;
+    }
+
+    /** Whether this stage holds the output layer. */
+    public boolean isLast() {
+        return stage == numStages - 1;
+    }
+
+    /** Number of parameters of this stage. */
+    public long numParams() {
+        return net.numParams();
+    }
+
+    /**
+     * Starts optimizer step {@code step}: clears the gradient sums and the kept inputs.
+     *
+     * @param step global step, which is also DL4J's iteration count (Adam bias correction, schedules)
+     * @param epoch epoch count (epoch-based schedules)
+     * @param microBatchSize examples per micro-batch (the same for every micro-batch of the step)
+     */
+    public void beginStep(long step, int epoch, int microBatchSize) {
+        if (microBatchSize <= 0) {
+            throw new IllegalArgumentException("microBatchSize must be positive, found " + microBatchSize);
+        }
+        this.step = step;
+        this.epoch = epoch;
+        this.microBatchSize = microBatchSize;
+        this.microBatches = 0;
+        this.lossSum = 0;
+        this.forwardStateOf = -1;
+        inputs.clear();
+        if (gradientSum != null) {
+            gradientSum.assign(0);
+        }
+        net.setIterationCount(Math.toIntExact(step));
+        net.setEpochCount(epoch);
+        net.syncCounts();
+        net.pinMiniBatchSize(microBatchSize);
+    }
+
+    /**
+     * Forward of micro-batch {@code microBatch}. Keeps {@code input} (do not modify it afterwards) for the
+     * backward.
+     *
+     * @param featuresMask per-time-step features mask (RNN) or null
+     * @return this stage's output activations, or null on the last stage (its forward runs with the backward)
+     */
+    public INDArray forward(int microBatch, INDArray input, INDArray featuresMask) {
+        requireStep();
+        if (inputs.containsKey(microBatch)) {
+            throw new IllegalStateException("stage " + stage + ": micro-batch " + microBatch + " forwarded twice in step " + step);
+        }
+        inputs.put(microBatch, new INDArray[] {input, featuresMask});
+        if (isLast()) {
+            return null;
+        }
+        return runForward(microBatch);
+    }
+
+    /**
+     * Backward of micro-batch {@code microBatch} on a stage that is not the last: adds its parameter
+     * gradient to the step's sum.
+     *
+     * @param outputGradient gradient of the loss with respect to this stage's output
+     * @return gradient with respect to this stage's input
+     */
+    public INDArray backward(int microBatch, INDArray outputGradient) {
+        if (isLast()) {
+            throw new IllegalStateException("stage " + stage + " is the last stage: use backwardWithLabels");
+        }
+        prepareBackward(microBatch);
+        Pair<Gradient, INDArray> p = net.backpropGradient(outputGradient, NO_WS);
+        return finishBackward(microBatch, p);
+    }
+
+    /**
+     * Forward and backward of micro-batch {@code microBatch} on the last stage: computes the loss against
+     * {@code labels} and adds the parameter gradient to the step's sum.
+     *
+     * @param labelsMask per-example or per-time-step labels mask, or null
+     * @return gradient with respect to this stage's input
+     */
+    public INDArray backwardWithLabels(int microBatch, INDArray labels, INDArray labelsMask) {
+        if (!isLast()) {
+            throw new IllegalStateException("stage " + stage + " is not the last stage: it has no labels");
+        }
+        INDArray[] in = takeInput(microBatch);
+        setDropoutContext(microBatch);
+        Pair<Gradient, INDArray> p = net.calculateGradients(in[0], labels, in[1], labelsMask);
+        // Score without the regularization term, times the examples: the summed loss of the micro-batch.
+        double score = ((IOutputLayer) net.getOutputLayer()).computeScore(0.0, true, NO_WS);
+        lossSum += score * microBatchSize;
+        return finishBackward(microBatch, p);
+    }
+
+    /** Sum over the step's micro-batches so far of the per-example loss (no regularization term). */
+    public double lossSum() {
+        return lossSum;
+    }
+
+    /** DL4J's regularization score (L1/L2 terms) of this stage's layers at the current parameters. */
+    public double regularizationScore() {
+        return net.calcRegularizationScore(true);
+    }
+
+    /**
+     * Applies the step's summed gradient with the DL4J updater, as {@code fit} does for a mini-batch of
+     * {@code miniBatchSize} examples, then bumps the iteration count. BatchNormalization running
+     * mean/variance updates are averaged over the micro-batches instead of summed.
+     */
+    public void applyUpdate(int miniBatchSize) {
+        requireStep();
+        if (!inputs.isEmpty()) {
+            throw new IllegalStateException("stage " + stage + ": step " + step + " still has micro-batches without backward: "
+                    + inputs.keySet());
+        }
+        if (gradientSum != null) {
+            if (gradientLayout == null) {
+                throw new IllegalStateException("stage " + stage + ": no backward ran before the update of step " + step);
+            }
+            for (INDArray stat : runningStatSums) {
+                stat.divi(microBatches);
+            }
+            INDArray view = net.getFlattenedGradients();
+            view.assign(gradientSum);
+            net.getUpdater().update(net, gradientLayout, Math.toIntExact(step), epoch, miniBatchSize, NO_WS);
+            net.params().subi(view.reshape(net.params().shape()));
+            net.applyConstraints(Math.toIntExact(step), epoch);
+        }
+        net.setIterationCount(Math.toIntExact(step + 1));
+        net.syncCounts();
+        step = -1;
+    }
+
+    /** Copies of this stage's parameters, keyed by global layer index (layers with parameters only). */
+    public Map<Integer, INDArray> parameters() {
+        return LayerParameters.parameters(net, fromLayer);
+    }
+
+    /** Copies of this stage's updater state per global layer index (see {@link LayerParameters}). */
+    public Map<Integer, INDArray> updaterState() {
+        return LayerParameters.updaterState(net, fromLayer);
+    }
+
+    /** Replaces this stage's updater state (e.g. from a checkpoint); entries of other layers are ignored. */
+    public void setUpdaterState(Map<Integer, INDArray> state) {
+        if (net.numParams() > 0) {
+            net.getUpdater();
+            LayerParameters.setUpdaterState(net, fromLayer, state);
+        }
+    }
+
+    private void prepareBackward(int microBatch) {
+        if (forwardStateOf != microBatch) {
+            INDArray[] in = inputs.get(microBatch);
+            if (in == null) {
+                throw new IllegalStateException("stage " + stage + ": backward of micro-batch " + microBatch
+                        + " before its forward in step " + step);
+            }
+            runForward(microBatch);
+        }
+        takeInput(microBatch);
+    }
+
+    private INDArray finishBackward(int microBatch, Pair<Gradient, INDArray> p) {
+        forwardStateOf = -1;
+        if (gradientSum != null) {
+            gradientSum.addi(net.getFlattenedGradients());
+            gradientLayout = p.getFirst();
+        }
+        microBatches++;
+        return p.getSecond();
+    }
+
+    private INDArray runForward(int microBatch) {
+        INDArray[] in = inputs.get(microBatch);
+        setDropoutContext(microBatch);
+        if (in[1] != null) {
+            net.setLayerMaskArrays(in[1], null);
+        } else {
+            net.clearLayerMaskArrays();
+        }
+        net.setInput(in[0]);
+        List<INDArray> acts = net.feedForward(true, false);
+        forwardStateOf = microBatch;
+        return acts.get(acts.size() - 1);
+    }
+
+    private INDArray[] takeInput(int microBatch) {
+        requireStep();
+        INDArray[] in = inputs.remove(microBatch);
+        if (in == null) {
+            throw new IllegalStateException("stage " + stage + ": backward of micro-batch " + microBatch
+                    + " before its forward in step " + step);
+        }
+        return in;
+    }
+
+    private void setDropoutContext(int microBatch) {
+        for (ExampleSeededDropout d : dropouts) {
+            d.setContext(step, (long) microBatch * microBatchSize, microBatchSize);
+        }
+    }
+
+    private void requireStep() {
+        if (step < 0) {
+            throw new IllegalStateException("stage " + stage + ": beginStep was not called");
+        }
+    }
+
+    /** The layers of this stage (read-only use: tests and diagnostics). */
+    Layer[] layers() {
+        return net.getLayers();
+    }
+}

@@ -1,0 +1,2 @@
+/** DL4J models as pipeline stages: slicing, per-layer parameters, deterministic init and dropout. */
+package io.sparkmp.model;

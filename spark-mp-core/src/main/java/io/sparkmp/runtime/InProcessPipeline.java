@@ -1,0 +1,183 @@
+package io.sparkmp.runtime;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.sparkmp.model.ModelAssembler;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+
+/**
+ * Runs a whole pipeline in one JVM: one thread per rank, each with its {@link StageWorker}, connected by
+ * {@link InProcessChannel}s. Used by tests, the local demo and as the reference for the distributed run,
+ * which executes the same worker code over sockets.
+ *
+ * <p>When a rank fails, the channels are closed so the other ranks stop at their next receive, and
+ * {@link #fit} throws the first failure (later ones, caused by the closing, are attached as suppressed).
+ */
+public final class InProcessPipeline {
+
+    /** Default longest wait of one receive. */
+    public static final Duration DEFAULT_RECEIVE_TIMEOUT = Duration.ofSeconds(60);
+
+    private final PipelineSpec spec;
+    private final Map<Integer, INDArray> initialParams;
+    private final Duration receiveTimeout;
+
+    /** A pipeline starting from the deterministic initialisation of {@code spec.seed()}. */
+    public InProcessPipeline(PipelineSpec spec) {
+        this(spec, null, DEFAULT_RECEIVE_TIMEOUT);
+    }
+
+    /**
+     * @param initialParamsOrNull per-layer starting parameters (e.g. {@code ModelAssembler.split} of a saved
+     *     model), or null for the deterministic initialisation
+     * @param receiveTimeout longest wait of one receive before the run fails
+     */
+    public InProcessPipeline(PipelineSpec spec, Map<Integer, INDArray> initialParamsOrNull, Duration receiveTimeout) {
+        if (spec == null) {
+            throw new IllegalArgumentException("spec must not be null");
+        }
+        if (receiveTimeout == null || receiveTimeout.isNegative() || receiveTimeout.isZero()) {
+            throw new IllegalArgumentException("receiveTimeout must be positive, found " + receiveTimeout);
+        }
+        this.spec = spec;
+        this.initialParams = initialParamsOrNull == null ? null : Map.copyOf(initialParamsOrNull);
+        this.receiveTimeout = receiveTimeout;
+    }
+
+    /**
+     * What a run produced.
+     *
+     * @param spec the pipeline that ran
+     * @param metrics every rank's metrics, ordered by step, then rank
+     * @param parameters final parameters per layer
+     * @param updaterState final updater state per layer (empty for a stateless updater)
+     * @param steps optimizer steps run
+     * @param epochs epochs run
+     */
+    public record Result(PipelineSpec spec, List<StepMetrics> metrics, Map<Integer, INDArray> parameters,
+                         Map<Integer, INDArray> updaterState, int steps, int epochs) {
+
+        /** Per-step loss (DL4J's score of each mini-batch), in step order. */
+        public List<Double> losses() {
+            List<Double> out = new ArrayList<>();
+            for (StepMetrics m : metrics) {
+                if (m.hasLoss()) {
+                    out.add(m.loss());
+                }
+            }
+            return out;
+        }
+
+        /**
+         * The trained model as a DL4J network: parameters, updater state and iteration/epoch counts, so
+         * that {@code fit} continues exactly where the pipeline stopped.
+         */
+        public MultiLayerNetwork toNetwork() {
+            MultiLayerNetwork net = ModelAssembler.assemble(spec.configuration(), parameters,
+                    updaterState.isEmpty() ? null : updaterState);
+            net.setIterationCount(steps);
+            net.setEpochCount(epochs);
+            return net;
+        }
+    }
+
+    /**
+     * Trains for {@code epochs} passes over {@code miniBatches}, one optimizer step per mini-batch.
+     *
+     * @throws IllegalArgumentException before any work if a mini-batch size is not a multiple of
+     *     {@code spec.microBatches()}
+     * @throws StageExecutionException (or the first other failure) if a rank fails
+     */
+    public Result fit(List<DataSet> miniBatches, int epochs) {
+        if (miniBatches == null || miniBatches.isEmpty()) {
+            throw new IllegalArgumentException("miniBatches must not be empty");
+        }
+        if (epochs <= 0) {
+            throw new IllegalArgumentException("epochs must be positive, found " + epochs);
+        }
+        for (int i = 0; i < miniBatches.size(); i++) {
+            int n = miniBatches.get(i).numExamples();
+            if (n % spec.microBatches() != 0) {
+                throw new IllegalArgumentException("microBatches (" + spec.microBatches() + ") must divide the size (" + n
+                        + ") of mini-batch " + i);
+            }
+        }
+        int p = spec.devices();
+        List<InProcessChannel> channels = InProcessChannel.connect(p, receiveTimeout);
+        AtomicReference<Throwable> first = new AtomicReference<>();
+        List<Throwable> later = Collections.synchronizedList(new ArrayList<>());
+        List<List<StepMetrics>> metrics = new ArrayList<>();
+        List<Map<Integer, INDArray>> params = new ArrayList<>();
+        List<Map<Integer, INDArray>> state = new ArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int r = 0; r < p; r++) {
+            metrics.add(new ArrayList<>());
+            params.add(null);
+            state.add(null);
+        }
+        for (int r = 0; r < p; r++) {
+            final int rank = r;
+            Thread t = new Thread(() -> {
+                try (InProcessChannel channel = channels.get(rank)) {
+                    StageWorker w = new StageWorker(spec, rank, channel, initialParams);
+                    long step = 0;
+                    for (int e = 0; e < epochs; e++) {
+                        for (DataSet ds : miniBatches) {
+                            metrics.get(rank).add(w.runStep(step++, e, rank == 0 ? ds : null));
+                        }
+                    }
+                    params.set(rank, w.layerParameters());
+                    state.set(rank, w.updaterState());
+                } catch (Throwable ex) {
+                    if (!first.compareAndSet(null, ex)) {
+                        later.add(ex);
+                    }
+                    channels.get(0).closeAll();
+                }
+            }, "sparkmp-rank-" + rank);
+            t.setDaemon(true);
+            threads.add(t);
+            t.start();
+        }
+        for (Thread t : threads) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                channels.get(0).closeAll();
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for the pipeline ranks", e);
+            }
+        }
+        Throwable error = first.get();
+        if (error != null) {
+            later.forEach(error::addSuppressed);
+            if (error instanceof RuntimeException re) {
+                throw re;
+            }
+            if (error instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException(error);
+        }
+        List<StepMetrics> all = new ArrayList<>();
+        metrics.forEach(all::addAll);
+        all.sort(Comparator.comparingLong(StepMetrics::step).thenComparingInt(StepMetrics::rank));
+        Map<Integer, INDArray> allParams = new TreeMap<>();
+        Map<Integer, INDArray> allState = new TreeMap<>();
+        for (int r = 0; r < p; r++) {
+            allParams.putAll(params.get(r));
+            allState.putAll(state.get(r));
+        }
+        return new Result(spec, List.copyOf(all), Collections.unmodifiableMap(allParams), Collections.unmodifiableMap(allState),
+                epochs * miniBatches.size(), epochs);
+    }
+}

@@ -1,0 +1,164 @@
+package io.sparkmp.runtime;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+import io.sparkmp.model.ModelSlicer;
+import io.sparkmp.schedule.Communication;
+import io.sparkmp.schedule.Schedule;
+import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.schedule.Schedules;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+
+/**
+ * Everything a pipeline rank needs to build its stages and run its schedule; immutable and
+ * serializable (broadcast to every task).
+ *
+ * <p>Mini-batches: every mini-batch must hold a multiple of {@code microBatches} examples (all
+ * micro-batches of a step have the same size). {@code batchSize} is the nominal mini-batch size and must
+ * itself be divisible; a smaller last mini-batch of an epoch is accepted if it is divisible too, and
+ * rejected otherwise (drop it or pick sizes that divide). Gradients are averaged over the actual
+ * mini-batch, as DL4J's {@code fit} does.
+ *
+ * @param modelJson the model, {@code MultiLayerConfiguration.toJson()} (built with {@code setInputType})
+ * @param boundaries stage boundaries: stage s holds layers [boundaries[s], boundaries[s + 1]);
+ *     length {@code devices * stagesPerDevice + 1}
+ * @param schedule schedule kind
+ * @param devices pipeline ranks P
+ * @param stagesPerDevice virtual stages per rank v (1 unless interleaved); stage s runs on rank s % P
+ * @param microBatches micro-batches per mini-batch M
+ * @param batchSize nominal mini-batch size (examples per optimizer step)
+ * @param seed seed of the deterministic per-layer initialisation and of the dropout masks
+ */
+public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
+                           int microBatches, int batchSize, long seed) implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+
+    /**
+     * Validates every field and the model against the boundaries.
+     *
+     * @throws IllegalArgumentException naming the value and the limit, e.g.
+     *     "microBatches (3) must divide batchSize (64)"
+     */
+    public PipelineSpec {
+        if (modelJson == null || modelJson.isBlank()) {
+            throw new IllegalArgumentException("modelJson must not be empty");
+        }
+        if (schedule == null) {
+            throw new IllegalArgumentException("schedule must not be null");
+        }
+        positive("devices", devices);
+        positive("stagesPerDevice", stagesPerDevice);
+        positive("microBatches", microBatches);
+        positive("batchSize", batchSize);
+        if (batchSize % microBatches != 0) {
+            throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide batchSize (" + batchSize + ")");
+        }
+        if (schedule != ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice != 1) {
+            throw new IllegalArgumentException(schedule.label() + " runs one stage per device: stagesPerDevice must be 1, found "
+                    + stagesPerDevice);
+        }
+        if (schedule == ScheduleKind.INTERLEAVED_1F1B && microBatches % devices != 0) {
+            throw new IllegalArgumentException("interleaved 1F1B needs microBatches (" + microBatches
+                    + ") to be a multiple of devices (" + devices + ")");
+        }
+        if (boundaries == null) {
+            throw new IllegalArgumentException("boundaries must not be null");
+        }
+        boundaries = boundaries.clone();
+        int stages = devices * stagesPerDevice;
+        if (boundaries.length != stages + 1) {
+            throw new IllegalArgumentException("boundaries must have devices * stagesPerDevice + 1 = " + (stages + 1)
+                    + " entries (" + devices + " devices x " + stagesPerDevice + " stages), found " + boundaries.length);
+        }
+        ModelSlicer.validate(parse(modelJson), boundaries);
+    }
+
+    /** Convenience: a spec for {@code conf} (its JSON form is stored). */
+    public static PipelineSpec of(MultiLayerConfiguration conf, int[] boundaries, ScheduleKind schedule, int devices,
+                                  int stagesPerDevice, int microBatches, int batchSize, long seed) {
+        if (conf == null) {
+            throw new IllegalArgumentException("configuration must not be null");
+        }
+        return new PipelineSpec(conf.toJson(), boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed);
+    }
+
+    /** A copy of the boundaries. */
+    @Override
+    public int[] boundaries() {
+        return boundaries.clone();
+    }
+
+    /** A fresh copy of the model configuration. */
+    public MultiLayerConfiguration configuration() {
+        return parse(modelJson);
+    }
+
+    /** Number of pipeline (virtual) stages, P * v. */
+    public int numStages() {
+        return devices * stagesPerDevice;
+    }
+
+    /** The rank that runs stage {@code stage}. */
+    public int rankOf(int stage) {
+        if (stage < 0 || stage >= numStages()) {
+            throw new IllegalArgumentException("stage " + stage + " is out of range [0, " + numStages() + ")");
+        }
+        return stage % devices;
+    }
+
+    /** Stages of rank {@code rank}, ascending. */
+    public List<Integer> stagesOf(int rank) {
+        if (rank < 0 || rank >= devices) {
+            throw new IllegalArgumentException("rank " + rank + " is out of range [0, " + devices + ")");
+        }
+        List<Integer> out = new ArrayList<>();
+        for (int s = rank; s < numStages(); s += devices) {
+            out.add(s);
+        }
+        return out;
+    }
+
+    /** The schedule every rank runs: generated compute actions plus the communication pass. */
+    public Schedule buildSchedule() {
+        return Communication.add(Schedules.generate(schedule, devices, microBatches, stagesPerDevice));
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof PipelineSpec p && modelJson.equals(p.modelJson) && Arrays.equals(boundaries, p.boundaries)
+                && schedule == p.schedule && devices == p.devices && stagesPerDevice == p.stagesPerDevice
+                && microBatches == p.microBatches && batchSize == p.batchSize && seed == p.seed;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(modelJson, Arrays.hashCode(boundaries), schedule, devices, stagesPerDevice, microBatches,
+                batchSize, seed);
+    }
+
+    @Override
+    public String toString() {
+        return "PipelineSpec[boundaries=" + Arrays.toString(boundaries) + ", schedule=" + schedule.label() + ", devices="
+                + devices + ", stagesPerDevice=" + stagesPerDevice + ", microBatches=" + microBatches + ", batchSize="
+                + batchSize + ", seed=" + seed + ", model=" + modelJson.length() + " chars of JSON]";
+    }
+
+    private static void positive(String name, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(name + " must be positive, found " + value);
+        }
+    }
+
+    private static MultiLayerConfiguration parse(String json) {
+        try {
+            return MultiLayerConfiguration.fromJson(json);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("modelJson is not a DL4J MultiLayerConfiguration: " + e.getMessage(), e);
+        }
+    }
+}

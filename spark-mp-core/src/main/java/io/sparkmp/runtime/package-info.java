@@ -1,0 +1,2 @@
+/** Runs pipeline stages: per-rank stage workers, their action dispatch, and an in-process pipeline. */
+package io.sparkmp.runtime;

@@ -1,0 +1,246 @@
+package io.sparkmp.schedule;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Checks that a schedule can run and computes every gradient exactly once. Works on compute-only
+ * schedules and on schedules with communication ({@link Communication#add}).
+ *
+ * <p>Checks, in this order (the first failure is thrown):
+ * <ol>
+ *   <li>each action is on the device of its stage, with stage and micro-batch in range; split backward
+ *       (I/W) is not supported yet;</li>
+ *   <li>no action occurs twice;</li>
+ *   <li>every stage has F and B of every micro-batch and one STEP;</li>
+ *   <li>order on each device: F before B of the same micro-batch, all B (and ALLREDUCE) of a stage
+ *       before its STEP, RECV before the compute that consumes it, SEND after the compute that produces
+ *       it;</li>
+ *   <li>if the schedule has communication: every SEND has its RECV on the neighbouring stage and vice
+ *       versa, and every input that crosses devices is received;</li>
+ *   <li>no deadlock, found by running the schedule with non-blocking sends and blocking receives (without
+ *       communication actions: F(s,m) waits for F(s-1,m), B(s,m) for B(s+1,m)).</li>
+ * </ol>
+ */
+public final class ScheduleValidator {
+
+    private ScheduleValidator() {
+    }
+
+    /**
+     * Validates {@code schedule}.
+     *
+     * @throws ScheduleException (an {@link IllegalStateException}) naming the first problem found, with
+     *     the device x step grid and the offending action marked
+     */
+    public static void validate(Schedule schedule) {
+        if (schedule == null) {
+            throw new IllegalArgumentException("schedule must not be null");
+        }
+        Map<Action, int[]> at = checkPlacementAndDuplicates(schedule);
+        checkComplete(schedule, at);
+        checkOrder(schedule, at);
+        checkCommunication(schedule, at);
+        checkNoDeadlock(schedule);
+    }
+
+    private static Map<Action, int[]> checkPlacementAndDuplicates(Schedule s) {
+        Map<Action, int[]> at = new HashMap<>();
+        int n = s.numStages();
+        for (int d = 0; d < s.devices(); d++) {
+            List<Action> l = s.actions(d);
+            for (int i = 0; i < l.size(); i++) {
+                Action a = l.get(i);
+                int stage = a.stage();
+                ActionType t = a.type();
+                if (stage >= n) {
+                    fail(s, d, i, a + ": stage " + stage + " out of range [0, " + n + ")");
+                }
+                if (s.deviceOf(stage) != d) {
+                    fail(s, d, i, a + " is on device " + d + " but stage " + stage + " belongs to device "
+                            + s.deviceOf(stage));
+                }
+                if (t.perMicroBatch() && a.microBatch() >= s.microBatches()) {
+                    fail(s, d, i, a + ": micro-batch " + a.microBatch() + " out of range [0, " + s.microBatches() + ")");
+                }
+                if (t == ActionType.BACKWARD_INPUT || t == ActionType.BACKWARD_WEIGHT) {
+                    fail(s, d, i, a + ": split backward (I/W) is not supported by this validator");
+                }
+                if ((t == ActionType.RECV_F || t == ActionType.SEND_B) && stage == 0) {
+                    fail(s, d, i, a + ": stage 0 has no previous stage to " + (t == ActionType.RECV_F
+                            ? "receive its input from" : "send an input gradient to"));
+                }
+                if ((t == ActionType.SEND_F || t == ActionType.RECV_B) && stage == n - 1) {
+                    fail(s, d, i, a + ": the last stage (" + stage + ") has no next stage to " + (t == ActionType.SEND_F
+                            ? "send its output to" : "receive an output gradient from"));
+                }
+                int[] earlier = at.putIfAbsent(a, new int[] {d, i});
+                if (earlier != null) {
+                    fail(s, d, i, a + " occurs twice on device " + d + ": at action " + earlier[1] + " and " + i);
+                }
+            }
+        }
+        return at;
+    }
+
+    private static void checkComplete(Schedule s, Map<Action, int[]> at) {
+        for (int stage = 0; stage < s.numStages(); stage++) {
+            int d = s.deviceOf(stage);
+            int[] step = at.get(Action.of(stage, ActionType.STEP));
+            // Point at the STEP that would apply an incomplete gradient, else at the device's last action.
+            int markIndex = step != null ? step[1] : s.actions(d).size() - 1;
+            for (int m = 0; m < s.microBatches(); m++) {
+                Action f = Action.of(stage, ActionType.FORWARD, m);
+                Action b = Action.of(stage, ActionType.BACKWARD, m);
+                boolean hasF = at.containsKey(f);
+                boolean hasB = at.containsKey(b);
+                if (!hasF && !hasB) {
+                    fail(s, d, markIndex, "stage " + stage + " never runs micro-batch " + m + " (no " + f + ", no " + b
+                            + ") on device " + d);
+                }
+                if (!hasF) {
+                    fail(s, d, at.get(b)[1], "stage " + stage + " has " + b + " but no " + f + " on device " + d);
+                }
+                if (!hasB) {
+                    fail(s, d, markIndex, "stage " + stage + " has " + f + " but no " + b + " on device " + d
+                            + ": its gradient is never computed");
+                }
+            }
+            if (step == null) {
+                fail(s, d, markIndex, "stage " + stage + " has no " + Action.of(stage, ActionType.STEP)
+                        + " on device " + d);
+            }
+        }
+    }
+
+    private static void checkOrder(Schedule s, Map<Action, int[]> at) {
+        for (int d = 0; d < s.devices(); d++) {
+            List<Action> l = s.actions(d);
+            for (int i = 0; i < l.size(); i++) {
+                Action a = l.get(i);
+                int stage = a.stage();
+                int m = a.microBatch();
+                switch (a.type()) {
+                    case BACKWARD -> requireBefore(s, at, Action.of(stage, ActionType.FORWARD, m), d, i,
+                            "backward needs the forward's activations");
+                    case SEND_F -> requireBefore(s, at, Action.of(stage, ActionType.FORWARD, m), d, i,
+                            "it sends that forward's output");
+                    case SEND_B -> requireBefore(s, at, Action.of(stage, ActionType.BACKWARD, m), d, i,
+                            "it sends that backward's input gradient");
+                    case RECV_F -> requireAfter(s, at, Action.of(stage, ActionType.FORWARD, m), d, i,
+                            "the forward consumes what it receives");
+                    case RECV_B -> requireAfter(s, at, Action.of(stage, ActionType.BACKWARD, m), d, i,
+                            "the backward consumes what it receives");
+                    case ALLREDUCE -> {
+                        for (int mb = 0; mb < s.microBatches(); mb++) {
+                            requireBefore(s, at, Action.of(stage, ActionType.BACKWARD, mb), d, i,
+                                    "it sums the gradients of all micro-batches");
+                        }
+                    }
+                    case STEP -> {
+                        for (int mb = 0; mb < s.microBatches(); mb++) {
+                            requireBefore(s, at, Action.of(stage, ActionType.BACKWARD, mb), d, i,
+                                    "the step applies the gradient of all micro-batches");
+                        }
+                        requireBefore(s, at, Action.of(stage, ActionType.ALLREDUCE), d, i,
+                                "the step applies the all-reduced gradient");
+                    }
+                    default -> {
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code before}, when present, must come before action {@code i} of device {@code d}. */
+    private static void requireBefore(Schedule s, Map<Action, int[]> at, Action before, int d, int i, String why) {
+        int[] p = at.get(before);
+        if (p != null && p[1] > i) {
+            fail(s, d, i, s.actions(d).get(i) + " (action " + i + ") runs before " + before + " (action " + p[1]
+                    + ") on device " + d + ", but " + why);
+        }
+    }
+
+    /** {@code after}, when present, must come after action {@code i} of device {@code d}. */
+    private static void requireAfter(Schedule s, Map<Action, int[]> at, Action after, int d, int i, String why) {
+        int[] p = at.get(after);
+        if (p == null) {
+            fail(s, d, i, s.actions(d).get(i) + " has no " + after + " to feed on device " + d);
+        }
+        if (p[1] < i) {
+            fail(s, d, i, s.actions(d).get(i) + " (action " + i + ") runs after " + after + " (action " + p[1]
+                    + ") on device " + d + ", but " + why);
+        }
+    }
+
+    private static void checkCommunication(Schedule s, Map<Action, int[]> at) {
+        boolean hasComm = at.keySet().stream().anyMatch(a -> a.type().isCommunication());
+        if (!hasComm) {
+            return;
+        }
+        int last = s.numStages() - 1;
+        // Unpaired sends and receives first: a send without its receive explains the gap better than
+        // the compute action that then lacks its input.
+        for (int d = 0; d < s.devices(); d++) {
+            List<Action> l = s.actions(d);
+            for (int i = 0; i < l.size(); i++) {
+                Action a = l.get(i);
+                int stage = a.stage();
+                int m = a.microBatch();
+                Action peer = switch (a.type()) {
+                    case SEND_F -> Action.of(stage + 1, ActionType.RECV_F, m);
+                    case RECV_F -> Action.of(stage - 1, ActionType.SEND_F, m);
+                    case SEND_B -> Action.of(stage - 1, ActionType.RECV_B, m);
+                    case RECV_B -> Action.of(stage + 1, ActionType.SEND_B, m);
+                    default -> null;
+                };
+                if (peer != null && !at.containsKey(peer)) {
+                    fail(s, d, i, a + " has no matching " + peer + " on device " + s.deviceOf(peer.stage()));
+                }
+            }
+        }
+        // Then every input that crosses devices must be received.
+        for (int d = 0; d < s.devices(); d++) {
+            List<Action> l = s.actions(d);
+            for (int i = 0; i < l.size(); i++) {
+                Action a = l.get(i);
+                int stage = a.stage();
+                int m = a.microBatch();
+                if (a.type() == ActionType.FORWARD && stage > 0 && s.deviceOf(stage - 1) != d
+                        && !at.containsKey(Action.of(stage, ActionType.RECV_F, m))) {
+                    fail(s, d, i, a + " takes its input from stage " + (stage - 1) + " on device " + s.deviceOf(stage - 1)
+                            + " but no " + Action.of(stage, ActionType.RECV_F, m) + " receives it");
+                }
+                if (a.type() == ActionType.BACKWARD && stage < last && s.deviceOf(stage + 1) != d
+                        && !at.containsKey(Action.of(stage, ActionType.RECV_B, m))) {
+                    fail(s, d, i, a + " takes its output gradient from stage " + (stage + 1) + " on device "
+                            + s.deviceOf(stage + 1) + " but no " + Action.of(stage, ActionType.RECV_B, m) + " receives it");
+                }
+            }
+        }
+    }
+
+    private static void checkNoDeadlock(Schedule s) {
+        double[][] zero = new double[s.devices()][];
+        for (int d = 0; d < s.devices(); d++) {
+            zero[d] = new double[s.actions(d).size()];
+        }
+        Replay.Outcome out = new Replay(s).run(zero, (from, to) -> 0);
+        if (out.finished()) {
+            return;
+        }
+        StringBuilder why = new StringBuilder("deadlock: no device can go on");
+        for (Replay.Blocked b : out.blocked()) {
+            why.append("\n  device ").append(b.device()).append(" waits at ").append(b.action())
+                    .append(" (action ").append(b.index()).append(") for ").append(b.waitsFor())
+                    .append(" on device ").append(s.deviceOf(b.waitsFor().stage())).append(", which has not run");
+        }
+        Replay.Blocked first = out.blocked().get(0);
+        fail(s, first.device(), first.index(), why.toString());
+    }
+
+    private static void fail(Schedule s, int device, int index, String problem) {
+        throw new ScheduleException(problem, s, device, index);
+    }
+}
