@@ -1,6 +1,11 @@
 package io.sparkmp.plan;
 
+import io.sparkmp.schedule.ActionCosts;
+import io.sparkmp.schedule.Schedule;
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.schedule.ScheduleSimulator;
+import io.sparkmp.schedule.Schedules;
+import io.sparkmp.schedule.SimulationResult;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -64,6 +69,8 @@ import java.util.Map;
 public final class PipelinePlanner {
 
     private static final double TIE = 1e-9;
+    /** Larger schedules get the closed form only: simulation memory and time grow with P v M. */
+    static final long MAX_SIMULATED_ACTIONS = 1L << 21;
 
     private final ModelProfile profile;
     private final int executors;
@@ -142,7 +149,9 @@ public final class PipelinePlanner {
             solved++;
             StageCostModel cost = model(models, c.mb());
             int k = c.p() * c.v();
-            int[] inFlight = InFlight.closedForm(c.kind(), c.p(), c.v(), c.m());
+            int[] inFlight = c.kind() == ScheduleKind.INTERLEAVED_1F1B
+                    ? InFlight.fromSchedule(Schedules.generate(c.kind(), c.p(), c.m(), c.v()))
+                    : InFlight.closedForm(c.kind(), c.p(), c.v(), c.m());
             long[] budgets = new long[k];
             Arrays.fill(budgets, budget / c.v());
             int[] split;
@@ -235,8 +244,39 @@ public final class PipelinePlanner {
                     cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a)));
         }
         double[] t = stepSeconds(cost, split, c);
-        return new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out, t[1], t[2], t[0],
-                t[3], "closed form", profile.timeSource(), budget, bandwidth, considered, solved);
+        double pipeline = t[1];
+        double bubble = t[3];
+        String method = "closed form";
+        long actions = 2L * k * c.m();
+        if (actions <= MAX_SIMULATED_ACTIONS) {
+            SimulationResult sim = simulate(cost, split, c);
+            pipeline = sim.makespan();
+            bubble = sim.bubbleFraction();
+            method = "simulated";
+        } else {
+            method = "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS + " to simulate";
+        }
+        return new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out, pipeline, t[2],
+                pipeline + t[2], bubble, method, profile.timeSource(), budget, bandwidth, considered, solved);
+    }
+
+    /**
+     * Simulates the generated schedule with per-stage costs: F of stage s = its forward compute + putting its
+     * activation on the wire (bytes / bandwidth), B = backward compute + sending its input gradient; each
+     * link adds the per-message latency without occupying a device.
+     */
+    private SimulationResult simulate(StageCostModel cost, int[] split, Candidate c) {
+        int k = split.length - 1;
+        double[] fwd = new double[k];
+        double[] bwd = new double[k];
+        double[] link = new double[k - 1];
+        for (int s = 0; s < k; s++) {
+            fwd[s] = cost.forward(split[s], split[s + 1]) + cost.cutBytes(split[s + 1]) / bandwidth;
+            bwd[s] = cost.backward(split[s], split[s + 1]) + cost.cutBytes(split[s]) / bandwidth;
+        }
+        Arrays.fill(link, latency);
+        Schedule schedule = Schedules.generate(c.kind(), c.p(), c.m(), c.v());
+        return ScheduleSimulator.simulate(schedule, ActionCosts.perStage(fwd, bwd, link));
     }
 
     /** Every combination allowed by the fixed choices, with its lower bound. */

@@ -1,10 +1,12 @@
 package io.sparkmp.plan;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparkmp.schedule.Action;
 import io.sparkmp.schedule.Schedule;
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.schedule.Schedules;
 
 import java.util.Arrays;
 import java.util.List;
@@ -33,6 +35,31 @@ class InFlightTest {
         Schedule g = new Schedule(ScheduleKind.GPIPE, 2, 1, 3, List.of(
                 parse("0F0 0F1 0F2 0B2 0B1 0B0"), parse("1F0 1F1 1F2 1B2 1B1 1B0")));
         assertArrayEquals(new int[] {3, 3}, InFlight.fromSchedule(g));
+    }
+
+    @Test
+    void closedFormsMatchTheGeneratedSchedules() {
+        for (int p = 1; p <= 5; p++) {
+            for (int m = 1; m <= 9; m++) {
+                assertArrayEquals(InFlight.closedForm(ScheduleKind.GPIPE, p, 1, m),
+                        InFlight.fromSchedule(Schedules.generate(ScheduleKind.GPIPE, p, m, 1)), "gpipe P=" + p + " M=" + m);
+                assertArrayEquals(InFlight.closedForm(ScheduleKind.ONE_F_ONE_B, p, 1, m),
+                        InFlight.fromSchedule(Schedules.generate(ScheduleKind.ONE_F_ONE_B, p, m, 1)), "1f1b P=" + p + " M=" + m);
+            }
+        }
+        // Interleaved: the closed form is an upper bound of the generated schedule's counts.
+        for (int p = 1; p <= 4; p++) {
+            for (int v = 2; v <= 3; v++) {
+                for (int m = p; m <= 3 * p; m += p) {
+                    int[] bound = InFlight.closedForm(ScheduleKind.INTERLEAVED_1F1B, p, v, m);
+                    int[] counted = InFlight.fromSchedule(Schedules.generate(ScheduleKind.INTERLEAVED_1F1B, p, m, v));
+                    for (int s = 0; s < bound.length; s++) {
+                        assertTrue(counted[s] >= 1 && counted[s] <= bound[s], "P=" + p + " v=" + v + " M=" + m
+                                + " stage " + s + ": counted " + counted[s] + " > bound " + bound[s]);
+                    }
+                }
+            }
+        }
     }
 
     private static List<Action> parse(String text) {

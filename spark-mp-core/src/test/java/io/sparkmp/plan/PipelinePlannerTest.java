@@ -89,6 +89,9 @@ class PipelinePlannerTest {
         assertEquals(16, plan.microBatches());
         assertEquals(4, plan.microBatchSize());
         assertEquals(95.0, plan.predictedStepSeconds(), 1e-6);
+        assertEquals("simulated", plan.stepTimeMethod());
+        // Busy: 4 devices x 16 micro-batches x 5 s out of 4 x 95 s.
+        assertEquals(1 - 16 * 5.0 / 95, plan.bubbleFraction(), 1e-9);
         assertArrayEquals(new int[] {0, 1, 2, 3, 4}, plan.boundaries());
     }
 
