@@ -84,8 +84,6 @@ public final class PipelinePlanner {
     private final ScheduleKind schedule;
     private final Integer replicas;
     private final int[] boundaries;
-    /** Set by candidates(): no P fits memory (as opposed to no combination being possible at all). */
-    private boolean memoryRuledOut;
 
     private PipelinePlanner(Builder b) {
         profile = b.profile;
@@ -133,7 +131,7 @@ public final class PipelinePlanner {
         int minMb = smallestMicroBatch();
         checkEveryLayerFitsAlone(model(models, minMb));
         List<Candidate> candidates = candidates();
-        if (candidates.isEmpty()) {
+        if (candidates.isEmpty()) { // candidates() throws when no combination is possible at all
             throw noPlan(null, minMb); // P free, and not even the most stages fit
         }
 
@@ -291,18 +289,21 @@ public final class PipelinePlanner {
             // GPipe is not a candidate unless asked for: its predicted time equals 1F1B's and it holds at least
             // as many micro-batches in flight, so 1F1B wins every tie.
             kinds.add(ScheduleKind.ONE_F_ONE_B);
-            if (stagesPerDevice == null) {
+            // Manual boundaries without v mean one stage per device: P = number of stages.
+            if (stagesPerDevice == null && boundaries == null) {
                 kinds.add(ScheduleKind.INTERLEAVED_1F1B);
             }
         }
         List<Candidate> out = new ArrayList<>();
-        memoryRuledOut = false;
+        boolean memoryRuledOut = false;
         for (ScheduleKind kind : kinds) {
             int v = kind == ScheduleKind.INTERLEAVED_1F1B ? (stagesPerDevice != null ? stagesPerDevice : 2) : 1;
             if (boundaries != null && (boundaries.length - 1) % v != 0) {
                 continue;
             }
-            for (int[] pr : devicesAndReplicas(kind, v, layers)) {
+            List<int[]> pairs = devicesAndReplicas(kind, v, layers);
+            memoryRuledOut |= pairs == null;
+            for (int[] pr : pairs == null ? List.<int[]>of() : pairs) {
                 int p = pr[0];
                 int r = pr[1];
                 int perReplica = batchSize / r;
@@ -383,7 +384,7 @@ public final class PipelinePlanner {
      * only that P. Otherwise: the fewest stages that fit ({@link #fewestThatFit}), its doublings, and for each
      * replica count R dividing the batch the most pipeline devices R leaves, min(executors / R, layers / v)
      * (a finer split is faster when there are many micro-batches); for every P, R = the largest divisor of
-     * the batch &le; executors / P (or the given R).
+     * the batch &le; executors / P (or the given R). Null when P is free and no P fits memory.
      */
     private List<int[]> devicesAndReplicas(ScheduleKind kind, int v, int layers) {
         List<int[]> out = new ArrayList<>();
@@ -395,8 +396,7 @@ public final class PipelinePlanner {
         } else {
             int fewest = fewestThatFit(kind, v, cap);
             if (fewest < 0) {
-                memoryRuledOut = true; // nothing fits even at the most stages: reported by plan()
-                return out;
+                return null; // nothing fits even at the most stages: reported by plan()
             }
             for (long p = fewest; p <= cap; p *= 2) {
                 ps.add((int) p);
