@@ -1,0 +1,356 @@
+package io.sparkmp.transport;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The one authenticated connection between this task and one peer, carrying both directions. A writer
+ * thread drains a bounded outbound queue (ordered, so frames to one peer arrive in send order); a reader
+ * thread files incoming frames into mailboxes by key. The first failure of either thread fails the link and
+ * wakes every sender and receiver waiting on it.
+ */
+final class Link {
+    private static final Logger LOG = LoggerFactory.getLogger(Link.class);
+    private static final ByteBuffer NO_PAYLOAD = ByteBuffer.allocateDirect(0);
+
+    /** A frame waiting for the writer; {@code source} keeps the tensor's memory alive until written. */
+    private record Outbound(FrameHeader header, ByteBuffer payload, INDArray source) {
+        long bytes() {
+            return payload.remaining();
+        }
+    }
+
+    private final TransportConfig config;
+    private final int localRank;
+    private final int peerRank;
+    private final Wire wire;
+    private final ReceivePool pool;
+    private final String peerName;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition arrived = lock.newCondition();
+    private final Condition space = lock.newCondition();
+    private final Condition work = lock.newCondition();
+    private final Map<TensorKey, ArrayDeque<INDArray>> held = new HashMap<>();
+    private final ArrayDeque<Outbound> queue = new ArrayDeque<>();
+    private long queuedBytes;
+    private TransportException failure;
+    private boolean peerClosed;
+    private boolean closing;
+
+    private final Thread reader;
+    private final Thread writer;
+
+    Link(TransportConfig config, int localRank, int peerRank, Wire wire, ReceivePool pool) {
+        this.config = config;
+        this.localRank = localRank;
+        this.peerRank = peerRank;
+        this.wire = wire;
+        this.pool = pool;
+        this.peerName = "rank " + peerRank + " (" + wire.remoteAddress() + ")";
+        String prefix = "sparkmp-transport-" + localRank + "-" + peerRank;
+        reader = new Thread(this::readLoop, prefix + "-reader");
+        writer = new Thread(this::writeLoop, prefix + "-writer");
+        reader.setDaemon(true);
+        writer.setDaemon(true);
+    }
+
+    void start() {
+        reader.start();
+        writer.start();
+    }
+
+    int peerRank() {
+        return peerRank;
+    }
+
+    String peerName() {
+        return peerName;
+    }
+
+    /** Queues a frame; blocks while the queue holds {@code maxInFlightBytes}, at most {@code sendTimeout}. */
+    void send(TensorKey key, FrameHeader header, ByteBuffer payload, INDArray source) {
+        Outbound o = new Outbound(header, payload == null ? NO_PAYLOAD : payload, source);
+        long bytes = o.bytes();
+        long timeoutNanos = config.sendTimeout().toNanos();
+        long deadline = System.nanoTime() + timeoutNanos;
+        lock.lock();
+        try {
+            while (true) {
+                if (failure != null) {
+                    throw new TransportException("cannot send " + key + " to " + peerName + ": "
+                            + failure.getMessage(), failure);
+                }
+                if (closing) {
+                    throw new TransportException("cannot send " + key + " to " + peerName + ": channel is closed");
+                }
+                // An empty queue takes any frame, so one frame above the budget cannot wait forever.
+                if (queuedBytes == 0 || queuedBytes + bytes <= config.maxInFlightBytes()) {
+                    break;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new TransportException("send of " + key + " to " + peerName + " timed out after "
+                            + config.sendTimeout().toMillis() + " ms: " + queuedBytes + " bytes still queued for"
+                            + " that peer, plus " + bytes + " would exceed maxInFlightBytes ("
+                            + config.maxInFlightBytes() + "); the peer is not reading");
+                }
+                space.awaitNanos(left);
+            }
+            queue.addLast(o);
+            queuedBytes += bytes;
+            work.signal();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TransportException("interrupted while sending " + key + " to " + peerName, e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Takes the frame with exactly {@code key}, waiting at most {@code receiveTimeout}. */
+    INDArray receive(TensorKey key) {
+        long timeoutNanos = config.receiveTimeout().toNanos();
+        long deadline = System.nanoTime() + timeoutNanos;
+        lock.lock();
+        try {
+            while (true) {
+                ArrayDeque<INDArray> q = held.get(key);
+                if (q != null) {
+                    INDArray a = q.pollFirst();
+                    if (q.isEmpty()) {
+                        held.remove(key);
+                    }
+                    return a;
+                }
+                if (peerClosed) {
+                    throw new TransportException("cannot receive " + key + " from " + peerName
+                            + ": the peer closed its channel; held from it: " + held.keySet());
+                }
+                if (failure != null) {
+                    throw new TransportException("cannot receive " + key + " from " + peerName + ": "
+                            + failure.getMessage(), failure);
+                }
+                if (closing) {
+                    throw new TransportException("cannot receive " + key + " from " + peerName
+                            + ": channel is closed");
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new TransportException("timed out after " + config.receiveTimeout().toMillis()
+                            + " ms waiting for " + key + " from " + peerName + "; held from that peer: "
+                            + held.keySet());
+                }
+                arrived.awaitNanos(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TransportException("interrupted while waiting for " + key + " from " + peerName, e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void readLoop() {
+        FrameReader frames = new FrameReader(wire, new FrameCodec(config.jobId(), config.maxFrameBytes()), pool);
+        long idle = config.idleTimeout().toMillis();
+        long read = config.readTimeout().toMillis();
+        try {
+            while (true) {
+                FrameReader.Frame f = frames.next(idle, read);
+                int type = f.header().messageType;
+                if (type == FrameHeader.MSG_HEARTBEAT) {
+                    continue;
+                }
+                lock.lock();
+                try {
+                    if (type == FrameHeader.MSG_GOODBYE) {
+                        peerClosed = true;
+                        arrived.signalAll();
+                        return;
+                    }
+                    held.computeIfAbsent(FrameCodec.keyOf(f.header()), k -> new ArrayDeque<>(2))
+                            .addLast(f.tensor());
+                    arrived.signalAll();
+                } finally {
+                    lock.unlock();
+                }
+            }
+        } catch (Throwable e) {
+            fail("reading from " + peerName + " failed: " + describe(e), e);
+        }
+    }
+
+    private void writeLoop() {
+        FrameCodec codec = new FrameCodec(config.jobId(), config.maxFrameBytes());
+        ByteBuffer head = ByteBuffer.allocateDirect(FrameCodec.MAX_HEADER_BYTES + 4).order(ByteOrder.BIG_ENDIAN);
+        ByteBuffer[] gather = new ByteBuffer[2];
+        long heartbeatNanos = Math.max(1, config.idleTimeout().toNanos() / 4);
+        long stallMillis = config.idleTimeout().toMillis();
+        long lastWrite = System.nanoTime();
+        try {
+            while (true) {
+                Outbound o;
+                boolean last = false;
+                boolean fromQueue;
+                lock.lock();
+                try {
+                    while (queue.isEmpty() && !closing && failure == null) {
+                        long wait = lastWrite + heartbeatNanos - System.nanoTime();
+                        if (wait <= 0) {
+                            break;
+                        }
+                        work.awaitNanos(wait);
+                    }
+                    if (failure != null) {
+                        return;
+                    }
+                    o = queue.peekFirst();
+                    fromQueue = o != null;
+                    if (o == null) {
+                        last = closing;
+                        o = new Outbound(FrameHeader.control(
+                                closing ? FrameHeader.MSG_GOODBYE : FrameHeader.MSG_HEARTBEAT, config.jobId()),
+                                NO_PAYLOAD, null);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+                codec.encode(o.header(), head);
+                gather[0] = head;
+                gather[1] = o.payload().duplicate();
+                wire.write(gather, stallMillis);
+                gather[1] = null;
+                lastWrite = System.nanoTime();
+                if (last) {
+                    return;
+                }
+                if (fromQueue) {
+                    lock.lock();
+                    try {
+                        queue.pollFirst();
+                        queuedBytes -= o.bytes();
+                        space.signalAll();
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+            }
+        } catch (Throwable e) {
+            fail("writing to " + peerName + " failed: " + describe(e), e);
+        }
+    }
+
+    private static String describe(Throwable e) {
+        String m = e.getMessage();
+        return m == null ? e.getClass().getSimpleName() : e.getClass().getSimpleName() + ": " + m;
+    }
+
+    /** Fails the link once: wakes all waiters and drops the connection. Errors after a close are not failures. */
+    void fail(String message, Throwable cause) {
+        TransportException f;
+        lock.lock();
+        try {
+            if (failure != null || closing || peerClosed) {
+                if (failure == null) {
+                    failure = new TransportException(message, cause); // keep waiters from waiting on a dead link
+                    arrived.signalAll();
+                    space.signalAll();
+                    work.signalAll();
+                }
+                return;
+            }
+            f = new TransportException(message, cause);
+            failure = f;
+            arrived.signalAll();
+            space.signalAll();
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        LOG.warn("rank {}: link to {} failed: {}", localRank, peerName, message);
+        closeWire(f);
+    }
+
+    private void closeWire(Throwable primary) {
+        try {
+            wire.close();
+        } catch (IOException | RuntimeException e) {
+            if (primary != null) {
+                primary.addSuppressed(e);
+            } else {
+                LOG.debug("rank {}: error closing link to {}", localRank, peerName, e);
+            }
+        }
+    }
+
+    /** Starts closing: the writer flushes what is queued, then says goodbye. */
+    void beginClose() {
+        lock.lock();
+        try {
+            closing = true;
+            work.signalAll();
+            arrived.signalAll();
+            space.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Finishes closing by {@code deadlineNanos}; queued frames not written by then are dropped. */
+    void awaitClose(long deadlineNanos) {
+        try {
+            writer.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime())));
+            if (writer.isAlive()) {
+                LOG.warn("rank {}: dropping {} queued bytes to {}: not written within closeTimeout", localRank,
+                        queuedBytes(), peerName);
+            }
+            TransportException f;
+            lock.lock();
+            try {
+                f = failure;
+                held.clear();
+            } finally {
+                lock.unlock();
+            }
+            closeWire(f);
+            writer.join(1000);
+            reader.join(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            closeWire(null);
+        }
+    }
+
+    private long queuedBytes() {
+        lock.lock();
+        try {
+            return queuedBytes;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Keys held from this peer (for diagnostics and tests). */
+    List<TensorKey> heldKeys() {
+        lock.lock();
+        try {
+            return new ArrayList<>(held.keySet());
+        } finally {
+            lock.unlock();
+        }
+    }
+}
