@@ -123,6 +123,33 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
         return out;
     }
 
+    /**
+     * The ranks that rank {@code rank} exchanges tensors with, i.e. the links a socket channel must
+     * connect: the ranks of the neighbouring stages of each of its stages, rank 0 (step header, features
+     * masks, labels) and the rank of the last stage (labels, regularization terms for the loss). Rank 0
+     * talks to every rank.
+     */
+    public java.util.SortedSet<Integer> peersOf(int rank) {
+        java.util.SortedSet<Integer> out = new java.util.TreeSet<>();
+        for (int s : stagesOf(rank)) {
+            if (s > 0) {
+                out.add(rankOf(s - 1));
+            }
+            if (s < numStages() - 1) {
+                out.add(rankOf(s + 1));
+            }
+        }
+        if (rank == 0) {
+            for (int r = 1; r < devices; r++) {
+                out.add(r);
+            }
+        }
+        out.add(0);
+        out.add(rankOf(numStages() - 1));
+        out.remove(rank);
+        return java.util.Collections.unmodifiableSortedSet(out);
+    }
+
     /** The schedule every rank runs: generated compute actions plus the communication pass. */
     public Schedule buildSchedule() {
         return Communication.add(Schedules.generate(schedule, devices, microBatches, stagesPerDevice));
