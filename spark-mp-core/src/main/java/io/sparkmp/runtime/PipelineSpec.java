@@ -3,8 +3,11 @@ package io.sparkmp.runtime;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.SortedSet;
+import java.util.TreeSet;
 
 import io.sparkmp.model.ModelSlicer;
 import io.sparkmp.schedule.Communication;
@@ -129,8 +132,8 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
      * masks, labels) and the rank of the last stage (labels, regularization terms for the loss). Rank 0
      * talks to every rank.
      */
-    public java.util.SortedSet<Integer> peersOf(int rank) {
-        java.util.SortedSet<Integer> out = new java.util.TreeSet<>();
+    public SortedSet<Integer> peersOf(int rank) {
+        SortedSet<Integer> out = new TreeSet<>();
         for (int s : stagesOf(rank)) {
             if (s > 0) {
                 out.add(rankOf(s - 1));
@@ -147,7 +150,7 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
         out.add(0);
         out.add(rankOf(numStages() - 1));
         out.remove(rank);
-        return java.util.Collections.unmodifiableSortedSet(out);
+        return Collections.unmodifiableSortedSet(out);
     }
 
     /** The schedule every rank runs: generated compute actions plus the communication pass. */
