@@ -14,11 +14,13 @@ import java.util.Arrays;
  *   <li><b>Decision</b> for a bottleneck {@code T}: {@code good[s][a]} = "layers {@code a..L-1} can be split
  *       into stages {@code s..K-1}, each with time &le; T and memory &le; its budget", computed backwards
  *       from {@code good[K][L] = true}: {@code good[s][a]} holds when some {@code b} with
- *       {@code good[s+1][b]} makes {@code [a, b)} feasible for stage {@code s}. For each {@code a} the scan
- *       over {@code b} stops as soon as a part of the cost that only grows with {@code b} exceeds its
- *       limit (compute + the send at {@code a} &gt; T; parameters, gradients, updater state and kept
- *       activations &gt; budget), so one decision costs O(sum of feasible stage lengths), about
- *       O(L * L / K) when layers are balanced, and at most O(K * L^2).</li>
+ *       {@code good[s+1][b]} makes {@code [a, b)} feasible for stage {@code s}. Only starts {@code a} in a band
+ *       are tried: the s stages before it each take &le; T, so compute(0, a) &le; s T, and likewise
+ *       compute(a, L) &le; (K - s) T. For each {@code a} only the good ends are visited (a next-good index
+ *       over row s+1), stopping at the first whose parts that only grow with {@code b} exceed their limit
+ *       (compute + the send at {@code a} &gt; T; parameters, gradients, updater state and kept activations
+ *       &gt; budget). One decision costs about O(K * band) with band ~ (K T - total) / (average layer time),
+ *       at most O(K * L^2).</li>
  *   <li><b>Optimisation</b>: the optimal bottleneck T* is the smallest T whose decision is true, and it is
  *       the time of some stage [a, b). Starting from the lower bound max(largest layer, total / K) (if that
  *       is feasible it is optimal), T grows by 1/8 until feasible, giving lo (infeasible) &lt; T* &le; hi.

@@ -165,6 +165,21 @@ class PipelinePlannerTest {
     }
 
     @Test
+    void planSurvivesJavaSerialization() throws Exception {
+        PipelinePlan plan = base(PlanFixtures.times(3, 1, 4, 1, 5, 9), 4, 1L << 30, 8).build().plan();
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(plan);
+        }
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
+                new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            PipelinePlan back = (PipelinePlan) in.readObject();
+            assertEquals(plan, back);
+            assertEquals(plan.explain(), back.explain());
+        }
+    }
+
+    @Test
     void planningIsDeterministic() {
         ModelProfile p = PlanFixtures.times(3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3);
         PipelinePlan a = base(p, 8, 1L << 30, 32).build().plan();
