@@ -41,7 +41,10 @@ class LayerProfilerTest {
             assertEquals(net.getLayer(i).numParams(), l.parameters(), "layer " + i);
             assertEquals(4 * l.parameters(), l.parameterBytes(), "layer " + i + " FLOAT parameters");
             assertEquals(l.parameterBytes(), l.gradientBytes(), "layer " + i);
-            assertEquals(2 * l.parameterBytes(), l.updaterBytes(), "layer " + i + ": Adam keeps two moments");
+            // Adam keeps two moments per trained parameter; batch norm's running mean and variance (half of
+            // its parameters) are not trained by the updater.
+            long trained = l.type().equals("BatchNormalization") ? l.parameterBytes() / 2 : l.parameterBytes();
+            assertEquals(2 * trained, l.updaterBytes(), "layer " + i + " (" + l.type() + ")");
             long outputElements = acts.get(i + 1).length() / mb; // product of the output shape per example
             assertEquals(outputElements * 4, l.outputBytesPerExample(), "layer " + i);
             assertTrue(l.forwardSeconds(mb) > 0 && l.backwardSeconds(mb) > 0, "layer " + i + ": " + l);
@@ -79,6 +82,14 @@ class LayerProfilerTest {
         assertEquals(2.0 * 40 * 36, p.layer(0).forwardFlopsPerExample(), 1e-9);
         // max-pool 2x2: 4 x 3 x 3.
         assertEquals(36 * 4, p.layer(1).outputBytesPerExample());
+    }
+
+    @Test
+    void recurrentAndBatchNormModelsProfileToo() {
+        checkAgainstNetwork(TestModels.lstm(DataType.FLOAT, TestModels.Opt.ADAM), InputType.recurrent(4, 5),
+                new long[] {0, 4, 5});
+        checkAgainstNetwork(TestModels.cnn(DataType.FLOAT, TestModels.Opt.ADAM, true),
+                InputType.convolutionalFlat(8, 8, 1), new long[] {0, 64});
     }
 
     @Test
