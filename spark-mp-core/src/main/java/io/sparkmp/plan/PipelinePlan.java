@@ -121,8 +121,8 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
         sb.append(fmt("schedule %s, batch %d = %d replica%s x %d micro-batch%s x %d example%s%n", schedule.label(),
                 batchSize, replicas, replicas == 1 ? "" : "s", microBatches, microBatches == 1 ? "" : "es",
                 microBatchSize, microBatchSize == 1 ? "" : "s"));
-        sb.append(fmt("budget %s per device, link %s/s, layer times %s%n", bytes(budgetBytes),
-                bytes((long) bandwidthBytesPerSecond), timeSource.name().toLowerCase(Locale.ROOT)));
+        sb.append(fmt("budget %s per device, link %.3g GB/s, layer times %s%n", bytes(budgetBytes),
+                bandwidthBytesPerSecond / 1e9, timeSource.name().toLowerCase(Locale.ROOT)));
         String head = fmt("%5s %4s %-11s %-24s %12s %10s %10s %5s %4s %9s %9s %9s %9s %10s%n", "stage", "dev",
                 "layers", "names", "params", "memory", "budget", "use%", "inFl", "fwd ms", "bwd ms", "send ms",
                 "total ms", "sent/mb");

@@ -29,8 +29,8 @@ public final class PlannerBenchmark {
     }
 
     /**
-     * A transformer-like stack: per layer 8-40 M parameters (FLOAT, Adam), 16-64 KiB activations per example,
-     * times proportional to parameters (about 2 GFLOP/s-per-example scale), seeded.
+     * A transformer-like stack, seeded: per layer 8-40 M parameters (FLOAT, Adam), 16-64 KiB activations per
+     * example, analytic times (2 FLOPs per parameter per example at 1 TFLOP/s).
      */
     static ModelProfile model(int layers, long seed) {
         Random rnd = new Random(seed);
@@ -53,7 +53,8 @@ public final class PlannerBenchmark {
         for (int[] sz : sizes) {
             ModelProfile m = model(sz[0], 42);
             int batch = 1024;
-            // Budget: a quarter of the model's static bytes on 64 devices must fit -> forces real splitting.
+            // 16 GiB per device: 1000 layers (~24 M parameters, ~384 MB with gradients and Adam, each) need
+            // at least 24 devices, so the planner must split.
             long budget = 16L << 30;
             PipelinePlan plan = null;
             long[] ns = new long[repeats];
