@@ -54,12 +54,14 @@ public final class LayerProfiler {
     private final int warmup;
     private final int repeats;
     private final String hardware;
+    private final int layersPerBuild;
 
     private LayerProfiler(Builder b) {
         sampleMicroBatch = b.sampleMicroBatch;
         warmup = b.warmup;
         repeats = b.repeats;
         hardware = b.hardware != null ? b.hardware : hardwareDescription();
+        layersPerBuild = b.layersPerBuild;
     }
 
     /** A new builder (defaults: sample micro-batch 8, 2 warm-up and 5 timed repeats, this machine's hardware). */
@@ -103,20 +105,36 @@ public final class LayerProfiler {
     }
 
     /**
-     * Profile with measured times (see the class comment). Builds the whole network in this JVM: for a model
-     * too large for one device, profile a slice (e.g. one stage's layers) at a time.
+     * Profile with measured times (see the class comment). Builds the network in this JVM, in pieces of
+     * {@link Builder#layersPerBuild} layers when set (for a model too large for one device).
      *
      * @throws IllegalArgumentException when the configuration has no layers or the input type does not fit it
      */
     public ModelProfile measure(MultiLayerConfiguration conf, InputType inputType) {
         List<LayerProfile> layers = staticProfiles(conf, inputType);
-        MultiLayerNetwork net = new MultiLayerNetwork(conf.clone());
-        net.init();
-        net.initGradientsView(); // backpropGradient writes into the gradient views, which fit() would create
+        List<InputType> outputs = conf.getLayerActivationTypes(inputType);
+        int n = layers.size();
         int m0 = sampleMicroBatch;
         int m1 = 2 * sampleMicroBatch;
-        double[][] t0 = timeLayers(net, conf, inputType, m0);
-        double[][] t1 = timeLayers(net, conf, inputType, m1);
+        double[][] t0 = new double[2][n];
+        double[][] t1 = new double[2][n];
+        // Build at most layersPerBuild layers at a time, so a model too large for this JVM can be profiled in
+        // pieces; each piece is timed on random input of its first layer's input shape.
+        for (int from = 0; from < n; from += layersPerBuild) {
+            int to = (int) Math.min(n, (long) from + layersPerBuild);
+            MultiLayerConfiguration part = from == 0 && to == n ? conf.clone()
+                    : ModelSlicer.sliceConfiguration(conf, from, to);
+            InputType partInput = from == 0 ? inputType : outputs.get(from - 1);
+            MultiLayerNetwork net = new MultiLayerNetwork(part);
+            net.init();
+            net.initGradientsView(); // backpropGradient writes into the gradient views, which fit() would create
+            double[][] a = timeLayers(net, part, partInput, m0);
+            double[][] b = timeLayers(net, part, partInput, m1);
+            for (int k = 0; k < 2; k++) {
+                System.arraycopy(a[k], 0, t0[k], from, to - from);
+                System.arraycopy(b[k], 0, t1[k], from, to - from);
+            }
+        }
         List<LayerProfile> out = new ArrayList<>(layers.size());
         for (int i = 0; i < layers.size(); i++) {
             LayerProfile l = layers.get(i);
@@ -291,6 +309,7 @@ public final class LayerProfiler {
         private int warmup = 2;
         private int repeats = 5;
         private String hardware;
+        private int layersPerBuild = Integer.MAX_VALUE;
         private final Set<String> set = new HashSet<>();
 
         private Builder() {
@@ -339,6 +358,19 @@ public final class LayerProfiler {
                 throw new IllegalArgumentException("hardware description must not be blank");
             }
             hardware = description;
+            return this;
+        }
+
+        /**
+         * Build and time at most this many layers at once (default: the whole model), for models whose full
+         * network does not fit this JVM; the peak is then the largest piece.
+         */
+        public Builder layersPerBuild(int n) {
+            once("layersPerBuild");
+            if (n <= 0) {
+                throw new IllegalArgumentException("layersPerBuild must be positive, found " + n);
+            }
+            layersPerBuild = n;
             return this;
         }
 

@@ -93,6 +93,25 @@ class LayerProfilerTest {
     }
 
     @Test
+    void profilingInPiecesGivesTheSameSizesAndPositiveTimes() {
+        MultiLayerConfiguration conf = TestModels.cnn(DataType.FLOAT, TestModels.Opt.ADAM, true);
+        InputType in = InputType.convolutionalFlat(8, 8, 1);
+        ModelProfile whole = PROFILER.measure(conf, in);
+        // Pieces [0, 2), [2, 4), [4, 5): the second starts after the pooling layer, on its raw 4d output.
+        ModelProfile pieces = LayerProfiler.builder().sampleMicroBatch(4).warmup(1).repeats(3).hardware("test machine")
+                .layersPerBuild(2).build().measure(conf, in);
+        assertEquals(whole.layerCount(), pieces.layerCount());
+        for (int i = 0; i < whole.layerCount(); i++) {
+            LayerProfile a = whole.layer(i);
+            LayerProfile b = pieces.layer(i);
+            assertEquals(a.parameters(), b.parameters(), "layer " + i);
+            assertEquals(a.staticBytes(), b.staticBytes(), "layer " + i);
+            assertEquals(a.outputBytesPerExample(), b.outputBytesPerExample(), "layer " + i);
+            assertTrue(b.forwardSeconds(4) > 0 && b.backwardSeconds(4) > 0, "layer " + i + ": " + b);
+        }
+    }
+
+    @Test
     void cacheKeyFollowsModelAndHardware() {
         MultiLayerConfiguration a = TestModels.mlp(DataType.FLOAT, TestModels.Opt.ADAM, 0);
         MultiLayerConfiguration b = TestModels.mlp(DataType.FLOAT, TestModels.Opt.NESTEROVS, 0);
