@@ -110,8 +110,9 @@ final class Partitioner {
             lower = Math.max(lower, cost.compute(i, i + 1));
             maxCut = Math.max(maxCut, cost.cut(i));
         }
-        // No stage can be slower than the whole model plus two sends: above that only memory decides.
-        double ceiling = total + 2 * maxCut;
+        // No stage can be slower than the whole model (with its recomputed forward) plus two sends: above that
+        // only memory decides.
+        double ceiling = total + cost.maxRecompute() + 2 * maxCut;
         double lo = 0;
         double hi = Math.max(lower, Double.MIN_NORMAL);
         int[] best = decide(hi);

@@ -38,6 +38,8 @@ import java.util.Map;
  * working memory + receive buffers (activation in and gradient in, one micro-batch each). In-flight counts:
  * GPipe M; 1F1B {@code min(M, P - s)}; interleaved see {@link InFlight}. With v virtual stages per device,
  * each virtual stage gets budget / v. The partitioner balances the stage time above (latency included).
+ * With {@link Builder#recomputeForward(boolean)} every stage but the last also pays its forward again before
+ * each backward (activation recomputation; see {@link StageCostModel}).
  * Step time, closed form, with d_s = stage s's device time per micro-batch (the stage time less the
  * latencies, which are spent on the link) and K = P v:
  * <pre>
@@ -90,8 +92,10 @@ public final class PipelinePlanner {
     private final ScheduleKind schedule;
     private final Integer replicas;
     private final int[] boundaries;
+    private final boolean recomputeForward;
 
     private PipelinePlanner(Builder b) {
+        recomputeForward = b.recomputeForward;
         profile = b.profile;
         executors = b.executors;
         budget = b.budget;
@@ -186,7 +190,7 @@ public final class PipelinePlanner {
     }
 
     private StageCostModel model(Map<Integer, StageCostModel> models, int mb) {
-        return models.computeIfAbsent(mb, m -> new StageCostModel(profile, m, bandwidth, latency));
+        return models.computeIfAbsent(mb, m -> new StageCostModel(profile, m, bandwidth, latency, recomputeForward));
     }
 
     private static boolean better(Evaluated a, Evaluated b) {
@@ -212,7 +216,7 @@ public final class PipelinePlanner {
         for (int s = 0; s < k; s++) {
             // Device time: latency is spent on the link, not the device (as in ScheduleSimulator).
             double t = cost.time(split[s], split[s + 1]) - latency * ((s > 0 ? 1 : 0) + (s < k - 1 ? 1 : 0));
-            t = Math.max(t, cost.compute(split[s], split[s + 1]));
+            t = Math.max(t, cost.compute(split[s], split[s + 1]) + cost.recompute(split[s], split[s + 1]));
             sum += t;
             max = Math.max(max, t);
             for (int i = split[s]; i < split[s + 1]; i++) {
@@ -247,7 +251,7 @@ public final class PipelinePlanner {
                 names.add(profile.layer(i).name());
             }
             out.add(new StagePlan(s, s % c.p(), a, b, names, cost.parameters(a, b),
-                    cost.memory(a, b, e.inFlight()[s], budget / c.v()), cost.forward(a, b), cost.backward(a, b),
+                    cost.memory(a, b, e.inFlight()[s], budget / c.v()), cost.forward(a, b), cost.backward(a, b) + cost.recompute(a, b),
                     cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a)));
         }
         double[] t = stepSeconds(cost, split, c);
@@ -279,7 +283,8 @@ public final class PipelinePlanner {
         double[] link = new double[k - 1];
         for (int s = 0; s < k; s++) {
             fwd[s] = cost.forward(split[s], split[s + 1]) + cost.cutBytes(split[s + 1]) / bandwidth;
-            bwd[s] = cost.backward(split[s], split[s + 1]) + cost.cutBytes(split[s]) / bandwidth;
+            bwd[s] = cost.backward(split[s], split[s + 1]) + cost.recompute(split[s], split[s + 1])
+                    + cost.cutBytes(split[s]) / bandwidth;
         }
         Arrays.fill(link, latency);
         Schedule schedule = Schedules.generate(c.kind(), c.p(), c.m(), c.v());
@@ -348,7 +353,7 @@ public final class PipelinePlanner {
 
     /** [total compute, largest layer, cheapest cut] at micro-batch size mb. */
     private double[] boundStats(int mb) {
-        StageCostModel m = new StageCostModel(profile, mb, bandwidth, latency);
+        StageCostModel m = new StageCostModel(profile, mb, bandwidth, latency, recomputeForward);
         double largest = 0;
         double minCut = Double.POSITIVE_INFINITY;
         for (int i = 0; i < m.layers(); i++) {
@@ -439,7 +444,7 @@ public final class PipelinePlanner {
         if (cap < 1) {
             return -1;
         }
-        StageCostModel cost = new StageCostModel(profile, smallestMicroBatch(), bandwidth, latency);
+        StageCostModel cost = new StageCostModel(profile, smallestMicroBatch(), bandwidth, latency, recomputeForward);
         long staticTotal = cost.staticBytes(0, profile.layerCount());
         long lo = Math.max(1, (staticTotal + budget - 1) / budget);
         if (lo > cap) {
@@ -580,6 +585,7 @@ public final class PipelinePlanner {
         private int[] boundaryIndices;
         private String[] boundaryNames;
         private int[] resolvedBoundaries;
+        private boolean recomputeForward;
         private final java.util.Set<String> set = new java.util.HashSet<>();
 
         private Builder() {
@@ -702,6 +708,19 @@ public final class PipelinePlanner {
                 throw new IllegalArgumentException("replicas must be positive, found " + r);
             }
             replicas = r;
+            return this;
+        }
+
+        /**
+         * Whether the runtime re-runs a stage's forward before each backward on every stage but the last
+         * (activation recomputation, as spark-mp's runtime does; default false): the forward time of non-last
+         * stages is then charged twice, in the partition, the step time and the simulation, and
+         * {@link StagePlan#backwardSeconds()} includes it. Memory is still estimated as if every layer kept
+         * its activations (an over-estimate when recomputing).
+         */
+        public Builder recomputeForward(boolean on) {
+            once("recomputeForward");
+            recomputeForward = on;
             return this;
         }
 

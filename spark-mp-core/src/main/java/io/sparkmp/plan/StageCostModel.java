@@ -11,6 +11,12 @@ package io.sparkmp.plan;
  * each {@code latency + m * bytesPerExample / bandwidth}. Sends are charged to the sender because the
  * runtime sends from the stage's own thread; receives overlap with the neighbour's send.
  *
+ * <p><b>Activation recomputation</b> (when on): a runtime that keeps only each micro-batch's stage input re-runs
+ * the stage's forward before a backward that does not directly follow that micro-batch's forward. Under GPipe
+ * (backwards in micro-batch order after all forwards), 1F1B and interleaved with M &gt; 1 that is every backward
+ * of every stage but the last (whose forward runs together with its backward). The model charges it to every
+ * non-last stage ({@code b < L}): {@link #recompute(int, int)} = the stage's forward, added to its time.
+ *
  * <p><b>Memory</b> of a stage holding {@code n} micro-batches in flight =
  * <pre>
  *   params + gradients + updater state                       (sum over its layers)
@@ -28,7 +34,9 @@ final class StageCostModel {
     private final int microBatchSize;
     private final double bandwidth;
     private final double latency;
+    private final boolean recomputeForward;
     private final double[] computePrefix;
+    private final double[] forwardPrefix;
     private final long[] staticPrefix;
     private final long[] keptPrefix;
     private final long[] paramPrefix;
@@ -39,18 +47,30 @@ final class StageCostModel {
      * @param latencySeconds per-message latency
      */
     StageCostModel(ModelProfile profile, int microBatchSize, double bandwidthBytesPerSecond, double latencySeconds) {
+        this(profile, microBatchSize, bandwidthBytesPerSecond, latencySeconds, false);
+    }
+
+    /**
+     * @param recomputeForward whether non-last stages re-run their forward before each backward (see the class
+     *     comment)
+     */
+    StageCostModel(ModelProfile profile, int microBatchSize, double bandwidthBytesPerSecond, double latencySeconds,
+                   boolean recomputeForward) {
+        this.recomputeForward = recomputeForward;
         this.profile = profile;
         this.layers = profile.layerCount();
         this.microBatchSize = microBatchSize;
         this.bandwidth = bandwidthBytesPerSecond;
         this.latency = latencySeconds;
         computePrefix = new double[layers + 1];
+        forwardPrefix = new double[layers + 1];
         staticPrefix = new long[layers + 1];
         keptPrefix = new long[layers + 1];
         paramPrefix = new long[layers + 1];
         for (int i = 0; i < layers; i++) {
             LayerProfile l = profile.layer(i);
             computePrefix[i + 1] = computePrefix[i] + l.forwardSeconds(microBatchSize) + l.backwardSeconds(microBatchSize);
+            forwardPrefix[i + 1] = forwardPrefix[i] + l.forwardSeconds(microBatchSize);
             staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes();
             keptPrefix[i + 1] = keptPrefix[i] + l.keptBytesPerExample();
             paramPrefix[i + 1] = paramPrefix[i] + l.parameters();
@@ -69,25 +89,36 @@ final class StageCostModel {
         return microBatchSize;
     }
 
-    /** Forward + backward seconds of layers [a, b) on one micro-batch. */
+    /**
+     * Forward + backward seconds of layers [a, b) on one micro-batch, without recomputation: additive over
+     * layers, and a lower bound of {@link #time} (the partitioner's pruning relies on both).
+     */
     double compute(int a, int b) {
         return computePrefix[b] - computePrefix[a];
     }
 
     double forward(int a, int b) {
-        double s = 0;
-        for (int i = a; i < b; i++) {
-            s += profile.layer(i).forwardSeconds(microBatchSize);
-        }
-        return s;
+        return forwardPrefix[b] - forwardPrefix[a];
     }
 
+    /** Backward seconds of layers [a, b) on one micro-batch, without recomputation. */
     double backward(int a, int b) {
-        double s = 0;
-        for (int i = a; i < b; i++) {
-            s += profile.layer(i).backwardSeconds(microBatchSize);
-        }
-        return s;
+        return (computePrefix[b] - computePrefix[a]) - forward(a, b);
+    }
+
+    /** Seconds the stage [a, b) spends re-running its forward per micro-batch: 0 for the last stage or when off. */
+    double recompute(int a, int b) {
+        return recomputeForward && b < layers ? forward(a, b) : 0;
+    }
+
+    /** Whether non-last stages are charged a recomputed forward. */
+    boolean recomputeForward() {
+        return recomputeForward;
+    }
+
+    /** Largest possible recomputation of any stage (the whole model's forward when on): for upper bounds. */
+    double maxRecompute() {
+        return recomputeForward ? forward(0, layers) : 0;
     }
 
     /** Seconds to send one micro-batch's tensor across the cut before layer {@code k} (0 at the model's ends). */
@@ -106,9 +137,9 @@ final class StageCostModel {
         return (long) microBatchSize * profile.layer(k - 1).outputBytesPerExample();
     }
 
-    /** Time per micro-batch of stage [a, b): compute + forward send at b + backward send at a. */
+    /** Time per micro-batch of stage [a, b): compute + recomputation + forward send at b + backward send at a. */
     double time(int a, int b) {
-        return compute(a, b) + cut(a) + cut(b);
+        return compute(a, b) + recompute(a, b) + cut(a) + cut(b);
     }
 
     long parameters(int a, int b) {

@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.runtime.PipelineSpec;
 import io.sparkmp.schedule.ScheduleKind;
 import org.apache.spark.SparkContext;
@@ -10,6 +11,7 @@ import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -45,6 +47,15 @@ import java.util.function.Consumer;
  * <p>Settings not given to the builder come from the {@code spark.mp.*} keys of the SparkConf (see
  * {@link SparkMpConf}), then from their defaults.
  *
+ * <p>The split comes from the planner ({@link io.sparkmp.plan.PipelinePlanner}) unless given with
+ * {@link Builder#boundaries(int...)} or {@link Builder#boundaryNames(String...)}; stages, micro-batches,
+ * schedule and virtual stages that are given (builder or {@code spark.mp.*}) are fixed, the others the
+ * planner chooses, from a profile measured on an executor (or analytic, {@link Builder#profile}), the free
+ * executor slots, a memory budget per device and {@code spark.mp.plan.bandwidth}. {@link #plan(JavaRDD)} is
+ * a dry run; {@code fit} logs {@link PipelinePlan#explain()} before launching and reports the predicted step
+ * time next to the measured one ({@link TrainingResult#planAccuracy()}). Data-parallel replicas are not
+ * supported yet: plans always have R = 1.
+ *
  * <p>Misuse: the cluster must offer P task slots at once (one per stage) with dynamic allocation off,
  * else {@code fit} fails before launching; do not call {@code fit} concurrently on one SparkContext with
  * other barrier jobs that need the same slots. A trainer is immutable and may be reused for several fits.
@@ -57,8 +68,10 @@ public final class PipelineTrainer {
     private final MultiLayerNetwork initialNetwork;
     private final Consumer<StepReport> progressSink;
     private final EngineBridge engine;
+    private final PlanChoices planChoices;
 
     private PipelineTrainer(Builder b) {
+        this.planChoices = b.planChoices();
         this.conf = b.conf;
         this.settings = Collections.unmodifiableMap(new LinkedHashMap<>(b.settings));
         this.initialNetwork = b.initialNetwork;
@@ -85,11 +98,35 @@ public final class PipelineTrainer {
      */
     public TrainingResult fit(JavaRDD<DataSet> data) {
         SparkContext sc = data.context();
-        Resolved r = resolve(SparkMpConf.from(sc.getConf()));
-        JobSpec spec = jobSpec(r);
+        SparkMpConf mp = SparkMpConf.from(sc.getConf());
+        new Resolved(settings, mp).checkTls();
+        PipelinePlan plan = PlanResolver.plan(sc, conf, settings, mp, planChoices, data);
+        Resolved r = resolve(PlanReport.settingsOf(settings, plan), mp);
+        JobSpec spec = jobSpec(r, plan.boundaries());
         ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
+        PlanReport.logPlan(plan);
         LOG.info("spark-mp: training {}", spec);
-        return run(sc, spec, r, TrainingInput.route(data, r.stages, r.shuffle, r.seed));
+        return PlanReport.attach(run(sc, spec, r, TrainingInput.route(data, r.stages, r.shuffle, r.seed)), plan);
+    }
+
+    /**
+     * Dry run: the plan {@code fit(data)} would follow, without training (the profiling job runs when the
+     * profile is measured and not cached). {@link PipelinePlan#explain()} prints it.
+     *
+     * @throws IllegalArgumentException for bad settings or a bad manual split
+     * @throws io.sparkmp.plan.InfeasiblePlanException when no split fits the memory budget
+     */
+    public PipelinePlan plan(JavaRDD<DataSet> data) {
+        return PlanResolver.plan(data.context(), conf, settings, SparkMpConf.from(data.context().getConf()),
+                planChoices, data);
+    }
+
+    /**
+     * Dry run without data: as {@link #plan(JavaRDD)}; the model's input shape must come from its first layer
+     * (a feed-forward layer with nIn) or {@link Builder#inputType}.
+     */
+    public PipelinePlan plan(SparkContext sc) {
+        return PlanResolver.plan(sc, conf, settings, SparkMpConf.from(sc.getConf()), planChoices, null);
     }
 
     /**
@@ -176,9 +213,8 @@ public final class PipelineTrainer {
     }
 
     /** The broadcast spec; constructing the PipelineSpec checks the model against the split (driver side). */
-    private JobSpec jobSpec(Resolved r) {
-        int virtualStages = r.stages * r.stagesPerDevice;
-        PipelineSpec pipeline = PipelineSpec.of(conf, evenBoundaries(layerCount(conf), virtualStages), r.schedule,
+    private JobSpec jobSpec(Resolved r, int[] boundaries) {
+        PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, r.schedule,
                 r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed);
         return new JobSpec(UUID.randomUUID().toString(), pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
                 r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword, engine.newSecret());
@@ -207,8 +243,8 @@ public final class PipelineTrainer {
     }
 
     /** Builder values over spark.mp.* settings over defaults, checked together. */
-    private Resolved resolve(SparkMpConf fromSpark) {
-        Resolved r = new Resolved(settings, fromSpark);
+    private Resolved resolve(Map<ConfEntry<?>, Object> values, SparkMpConf fromSpark) {
+        Resolved r = new Resolved(values, fromSpark);
         r.validate(layerCount(conf));
         return r;
     }
@@ -258,6 +294,10 @@ public final class PipelineTrainer {
 
         void validate(int layers) {
             checkCrossFields(stages, stagesPerDevice, microBatches, schedule, batchSize, layers);
+            checkTls();
+        }
+
+        void checkTls() {
             if (tls && keyStore.isEmpty()) {
                 throw new IllegalArgumentException("`spark.mp.transport.tls.enabled` is true but "
                         + "`spark.mp.transport.tls.keyStore` is not set");
@@ -302,6 +342,10 @@ public final class PipelineTrainer {
         private MultiLayerNetwork initialNetwork;
         private Consumer<StepReport> progressSink;
         private EngineBridge engine = EngineBridge.DEFAULT;
+        private int[] boundaries;
+        private String[] boundaryNames;
+        private ProfileMode profileMode;
+        private InputType inputType;
 
         private Builder(MultiLayerConfiguration conf) {
             this.conf = conf;
@@ -396,6 +440,69 @@ public final class PipelineTrainer {
             return this;
         }
 
+        /**
+         * Splits the model by hand at layer indices {@code [0, b1, ..., L]} (strictly increasing, P x v + 1
+         * values) instead of asking the planner; not together with {@link #boundaryNames}.
+         */
+        public Builder boundaries(int... layerIndices) {
+            if (boundaries != null) {
+                throw new IllegalStateException("boundaries was already set to " + java.util.Arrays.toString(boundaries));
+            }
+            if (layerIndices == null) {
+                throw new IllegalArgumentException("boundaries must not be null");
+            }
+            boundaries = layerIndices.clone();
+            return this;
+        }
+
+        /**
+         * Splits the model by hand: each name is the first layer of a new stage, in forward order (layer 0 is
+         * not named). Names are the layers' configured names, or {@code layer<i>} for unnamed ones.
+         */
+        public Builder boundaryNames(String... firstLayerOfEachLaterStage) {
+            if (boundaryNames != null) {
+                throw new IllegalStateException("boundaryNames was already set to "
+                        + java.util.Arrays.toString(boundaryNames));
+            }
+            if (firstLayerOfEachLaterStage == null) {
+                throw new IllegalArgumentException("boundaryNames must not be null");
+            }
+            boundaryNames = firstLayerOfEachLaterStage.clone();
+            return this;
+        }
+
+        /** Where the planner's layer times come from (default {@code spark.mp.plan.profile}, measured). */
+        public Builder profile(ProfileMode mode) {
+            if (profileMode != null) {
+                throw new IllegalStateException("profile was already set to " + profileMode.label());
+            }
+            if (mode == null) {
+                throw new IllegalArgumentException("profile must not be null");
+            }
+            profileMode = mode;
+            return this;
+        }
+
+        /**
+         * The model's input type, for planning (profiling needs the input shape). Needed only when the first
+         * layer does not tell it (e.g. convolution) and the data cannot: {@code plan(SparkContext)} of such a
+         * model.
+         */
+        public Builder inputType(InputType type) {
+            if (inputType != null) {
+                throw new IllegalStateException("inputType was already set to " + inputType);
+            }
+            if (type == null) {
+                throw new IllegalArgumentException("inputType must not be null");
+            }
+            inputType = type;
+            return this;
+        }
+
+        private PlanChoices planChoices() {
+            return new PlanChoices(boundaries, boundaryNames, profileMode, inputType);
+        }
+
         /** Replaces the engine and transport (tests of the task lifecycle). */
         Builder engine(EngineBridge bridge) {
             engine = bridge;
@@ -413,6 +520,8 @@ public final class PipelineTrainer {
                     (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE),
                     (Integer) settings.get(SparkMpConf.MICRO_BATCHES), (ScheduleKind) settings.get(SparkMpConf.SCHEDULE),
                     (Integer) settings.get(SparkMpConf.BATCH_SIZE), layerCount(conf));
+            planChoices().check(conf, (Integer) settings.get(SparkMpConf.STAGES),
+                    (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE));
             return new PipelineTrainer(this);
         }
     }

@@ -82,8 +82,32 @@ public final class SparkMpConf {
             "Password of the TLS key store.", "string", Function.identity(), v -> true, "", "", "");
     /** Memory per device, for planning. */
     public static final ConfEntry<Long> DEVICE_MEMORY = entry("spark.mp.device.memory",
-            "Memory of one device (GPU memory, or off-heap for CPU), e.g. 16g; 0: not checked.", "bytes",
+            "Memory budget of one device for planning (GPU memory, or off-heap for CPU), e.g. 16g; 0: derived from "
+                    + "the executor JVM (its javacpp maxphysicalbytes less its heap, or else its heap size).", "bytes",
             s -> JavaUtils.byteStringAsBytes(s), v -> v >= 0, "must be >= 0", 0L, "0");
+    /** Where the planner's layer times come from. */
+    public static final ConfEntry<ProfileMode> PLAN_PROFILE = entry("spark.mp.plan.profile",
+            "Layer times for the planner: measured (a one-task profiling job on an executor, cached) or analytic "
+                    + "(FLOPs / spark.mp.plan.analyticFlops).", "measured|analytic", ProfileMode::parse, v -> true, "",
+            ProfileMode.MEASURED, "measured");
+    /** Folder for measured profiles. */
+    public static final ConfEntry<String> PLAN_PROFILE_CACHE = entry("spark.mp.plan.profileCache",
+            "Folder on the driver where measured profiles are kept as <cache key>.json and reused by later "
+                    + "applications; empty: cached in driver memory only.", "string", Function.identity(), v -> true,
+            "", "", "");
+    /** Executor hardware name for the profile cache key. */
+    public static final ConfEntry<String> PLAN_HARDWARE = entry("spark.mp.plan.hardware",
+            "Names the executors' hardware in the profile cache key (e.g. `A100-40GB x1`); empty: the driver "
+                    + "machine's CPU, cores and ND4J backend, right when executors run on the same kind of machine.",
+            "string", Function.identity(), v -> true, "", "", "");
+    /** Link bandwidth between stages, for planning. */
+    public static final ConfEntry<Long> PLAN_BANDWIDTH = entry("spark.mp.plan.bandwidth",
+            "Bandwidth of the link between two stages in bytes per second, for planning, e.g. 1g (10 GbE) or 10g.",
+            "bytes/s", s -> JavaUtils.byteStringAsBytes(s), v -> v > 0, "must be > 0", 1L << 30, "1g");
+    /** FLOP rate of a device for analytic profiles. */
+    public static final ConfEntry<Double> PLAN_ANALYTIC_FLOPS = entry("spark.mp.plan.analyticFlops",
+            "FLOP/s of one device for analytic layer times (spark.mp.plan.profile=analytic).", "double",
+            Double::parseDouble, v -> v > 0 && !v.isInfinite(), "must be > 0 and finite", 1e10, "1e10");
 
     private final Map<String, String> values;
 

@@ -1,0 +1,43 @@
+package io.sparkmp.spark;
+
+import io.sparkmp.plan.PipelinePlan;
+import io.sparkmp.plan.PlanAccuracy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/** Ties a plan to a fit: the plan's choices as trainer settings, and the predicted-versus-measured report. */
+final class PlanReport {
+    private static final Logger LOG = LoggerFactory.getLogger(PipelineTrainer.class);
+
+    private PlanReport() {
+    }
+
+    /** {@code settings} with stages, virtual stages, micro-batches and schedule taken from the plan. */
+    static Map<ConfEntry<?>, Object> settingsOf(Map<ConfEntry<?>, Object> settings, PipelinePlan plan) {
+        Map<ConfEntry<?>, Object> s = new HashMap<>(settings);
+        s.put(SparkMpConf.STAGES, plan.devices());
+        s.put(SparkMpConf.STAGES_PER_DEVICE, plan.stagesPerDevice());
+        s.put(SparkMpConf.MICRO_BATCHES, plan.microBatches());
+        s.put(SparkMpConf.SCHEDULE, plan.schedule());
+        return s;
+    }
+
+    /** Logs the plan before a launch. */
+    static void logPlan(PipelinePlan plan) {
+        LOG.info("spark-mp: plan\n{}", plan.explain());
+    }
+
+    /** The result with its plan and the plan's accuracy against the measured median step, which is logged. */
+    static TrainingResult attach(TrainingResult r, PipelinePlan plan) {
+        double measured = r.medianStepSeconds();
+        PlanAccuracy acc = measured > 0 ? PlanAccuracy.of(plan, measured) : null;
+        if (acc != null) {
+            LOG.info("spark-mp: median step over {} steps: {}", r.metrics().size(), acc);
+        }
+        return new TrainingResult(r.network(), r.metrics(), r.examplesPerEpoch(), r.droppedPerEpoch(),
+                r.trainingSeconds(), plan, acc);
+    }
+}
