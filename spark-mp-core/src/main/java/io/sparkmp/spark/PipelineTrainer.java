@@ -121,6 +121,13 @@ public final class PipelineTrainer {
                 planChoices, data);
     }
 
+    /** Dry run on rows, with the columns of {@link #fit(Dataset, String, String, int)} (checked the same way). */
+    public PipelinePlan plan(Dataset<Row> data, String featuresCol, String labelCol, int numClasses) {
+        TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
+        return plan(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, inputWidth(conf),
+                TrainingInput.ROW_CHUNK));
+    }
+
     /**
      * Dry run without data: as {@link #plan(JavaRDD)}; the model's input shape must come from its first layer
      * (a feed-forward layer with nIn) or {@link Builder#inputType}.

@@ -30,7 +30,8 @@ import java.util.Locale;
 /**
  * Trains a DL4J network, pipeline-parallel, on rows of a CSV file:
  * {@code spark-submit --class io.sparkmp.examples.TrainJob <jar> --model m.json --train data.csv
- * --label-column 4 --num-classes 3 --stages 2 --output trained.zip}. Without a master (plain {@code java},
+ * --label-column 4 --num-classes 3 --stages 2 --output trained.zip}. Stages, micro-batches, schedule and the
+ * split that are not given are chosen by the planner; {@code --dry-run} prints its plan and exits. Without a master (plain {@code java},
  * no {@code spark.master}) it runs on an embedded {@code local[*]} Spark. {@code --help} lists the flags.
  *
  * <p>Bad input (missing or unreadable files, CSV width not matching the model input, a label outside
@@ -73,16 +74,35 @@ public final class TrainJob {
             MultiLayerConfiguration conf = readModel(o.model());
             MultiLayerNetwork init = o.initFrom() == null ? null : readInit(o.initFrom());
             checkOutput(o.output());
-            PipelineTrainer.Builder b = PipelineTrainer.builder(conf).stages(o.stages()).microBatches(o.microBatches())
-                    .schedule(o.schedule()).stagesPerDevice(o.stagesPerDevice()).batchSize(o.batchSize())
+            PipelineTrainer.Builder b = PipelineTrainer.builder(conf).batchSize(o.batchSize())
                     .epochs(o.epochs()).seed(o.seed()).shuffle(o.shuffle()).logEvery(10)
                     .progressListener(r -> out.println("progress: " + r));
+            // Choices not on the command line are left to the planner.
+            if (o.stages() != null) {
+                b.stages(o.stages());
+            }
+            if (o.microBatches() != null) {
+                b.microBatches(o.microBatches());
+            }
+            if (o.schedule() != null) {
+                b.schedule(o.schedule());
+            }
+            if (o.stagesPerDevice() != null) {
+                b.stagesPerDevice(o.stagesPerDevice());
+            }
+            if (o.boundaries() != null) {
+                b.boundaries(o.boundaries());
+            }
             if (init != null) {
                 b.initialParameters(init);
             }
             PipelineTrainer trainer = b.build(); // settings are checked before Spark starts
             spark = existing != null ? existing : session();
             Dataset<Row> rows = readCsv(spark, o, conf);
+            if (o.dryRun()) {
+                out.print(trainer.plan(rows, "features", "label", o.numClasses()).explain());
+                return 0;
+            }
             TrainingResult result = trainer.fit(rows, "features", "label", o.numClasses());
             for (StepReport r : result.metrics()) {
                 out.printf(Locale.ROOT, "epoch %d step %d loss %.6f (%.0f samples/s, bubble %.2f)%n", r.epoch(),
@@ -94,8 +114,11 @@ public final class TrainJob {
             StepReport last = result.metrics().get(result.metrics().size() - 1);
             out.printf(Locale.ROOT, "trained %d steps (%d epochs, %d examples/epoch, %d dropped) on %d stages in "
                             + "%.1f s: %.1f samples/s, final loss %.6f%s%n", result.metrics().size(), o.epochs(),
-                    result.examplesPerEpoch(), result.droppedPerEpoch(), o.stages(), result.trainingSeconds(),
+                    result.examplesPerEpoch(), result.droppedPerEpoch(), result.plan().devices(), result.trainingSeconds(),
                     result.samplesPerSecond(), last.loss(), o.output() == null ? "" : "; model written to " + o.output());
+            if (result.planAccuracy() != null) {
+                out.println("plan: " + result.planAccuracy());
+            }
             return 0;
         } catch (IllegalArgumentException | IllegalStateException e) {
             err.println("error: " + e.getMessage());

@@ -10,11 +10,12 @@ import java.util.Map;
 
 /**
  * Command line of {@link TrainJob}: long GNU-style flags ({@code --name value} or {@code --name=value}).
- * Parsing checks types and ranges and names the flag and value on error.
+ * Parsing checks types and ranges and names the flag and value on error. Stages, micro-batches, schedule,
+ * virtual stages and boundaries are null when not given: the planner chooses them.
  */
 record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn, int numClasses, int batchSize,
-                       int epochs, int stages, int microBatches, ScheduleKind schedule, int stagesPerDevice,
-                       long seed, boolean shuffle, Path output, boolean help) {
+                       int epochs, Integer stages, Integer microBatches, ScheduleKind schedule, Integer stagesPerDevice,
+                       int[] boundaries, long seed, boolean shuffle, Path output, boolean dryRun, boolean help) {
 
     /** Flag, value placeholder, meaning; the order of --help. */
     static final String[][] FLAGS = {
@@ -25,10 +26,13 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
             {"--num-classes", "<K>", "K > 0: labels are class indices in [0, K), one-hot encoded; 0: regression (required)"},
             {"--batch-size", "<n>", "examples per mini-batch (default 32); a last partial mini-batch is dropped"},
             {"--epochs", "<n>", "passes over the data (default 1)"},
-            {"--stages", "<P>", "pipeline stages = barrier tasks = executor slots (default 2)"},
-            {"--micro-batches", "<M>", "micro-batches per mini-batch, must divide the batch size (default 4)"},
-            {"--schedule", "gpipe|1f1b|interleaved", "pipeline schedule (default 1f1b)"},
+            {"--stages", "<P>", "pipeline stages = barrier tasks = executor slots (default: the planner's choice)"},
+            {"--micro-batches", "<M>", "micro-batches per mini-batch, must divide the batch size (default: the planner's)"},
+            {"--schedule", "gpipe|1f1b|interleaved", "pipeline schedule (default: the planner's, 1f1b or interleaved)"},
             {"--stages-per-device", "<v>", "virtual stages per device, interleaved only (default 2 for interleaved)"},
+            {"--boundaries", "<0,b1,..,L>", "manual split: first layer index of each stage, then the layer count "
+                    + "(default: the planner's split)"},
+            {"--dry-run", "", "print the plan (explain table) and exit without training"},
             {"--seed", "<n>", "seed of initialisation and shuffling (default 42)"},
             {"--shuffle", "true|false", "shuffle examples and mini-batch order (default false: file order)"},
             {"--output", "<zip>", "write the trained model here with DL4J's ModelSerializer (optional)"},
@@ -56,6 +60,12 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
                 help = true;
                 continue;
             }
+            if (a.equals("--dry-run")) {
+                if (v.put(a, "true") != null) {
+                    throw new IllegalArgumentException(a + " given twice");
+                }
+                continue;
+            }
             if (!a.startsWith("--")) {
                 throw new IllegalArgumentException("unexpected argument `" + a + "` (flags start with --; see --help)");
             }
@@ -79,16 +89,18 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
             }
         }
         if (help) {
-            return new TrainJobOptions(null, null, null, 0, 0, 0, 0, 0, 0, null, 0, 0, false, null, true);
+            return new TrainJobOptions(null, null, null, 0, 0, 0, 0, null, null, null, null, null, 0, false, null,
+                    false, true);
         }
-        ScheduleKind schedule;
-        try {
-            schedule = ScheduleKind.parse(v.getOrDefault("--schedule", "1f1b"));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--schedule should be gpipe, 1f1b or interleaved, but was `"
-                    + v.get("--schedule") + "`");
+        ScheduleKind schedule = null;
+        if (v.containsKey("--schedule")) {
+            try {
+                schedule = ScheduleKind.parse(v.get("--schedule"));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--schedule should be gpipe, 1f1b or interleaved, but was `"
+                        + v.get("--schedule") + "`");
+            }
         }
-        int defaultV = schedule == ScheduleKind.INTERLEAVED_1F1B ? 2 : 1;
         return new TrainJobOptions(
                 Paths.get(required(v, "--model")),
                 v.containsKey("--init-from") ? Paths.get(v.get("--init-from")) : null,
@@ -97,13 +109,15 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
                 integer(v, "--num-classes", null, 0),
                 integer(v, "--batch-size", 32, 1),
                 integer(v, "--epochs", 1, 1),
-                integer(v, "--stages", 2, 1),
-                integer(v, "--micro-batches", 4, 1),
+                optionalInteger(v, "--stages", 1),
+                optionalInteger(v, "--micro-batches", 1),
                 schedule,
-                integer(v, "--stages-per-device", defaultV, 1),
+                optionalInteger(v, "--stages-per-device", 1),
+                indices(v, "--boundaries"),
                 longValue(v, "--seed", 42),
                 bool(v, "--shuffle", false),
                 v.containsKey("--output") ? Paths.get(v.get("--output")) : null,
+                v.containsKey("--dry-run"),
                 false);
     }
 
@@ -138,6 +152,29 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
             // reported below
         }
         throw new IllegalArgumentException(flag + " should be an integer >= " + min + ", but was `" + s + "`");
+    }
+
+    private static Integer optionalInteger(Map<String, String> v, String flag, int min) {
+        return v.containsKey(flag) ? Integer.valueOf(integer(v, flag, null, min)) : null;
+    }
+
+    /** Comma-separated layer indices, e.g. {@code 0,2,5}; the trainer checks them against the model. */
+    private static int[] indices(Map<String, String> v, String flag) {
+        String s = v.get(flag);
+        if (s == null) {
+            return null;
+        }
+        String[] parts = s.split(",", -1);
+        int[] out = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            try {
+                out[i] = Integer.parseInt(parts[i].trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(flag + " should be comma-separated layer indices like 0,2,5, but was `"
+                        + s + "`");
+            }
+        }
+        return out;
     }
 
     private static long longValue(Map<String, String> v, String flag, long def) {
