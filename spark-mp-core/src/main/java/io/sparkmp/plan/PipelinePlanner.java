@@ -40,6 +40,9 @@ import java.util.Map;
  * each virtual stage gets budget / v. The partitioner balances the stage time above (latency included).
  * With {@link Builder#recomputeForward(boolean)} every stage but the last also pays its forward again before
  * each backward (activation recomputation; see {@link StageCostModel}).
+ * With {@link Builder#updateSecondsPerParameter(double)} every stage also pays its optimizer step once per
+ * mini-batch (parameters x rate): balanced as update / M per micro-batch, and added after each device's last
+ * action in the simulated step time.
  * Step time, closed form, with d_s = stage s's device time per micro-batch (the stage time less the
  * latencies, which are spent on the link) and K = P v:
  * <pre>
@@ -93,9 +96,11 @@ public final class PipelinePlanner {
     private final Integer replicas;
     private final int[] boundaries;
     private final boolean recomputeForward;
+    private final double updateSecondsPerParameter;
 
     private PipelinePlanner(Builder b) {
         recomputeForward = b.recomputeForward;
+        updateSecondsPerParameter = b.updateSecondsPerParameter;
         profile = b.profile;
         executors = b.executors;
         budget = b.budget;
@@ -137,9 +142,9 @@ public final class PipelinePlanner {
      *     the message names the layer or stage, its bytes, the budget and the options
      */
     public PipelinePlan plan() {
-        Map<Integer, StageCostModel> models = new HashMap<>();
+        Map<Long, StageCostModel> models = new HashMap<>();
         int minMb = smallestMicroBatch();
-        checkEveryLayerFitsAlone(model(models, minMb));
+        checkEveryLayerFitsAlone(model(models, minMb, 1));
         List<Candidate> candidates = candidates();
         if (candidates.isEmpty()) { // candidates() throws when no combination is possible at all
             throw noPlan(null, minMb); // P free, and not even the most stages fit
@@ -155,7 +160,7 @@ public final class PipelinePlanner {
                 break;
             }
             solved++;
-            StageCostModel cost = model(models, c.mb());
+            StageCostModel cost = model(models, c.mb(), c.m());
             int k = c.p() * c.v();
             int[] inFlight = c.kind() == ScheduleKind.INTERLEAVED_1F1B
                     ? InFlight.fromSchedule(Schedules.generate(c.kind(), c.p(), c.m(), c.v()))
@@ -186,11 +191,13 @@ public final class PipelinePlanner {
         if (best == null) {
             throw noPlan(lastFailure, minMb);
         }
-        return build(best, model(models, best.c().mb()), candidates.size(), solved);
+        return build(best, model(models, best.c().mb(), best.c().m()), candidates.size(), solved);
     }
 
-    private StageCostModel model(Map<Integer, StageCostModel> models, int mb) {
-        return models.computeIfAbsent(mb, m -> new StageCostModel(profile, m, bandwidth, latency, recomputeForward));
+    /** The cost model at micro-batch size mb with m micro-batches per step (m spreads the optimizer step). */
+    private StageCostModel model(Map<Long, StageCostModel> models, int mb, int m) {
+        return models.computeIfAbsent(((long) mb << 32) | m, k -> new StageCostModel(profile, mb, bandwidth, latency,
+                recomputeForward, updateSecondsPerParameter, m));
     }
 
     private static boolean better(Evaluated a, Evaluated b) {
@@ -216,7 +223,8 @@ public final class PipelinePlanner {
         for (int s = 0; s < k; s++) {
             // Device time: latency is spent on the link, not the device (as in ScheduleSimulator).
             double t = cost.time(split[s], split[s + 1]) - latency * ((s > 0 ? 1 : 0) + (s < k - 1 ? 1 : 0));
-            t = Math.max(t, cost.compute(split[s], split[s + 1]) + cost.recompute(split[s], split[s + 1]));
+            t = Math.max(t, cost.compute(split[s], split[s + 1]) + cost.recompute(split[s], split[s + 1])
+                    + cost.update(split[s], split[s + 1]) / c.m());
             sum += t;
             max = Math.max(max, t);
             for (int i = split[s]; i < split[s + 1]; i++) {
@@ -264,6 +272,23 @@ public final class PipelinePlanner {
             pipeline = sim.makespan();
             bubble = sim.bubbleFraction();
             method = "simulated";
+            if (updateSecondsPerParameter > 0) {
+                // Each device updates its stages' parameters once its last action is done.
+                double end = 0;
+                for (int d = 0; d < sim.timeline().size(); d++) {
+                    double last = 0;
+                    for (SimulationResult.TimedAction a : sim.timeline().get(d)) {
+                        last = Math.max(last, a.end());
+                    }
+                    double upd = 0;
+                    for (int s = d; s < k; s += c.p()) {
+                        upd += cost.update(split[s], split[s + 1]);
+                    }
+                    end = Math.max(end, last + upd);
+                }
+                pipeline = end;
+                method = "simulated + optimizer step";
+            }
         } else {
             method = "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS + " to simulate";
         }
@@ -586,6 +611,7 @@ public final class PipelinePlanner {
         private String[] boundaryNames;
         private int[] resolvedBoundaries;
         private boolean recomputeForward;
+        private double updateSecondsPerParameter;
         private final java.util.Set<String> set = new java.util.HashSet<>();
 
         private Builder() {
@@ -721,6 +747,21 @@ public final class PipelinePlanner {
         public Builder recomputeForward(boolean on) {
             once("recomputeForward");
             recomputeForward = on;
+            return this;
+        }
+
+        /**
+         * Optimizer step time per parameter (default 0: not modelled). Every stage runs the step once per
+         * mini-batch on its own parameters (e.g. Adam on one CPU thread: about 20 ns per parameter), so a stage
+         * holding many parameters is slower by that much: the partition balances it (as update / M per
+         * micro-batch) and the predicted step adds each device's update after its last action.
+         */
+        public Builder updateSecondsPerParameter(double seconds) {
+            once("updateSecondsPerParameter");
+            if (!(seconds >= 0) || Double.isInfinite(seconds)) {
+                throw new IllegalArgumentException("updateSecondsPerParameter must be finite and >= 0, found " + seconds);
+            }
+            updateSecondsPerParameter = seconds;
             return this;
         }
 

@@ -17,6 +17,10 @@ package io.sparkmp.plan;
  * of every stage but the last (whose forward runs together with its backward). The model charges it to every
  * non-last stage ({@code b < L}): {@link #recompute(int, int)} = the stage's forward, added to its time.
  *
+ * <p><b>Optimizer step</b> (when its rate is set): every stage updates its parameters once per mini-batch, in
+ * {@code parameters x updateSecondsPerParameter}; spread over the M micro-batches it adds
+ * {@link #update(int, int)} / M to the stage's time per micro-batch, so the partition balances it too.
+ *
  * <p><b>Memory</b> of a stage holding {@code n} micro-batches in flight =
  * <pre>
  *   params + gradients + updater state                       (sum over its layers)
@@ -35,6 +39,8 @@ final class StageCostModel {
     private final double bandwidth;
     private final double latency;
     private final boolean recomputeForward;
+    private final double updateSecondsPerParameter;
+    private final int microBatches;
     private final double[] computePrefix;
     private final double[] forwardPrefix;
     private final long[] staticPrefix;
@@ -47,7 +53,7 @@ final class StageCostModel {
      * @param latencySeconds per-message latency
      */
     StageCostModel(ModelProfile profile, int microBatchSize, double bandwidthBytesPerSecond, double latencySeconds) {
-        this(profile, microBatchSize, bandwidthBytesPerSecond, latencySeconds, false);
+        this(profile, microBatchSize, bandwidthBytesPerSecond, latencySeconds, false, 0, 1);
     }
 
     /**
@@ -56,7 +62,18 @@ final class StageCostModel {
      */
     StageCostModel(ModelProfile profile, int microBatchSize, double bandwidthBytesPerSecond, double latencySeconds,
                    boolean recomputeForward) {
+        this(profile, microBatchSize, bandwidthBytesPerSecond, latencySeconds, recomputeForward, 0, 1);
+    }
+
+    /**
+     * @param updateSecondsPerParameter optimizer step time per parameter (once per mini-batch), 0 to ignore it
+     * @param microBatches micro-batches per mini-batch, M, over which the step's update is spread
+     */
+    StageCostModel(ModelProfile profile, int microBatchSize, double bandwidthBytesPerSecond, double latencySeconds,
+                   boolean recomputeForward, double updateSecondsPerParameter, int microBatches) {
         this.recomputeForward = recomputeForward;
+        this.updateSecondsPerParameter = updateSecondsPerParameter;
+        this.microBatches = microBatches;
         this.profile = profile;
         this.layers = profile.layerCount();
         this.microBatchSize = microBatchSize;
@@ -116,9 +133,14 @@ final class StageCostModel {
         return recomputeForward;
     }
 
-    /** Largest possible recomputation of any stage (the whole model's forward when on): for upper bounds. */
+    /** Optimizer step seconds of stage [a, b), once per mini-batch. */
+    double update(int a, int b) {
+        return updateSecondsPerParameter * parameters(a, b);
+    }
+
+    /** Largest time any stage can have beyond compute and sends (whole-model recompute and update): for bounds. */
     double maxRecompute() {
-        return recomputeForward ? forward(0, layers) : 0;
+        return (recomputeForward ? forward(0, layers) : 0) + update(0, layers) / microBatches;
     }
 
     /** Seconds to send one micro-batch's tensor across the cut before layer {@code k} (0 at the model's ends). */
@@ -137,9 +159,12 @@ final class StageCostModel {
         return (long) microBatchSize * profile.layer(k - 1).outputBytesPerExample();
     }
 
-    /** Time per micro-batch of stage [a, b): compute + recomputation + forward send at b + backward send at a. */
+    /**
+     * Time per micro-batch of stage [a, b): compute + recomputation + its optimizer step / M + forward send at b
+     * + backward send at a.
+     */
     double time(int a, int b) {
-        return compute(a, b) + recompute(a, b) + cut(a) + cut(b);
+        return compute(a, b) + recompute(a, b) + update(a, b) / microBatches + cut(a) + cut(b);
     }
 
     long parameters(int a, int b) {

@@ -33,6 +33,8 @@ import java.util.regex.Pattern;
  * <p>Always {@code replicas = 1}: the runtime has no data-parallel all-reduce yet. Always
  * {@code recomputeForward = true}: the runtime keeps only each micro-batch's stage input and re-runs the
  * forward before a backward on every stage but the last, so those stages are charged their forward twice.
+ * A measured profile also carries the optimizer step time per parameter, which the planner charges to each
+ * stage once per mini-batch.
  *
  * <p><b>Memory budget per device</b>, in order: {@code spark.mp.device.memory} when &gt; 0; else, when the
  * executor JVM (the driver's JVM in local mode) sets {@code -Dorg.bytedeco.javacpp.maxphysicalbytes=X}, which
@@ -73,9 +75,10 @@ final class PlanResolver {
         }
         int executors = Math.max(1, ClusterCheck.slots(sc));
         InputType input = inputType(conf, choices.inputType(), data);
-        ModelProfile profile = profile(sc, conf, input, mp, choices.profileMode(), batchSize);
+        MeasuredProfile profile = profile(sc, conf, input, mp, choices.profileMode(), batchSize);
 
-        PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile).executors(executors)
+        PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
+                .updateSecondsPerParameter(profile.updateSecondsPerParameter())
                 .deviceMemoryBytes(deviceBudget(sc, mp)).bandwidthBytesPerSecond(mp.get(SparkMpConf.PLAN_BANDWIDTH))
                 .batchSize(batchSize).replicas(1).recomputeForward(true);
         if (stages != null) {
@@ -94,12 +97,13 @@ final class PlanResolver {
         return b.build().plan();
     }
 
-    /** The measured (cached) or analytic profile of the model. */
-    static ModelProfile profile(SparkContext sc, MultiLayerConfiguration conf, InputType input, SparkMpConf mp,
+    /** The measured (cached) or analytic profile of the model (analytic: no optimizer step time). */
+    static MeasuredProfile profile(SparkContext sc, MultiLayerConfiguration conf, InputType input, SparkMpConf mp,
                                 ProfileMode chosen, int batchSize) {
         ProfileMode mode = chosen != null ? chosen : mp.get(SparkMpConf.PLAN_PROFILE);
         if (mode == ProfileMode.ANALYTIC) {
-            return LayerProfiler.builder().build().analytic(conf, input, mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS));
+            return new MeasuredProfile(LayerProfiler.builder().build().analytic(conf, input,
+                    mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS)), 0);
         }
         // Timed at m and 2m: around the micro-batch sizes of 2 to 8 micro-batches.
         int sample = Math.max(1, Math.min(32, batchSize / 4));

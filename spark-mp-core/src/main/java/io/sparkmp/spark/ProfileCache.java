@@ -16,12 +16,12 @@ import java.util.function.Supplier;
 
 /**
  * Measured profiles by cache key (model + hardware, see {@code LayerProfiler.cacheKey}): in driver memory for
- * the life of the JVM, and optionally as {@code <key>.json} in a folder so that later applications skip the
- * profiling job. A file that cannot be read is measured again (and rewritten), never trusted half-way.
+ * the life of the JVM, and optionally as {@code <key>.json} (the profile) plus {@code <key>.update} (the
+ * optimizer step seconds per parameter) in a folder so that later applications skip the profiling job. A file that cannot be read is measured again (and rewritten), never trusted half-way.
  */
 final class ProfileCache {
     private static final Logger LOG = LoggerFactory.getLogger(ProfileCache.class);
-    private static final Map<String, ModelProfile> MEMORY = new ConcurrentHashMap<>();
+    private static final Map<String, MeasuredProfile> MEMORY = new ConcurrentHashMap<>();
 
     private ProfileCache() {
     }
@@ -31,28 +31,34 @@ final class ProfileCache {
      *
      * @param folder folder of profile files, or null for memory only
      */
-    static ModelProfile get(String key, Path folder, Supplier<ModelProfile> measure) {
-        ModelProfile p = MEMORY.get(key);
+    static MeasuredProfile get(String key, Path folder, Supplier<MeasuredProfile> measure) {
+        MeasuredProfile p = MEMORY.get(key);
         if (p != null) {
             return p;
         }
         Path file = folder == null ? null : folder.resolve(key + ".json");
-        if (file != null && Files.isRegularFile(file)) {
+        Path update = folder == null ? null : folder.resolve(key + ".update");
+        if (file != null && Files.isRegularFile(file) && Files.isRegularFile(update)) {
             try {
-                p = ModelProfile.fromJson(Files.readString(file, StandardCharsets.UTF_8));
-                if (key.equals(p.cacheKey())) {
+                ModelProfile mp = ModelProfile.fromJson(Files.readString(file, StandardCharsets.UTF_8));
+                double rate = Double.parseDouble(Files.readString(update, StandardCharsets.UTF_8).trim());
+                if (key.equals(mp.cacheKey())) {
+                    p = new MeasuredProfile(mp, rate);
                     MEMORY.put(key, p);
                     return p;
                 }
-                LOG.warn("spark-mp: profile file {} holds key {}, not {}; measuring again", file, p.cacheKey(), key);
+                LOG.warn("spark-mp: profile file {} holds key {}, not {}; measuring again", file, mp.cacheKey(), key);
             } catch (IOException | RuntimeException e) {
                 LOG.warn("spark-mp: cannot read profile file {} ({}); measuring again", file, e.toString());
             }
         }
-        p = measure.get().withCacheKey(key);
+        MeasuredProfile m = measure.get();
+        p = new MeasuredProfile(m.profile().withCacheKey(key), m.updateSecondsPerParameter());
         MEMORY.put(key, p);
         if (file != null) {
-            write(file, p);
+            // The rate first: a profile file without its rate file is never read.
+            write(update, Double.toString(p.updateSecondsPerParameter()));
+            write(file, p.profile().toJson());
         }
         return p;
     }
@@ -62,12 +68,12 @@ final class ProfileCache {
         MEMORY.clear();
     }
 
-    private static void write(Path file, ModelProfile p) {
+    private static void write(Path file, String text) {
         try {
             Files.createDirectories(file.getParent());
             Path tmp = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
             try {
-                Files.writeString(tmp, p.toJson(), StandardCharsets.UTF_8);
+                Files.writeString(tmp, text, StandardCharsets.UTF_8);
                 try {
                     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
                 } catch (AtomicMoveNotSupportedException e) {

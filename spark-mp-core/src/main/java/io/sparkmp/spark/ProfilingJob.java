@@ -8,17 +8,30 @@ import org.apache.spark.api.java.function.Function;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 
+import java.util.Arrays;
 import java.util.List;
+
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.GradientUpdater;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.learning.config.Sgd;
 
 /**
  * Measures a model's layer times where it will train: a one-task Spark job builds the network on an executor
- * and runs {@link LayerProfiler#measure} on random micro-batches of the model's input shape. The profile comes
- * back as Java-serialized bytes (Spark's Kryo 4 cannot serialize records).
+ * and runs {@link LayerProfiler#measure} on random micro-batches of the model's input shape, then times the
+ * model's updater on {@value #UPDATE_SAMPLE} parameters (the optimizer step, which the per-layer times do not
+ * contain). The result comes back as Java-serialized bytes (Spark's Kryo 4 cannot serialize records).
  */
 final class ProfilingJob {
 
     /** Spark job description of the profiling job (tests find it by this prefix). */
     static final String DESCRIPTION = "spark-mp profiling";
+    /** Parameters the updater is timed on. */
+    static final int UPDATE_SAMPLE = 1 << 20;
 
     private ProfilingJob() {
     }
@@ -27,7 +40,7 @@ final class ProfilingJob {
      * Runs the job and returns the measured profile, filed under {@code profiler.cacheKey(conf, inputType)}
      * of a profiler with the same settings on the driver.
      */
-    static ModelProfile run(SparkContext sc, MultiLayerConfiguration conf, InputType inputType, int sampleMicroBatch,
+    static MeasuredProfile run(SparkContext sc, MultiLayerConfiguration conf, InputType inputType, int sampleMicroBatch,
                             String hardware) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
         String previous = sc.getLocalProperty("spark.job.description");
@@ -36,7 +49,7 @@ final class ProfilingJob {
         try {
             List<byte[]> out = jsc.parallelize(List.of(0), 1)
                     .map(new Measure(conf.toJson(), inputType, sampleMicroBatch, hardware)).collect();
-            return JavaBytes.read(out.get(0), ModelProfile.class);
+            return JavaBytes.read(out.get(0), MeasuredProfile.class);
         } finally {
             sc.setJobDescription(previous);
         }
@@ -53,7 +66,43 @@ final class ProfilingJob {
         @Override
         public byte[] call(Integer ignored) {
             MultiLayerConfiguration conf = MultiLayerConfiguration.fromJson(confJson);
-            return JavaBytes.of(profiler(sampleMicroBatch, hardware).measure(conf, inputType));
+            ModelProfile profile = profiler(sampleMicroBatch, hardware).measure(conf, inputType);
+            return JavaBytes.of(new MeasuredProfile(profile, updateSecondsPerParameter(conf)));
         }
+    }
+
+    /**
+     * Median seconds per parameter of the model's updater step plus applying it ({@code params -= update}), as
+     * the runtime does once per mini-batch; 2 warm-up and 5 timed repeats on {@link #UPDATE_SAMPLE} parameters.
+     */
+    static double updateSecondsPerParameter(MultiLayerConfiguration conf) {
+        IUpdater updater = new Sgd(0.1);
+        for (NeuralNetConfiguration c : conf.getConfs()) {
+            if (c.getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null) {
+                updater = bl.getIUpdater().clone();
+                break;
+            }
+        }
+        DataType dt = conf.getDataType();
+        int n = UPDATE_SAMPLE;
+        long stateSize = updater.stateSize(n);
+        INDArray state = stateSize == 0 ? null : Nd4j.zeros(dt, 1, stateSize);
+        GradientUpdater<?> u = updater.instantiate(state, true);
+        INDArray params = Nd4j.rand(dt, 1, n);
+        INDArray gradient = Nd4j.rand(dt, 1, n);
+        INDArray step = gradient.dup();
+        double[] t = new double[5];
+        for (int r = -2; r < t.length; r++) {
+            step.assign(gradient);
+            long t0 = System.nanoTime();
+            u.applyUpdater(step, Math.max(0, r + 2), 0);
+            params.subi(step);
+            long t1 = System.nanoTime();
+            if (r >= 0) {
+                t[r] = (t1 - t0) / 1e9;
+            }
+        }
+        Arrays.sort(t);
+        return t[t.length / 2] / n;
     }
 }
