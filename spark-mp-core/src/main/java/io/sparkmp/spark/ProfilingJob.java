@@ -55,9 +55,13 @@ final class ProfilingJob {
         }
     }
 
-    /** The profiler both sides use: the same settings give the same cache key on the driver and the executor. */
+    /**
+     * The profiler both sides use: the same settings give the same cache key on the driver and the executor.
+     * Eight warm-up calls per layer and size, not two: the profile is often the first DL4J work of the executor
+     * JVM, and measured here the first calls of a layer run up to 4x slower until the JIT has compiled them.
+     */
     static LayerProfiler profiler(int sampleMicroBatch, String hardware) {
-        return LayerProfiler.builder().sampleMicroBatch(sampleMicroBatch).hardware(hardware).build();
+        return LayerProfiler.builder().sampleMicroBatch(sampleMicroBatch).warmup(8).hardware(hardware).build();
     }
 
     /** The task body; holds only the model JSON and plain values. */
