@@ -1,0 +1,46 @@
+package io.sparkmp.examples;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** TrainJob's planner flags: --dry-run prints the plan and trains nothing; --boundaries fixes the split. */
+class TrainJobPlanTest {
+
+    @Test
+    void dryRunPrintsThePlanWithAManualSplitAndWritesNothing(@TempDir Path dir) throws Exception {
+        TrainJobTest.start();
+        try {
+            Path out = dir.resolve("m.zip");
+            TrainJobTest.Outcome o = TrainJobTest.run(dryRun(out, "0,1,4"));
+            assertEquals(0, o.code(), o.err());
+            assertTrue(o.out().startsWith("Pipeline plan: 4 layers -> 2 stages on 2 devices"), o.out());
+            assertTrue(o.out().contains("    0    0 0..0  "), o.out());
+            assertTrue(o.out().contains("    1    1 1..3  "), o.out());
+            assertFalse(o.out().contains("trained "), "a dry run must not train: " + o.out());
+            assertFalse(Files.exists(out), "a dry run writes no model");
+
+            TrainJobTest.Outcome bad = TrainJobTest.run(dryRun(out, "0,2,2,4"));
+            TrainJobTest.assertOneLineError(bad, "boundaries [0, 2, 2, 4]: must be strictly increasing", out);
+            TrainJobTest.Outcome notNumbers = TrainJobTest.run(TrainJobTest.args(out, "--boundaries", "0,a"));
+            TrainJobTest.assertOneLineError(notNumbers,
+                    "--boundaries should be comma-separated layer indices like 0,2,5, but was `0,a`", out);
+        } finally {
+            TrainJobTest.stop();
+        }
+    }
+
+    /** The common flags (two stages) with a manual split and --dry-run, which takes no value. */
+    private static String[] dryRun(Path out, String boundaries) {
+        String[] a = TrainJobTest.args(out, "--boundaries", boundaries);
+        String[] b = java.util.Arrays.copyOf(a, a.length + 1);
+        b[a.length] = "--dry-run";
+        return b;
+    }
+}
