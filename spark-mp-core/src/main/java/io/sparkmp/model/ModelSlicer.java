@@ -242,7 +242,13 @@ public final class ModelSlicer {
             INDArray flat = Nd4j.hstack(pieces.toArray(new INDArray[0]));
             net.init(flat, true);
         }
-        return new StageSlice(stage, numStages, from, to, net);
+        List<InputPreProcessor> upstream = new ArrayList<>();
+        for (int i = 0; i < from; i++) {
+            if (conf.getInputPreProcess(i) != null) {
+                upstream.add(conf.getInputPreProcess(i).clone());
+            }
+        }
+        return new StageSlice(stage, numStages, from, to, net, upstream);
     }
 
     static String describe(int index, Layer layer) {

@@ -28,6 +28,11 @@ final class SliceNetwork extends MultiLayerNetwork {
     }
 
     @Override
+    public int getInputMiniBatchSize() {
+        return pinnedMiniBatchSize > 0 ? pinnedMiniBatchSize : super.getInputMiniBatchSize();
+    }
+
+    @Override
     public void setInputMiniBatchSize(int size) {
         super.setInputMiniBatchSize(pinnedMiniBatchSize > 0 ? pinnedMiniBatchSize : size);
     }

@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.MaskState;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
@@ -45,6 +47,8 @@ public final class StageSlice {
     private final INDArray gradientSum;
     private final List<INDArray> runningStatSums = new ArrayList<>();
     private final Map<Integer, INDArray[]> inputs = new HashMap<>();
+    /** Preprocessors of the layers before this stage: they reshape the features mask on its way here. */
+    private final List<InputPreProcessor> upstreamPreprocessors;
 
     private Gradient gradientLayout;
     private long step = -1;
@@ -54,7 +58,8 @@ public final class StageSlice {
     private int forwardStateOf = -1;
     private double lossSum;
 
-    StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net) {
+    StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, List<InputPreProcessor> upstream) {
+        this.upstreamPreprocessors = List.copyOf(upstream);
         this.stage = stage;
         this.numStages = numStages;
         this.fromLayer = fromLayer;
@@ -188,7 +193,8 @@ public final class StageSlice {
         }
         INDArray[] in = takeInput(microBatch);
         setDropoutContext(microBatch);
-        Pair<Gradient, INDArray> p = net.calculateGradients(in[0], labels, in[1], labelsMask);
+        applyFeaturesMask(in[1]);
+        Pair<Gradient, INDArray> p = net.calculateGradients(in[0], labels, null, labelsMask);
         // Score without the regularization term, times the examples: the summed loss of the micro-batch.
         double score = ((IOutputLayer) net.getOutputLayer()).computeScore(0.0, true, NO_WS);
         lossSum += score * microBatchSize;
@@ -277,15 +283,35 @@ public final class StageSlice {
     private INDArray runForward(int microBatch) {
         INDArray[] in = inputs.get(microBatch);
         setDropoutContext(microBatch);
-        if (in[1] != null) {
-            net.setLayerMaskArrays(in[1], null);
-        } else {
-            net.clearLayerMaskArrays();
-        }
+        applyFeaturesMask(in[1]);
         net.setInput(in[0]);
         List<INDArray> acts = net.feedForward(true, false);
         forwardStateOf = microBatch;
         return acts.get(acts.size() - 1);
+    }
+
+    /**
+     * Sets the layers' masks from the model's features mask. The mask is first brought to the form it has
+     * at this stage's input (e.g. a [examples * T, 1] column inside a time-distributed block), and
+     * propagated with the pinned micro-batch size: DL4J's own setLayerMaskArrays would take the mask's
+     * row count as the mini-batch size.
+     */
+    private void applyFeaturesMask(INDArray featuresMask) {
+        net.clearLayerMaskArrays();
+        if (featuresMask == null) {
+            return;
+        }
+        INDArray mask = featuresMask;
+        MaskState state = MaskState.Active;
+        for (InputPreProcessor p : upstreamPreprocessors) {
+            Pair<INDArray, MaskState> next = p.feedForwardMaskArray(mask, state, microBatchSize);
+            if (next == null || next.getFirst() == null) {
+                return;
+            }
+            mask = next.getFirst();
+            state = next.getSecond();
+        }
+        net.feedForwardMaskArray(mask, state, microBatchSize);
     }
 
     private INDArray[] takeInput(int microBatch) {

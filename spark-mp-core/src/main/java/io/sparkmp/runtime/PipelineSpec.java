@@ -3,8 +3,11 @@ package io.sparkmp.runtime;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.SortedSet;
+import java.util.TreeSet;
 
 import io.sparkmp.model.ModelSlicer;
 import io.sparkmp.schedule.Communication;
@@ -121,6 +124,33 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
             out.add(s);
         }
         return out;
+    }
+
+    /**
+     * The ranks that rank {@code rank} exchanges tensors with, i.e. the links a socket channel must
+     * connect: the ranks of the neighbouring stages of each of its stages, rank 0 (step header, features
+     * masks, labels) and the rank of the last stage (labels, regularization terms for the loss). Rank 0
+     * talks to every rank.
+     */
+    public SortedSet<Integer> peersOf(int rank) {
+        SortedSet<Integer> out = new TreeSet<>();
+        for (int s : stagesOf(rank)) {
+            if (s > 0) {
+                out.add(rankOf(s - 1));
+            }
+            if (s < numStages() - 1) {
+                out.add(rankOf(s + 1));
+            }
+        }
+        if (rank == 0) {
+            for (int r = 1; r < devices; r++) {
+                out.add(r);
+            }
+        }
+        out.add(0);
+        out.add(rankOf(numStages() - 1));
+        out.remove(rank);
+        return Collections.unmodifiableSortedSet(out);
     }
 
     /** The schedule every rank runs: generated compute actions plus the communication pass. */

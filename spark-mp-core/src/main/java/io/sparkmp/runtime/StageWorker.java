@@ -67,7 +67,6 @@ public final class StageWorker {
     private final EnumMap<ActionType, Long> nanos = new EnumMap<>(ActionType.class);
     private final EnumMap<ActionType, Integer> counts = new EnumMap<>(ActionType.class);
     private long step;
-    private int epoch;
     private int examples;
     private boolean hasFeaturesMask;
     private boolean hasLabelsMask;
@@ -165,7 +164,7 @@ public final class StageWorker {
             }
         }
         long start = System.nanoTime();
-        resetStep(step, epoch);
+        resetStep(step);
         try {
             if (rank == 0) {
                 distribute(miniBatchOrNull);
@@ -407,9 +406,8 @@ public final class StageWorker {
 
     private double ownRegularization;
 
-    private void resetStep(long step, int epoch) {
+    private void resetStep(long step) {
         this.step = step;
-        this.epoch = epoch;
         forwardInputs.clear();
         forwardOutputs.clear();
         outputGradients.clear();

@@ -123,6 +123,20 @@ public final class TestModels {
                 .setInputType(InputType.recurrent(4, 5)).build();
     }
 
+    /**
+     * LSTM, dense (time-distributed through DL4J's RnnToFeedForward / FeedForwardToRnn preprocessors),
+     * dense, RnnOutput: cuts inside the time-distributed block send 2d activations of examples * T rows.
+     */
+    public static MultiLayerConfiguration lstmDense(DataType type, Opt opt) {
+        return new NeuralNetConfiguration.Builder().seed(SEED).dataType(type)
+                .updater(opt.updater()).l2(1e-3).activation(Activation.TANH).list()
+                .layer(new LSTM.Builder().nOut(6).build())
+                .layer(new DenseLayer.Builder().nOut(5).build())
+                .layer(new DenseLayer.Builder().nOut(5).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX).nOut(3).build())
+                .setInputType(InputType.recurrent(4, 5)).build();
+    }
+
     /** Random mini-batches fitting {@code conf}'s kind: features, one-hot labels and, for RNNs, masks. */
     public static List<DataSet> data(String kind, DataType type, int batches, int batchSize, long seed) {
         Random r = new Random(seed);

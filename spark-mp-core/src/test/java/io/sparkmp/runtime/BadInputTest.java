@@ -142,6 +142,14 @@ class BadInputTest {
             assertEquals(spec, back);
             assertEquals(List.of(1, 3), back.stagesOf(1));
             assertEquals(1, back.rankOf(3));
+            assertEquals(java.util.Set.of(0), back.peersOf(1));
+        }
+        PipelineSpec four = PipelineSpec.of(MLP, new int[] {0, 1, 2, 3, 4}, ScheduleKind.ONE_F_ONE_B, 4, 1, 4, 16, 5);
+        assertEquals(java.util.Set.of(1, 2, 3), four.peersOf(0));
+        assertEquals(java.util.Set.of(0, 2, 3), four.peersOf(1));
+        assertEquals(java.util.Set.of(0, 1, 3), four.peersOf(2));
+        assertEquals(java.util.Set.of(0, 2), four.peersOf(3));
+        {
         }
     }
 }

@@ -40,6 +40,7 @@ class FailureTest {
                 () -> new InProcessPipeline(spec, null, Duration.ofSeconds(60)).fit(List.of(good, bad), 1));
         long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
         assertTrue(seconds < 20, "the other rank should stop at once, not after the 60 s receive timeout: " + seconds + " s");
+        System.out.println(e.getMessage());
         assertEquals(1, e.rank());
         assertEquals(1, e.step());
         assertEquals(Action.of(1, ActionType.BACKWARD, 0), e.action());

@@ -17,10 +17,12 @@ import io.sparkmp.schedule.ScheduleKind;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 
 /**
@@ -114,6 +116,28 @@ class PipelineEquivalenceTest {
         double moved = TestModels.maxRelativeError(result.parameters(),
                 io.sparkmp.model.LayerParameters.initial(conf, TestModels.SEED));
         assertTrue(moved > 1e-4, c + ": parameters barely moved (" + moved + ")");
+    }
+
+    @Test
+    void startsFromGivenWeights() {
+        // --init-from: weights of a DL4J network (here: trained 2 steps elsewhere), fresh updater on both sides.
+        MultiLayerConfiguration conf = model("mlp", DataType.DOUBLE, Opt.NESTEROVS);
+        List<DataSet> data = TestModels.data("mlp", DataType.DOUBLE, 5, 16, 42);
+        Map<Integer, INDArray> start = ModelAssembler.split(TestModels.referenceFit(conf, data.subList(0, 2), 1, null));
+        InProcessPipeline.Result r = new InProcessPipeline(PipelineSpec.of(conf, new int[] {0, 1, 4}, ScheduleKind.GPIPE, 2, 1,
+                4, 16, TestModels.SEED), start, InProcessPipeline.DEFAULT_RECEIVE_TIMEOUT).fit(data.subList(2, 5), 1);
+        MultiLayerNetwork ref = ModelAssembler.assemble(conf, start);
+        for (DataSet ds : data.subList(2, 5)) {
+            ref.fit(ds);
+        }
+        double err = TestModels.maxRelativeError(r.parameters(), ModelAssembler.split(ref));
+        assertTrue(err <= DOUBLE_BOUND, "max relative error " + err);
+        // and the assembled result continues like the reference (updater state and iteration count carried)
+        MultiLayerNetwork cont = r.toNetwork();
+        DataSet more = TestModels.data("mlp", DataType.DOUBLE, 1, 16, 43).get(0);
+        cont.fit(more);
+        ref.fit(more);
+        assertTrue(TestModels.maxRelativeError(ModelAssembler.split(cont), ModelAssembler.split(ref)) <= DOUBLE_BOUND);
     }
 
     @AfterAll

@@ -1,0 +1,381 @@
+package io.sparkmp.model;
+
+import io.sparkmp.plan.LayerProfile;
+import io.sparkmp.plan.ModelProfile;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.layers.IOutputLayer;
+import org.deeplearning4j.nn.conf.CacheMode;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
+import org.deeplearning4j.nn.conf.memory.MemoryType;
+import org.deeplearning4j.nn.conf.memory.MemoryUseMode;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * Turns a DL4J {@link MultiLayerConfiguration} into the planner's {@link ModelProfile}: per layer its parameter
+ * count, bytes of parameters, gradients and updater state (from DL4J's memory report for the configuration's
+ * updater and data type), activation bytes per example (the output shape, what crosses a cut; the input kept
+ * for backward; working memory) and forward/backward time per example.
+ *
+ * <p>Times come either from a FLOP estimate ({@link #analytic}) or from a short profiling run
+ * ({@link #measure}): the network is built once, and each layer's {@code activate} and
+ * {@code backpropGradient} are timed on its real input at two micro-batch sizes (m and 2m), after warm-up,
+ * taking the median of the repeats; a straight line through the two medians gives the fixed cost per call and
+ * the cost per example. Measure on the hardware that will train (e.g. inside one Spark task on an executor),
+ * and cache the result under {@link #cacheKey}; the profile is Serializable and has a JSON form.
+ *
+ * <p>Not thread-safe with other ND4J work in the same JVM: the timings would measure the neighbours too.
+ */
+public final class LayerProfiler {
+
+    private final int sampleMicroBatch;
+    private final int warmup;
+    private final int repeats;
+    private final String hardware;
+    private final int layersPerBuild;
+
+    private LayerProfiler(Builder b) {
+        sampleMicroBatch = b.sampleMicroBatch;
+        warmup = b.warmup;
+        repeats = b.repeats;
+        hardware = b.hardware != null ? b.hardware : hardwareDescription();
+        layersPerBuild = b.layersPerBuild;
+    }
+
+    /** A new builder (defaults: sample micro-batch 8, 2 warm-up and 5 timed repeats, this machine's hardware). */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The hardware description this profiler keys its cache entries by. */
+    public String hardware() {
+        return hardware;
+    }
+
+    /**
+     * The cache key of a measured profile of {@code conf} with this profiler's settings on its hardware:
+     * SHA-256 of the configuration JSON, input type and sample size, and the hardware description.
+     */
+    public String cacheKey(MultiLayerConfiguration conf, InputType inputType) {
+        return ModelProfile.cacheKey(conf.toJson() + "\ninput=" + inputType + "\nsample=" + sampleMicroBatch
+                + "\nrepeats=" + repeats, hardware);
+    }
+
+    /**
+     * Profile with analytic times: forward FLOPs per example (2 x weights x output positions for dense and
+     * convolution layers, one per output element otherwise) divided by {@code flopsPerSecond}; backward twice
+     * the forward. Builds no network.
+     *
+     * @throws IllegalArgumentException when flopsPerSecond is not positive, or the configuration has no layers
+     */
+    public ModelProfile analytic(MultiLayerConfiguration conf, InputType inputType, double flopsPerSecond) {
+        if (!(flopsPerSecond > 0) || Double.isInfinite(flopsPerSecond)) {
+            throw new IllegalArgumentException("flopsPerSecond must be positive and finite, found " + flopsPerSecond);
+        }
+        List<LayerProfile> layers = staticProfiles(conf, inputType);
+        List<LayerProfile> timed = new ArrayList<>(layers.size());
+        for (LayerProfile l : layers) {
+            timed.add(l.withFlopTimes(flopsPerSecond));
+        }
+        return new ModelProfile(timed, inputBytes(conf, inputType), conf.getDataType().name(), updaterName(conf),
+                ModelProfile.TimeSource.ANALYTIC, 0, ModelProfile.cacheKey(conf.toJson() + "\ninput=" + inputType,
+                "analytic " + flopsPerSecond + " flop/s"));
+    }
+
+    /**
+     * Profile with measured times (see the class comment). Builds the network in this JVM, in pieces of
+     * {@link Builder#layersPerBuild} layers when set (for a model too large for one device).
+     *
+     * @throws IllegalArgumentException when the configuration has no layers or the input type does not fit it
+     */
+    public ModelProfile measure(MultiLayerConfiguration conf, InputType inputType) {
+        List<LayerProfile> layers = staticProfiles(conf, inputType);
+        List<InputType> outputs = conf.getLayerActivationTypes(inputType);
+        int n = layers.size();
+        int m0 = sampleMicroBatch;
+        int m1 = 2 * sampleMicroBatch;
+        double[][] t0 = new double[2][n];
+        double[][] t1 = new double[2][n];
+        // Build at most layersPerBuild layers at a time, so a model too large for this JVM can be profiled in
+        // pieces; each piece is timed on random input of its first layer's input shape.
+        for (int from = 0; from < n; from += layersPerBuild) {
+            int to = (int) Math.min(n, (long) from + layersPerBuild);
+            MultiLayerConfiguration part = from == 0 && to == n ? conf.clone()
+                    : ModelSlicer.sliceConfiguration(conf, from, to);
+            InputType partInput = from == 0 ? inputType : outputs.get(from - 1);
+            MultiLayerNetwork net = new MultiLayerNetwork(part);
+            net.init();
+            net.initGradientsView(); // backpropGradient writes into the gradient views, which fit() would create
+            double[][] a = timeLayers(net, part, partInput, m0);
+            double[][] b = timeLayers(net, part, partInput, m1);
+            for (int k = 0; k < 2; k++) {
+                System.arraycopy(a[k], 0, t0[k], from, to - from);
+                System.arraycopy(b[k], 0, t1[k], from, to - from);
+            }
+        }
+        List<LayerProfile> out = new ArrayList<>(layers.size());
+        for (int i = 0; i < layers.size(); i++) {
+            LayerProfile l = layers.get(i);
+            double[] f = line(t0[0][i], t1[0][i], m0, m1);
+            double[] b = line(t0[1][i], t1[1][i], m0, m1);
+            out.add(new LayerProfile(l.name(), l.type(), l.parameters(), l.parameterBytes(), l.gradientBytes(),
+                    l.updaterBytes(), l.outputBytesPerExample(), l.keptBytesPerExample(), l.workingBytesPerExample(),
+                    l.forwardFlopsPerExample(), f[0], f[1], b[0], b[1]));
+        }
+        return new ModelProfile(out, inputBytes(conf, inputType), conf.getDataType().name(), updaterName(conf),
+                ModelProfile.TimeSource.MEASURED, m0, cacheKey(conf, inputType));
+    }
+
+    /** [fixed, perExample] of the line through (m0, y0) and (m1, y1), clamped to non-negative parts. */
+    private static double[] line(double y0, double y1, int m0, int m1) {
+        double per = (y1 - y0) / (m1 - m0);
+        double fixed = y0 - per * m0;
+        if (per <= 0) { // noise: no measurable growth with the batch; charge it all per example at m1
+            return new double[] {0, Math.max(y0, y1) / m1};
+        }
+        if (fixed < 0) {
+            return new double[] {0, y0 / m0};
+        }
+        return new double[] {fixed, per};
+    }
+
+    /** Per-layer numbers that need no timing: parameters, memory, activation sizes, FLOPs. */
+    private static List<LayerProfile> staticProfiles(MultiLayerConfiguration conf, InputType inputType) {
+        int n = conf.getConfs().size();
+        if (n == 0) {
+            throw new IllegalArgumentException("the configuration has no layers");
+        }
+        DataType dt = conf.getDataType();
+        int bytes = dt.width();
+        List<InputType> outputs = conf.getLayerActivationTypes(inputType);
+        List<LayerProfile> out = new ArrayList<>(n);
+        Set<String> names = new HashSet<>();
+        InputType previous = inputType;
+        for (int i = 0; i < n; i++) {
+            NeuralNetConfiguration c = conf.getConf(i);
+            org.deeplearning4j.nn.conf.layers.Layer layer = c.getLayer();
+            InputPreProcessor pp = conf.getInputPreProcess(i);
+            InputType in = pp == null ? previous : pp.getOutputType(previous);
+            InputType outType = outputs.get(i);
+            LayerMemoryReport r = layer.getMemoryReport(in);
+            long params = layer.initializer().numParams(c);
+            long paramBytes = mem(r, MemoryType.PARAMETERS, dt);
+            long gradBytes = mem(r, MemoryType.PARAMATER_GRADIENTS, dt);
+            long updaterBytes = mem(r, MemoryType.UPDATER_STATE, dt);
+            long outBytes = outType.arrayElementsPerExample() * bytes;
+            // Kept until backward: the layer's input (DL4J layers keep it) plus any per-example cache.
+            long kept = in.arrayElementsPerExample() * bytes + mem(r, MemoryType.CACHED_MEMORY_VARIABLE, dt);
+            // Transient: working memory and the input gradient produced by backward.
+            long working = mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt) + in.arrayElementsPerExample() * bytes;
+            String name = layer.getLayerName() == null || layer.getLayerName().isBlank() ? "layer" + i : layer.getLayerName();
+            if (!names.add(name)) {
+                name = name + "_" + i;
+                names.add(name);
+            }
+            out.add(new LayerProfile(name, layer.getClass().getSimpleName(), params, paramBytes, gradBytes,
+                    updaterBytes, outBytes, kept, working, flops(layer, params, outType), 0, 0, 0, 0));
+            previous = outType;
+        }
+        return out;
+    }
+
+    private static long mem(LayerMemoryReport r, MemoryType t, DataType dt) {
+        return r.getMemoryBytes(t, 1, MemoryUseMode.TRAINING, CacheMode.NONE, dt);
+    }
+
+    /** Forward FLOPs per example: 2 x weights x output positions for dense/conv, one per output element otherwise. */
+    private static double flops(org.deeplearning4j.nn.conf.layers.Layer layer, long params, InputType out) {
+        long outElems = out.arrayElementsPerExample();
+        if (layer instanceof FeedForwardLayer ff && ff.getNOut() > 0 && params > 0) {
+            return 2.0 * params * ((double) outElems / ff.getNOut());
+        }
+        return outElems;
+    }
+
+    private static long inputBytes(MultiLayerConfiguration conf, InputType inputType) {
+        return inputType.arrayElementsPerExample() * conf.getDataType().width();
+    }
+
+    private static String updaterName(MultiLayerConfiguration conf) {
+        for (NeuralNetConfiguration c : conf.getConfs()) {
+            if (c.getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null) {
+                return bl.getIUpdater().getClass().getSimpleName();
+            }
+        }
+        return "";
+    }
+
+    /** Median [forward, backward] seconds per layer of one call on a micro-batch of {@code mb}. */
+    private double[][] timeLayers(MultiLayerNetwork net, MultiLayerConfiguration conf, InputType inputType, int mb) {
+        LayerWorkspaceMgr ws = LayerWorkspaceMgr.noWorkspaces();
+        DataType dt = conf.getDataType();
+        long[] shape = inputType.getShape(false);
+        long[] full = new long[shape.length + 1];
+        full[0] = mb;
+        System.arraycopy(shape, 0, full, 1, shape.length);
+        Nd4j.getRandom().setSeed(12345);
+        INDArray x = Nd4j.rand(dt, full);
+        int n = net.getnLayers();
+        double[][] medians = new double[2][n];
+        for (int i = 0; i < n; i++) {
+            Layer layer = net.getLayer(i);
+            InputPreProcessor pp = conf.getInputPreProcess(i);
+            INDArray in = pp == null ? x : pp.preProcess(x, mb, ws);
+            layer.setInputMiniBatchSize(mb);
+            INDArray out = layer.activate(in, true, ws).dup();
+            INDArray eps = null;
+            if (layer instanceof IOutputLayer ol) {
+                INDArray labels = Nd4j.zeros(dt, out.shape());
+                labels.get(NDArrayIndex.all(), NDArrayIndex.point(0)).assign(1);
+                ol.setLabels(labels);
+            } else {
+                eps = Nd4j.rand(dt, out.shape());
+            }
+            double[] f = new double[repeats];
+            double[] b = new double[repeats];
+            for (int r = -warmup; r < repeats; r++) {
+                long s0 = System.nanoTime();
+                layer.activate(in, true, ws);
+                long s1 = System.nanoTime();
+                layer.backpropGradient(eps, ws);
+                long s2 = System.nanoTime();
+                if (r >= 0) {
+                    f[r] = (s1 - s0) / 1e9;
+                    b[r] = (s2 - s1) / 1e9;
+                }
+            }
+            medians[0][i] = median(f);
+            medians[1][i] = median(b);
+            x = out;
+        }
+        return medians;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /**
+     * This machine as a cache-key string: OS and architecture, CPU model, cores, ND4J backend and its thread
+     * count (the figures that change layer times).
+     */
+    public static String hardwareDescription() {
+        String cpu = "";
+        try {
+            Path info = Path.of("/proc/cpuinfo");
+            if (Files.isReadable(info)) {
+                for (String line : Files.readAllLines(info, StandardCharsets.UTF_8)) {
+                    if (line.startsWith("model name")) {
+                        cpu = line.substring(line.indexOf(':') + 1).trim();
+                        break;
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            cpu = "unknown cpu"; // the key only gets less specific
+        }
+        return String.format(Locale.ROOT, "%s %s; %s; %d cores; nd4j %s, %d threads", System.getProperty("os.name"),
+                System.getProperty("os.arch"), cpu, Runtime.getRuntime().availableProcessors(),
+                Nd4j.getBackend().getClass().getSimpleName(), Nd4j.getEnvironment().maxThreads());
+    }
+
+    /** Settings of a {@link LayerProfiler}; each may be set once. */
+    public static final class Builder {
+        private int sampleMicroBatch = 8;
+        private int warmup = 2;
+        private int repeats = 5;
+        private String hardware;
+        private int layersPerBuild = Integer.MAX_VALUE;
+        private final Set<String> set = new HashSet<>();
+
+        private Builder() {
+        }
+
+        private void once(String what) {
+            if (!set.add(what)) {
+                throw new IllegalStateException(what + " was already set");
+            }
+        }
+
+        /** Examples per timed call (the second size timed is twice this); positive. */
+        public Builder sampleMicroBatch(int m) {
+            once("sampleMicroBatch");
+            if (m <= 0) {
+                throw new IllegalArgumentException("sampleMicroBatch must be positive, found " + m);
+            }
+            sampleMicroBatch = m;
+            return this;
+        }
+
+        /** Untimed calls per layer before timing; &ge; 0. */
+        public Builder warmup(int n) {
+            once("warmup");
+            if (n < 0) {
+                throw new IllegalArgumentException("warmup must be >= 0, found " + n);
+            }
+            warmup = n;
+            return this;
+        }
+
+        /** Timed calls per layer and size (median taken); positive. */
+        public Builder repeats(int n) {
+            once("repeats");
+            if (n <= 0) {
+                throw new IllegalArgumentException("repeats must be positive, found " + n);
+            }
+            repeats = n;
+            return this;
+        }
+
+        /** Hardware description for the cache key (default {@link #hardwareDescription()}); e.g. a GPU model. */
+        public Builder hardware(String description) {
+            once("hardware");
+            if (description == null || description.isBlank()) {
+                throw new IllegalArgumentException("hardware description must not be blank");
+            }
+            hardware = description;
+            return this;
+        }
+
+        /**
+         * Build and time at most this many layers at once (default: the whole model), for models whose full
+         * network does not fit this JVM; the peak is then the largest piece.
+         */
+        public Builder layersPerBuild(int n) {
+            once("layersPerBuild");
+            if (n <= 0) {
+                throw new IllegalArgumentException("layersPerBuild must be positive, found " + n);
+            }
+            layersPerBuild = n;
+            return this;
+        }
+
+        public LayerProfiler build() {
+            return new LayerProfiler(this);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+package io.sparkmp.plan;
+
+import io.sparkmp.schedule.ScheduleKind;
+
+import java.io.Serializable;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The planner's decision: where to cut the model, how to schedule it and what that is predicted to cost.
+ * Immutable; made by {@link PipelinePlanner}.
+ *
+ * @param boundaries stage boundaries, length {@code P * v + 1}, from 0 to the layer count; virtual stage
+ *     {@code s} holds layers {@code [boundaries[s], boundaries[s+1])} and runs on device {@code s % P}
+ * @param schedule the pipeline schedule
+ * @param devices pipeline ranks per replica, P
+ * @param stagesPerDevice virtual stages per device, v (1 unless interleaved)
+ * @param microBatches micro-batches per mini-batch per replica, M
+ * @param replicas data-parallel replicas of the whole pipeline, R (P * R executors in all)
+ * @param batchSize global mini-batch per optimizer step (all replicas)
+ * @param microBatchSize examples per micro-batch: batchSize / (R * M)
+ * @param stages per-stage layers, memory and time
+ * @param pipelineSeconds predicted time of one replica's pipeline for one mini-batch
+ * @param allreduceSeconds predicted gradient all-reduce time across replicas (0 when R = 1)
+ * @param predictedStepSeconds pipelineSeconds + allreduceSeconds
+ * @param bubbleFraction idle fraction of the devices during the pipeline
+ * @param stepTimeMethod how pipelineSeconds was obtained (closed form or simulated schedule)
+ * @param timeSource where the layer times came from
+ * @param budgetBytes memory budget per device
+ * @param bandwidthBytesPerSecond link bandwidth assumed between stages and replicas
+ * @param candidatesConsidered (stages, replicas, micro-batches, schedule) combinations the planner considered
+ * @param partitionsSolved combinations for which it ran the partitioner (the rest were pruned by a bound)
+ */
+public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
+                           int microBatches, int replicas, int batchSize, int microBatchSize, List<StagePlan> stages,
+                           double pipelineSeconds, double allreduceSeconds, double predictedStepSeconds,
+                           double bubbleFraction, String stepTimeMethod, ModelProfile.TimeSource timeSource,
+                           long budgetBytes, double bandwidthBytesPerSecond, int candidatesConsidered,
+                           int partitionsSolved) implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+
+    public PipelinePlan {
+        boundaries = boundaries.clone();
+        stages = List.copyOf(stages);
+        if (boundaries.length != devices * stagesPerDevice + 1 || stages.size() != devices * stagesPerDevice) {
+            throw new IllegalArgumentException("a plan of " + devices + " devices x " + stagesPerDevice
+                    + " stages needs " + (devices * stagesPerDevice + 1) + " boundaries and as many stages, found "
+                    + boundaries.length + " and " + stages.size());
+        }
+    }
+
+    /** A copy of the boundaries. */
+    @Override
+    public int[] boundaries() {
+        return boundaries.clone();
+    }
+
+    /** Number of (virtual) stages, P * v. */
+    public int numStages() {
+        return stages.size();
+    }
+
+    /** Executors used: P * R. */
+    public int executors() {
+        return devices * replicas;
+    }
+
+    /** Predicted samples per second: batchSize / predictedStepSeconds. */
+    public double throughput() {
+        return predictedStepSeconds > 0 ? batchSize / predictedStepSeconds : Double.POSITIVE_INFINITY;
+    }
+
+    /** Stage {@code s}. */
+    public StagePlan stage(int s) {
+        return stages.get(s);
+    }
+
+    /** Layers of the model. */
+    public int layerCount() {
+        return boundaries[boundaries.length - 1];
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof PipelinePlan p && Arrays.equals(boundaries, p.boundaries) && schedule == p.schedule
+                && devices == p.devices && stagesPerDevice == p.stagesPerDevice && microBatches == p.microBatches
+                && replicas == p.replicas && batchSize == p.batchSize && microBatchSize == p.microBatchSize
+                && stages.equals(p.stages) && Double.compare(pipelineSeconds, p.pipelineSeconds) == 0
+                && Double.compare(allreduceSeconds, p.allreduceSeconds) == 0
+                && Double.compare(predictedStepSeconds, p.predictedStepSeconds) == 0
+                && Double.compare(bubbleFraction, p.bubbleFraction) == 0 && stepTimeMethod.equals(p.stepTimeMethod)
+                && timeSource == p.timeSource && budgetBytes == p.budgetBytes
+                && Double.compare(bandwidthBytesPerSecond, p.bandwidthBytesPerSecond) == 0
+                && candidatesConsidered == p.candidatesConsidered && partitionsSolved == p.partitionsSolved;
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * Arrays.hashCode(boundaries) + stages.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return "PipelinePlan[" + schedule.label() + ", P=" + devices + ", v=" + stagesPerDevice + ", M=" + microBatches
+                + ", R=" + replicas + ", boundaries=" + Arrays.toString(boundaries) + ", step="
+                + fmt("%.6f", predictedStepSeconds) + " s]";
+    }
+
+    /**
+     * A fixed-width table of the plan: a summary, one row per stage (layers, parameters, memory against the
+     * budget, times and bytes sent per micro-batch) and the totals. Printed by the trainer before launch and
+     * by a dry run.
+     */
+    public String explain() {
+        StringBuilder sb = new StringBuilder();
+        sb.append(fmt("Pipeline plan: %d layers -> %d stage%s on %d device%s (v=%d) x %d replica%s = %d executors%n",
+                layerCount(), numStages(), numStages() == 1 ? "" : "s", devices, devices == 1 ? "" : "s",
+                stagesPerDevice, replicas, replicas == 1 ? "" : "s", executors()));
+        sb.append(fmt("schedule %s, batch %d = %d replica%s x %d micro-batch%s x %d example%s%n", schedule.label(),
+                batchSize, replicas, replicas == 1 ? "" : "s", microBatches, microBatches == 1 ? "" : "es",
+                microBatchSize, microBatchSize == 1 ? "" : "s"));
+        sb.append(fmt("budget %s per device, link %.3g GB/s, layer times %s%n", bytes(budgetBytes),
+                bandwidthBytesPerSecond / 1e9, timeSource.name().toLowerCase(Locale.ROOT)));
+        String head = fmt("%5s %4s %-11s %-24s %12s %10s %10s %5s %4s %9s %9s %9s %9s %10s%n", "stage", "dev",
+                "layers", "names", "params", "memory", "budget", "use%", "inFl", "fwd ms", "bwd ms", "send ms",
+                "total ms", "sent/mb");
+        sb.append(head);
+        sb.append("-".repeat(head.length() - 1)).append('\n');
+        for (StagePlan s : stages) {
+            sb.append(fmt("%5d %4d %-11s %-24s %12d %10s %10s %5.1f %4d %9.3f %9.3f %9.3f %9.3f %10s%n", s.index(),
+                    s.device(), s.firstLayer() + ".." + (s.endLayer() - 1), names(s.layerNames()), s.parameters(),
+                    bytes(s.memory().totalBytes()), bytes(s.memory().budgetBytes()),
+                    100 * s.memory().budgetFraction(), s.memory().inFlight(), 1e3 * s.forwardSeconds(),
+                    1e3 * s.backwardSeconds(), 1e3 * s.sendSeconds(), 1e3 * s.timeSeconds(),
+                    bytes(s.bytesSentForward())));
+        }
+        sb.append("-".repeat(head.length() - 1)).append('\n');
+        sb.append(fmt("predicted step %.3f ms (pipeline %.3f ms + all-reduce %.3f ms, %s), bubble %.1f%%, "
+                        + "throughput %.1f samples/s%n", 1e3 * predictedStepSeconds, 1e3 * pipelineSeconds,
+                1e3 * allreduceSeconds, stepTimeMethod, 100 * bubbleFraction, throughput()));
+        sb.append(fmt("planner: %d candidate (P, R, M, schedule) combinations, %d partitioned, rest pruned by bound%n",
+                candidatesConsidered, partitionsSolved));
+        return sb.toString();
+    }
+
+    private static String names(List<String> names) {
+        String s = names.size() <= 2 ? String.join(",", names)
+                : names.get(0) + ".." + names.get(names.size() - 1);
+        return s.length() <= 24 ? s : s.substring(0, 21) + "...";
+    }
+
+    /** Bytes in binary units with one decimal, e.g. {@code 1.5 GiB}. */
+    static String bytes(long b) {
+        if (b < 1024) {
+            return b + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+        double v = b;
+        int u = -1;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return fmt("%.1f %s", v, units[u]);
+    }
+
+    private static String fmt(String f, Object... args) {
+        return String.format(Locale.ROOT, f, args);
+    }
+}

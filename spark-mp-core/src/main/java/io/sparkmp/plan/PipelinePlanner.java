@@ -1,0 +1,845 @@
+package io.sparkmp.plan;
+
+import io.sparkmp.schedule.ActionCosts;
+import io.sparkmp.schedule.Schedule;
+import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.schedule.ScheduleSimulator;
+import io.sparkmp.schedule.Schedules;
+import io.sparkmp.schedule.SimulationResult;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Chooses how to run a model as a pipeline: stage boundaries, number of pipeline devices P, virtual stages per
+ * device v, micro-batches M, schedule and data-parallel replicas R, and predicts step time and memory. Entry
+ * point: {@link #builder()}.
+ *
+ * <pre>{@code
+ * PipelinePlan plan = PipelinePlanner.builder()
+ *         .profile(profile)                  // ModelProfile: per-layer numbers (LayerProfiler or by hand)
+ *         .executors(8)                      // devices available (one per Spark executor / GPU)
+ *         .deviceMemoryBytes(4L << 30)       // budget per device
+ *         .bandwidthBytesPerSecond(1e9)      // link between stages and replicas
+ *         .batchSize(256)                    // global mini-batch per optimizer step
+ *         .build().plan();
+ * System.out.println(plan.explain());
+ * }</pre>
+ *
+ * <h2>Cost model</h2>
+ * Per micro-batch of m examples, stage [a, b) takes its layers' forward + backward time plus its sends
+ * ({@code latency + m * bytes / bandwidth} for the activation at b and the input gradient at a); memory is
+ * parameters + gradients + updater state + (in-flight micro-batches x kept activations) + the largest layer's
+ * working memory + receive buffers (activation in and gradient in, one micro-batch each). In-flight counts:
+ * GPipe M; 1F1B {@code min(M, P - s)}; interleaved see {@link InFlight}. With v virtual stages per device,
+ * each virtual stage gets budget / v. The partitioner balances the stage time above (latency included).
+ * Step time, closed form, with d_s = stage s's device time per micro-batch (the stage time less the
+ * latencies, which are spent on the link) and K = P v:
+ * <pre>
+ *   pipeline  = sum_s d_s / v + (M v - 1) * max_s d_s + 2 (K - 1) * latency
+ *   all-reduce (R &gt; 1) = max over devices of 2 (R-1)/R * gradient bytes / bandwidth + 2 (R-1) * latency
+ *   step      = pipeline + all-reduce
+ * </pre>
+ * The closed form ranks the candidates; the chosen plan's pipeline time and bubble are then simulated by
+ * {@link io.sparkmp.schedule.ScheduleSimulator} over the generated schedule (same device times and link
+ * latencies), unless the schedule has more than {@link #MAX_SIMULATED_ACTIONS} compute actions.
+ *
+ * <h2>Choices (when not given)</h2>
+ * <ul>
+ *   <li>Candidates: P = the fewest pipeline devices on which a split fits memory (see
+ *       {@code fewestThatFit}), its doublings, and for each replica count R dividing the batch the most
+ *       devices R leaves, min(executors / R, layers / v); for each P, R = the largest divisor of the batch
+ *       &le; executors / P. With P given, only that P. Every M dividing the per-replica batch (for interleaved
+ *       also a multiple of
+ *       P); schedules 1F1B and interleaved (v = 2). GPipe only when asked for: its predicted time equals
+ *       1F1B's and it holds at least as many micro-batches in flight, so it could only ever tie.</li>
+ *   <li>Each candidate gets the optimal partition ({@link Partitioner}); the plan is the candidate with the
+ *       lowest predicted step time. Ties (within 1e-9 relative) go to fewer stages, then 1F1B over GPipe over
+ *       interleaved, then fewer micro-batches. So the fewest stages that fit win unless more stages are
+ *       predicted to be faster.</li>
+ *   <li>Branch and bound: candidates are tried in order of a lower bound on their step time (no partition can
+ *       beat {@code W / v + (M v - 1) * max(largest layer, W / K) + 2 (K - 1) latency} with W the total compute
+ *       plus the cheapest cut's wire time on every link) and the search stops when
+ *       the bound exceeds the best step found, which keeps planning 1000 layers on 1024 devices well under a
+ *       second.</li>
+ * </ul>
+ * Manual overrides: {@link Builder#boundaries(int...)} or {@link Builder#boundaryNames(String...)} fix the
+ * split; {@link Builder#stages}, {@link Builder#microBatches}, {@link Builder#schedule}, {@link Builder#replicas}
+ * and {@link Builder#stagesPerDevice} fix the others.
+ */
+public final class PipelinePlanner {
+
+    private static final double TIE = 1e-9;
+    /** Larger schedules get the closed form only: simulation memory and time grow with P v M. */
+    static final long MAX_SIMULATED_ACTIONS = 1L << 21;
+
+    private final ModelProfile profile;
+    private final int executors;
+    private final long budget;
+    private final double bandwidth;
+    private final double latency;
+    private final int batchSize;
+    private final Integer stages;
+    private final Integer stagesPerDevice;
+    private final Integer microBatches;
+    private final ScheduleKind schedule;
+    private final Integer replicas;
+    private final int[] boundaries;
+
+    private PipelinePlanner(Builder b) {
+        profile = b.profile;
+        executors = b.executors;
+        budget = b.budget;
+        bandwidth = b.bandwidth;
+        latency = b.latency == null ? Builder.DEFAULT_LATENCY : b.latency;
+        batchSize = b.batchSize;
+        stages = b.stages;
+        stagesPerDevice = b.stagesPerDevice;
+        microBatches = b.microBatches;
+        schedule = b.schedule;
+        replicas = b.replicas;
+        boundaries = b.resolvedBoundaries;
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** One combination of choices to evaluate. */
+    private record Candidate(ScheduleKind kind, int v, int p, int r, int m, int mb, double lowerBound) {
+        int kindOrder() {
+            return switch (kind) {
+                case ONE_F_ONE_B -> 0;
+                case GPIPE -> 1;
+                case INTERLEAVED_1F1B -> 2;
+            };
+        }
+    }
+
+    /** An evaluated candidate. */
+    private record Evaluated(Candidate c, int[] boundaries, int[] inFlight, double step) {
+    }
+
+    /**
+     * Plans.
+     *
+     * @throws InfeasiblePlanException when a single layer exceeds the budget alone, or no candidate fits;
+     *     the message names the layer or stage, its bytes, the budget and the options
+     */
+    public PipelinePlan plan() {
+        Map<Integer, StageCostModel> models = new HashMap<>();
+        int minMb = smallestMicroBatch();
+        checkEveryLayerFitsAlone(model(models, minMb));
+        List<Candidate> candidates = candidates();
+        if (candidates.isEmpty()) { // candidates() throws when no combination is possible at all
+            throw noPlan(null, minMb); // P free, and not even the most stages fit
+        }
+
+        candidates.sort(Comparator.comparingDouble(Candidate::lowerBound).thenComparingInt(Candidate::p)
+                .thenComparingInt(Candidate::kindOrder).thenComparingInt(Candidate::m));
+        Evaluated best = null;
+        String lastFailure = null;
+        int solved = 0;
+        for (Candidate c : candidates) {
+            if (best != null && c.lowerBound() > best.step() * (1 + TIE)) {
+                break;
+            }
+            solved++;
+            StageCostModel cost = model(models, c.mb());
+            int k = c.p() * c.v();
+            int[] inFlight = c.kind() == ScheduleKind.INTERLEAVED_1F1B
+                    ? InFlight.fromSchedule(Schedules.generate(c.kind(), c.p(), c.m(), c.v()))
+                    : InFlight.closedForm(c.kind(), c.p(), c.v(), c.m());
+            long[] budgets = new long[k];
+            Arrays.fill(budgets, budget / c.v());
+            int[] split;
+            if (boundaries != null) {
+                String bad = firstOverBudget(cost, boundaries, inFlight, budgets, c);
+                if (bad != null) {
+                    lastFailure = bad;
+                    continue;
+                }
+                split = boundaries;
+            } else {
+                Partitioner.Partition part = new Partitioner(cost, k, budgets, inFlight).solve();
+                if (part == null) {
+                    continue;
+                }
+                split = part.boundaries();
+            }
+            double step = stepSeconds(cost, split, c)[0];
+            Evaluated e = new Evaluated(c, split, inFlight, step);
+            if (best == null || better(e, best)) {
+                best = e;
+            }
+        }
+        if (best == null) {
+            throw noPlan(lastFailure, minMb);
+        }
+        return build(best, model(models, best.c().mb()), candidates.size(), solved);
+    }
+
+    private StageCostModel model(Map<Integer, StageCostModel> models, int mb) {
+        return models.computeIfAbsent(mb, m -> new StageCostModel(profile, m, bandwidth, latency));
+    }
+
+    private static boolean better(Evaluated a, Evaluated b) {
+        double scale = Math.max(Math.abs(a.step()), Math.abs(b.step()));
+        if (Math.abs(a.step() - b.step()) > TIE * scale) {
+            return a.step() < b.step();
+        }
+        if (a.c().p() != b.c().p()) {
+            return a.c().p() < b.c().p();
+        }
+        if (a.c().kindOrder() != b.c().kindOrder()) {
+            return a.c().kindOrder() < b.c().kindOrder();
+        }
+        return a.c().m() < b.c().m();
+    }
+
+    /** [step, pipeline, all-reduce, bubble] for a split under a candidate (closed form, see class doc). */
+    private double[] stepSeconds(StageCostModel cost, int[] split, Candidate c) {
+        int k = split.length - 1;
+        double sum = 0;
+        double max = 0;
+        long[] gradPerDevice = new long[c.p()];
+        for (int s = 0; s < k; s++) {
+            // Device time: latency is spent on the link, not the device (as in ScheduleSimulator).
+            double t = cost.time(split[s], split[s + 1]) - latency * ((s > 0 ? 1 : 0) + (s < k - 1 ? 1 : 0));
+            t = Math.max(t, cost.compute(split[s], split[s + 1]));
+            sum += t;
+            max = Math.max(max, t);
+            for (int i = split[s]; i < split[s + 1]; i++) {
+                gradPerDevice[s % c.p()] += profile.layer(i).gradientBytes();
+            }
+        }
+        // The first forward and the last backward cross every link once each.
+        double pipeline = sum / c.v() + ((double) c.m() * c.v() - 1) * max + 2.0 * (k - 1) * latency;
+        double allreduce = 0;
+        if (c.r() > 1) {
+            long g = 0;
+            for (long x : gradPerDevice) {
+                g = Math.max(g, x);
+            }
+            allreduce = 2.0 * (c.r() - 1) / c.r() * g / bandwidth + 2.0 * (c.r() - 1) * latency;
+        }
+        double busy = c.m() * sum;
+        double bubble = pipeline > 0 ? Math.max(0, 1 - busy / (c.p() * pipeline)) : 0;
+        return new double[] {pipeline + allreduce, pipeline, allreduce, bubble};
+    }
+
+    private PipelinePlan build(Evaluated e, StageCostModel cost, int considered, int solved) {
+        Candidate c = e.c();
+        int[] split = e.boundaries();
+        int k = split.length - 1;
+        List<StagePlan> out = new ArrayList<>(k);
+        for (int s = 0; s < k; s++) {
+            int a = split[s];
+            int b = split[s + 1];
+            List<String> names = new ArrayList<>(b - a);
+            for (int i = a; i < b; i++) {
+                names.add(profile.layer(i).name());
+            }
+            out.add(new StagePlan(s, s % c.p(), a, b, names, cost.parameters(a, b),
+                    cost.memory(a, b, e.inFlight()[s], budget / c.v()), cost.forward(a, b), cost.backward(a, b),
+                    cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a)));
+        }
+        double[] t = stepSeconds(cost, split, c);
+        double pipeline = t[1];
+        double bubble = t[3];
+        String method = "closed form";
+        long actions = 2L * k * c.m();
+        if (actions <= MAX_SIMULATED_ACTIONS) {
+            SimulationResult sim = simulate(cost, split, c);
+            pipeline = sim.makespan();
+            bubble = sim.bubbleFraction();
+            method = "simulated";
+        } else {
+            method = "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS + " to simulate";
+        }
+        return new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out, pipeline, t[2],
+                pipeline + t[2], bubble, method, profile.timeSource(), budget, bandwidth, considered, solved);
+    }
+
+    /**
+     * Simulates the generated schedule with per-stage costs: F of stage s = its forward compute + putting its
+     * activation on the wire (bytes / bandwidth), B = backward compute + sending its input gradient; each
+     * link adds the per-message latency without occupying a device.
+     */
+    private SimulationResult simulate(StageCostModel cost, int[] split, Candidate c) {
+        int k = split.length - 1;
+        double[] fwd = new double[k];
+        double[] bwd = new double[k];
+        double[] link = new double[k - 1];
+        for (int s = 0; s < k; s++) {
+            fwd[s] = cost.forward(split[s], split[s + 1]) + cost.cutBytes(split[s + 1]) / bandwidth;
+            bwd[s] = cost.backward(split[s], split[s + 1]) + cost.cutBytes(split[s]) / bandwidth;
+        }
+        Arrays.fill(link, latency);
+        Schedule schedule = Schedules.generate(c.kind(), c.p(), c.m(), c.v());
+        return ScheduleSimulator.simulate(schedule, ActionCosts.perStage(fwd, bwd, link));
+    }
+
+    /** Every combination allowed by the fixed choices, with its lower bound. */
+    private List<Candidate> candidates() {
+        int layers = profile.layerCount();
+        List<ScheduleKind> kinds = new ArrayList<>();
+        if (schedule != null) {
+            kinds.add(schedule);
+        } else if (stagesPerDevice != null && stagesPerDevice > 1) {
+            kinds.add(ScheduleKind.INTERLEAVED_1F1B);
+        } else {
+            // GPipe is not a candidate unless asked for: its predicted time equals 1F1B's and it holds at least
+            // as many micro-batches in flight, so 1F1B wins every tie.
+            kinds.add(ScheduleKind.ONE_F_ONE_B);
+            // Manual boundaries without v mean one stage per device: P = number of stages.
+            if (stagesPerDevice == null && boundaries == null) {
+                kinds.add(ScheduleKind.INTERLEAVED_1F1B);
+            }
+        }
+        List<Candidate> out = new ArrayList<>();
+        boolean memoryRuledOut = false;
+        for (ScheduleKind kind : kinds) {
+            int v = kind == ScheduleKind.INTERLEAVED_1F1B ? (stagesPerDevice != null ? stagesPerDevice : 2) : 1;
+            if (boundaries != null && (boundaries.length - 1) % v != 0) {
+                continue;
+            }
+            List<int[]> pairs = devicesAndReplicas(kind, v, layers);
+            memoryRuledOut |= pairs == null;
+            for (int[] pr : pairs == null ? List.<int[]>of() : pairs) {
+                int p = pr[0];
+                int r = pr[1];
+                int perReplica = batchSize / r;
+                for (int m = 1; m <= perReplica; m++) {
+                    if (perReplica % m != 0 || (microBatches != null && m != microBatches)) {
+                        continue;
+                    }
+                    if (kind == ScheduleKind.INTERLEAVED_1F1B && m % p != 0) {
+                        continue;
+                    }
+                    out.add(new Candidate(kind, v, p, r, m, perReplica / m, 0));
+                }
+            }
+        }
+        if (out.isEmpty()) {
+            if (memoryRuledOut) {
+                return out;
+            }
+            throw new IllegalArgumentException(noCandidateMessage());
+        }
+        Map<Integer, double[]> stats = new HashMap<>();
+        List<Candidate> bounded = new ArrayList<>(out.size());
+        for (Candidate c : out) {
+            double[] st = stats.computeIfAbsent(c.mb(), this::boundStats);
+            int k = c.p() * c.v();
+            double wire = 2.0 * (k - 1) * st[2];
+            double bottleneck = Math.max(st[1], (st[0] + wire) / k);
+            double lb = (st[0] + wire) / c.v() + ((double) c.m() * c.v() - 1) * bottleneck + 2.0 * (k - 1) * latency;
+            bounded.add(new Candidate(c.kind(), c.v(), c.p(), c.r(), c.m(), c.mb(), lb));
+        }
+        return bounded;
+    }
+
+    /** [total compute, largest layer, cheapest cut] at micro-batch size mb. */
+    private double[] boundStats(int mb) {
+        StageCostModel m = new StageCostModel(profile, mb, bandwidth, latency);
+        double largest = 0;
+        double minCut = Double.POSITIVE_INFINITY;
+        for (int i = 0; i < m.layers(); i++) {
+            largest = Math.max(largest, m.compute(i, i + 1));
+            if (i > 0) {
+                minCut = Math.min(minCut, m.cut(i));
+            }
+        }
+        return new double[] {m.compute(0, m.layers()), largest, m.layers() > 1 ? minCut : 0};
+    }
+
+    private String noCandidateMessage() {
+        StringBuilder sb = new StringBuilder("no (stages, replicas, micro-batches, schedule) combination is possible: ");
+        sb.append("layers ").append(profile.layerCount()).append(", executors ").append(executors)
+                .append(", batchSize ").append(batchSize);
+        if (stages != null) {
+            sb.append(", stages ").append(stages);
+        }
+        if (stagesPerDevice != null) {
+            sb.append(", stagesPerDevice ").append(stagesPerDevice);
+        }
+        if (replicas != null) {
+            sb.append(", replicas ").append(replicas);
+        }
+        if (microBatches != null) {
+            sb.append(", microBatches ").append(microBatches);
+        }
+        if (schedule != null) {
+            sb.append(", schedule ").append(schedule.label());
+        }
+        if (boundaries != null) {
+            sb.append(", boundaries ").append(Arrays.toString(boundaries));
+        }
+        if (schedule == ScheduleKind.INTERLEAVED_1F1B) {
+            sb.append(" (interleaved needs microBatches to be a multiple of the devices P)");
+        }
+        return sb.toString();
+    }
+
+    /**
+     * The (P, R) pairs to consider for a schedule with v stages per device. With P fixed (stages or boundaries)
+     * only that P. Otherwise: the fewest stages that fit ({@link #fewestThatFit}), its doublings, and for each
+     * replica count R dividing the batch the most pipeline devices R leaves, min(executors / R, layers / v)
+     * (a finer split is faster when there are many micro-batches); for every P, R = the largest divisor of
+     * the batch &le; executors / P (or the given R). Null when P is free and no P fits memory.
+     */
+    private List<int[]> devicesAndReplicas(ScheduleKind kind, int v, int layers) {
+        List<int[]> out = new ArrayList<>();
+        Integer fixedP = boundaries != null ? Integer.valueOf((boundaries.length - 1) / v) : stages;
+        java.util.TreeSet<Integer> ps = new java.util.TreeSet<>();
+        int cap = Math.min(executors, layers / v);
+        if (fixedP != null) {
+            ps.add(fixedP);
+        } else {
+            int fewest = fewestThatFit(kind, v, cap);
+            if (fewest < 0) {
+                return null; // nothing fits even at the most stages: reported by plan()
+            }
+            for (long p = fewest; p <= cap; p *= 2) {
+                ps.add((int) p);
+            }
+            for (int r0 = 1; r0 <= executors; r0++) {
+                if (batchSize % r0 == 0 && (replicas == null || r0 == replicas)) {
+                    int p = Math.min(executors / r0, cap);
+                    if (p >= fewest) {
+                        ps.add(p);
+                    }
+                }
+            }
+        }
+        for (int p : ps) {
+            int r = replicas != null ? replicas : largestDivisorAtMost(batchSize, executors / p);
+            if (p >= 1 && (long) p * v <= layers && r >= 1 && (long) p * r <= executors) {
+                out.add(new int[] {p, r});
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The fewest pipeline devices P (&le; cap) on which some split fits memory, at the smallest micro-batch
+     * size any candidate uses and the schedule's in-flight counts with many micro-batches; -1 if even cap does
+     * not fit. Starts at ceil(parameters+gradients+updater / budget), gallops (doubling) to a P that fits, then
+     * binary-searches below it: this assumes that more stages never need more memory per device, which holds
+     * but for corner cases (1F1B's first stage holds P micro-batches); a plan is checked exactly in any case.
+     */
+    private int fewestThatFit(ScheduleKind kind, int v, int cap) {
+        if (cap < 1) {
+            return -1;
+        }
+        StageCostModel cost = new StageCostModel(profile, smallestMicroBatch(), bandwidth, latency);
+        long staticTotal = cost.staticBytes(0, profile.layerCount());
+        long lo = Math.max(1, (staticTotal + budget - 1) / budget);
+        if (lo > cap) {
+            return -1;
+        }
+        int bad = (int) lo - 1;
+        int p = (int) lo;
+        while (!fitsMemory(cost, kind, p, v)) {
+            if (p == cap) {
+                return -1;
+            }
+            bad = p;
+            p = (int) Math.min(2L * p, cap);
+        }
+        while (p - bad > 1) {
+            int mid = (bad + p) >>> 1;
+            if (fitsMemory(cost, kind, mid, v)) {
+                p = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        return p;
+    }
+
+    private boolean fitsMemory(StageCostModel cost, ScheduleKind kind, int p, int v) {
+        int k = p * v;
+        long[] budgets = new long[k];
+        Arrays.fill(budgets, budget / v);
+        int many = Integer.MAX_VALUE / Math.max(1, 4 * v);
+        int[] inFlight = InFlight.closedForm(kind == ScheduleKind.GPIPE ? ScheduleKind.ONE_F_ONE_B : kind, p, v, many);
+        if (kind == ScheduleKind.GPIPE) {
+            Arrays.fill(inFlight, microBatches != null ? microBatches : 1);
+        }
+        return new Partitioner(cost, k, budgets, inFlight).decide(Double.POSITIVE_INFINITY) != null;
+    }
+
+    /** The smallest micro-batch size any (R, M) candidate can have. */
+    private int smallestMicroBatch() {
+        if (microBatches == null) {
+            return 1;
+        }
+        int best = Integer.MAX_VALUE;
+        for (int r = 1; r <= executors; r++) {
+            if (batchSize % r == 0 && (replicas == null || r == replicas) && (batchSize / r) % microBatches == 0) {
+                best = Math.min(best, batchSize / r / microBatches);
+            }
+        }
+        return best == Integer.MAX_VALUE ? 1 : best;
+    }
+
+    private static int largestDivisorAtMost(int n, int limit) {
+        for (int d = Math.min(n, limit); d >= 1; d--) {
+            if (n % d == 0) {
+                return d;
+            }
+        }
+        return 0;
+    }
+
+    private void checkEveryLayerFitsAlone(StageCostModel cost) {
+        for (int i = 0; i < profile.layerCount(); i++) {
+            StageMemory m = cost.memory(i, i + 1, 1, budget);
+            if (!m.fits()) {
+                LayerProfile l = profile.layer(i);
+                throw new InfeasiblePlanException(String.format(Locale.ROOT,
+                        "layer %d '%s' (%s) alone needs %s (%d bytes: parameters+gradients+updater %s, activations "
+                                + "for 1 micro-batch of %d %s, working %s, receive buffers %s) but the budget is %s "
+                                + "(%d bytes) per device; options: more memory per device (spark.mp.device.memory or "
+                                + "executor off-heap), a smaller batch or micro-batch, activation recomputation",
+                        i, l.name(), l.type(), PipelinePlan.bytes(m.totalBytes()), m.totalBytes(),
+                        PipelinePlan.bytes(m.parameterBytes() + m.gradientBytes() + m.updaterBytes()),
+                        cost.microBatchSize(), PipelinePlan.bytes(m.activationBytes()),
+                        PipelinePlan.bytes(m.workingBytes()), PipelinePlan.bytes(m.receiveBytes()),
+                        PipelinePlan.bytes(budget), budget));
+            }
+        }
+    }
+
+    /** Message for the first stage of a manual split over its budget, or null if all fit. */
+    private static String firstOverBudget(StageCostModel cost, int[] split, int[] inFlight, long[] budgets, Candidate c) {
+        for (int s = 0; s + 1 < split.length; s++) {
+            StageMemory m = cost.memory(split[s], split[s + 1], inFlight[s], budgets[s]);
+            if (!m.fits()) {
+                return String.format(Locale.ROOT,
+                        "stage %d (layers %d..%d) needs %s (%d bytes) > budget %s (%d bytes) with schedule %s, "
+                                + "%d micro-batches of %d, %d in flight",
+                        s, split[s], split[s + 1] - 1, PipelinePlan.bytes(m.totalBytes()), m.totalBytes(),
+                        PipelinePlan.bytes(budgets[s]), budgets[s], c.kind().label(), c.m(), c.mb(), inFlight[s]);
+            }
+        }
+        return null;
+    }
+
+    private InfeasiblePlanException noPlan(String lastFailure, int minMb) {
+        long staticTotal = 0;
+        for (LayerProfile l : profile.layers()) {
+            staticTotal += l.staticBytes();
+        }
+        String where = boundaries != null ? "the given boundaries " + Arrays.toString(boundaries)
+                : stages != null ? "any split into " + stages + " stages"
+                : "any split over 1.." + Math.min(executors, profile.layerCount()) + " stages";
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                "no feasible plan: %s of %d layers does not fit %s (%d bytes) per device with %d executors, batch %d "
+                        + "(smallest micro-batch tried: %d)",
+                where, profile.layerCount(), PipelinePlan.bytes(budget), budget, executors, batchSize, minMb));
+        sb.append(String.format(Locale.ROOT, "; parameters+gradients+updater total %s = %.2f device budgets",
+                PipelinePlan.bytes(staticTotal), (double) staticTotal / budget));
+        if (lastFailure != null) {
+            sb.append("; e.g. ").append(lastFailure);
+        }
+        sb.append("; options: more devices or memory per device, a smaller batch or micro-batch, "
+                + "activation recomputation");
+        return new InfeasiblePlanException(sb.toString());
+    }
+
+    /**
+     * Collects the planner's inputs. Each setter may be called once (a second call is an error); required:
+     * profile, executors, deviceMemoryBytes, bandwidthBytesPerSecond, batchSize. {@link #build()} checks the
+     * cross-field rules and does not change the builder.
+     */
+    public static final class Builder {
+
+        /** Default per-message latency: 100 microseconds, a TCP round trip between hosts. */
+        public static final double DEFAULT_LATENCY = 1e-4;
+
+        private ModelProfile profile;
+        private int executors;
+        private long budget;
+        private double bandwidth;
+        private Double latency;
+        private int batchSize;
+        private Integer stages;
+        private Integer stagesPerDevice;
+        private Integer microBatches;
+        private ScheduleKind schedule;
+        private Integer replicas;
+        private int[] boundaryIndices;
+        private String[] boundaryNames;
+        private int[] resolvedBoundaries;
+        private final java.util.Set<String> set = new java.util.HashSet<>();
+
+        private Builder() {
+        }
+
+        private void once(String what) {
+            if (!set.add(what)) {
+                throw new IllegalStateException(what + " was already set");
+            }
+        }
+
+        /** Per-layer profile of the model (required). */
+        public Builder profile(ModelProfile p) {
+            once("profile");
+            if (p == null) {
+                throw new IllegalArgumentException("profile must not be null");
+            }
+            profile = p;
+            return this;
+        }
+
+        /** Devices (executors, one per GPU) available: P * R may use up to this many (required, &gt; 0). */
+        public Builder executors(int n) {
+            once("executors");
+            if (n <= 0) {
+                throw new IllegalArgumentException("executors must be positive, found " + n);
+            }
+            executors = n;
+            return this;
+        }
+
+        /**
+         * Memory budget per device in bytes (required, &gt; 0): from executor memory / the off-heap limit, or
+         * {@code spark.mp.device.memory}.
+         */
+        public Builder deviceMemoryBytes(long bytes) {
+            once("deviceMemoryBytes");
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("deviceMemoryBytes must be positive, found " + bytes);
+            }
+            budget = bytes;
+            return this;
+        }
+
+        /** Link bandwidth between stages (and replicas) in bytes/s (required, &gt; 0). */
+        public Builder bandwidthBytesPerSecond(double bytesPerSecond) {
+            once("bandwidthBytesPerSecond");
+            if (!(bytesPerSecond > 0) || Double.isInfinite(bytesPerSecond)) {
+                throw new IllegalArgumentException("bandwidthBytesPerSecond must be positive and finite, found "
+                        + bytesPerSecond);
+            }
+            bandwidth = bytesPerSecond;
+            return this;
+        }
+
+        /** Per-message latency in seconds (default {@link #DEFAULT_LATENCY}). */
+        public Builder latencySeconds(double seconds) {
+            once("latencySeconds");
+            if (!(seconds >= 0) || Double.isInfinite(seconds)) {
+                throw new IllegalArgumentException("latencySeconds must be finite and >= 0, found " + seconds);
+            }
+            latency = seconds;
+            return this;
+        }
+
+        /** Global mini-batch per optimizer step, over all replicas (required, &gt; 0). */
+        public Builder batchSize(int n) {
+            once("batchSize");
+            if (n <= 0) {
+                throw new IllegalArgumentException("batchSize must be positive, found " + n);
+            }
+            batchSize = n;
+            return this;
+        }
+
+        /** Fixes the number of pipeline devices P (stages per replica, before interleaving). */
+        public Builder stages(int p) {
+            once("stages");
+            if (p <= 0) {
+                throw new IllegalArgumentException("stages must be positive, found " + p);
+            }
+            stages = p;
+            return this;
+        }
+
+        /** Fixes virtual stages per device v (&gt; 1 means interleaved 1F1B). */
+        public Builder stagesPerDevice(int v) {
+            once("stagesPerDevice");
+            if (v <= 0) {
+                throw new IllegalArgumentException("stagesPerDevice must be positive, found " + v);
+            }
+            stagesPerDevice = v;
+            return this;
+        }
+
+        /** Fixes micro-batches per mini-batch per replica M; must divide batchSize / replicas. */
+        public Builder microBatches(int m) {
+            once("microBatches");
+            if (m <= 0) {
+                throw new IllegalArgumentException("microBatches must be positive, found " + m);
+            }
+            microBatches = m;
+            return this;
+        }
+
+        /** Fixes the schedule. */
+        public Builder schedule(ScheduleKind kind) {
+            once("schedule");
+            if (kind == null) {
+                throw new IllegalArgumentException("schedule must not be null");
+            }
+            schedule = kind;
+            return this;
+        }
+
+        /** Fixes data-parallel replicas R; must divide batchSize, and P * R &le; executors. */
+        public Builder replicas(int r) {
+            once("replicas");
+            if (r <= 0) {
+                throw new IllegalArgumentException("replicas must be positive, found " + r);
+            }
+            replicas = r;
+            return this;
+        }
+
+        /**
+         * Fixes the split by layer indices: {@code [0, b1, ..., L]}, strictly increasing, P * v + 1 values.
+         * Not together with {@link #boundaryNames(String...)}.
+         */
+        public Builder boundaries(int... b) {
+            once("boundaries");
+            if (b == null) {
+                throw new IllegalArgumentException("boundaries must not be null");
+            }
+            boundaryIndices = b.clone();
+            return this;
+        }
+
+        /**
+         * Fixes the split by layer names: each name is the first layer of a new stage (layer 0 starts stage 0
+         * and must not be named), in forward order. Not together with {@link #boundaries(int...)}.
+         */
+        public Builder boundaryNames(String... names) {
+            once("boundaryNames");
+            if (names == null) {
+                throw new IllegalArgumentException("boundaryNames must not be null");
+            }
+            boundaryNames = names.clone();
+            return this;
+        }
+
+        /**
+         * Checks the inputs and their cross-field rules.
+         *
+         * @throws IllegalArgumentException naming the value and the limit
+         * @throws IllegalStateException when a required input is missing
+         */
+        public PipelinePlanner build() {
+            for (String req : List.of("profile", "executors", "deviceMemoryBytes", "bandwidthBytesPerSecond",
+                    "batchSize")) {
+                if (!set.contains(req)) {
+                    throw new IllegalStateException(req + " is required but was not set");
+                }
+            }
+            int layers = profile.layerCount();
+            int v = stagesPerDevice == null ? 1 : stagesPerDevice;
+            if (stagesPerDevice != null && stagesPerDevice > 1 && schedule != null
+                    && schedule != ScheduleKind.INTERLEAVED_1F1B) {
+                throw new IllegalArgumentException("stagesPerDevice (" + stagesPerDevice + ") > 1 needs schedule "
+                        + "interleaved, found " + schedule.label());
+            }
+            if (schedule == ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice == null) {
+                v = 2;
+            }
+            if (stages != null && stages > executors) {
+                throw new IllegalArgumentException("stages (" + stages + ") exceed executors (" + executors + ")");
+            }
+            if (stages != null && (long) stages * v > layers) {
+                throw new IllegalArgumentException("stages x stagesPerDevice (" + stages + " x " + v + " = "
+                        + stages * v + ") must not exceed layers (" + layers + ")");
+            }
+            if (replicas != null) {
+                if (batchSize % replicas != 0) {
+                    throw new IllegalArgumentException("replicas (" + replicas + ") must divide batchSize ("
+                            + batchSize + ")");
+                }
+                if (replicas > executors) {
+                    throw new IllegalArgumentException("replicas (" + replicas + ") exceed executors ("
+                            + executors + ")");
+                }
+                if (stages != null && (long) stages * replicas > executors) {
+                    throw new IllegalArgumentException("stages x replicas (" + stages + " x " + replicas + " = "
+                            + stages * replicas + ") exceed executors (" + executors + ")");
+                }
+            }
+            if (microBatches != null) {
+                int perReplica = replicas == null ? batchSize : batchSize / replicas;
+                if (microBatches > perReplica || (replicas != null && perReplica % microBatches != 0)) {
+                    throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide the batch per "
+                            + "replica (" + perReplica + " = batchSize " + batchSize + " / replicas "
+                            + (replicas == null ? 1 : replicas) + ")");
+                }
+                if (replicas == null && batchSize % microBatches != 0) {
+                    throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide batchSize ("
+                            + batchSize + ")");
+                }
+            }
+            if (boundaryIndices != null && boundaryNames != null) {
+                throw new IllegalArgumentException("give boundaries or boundaryNames, not both");
+            }
+            resolvedBoundaries = null;
+            if (boundaryNames != null) {
+                int[] b = new int[boundaryNames.length + 2];
+                for (int i = 0; i < boundaryNames.length; i++) {
+                    int idx = profile.indexOf(boundaryNames[i]);
+                    if (idx == 0) {
+                        throw new IllegalArgumentException("boundary name '" + boundaryNames[i]
+                                + "' is layer 0, which always starts stage 0; name only the first layers of later stages");
+                    }
+                    b[i + 1] = idx;
+                }
+                b[b.length - 1] = layers;
+                checkBoundaries(b, layers, "boundaryNames " + Arrays.toString(boundaryNames));
+                resolvedBoundaries = b;
+            } else if (boundaryIndices != null) {
+                checkBoundaries(boundaryIndices, layers, "boundaries " + Arrays.toString(boundaryIndices));
+                resolvedBoundaries = boundaryIndices.clone();
+            }
+            if (resolvedBoundaries != null) {
+                int k = resolvedBoundaries.length - 1;
+                if (stages != null && k != stages * v) {
+                    throw new IllegalArgumentException("boundaries give " + k + " stages but stages x stagesPerDevice = "
+                            + stages + " x " + v + " = " + stages * v);
+                }
+                if (k % v != 0) {
+                    throw new IllegalArgumentException("boundaries give " + k + " stages, not a multiple of "
+                            + "stagesPerDevice (" + v + ")");
+                }
+                if (k / v > executors) {
+                    throw new IllegalArgumentException("boundaries give " + k / v + " pipeline devices, more than "
+                            + "executors (" + executors + ")");
+                }
+            }
+            return new PipelinePlanner(this);
+        }
+
+        private static void checkBoundaries(int[] b, int layers, String what) {
+            if (b.length < 2) {
+                throw new IllegalArgumentException(what + ": need at least [0, " + layers + "]");
+            }
+            if (b[0] != 0 || b[b.length - 1] != layers) {
+                throw new IllegalArgumentException(what + ": must start at 0 and end at the layer count (" + layers
+                        + "), found " + b[0] + " .. " + b[b.length - 1]);
+            }
+            for (int i = 1; i < b.length; i++) {
+                if (b[i] <= b[i - 1]) {
+                    throw new IllegalArgumentException(what + ": must be strictly increasing (every stage non-empty), "
+                            + "found " + b[i - 1] + " then " + b[i] + " at position " + i);
+                }
+            }
+        }
+    }
+}

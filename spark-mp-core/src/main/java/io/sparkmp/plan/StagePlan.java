@@ -1,0 +1,40 @@
+package io.sparkmp.plan;
+
+import java.io.Serializable;
+import java.util.List;
+
+/**
+ * One (virtual) stage of a {@link PipelinePlan}. Times and bytes are per micro-batch.
+ *
+ * @param index virtual stage index (0-based)
+ * @param device pipeline rank that runs it ({@code index % devices})
+ * @param firstLayer first layer (inclusive)
+ * @param endLayer last layer + 1 (exclusive)
+ * @param layerNames names of its layers, in order
+ * @param parameters trainable parameters
+ * @param memory memory estimate against the budget
+ * @param forwardSeconds forward compute of one micro-batch
+ * @param backwardSeconds backward compute of one micro-batch
+ * @param sendSeconds its sends of one micro-batch (activation forward + input gradient back)
+ * @param timeSeconds forward + backward + sends: what the partitioner balanced
+ * @param bytesSentForward activation bytes it sends to the next stage (0 on the last)
+ * @param bytesSentBackward input-gradient bytes it sends to the previous stage (0 on the first)
+ */
+public record StagePlan(int index, int device, int firstLayer, int endLayer, List<String> layerNames, long parameters,
+                        StageMemory memory, double forwardSeconds, double backwardSeconds, double sendSeconds,
+                        double timeSeconds, long bytesSentForward, long bytesSentBackward) implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+
+    public StagePlan {
+        layerNames = List.copyOf(layerNames);
+        if (endLayer <= firstLayer) {
+            throw new IllegalArgumentException("stage " + index + " is empty: layers [" + firstLayer + ", " + endLayer + ")");
+        }
+    }
+
+    /** Number of layers. */
+    public int layerCount() {
+        return endLayer - firstLayer;
+    }
+}

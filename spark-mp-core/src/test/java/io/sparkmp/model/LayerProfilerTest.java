@@ -1,0 +1,146 @@
+package io.sparkmp.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkmp.plan.LayerProfile;
+import io.sparkmp.plan.ModelProfile;
+import io.sparkmp.plan.PipelinePlan;
+import io.sparkmp.plan.PipelinePlanner;
+
+import java.util.List;
+
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+class LayerProfilerTest {
+
+    private static final LayerProfiler PROFILER = LayerProfiler.builder().sampleMicroBatch(4).warmup(1).repeats(3)
+            .hardware("test machine").build();
+
+    /** Checks a measured profile against the built network: parameters, activation sizes, updater, times. */
+    private static void checkAgainstNetwork(MultiLayerConfiguration conf, InputType in, long[] inputShape) {
+        ModelProfile p = PROFILER.measure(conf, in);
+        MultiLayerNetwork net = new MultiLayerNetwork(conf.clone());
+        net.init();
+        assertEquals(net.getnLayers(), p.layerCount());
+        assertEquals(net.numParams(), p.totalParameters());
+        int mb = 3;
+        long[] shape = inputShape.clone();
+        shape[0] = mb;
+        List<INDArray> acts = net.feedForward(Nd4j.rand(DataType.FLOAT, shape), false);
+        for (int i = 0; i < p.layerCount(); i++) {
+            LayerProfile l = p.layer(i);
+            assertEquals(net.getLayer(i).numParams(), l.parameters(), "layer " + i);
+            assertEquals(4 * l.parameters(), l.parameterBytes(), "layer " + i + " FLOAT parameters");
+            assertEquals(l.parameterBytes(), l.gradientBytes(), "layer " + i);
+            // Adam keeps two moments per trained parameter; batch norm's running mean and variance (half of
+            // its parameters) are not trained by the updater.
+            long trained = l.type().equals("BatchNormalization") ? l.parameterBytes() / 2 : l.parameterBytes();
+            assertEquals(2 * trained, l.updaterBytes(), "layer " + i + " (" + l.type() + ")");
+            long outputElements = acts.get(i + 1).length() / mb; // product of the output shape per example
+            assertEquals(outputElements * 4, l.outputBytesPerExample(), "layer " + i);
+            assertTrue(l.forwardSeconds(mb) > 0 && l.backwardSeconds(mb) > 0, "layer " + i + ": " + l);
+            assertTrue(l.forwardFlopsPerExample() > 0, "layer " + i);
+        }
+        assertEquals(ModelProfile.TimeSource.MEASURED, p.timeSource());
+        assertEquals("Adam", p.updater());
+        assertEquals("FLOAT", p.dataType());
+        assertEquals(PROFILER.cacheKey(conf, in), p.cacheKey());
+        assertEquals(p, ModelProfile.fromJson(p.toJson()));
+    }
+
+    @Test
+    void mlpProfileMatchesTheNetwork() {
+        MultiLayerConfiguration conf = TestModels.mlp(DataType.FLOAT, TestModels.Opt.ADAM, 0);
+        checkAgainstNetwork(conf, InputType.feedForward(8), new long[] {0, 8});
+        ModelProfile p = PROFILER.analytic(conf, InputType.feedForward(8), 1e9);
+        // Dense 8 -> 16: 8*16 weights + 16 biases = 144 parameters, 2 * 144 FLOPs per example.
+        assertEquals(144, p.layer(0).parameters());
+        assertEquals(288, p.layer(0).forwardFlopsPerExample(), 1e-9);
+        assertEquals(288e-9, p.layer(0).forwardSeconds(1), 1e-18);
+        assertEquals(32, p.inputBytesPerExample());
+        assertEquals(32, p.layer(0).keptBytesPerExample(), "the input of 8 floats is kept for backward");
+    }
+
+    @Test
+    void cnnProfileMatchesTheNetwork() {
+        MultiLayerConfiguration conf = TestModels.cnn(DataType.FLOAT, TestModels.Opt.ADAM, false);
+        checkAgainstNetwork(conf, InputType.convolutionalFlat(8, 8, 1), new long[] {0, 64});
+        ModelProfile p = PROFILER.analytic(conf, InputType.convolutionalFlat(8, 8, 1), 1e9);
+        // conv 3x3, 1 -> 4 channels, no padding: output 4 x 6 x 6 = 144 elements.
+        assertEquals(144 * 4, p.layer(0).outputBytesPerExample());
+        assertEquals(40, p.layer(0).parameters());
+        // 2 x 36 weights x 36 output positions.
+        assertEquals(2.0 * 40 * 36, p.layer(0).forwardFlopsPerExample(), 1e-9);
+        // max-pool 2x2: 4 x 3 x 3.
+        assertEquals(36 * 4, p.layer(1).outputBytesPerExample());
+    }
+
+    @Test
+    void recurrentAndBatchNormModelsProfileToo() {
+        checkAgainstNetwork(TestModels.lstm(DataType.FLOAT, TestModels.Opt.ADAM), InputType.recurrent(4, 5),
+                new long[] {0, 4, 5});
+        checkAgainstNetwork(TestModels.cnn(DataType.FLOAT, TestModels.Opt.ADAM, true),
+                InputType.convolutionalFlat(8, 8, 1), new long[] {0, 64});
+    }
+
+    @Test
+    void profilingInPiecesGivesTheSameSizesAndPositiveTimes() {
+        MultiLayerConfiguration conf = TestModels.cnn(DataType.FLOAT, TestModels.Opt.ADAM, true);
+        InputType in = InputType.convolutionalFlat(8, 8, 1);
+        ModelProfile whole = PROFILER.measure(conf, in);
+        // Pieces [0, 2), [2, 4), [4, 5): the second starts after the pooling layer, on its raw 4d output.
+        ModelProfile pieces = LayerProfiler.builder().sampleMicroBatch(4).warmup(1).repeats(3).hardware("test machine")
+                .layersPerBuild(2).build().measure(conf, in);
+        assertEquals(whole.layerCount(), pieces.layerCount());
+        for (int i = 0; i < whole.layerCount(); i++) {
+            LayerProfile a = whole.layer(i);
+            LayerProfile b = pieces.layer(i);
+            assertEquals(a.parameters(), b.parameters(), "layer " + i);
+            assertEquals(a.staticBytes(), b.staticBytes(), "layer " + i);
+            assertEquals(a.outputBytesPerExample(), b.outputBytesPerExample(), "layer " + i);
+            assertTrue(b.forwardSeconds(4) > 0 && b.backwardSeconds(4) > 0, "layer " + i + ": " + b);
+        }
+    }
+
+    @Test
+    void cacheKeyFollowsModelAndHardware() {
+        MultiLayerConfiguration a = TestModels.mlp(DataType.FLOAT, TestModels.Opt.ADAM, 0);
+        MultiLayerConfiguration b = TestModels.mlp(DataType.FLOAT, TestModels.Opt.NESTEROVS, 0);
+        InputType in = InputType.feedForward(8);
+        assertEquals(PROFILER.cacheKey(a, in), PROFILER.cacheKey(a.clone(), in));
+        assertNotEquals(PROFILER.cacheKey(a, in), PROFILER.cacheKey(b, in));
+        LayerProfiler other = LayerProfiler.builder().sampleMicroBatch(4).warmup(1).repeats(3).hardware("gpu").build();
+        assertNotEquals(PROFILER.cacheKey(a, in), other.cacheKey(a, in));
+        assertTrue(LayerProfiler.hardwareDescription().contains("cores"), LayerProfiler.hardwareDescription());
+    }
+
+    @Test
+    void measuredProfilePlansAndExplains() {
+        MultiLayerConfiguration conf = TestModels.cnn(DataType.FLOAT, TestModels.Opt.ADAM, false);
+        ModelProfile p = PROFILER.measure(conf, InputType.convolutionalFlat(8, 8, 1));
+        PipelinePlan plan = PipelinePlanner.builder().profile(p).executors(2).deviceMemoryBytes(64L << 20)
+                .bandwidthBytesPerSecond(1e9).batchSize(16).stages(2).build().plan();
+        assertEquals(2, plan.numStages());
+        assertEquals(p.totalParameters(), plan.stage(0).parameters() + plan.stage(1).parameters());
+        assertTrue(plan.explain().contains("layer times measured"), plan.explain());
+    }
+
+    @Test
+    void badSettingsAreRejected() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> LayerProfiler.builder().sampleMicroBatch(0));
+        assertEquals("sampleMicroBatch must be positive, found 0", e.getMessage());
+        assertThrows(IllegalStateException.class, () -> LayerProfiler.builder().repeats(2).repeats(3));
+        assertThrows(IllegalArgumentException.class, () -> PROFILER.analytic(
+                TestModels.mlp(DataType.FLOAT, TestModels.Opt.ADAM, 0), InputType.feedForward(8), 0));
+    }
+}

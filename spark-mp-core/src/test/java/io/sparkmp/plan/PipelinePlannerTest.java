@@ -1,0 +1,311 @@
+package io.sparkmp.plan;
+
+import static io.sparkmp.plan.PlanFixtures.MIB;
+import static io.sparkmp.plan.PlanFixtures.layer;
+import static io.sparkmp.plan.PlanFixtures.uniform;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkmp.schedule.ScheduleKind;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+
+class PipelinePlannerTest {
+
+    private static final double FAST_LINK = 1e15;
+
+    /** n layers, each 10 MiB of parameters (40 MiB with gradients and Adam), 1 s per example, tiny activations. */
+    private static ModelProfile heavyParams(int n) {
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            l.add(layer("l" + i, 1.0 / 3, 2.0 / 3, 10 * MIB, 16, 16, 16));
+        }
+        return ModelProfile.of(l, 16);
+    }
+
+    private static PipelinePlanner.Builder base(ModelProfile p, int executors, long budget, int batch) {
+        return base(p, executors, budget, batch, 0);
+    }
+
+    private static PipelinePlanner.Builder base(ModelProfile p, int executors, long budget, int batch, double latency) {
+        return PipelinePlanner.builder().profile(p).executors(executors).deviceMemoryBytes(budget)
+                .bandwidthBytesPerSecond(FAST_LINK).batchSize(batch).latencySeconds(latency);
+    }
+
+    @Test
+    void fewestStagesThatFitWhenPipeliningCannotPay() {
+        // One example per step: no micro-batches to overlap, so every extra stage only adds transfers.
+        // 8 layers x 40 MiB, 130 MiB per device: 3 layers per device at most -> 3 stages.
+        PipelinePlan plan = base(heavyParams(8), 4, 130 * MIB, 1, 1e-3).build().plan();
+        assertEquals(3, plan.devices());
+        assertEquals(1, plan.replicas());
+        assertEquals(1, plan.microBatches());
+        for (StagePlan s : plan.stages()) {
+            assertTrue(s.memory().fits(), s.toString());
+            assertTrue(s.layerCount() <= 3, s.toString());
+        }
+    }
+
+    @Test
+    void moreStagesThanFitWhenPredictedFaster() {
+        // Everything fits on one device, but the batch of 64 gives 64 micro-batches to pipeline over 4 devices
+        // of a model whose gradients are expensive to all-reduce (data parallel would pay that).
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 16, 16, 16));
+        }
+        ModelProfile p = ModelProfile.of(l, 16);
+        PipelinePlan chosen = PipelinePlanner.builder().profile(p).executors(4).deviceMemoryBytes(64L << 30)
+                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).build().plan();
+        PipelinePlan oneStage = PipelinePlanner.builder().profile(p).executors(4).deviceMemoryBytes(64L << 30)
+                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(1).build().plan();
+        assertEquals(4, chosen.devices(), chosen.explain());
+        assertEquals(1, chosen.replicas());
+        assertTrue(chosen.predictedStepSeconds() < oneStage.predictedStepSeconds(),
+                chosen.predictedStepSeconds() + " vs " + oneStage.predictedStepSeconds());
+        // One stage with 4 replicas: 16 examples x 4 layers x 3 ms + ring all-reduce of 400 MiB of gradients.
+        double allreduce = 2.0 * 3 / 4 * (400.0 * MIB) / 1e9;
+        assertEquals(16 * 4 * 3e-3 + allreduce, oneStage.predictedStepSeconds(), 1e-9);
+        assertEquals(4, oneStage.replicas());
+    }
+
+    @Test
+    void microBatchCountBalancesFixedCostAgainstBubble() {
+        // 4 layers on 4 devices, each layer call costs 1 s fixed + 1 s per example (forward+backward).
+        // Step (uniform) = (M + P - 1) * (1 + 64 / M): M=8 -> 99, M=16 -> 95, M=32 -> 105: M = 16.
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(new LayerProfile("l" + i, "Dense", 1, 4, 4, 8, 1, 1, 1, 0, 0.5, 0.5, 0.5, 0.5));
+        }
+        PipelinePlan plan = base(ModelProfile.of(l, 1), 4, 1L << 30, 64).stages(4).schedule(ScheduleKind.ONE_F_ONE_B)
+                .build().plan();
+        assertEquals(16, plan.microBatches());
+        assertEquals(4, plan.microBatchSize());
+        assertEquals(95.0, plan.predictedStepSeconds(), 1e-6);
+        assertEquals("simulated", plan.stepTimeMethod());
+        // Busy: 4 devices x 16 micro-batches x 5 s out of 4 x 95 s.
+        assertEquals(1 - 16 * 5.0 / 95, plan.bubbleFraction(), 1e-9);
+        assertArrayEquals(new int[] {0, 1, 2, 3, 4}, plan.boundaries());
+    }
+
+    @Test
+    void interleavedClosedFormAndPlacement() {
+        PipelinePlan plan = base(uniform(8, 1.0), 2, 1L << 30, 4).stages(2).stagesPerDevice(2).microBatches(4)
+                .build().plan();
+        assertEquals(ScheduleKind.INTERLEAVED_1F1B, plan.schedule());
+        assertArrayEquals(new int[] {0, 2, 4, 6, 8}, plan.boundaries());
+        assertEquals(List.of(0, 1, 0, 1), plan.stages().stream().map(StagePlan::device).toList());
+        // Chunks of 2 s: (M v + P - 1) * 2 = (8 + 1) * 2 = 18 s.
+        assertEquals(18.0, plan.predictedStepSeconds(), 1e-6);
+    }
+
+    @Test
+    void oneFOneBInFlightAndMemoryPerStage() {
+        // Kept activations dominate: 1 MiB per example per layer.
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1, 2, 4096, 1024, MIB, 2048));
+        }
+        ModelProfile p = ModelProfile.of(l, 512);
+        PipelinePlan plan = base(p, 4, 1L << 30, 8).stages(4).microBatches(8).schedule(ScheduleKind.ONE_F_ONE_B)
+                .build().plan();
+        for (StagePlan s : plan.stages()) {
+            StageMemory m = s.memory();
+            assertEquals(Math.min(8, 4 - s.index()), m.inFlight(), "stage " + s.index());
+            // One layer per stage, micro-batch of 1 example.
+            long in = s.index() == 0 ? 512 : 1024;
+            assertEquals(4096 + 4096 + 8192 + m.inFlight() * MIB + 2048 + in + 1024, m.totalBytes(),
+                    "stage " + s.index());
+        }
+        PipelinePlan gpipe = base(p, 4, 1L << 30, 8).stages(4).microBatches(8).schedule(ScheduleKind.GPIPE)
+                .build().plan();
+        assertTrue(gpipe.stages().stream().allMatch(s -> s.memory().inFlight() == 8));
+    }
+
+    @Test
+    void gpipeThatDoesNotFitIsRejectedWhere1F1BFits() {
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1, 2, 4096, 1024, 10 * MIB, 2048));
+        }
+        ModelProfile p = ModelProfile.of(l, 512);
+        // 8 micro-batches x 10 MiB = 80 MiB > 64 MiB; 1F1B holds at most 4 x 10 MiB.
+        PipelinePlan ok = base(p, 4, 64 * MIB, 8).stages(4).microBatches(8).build().plan();
+        assertEquals(ScheduleKind.ONE_F_ONE_B, ok.schedule());
+        InfeasiblePlanException e = assertThrows(InfeasiblePlanException.class,
+                () -> base(p, 4, 64 * MIB, 8).stages(4).microBatches(8).schedule(ScheduleKind.GPIPE).build().plan());
+        assertTrue(e.getMessage().contains("4 stages") && e.getMessage().contains("64.0 MiB"), e.getMessage());
+    }
+
+    @Test
+    void replicasUseSpareExecutors() {
+        PipelinePlan plan = base(uniform(8, 1.0), 8, 1L << 30, 48).stages(2).build().plan();
+        assertEquals(2, plan.devices());
+        assertEquals(4, plan.replicas()); // 8 / 2 = 4 divides 48
+        assertEquals(8, plan.executors());
+        assertEquals(48, plan.replicas() * plan.microBatches() * plan.microBatchSize());
+        PipelinePlan odd = base(uniform(8, 1.0), 8, 1L << 30, 30).stages(2).build().plan();
+        assertEquals(3, odd.replicas(), "largest divisor of 30 that is <= 4");
+    }
+
+    @Test
+    void manualBoundariesByIndexAndByNameAgree() {
+        PipelinePlan byIndex = base(uniform(6, 1.0), 3, 1L << 30, 6).boundaries(0, 1, 4, 6).build().plan();
+        PipelinePlan byName = base(uniform(6, 1.0), 3, 1L << 30, 6).boundaryNames("l1", "l4").build().plan();
+        assertArrayEquals(new int[] {0, 1, 4, 6}, byIndex.boundaries());
+        assertEquals(byIndex, byName);
+        assertEquals(List.of("l1", "l2", "l3"), byName.stage(1).layerNames());
+    }
+
+    @Test
+    void planSurvivesJavaSerialization() throws Exception {
+        PipelinePlan plan = base(PlanFixtures.times(3, 1, 4, 1, 5, 9), 4, 1L << 30, 8).build().plan();
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(plan);
+        }
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
+                new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            PipelinePlan back = (PipelinePlan) in.readObject();
+            assertEquals(plan, back);
+            assertEquals(plan.explain(), back.explain());
+        }
+    }
+
+    @Test
+    void planningIsDeterministic() {
+        ModelProfile p = PlanFixtures.times(3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3);
+        PipelinePlan a = base(p, 8, 1L << 30, 32).build().plan();
+        PipelinePlan b = base(p, 8, 1L << 30, 32).build().plan();
+        assertEquals(a, b);
+        assertEquals(a.explain(), b.explain());
+    }
+
+    @Test
+    void explainShowsEveryStageRowWithItsNumbers() {
+        // 4 layers of 1 ms forward + 2 ms backward per example, 2 stages, 2 micro-batches of 2 examples.
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("dense" + i, 1e-3, 2e-3, 1000 * 4, 256, 256, 256));
+        }
+        PipelinePlan plan = base(ModelProfile.of(l, 128), 2, 1L << 30, 4).stages(2).microBatches(2)
+                .schedule(ScheduleKind.ONE_F_ONE_B).build().plan();
+        String text = plan.explain();
+        Pattern row = Pattern.compile("(?m)^\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)\\s+(\\S+)\\s+(\\d+)\\s+.*?\\s(\\d+)\\s+"
+                + "([\\d.]+)\\s+([\\d.]+)\\s+([\\d.]+)\\s+([\\d.]+)\\s+(\\d+(?:\\.\\d)? \\S+)\\s*$");
+        Matcher m = row.matcher(text);
+        List<String[]> rows = new ArrayList<>();
+        while (m.find()) {
+            String[] g = new String[m.groupCount()];
+            for (int i = 0; i < g.length; i++) {
+                g[i] = m.group(i + 1);
+            }
+            rows.add(g);
+        }
+        assertEquals(2, rows.size(), text);
+        String[] r0 = rows.get(0);
+        String[] r1 = rows.get(1);
+        assertEquals("0..1", r0[2], text);
+        assertEquals("dense0,dense1", r0[3], text);
+        assertEquals("2000", r0[4], text); // 2 layers x 1000 parameters
+        assertEquals("2", r0[5], text); // in flight on stage 0 of 2 with M = 2
+        assertEquals("4.000", r0[6], text); // forward: 2 layers x 2 examples x 1 ms
+        assertEquals("8.000", r0[7], text); // backward: 2 x 2 x 2 ms
+        assertEquals("12.000", r0[9], text);
+        assertEquals("512 B", r0[10], text); // 2 examples x 256 B sent forward per micro-batch
+        assertEquals("2..3", r1[2], text);
+        assertEquals("1", r1[5], text);
+        assertEquals("0 B", r1[10], text);
+        // Step: (12 + 12) + (2 - 1) * 12 = 36 ms.
+        assertTrue(text.contains("predicted step 36.000 ms"), text);
+        assertTrue(text.contains("schedule 1f1b, batch 4 = 1 replica x 2 micro-batches x 2 examples"), text);
+    }
+
+    @Test
+    void singleLayerOverBudgetNamesTheLayerTheBytesAndTheOptions() {
+        List<LayerProfile> l = new ArrayList<>();
+        l.add(layer("in", 1, 1, 4 * MIB, 16, 16, 16));
+        l.add(layer("giant", 1, 1, 100 * MIB, 16, 16, 16)); // 400 MiB with gradients and Adam
+        l.add(layer("out", 1, 1, 4 * MIB, 16, 16, 16));
+        InfeasiblePlanException e = assertThrows(InfeasiblePlanException.class,
+                () -> base(ModelProfile.of(l, 16), 8, 256 * MIB, 8).build().plan());
+        String msg = e.getMessage();
+        assertTrue(msg.contains("layer 1 'giant'"), msg);
+        assertTrue(msg.contains("400.0 MiB"), msg);
+        assertTrue(msg.contains("256.0 MiB (268435456 bytes) per device"), msg);
+        assertTrue(msg.contains("more memory per device") && msg.contains("smaller batch or micro-batch")
+                && msg.contains("activation recomputation"), msg);
+    }
+
+    @Test
+    void noFeasiblePlanForTheGivenDevicesSaysTheNumbers() {
+        // 8 layers x 40 MiB = 320 MiB; 2 stages of 100 MiB cannot hold it.
+        InfeasiblePlanException e = assertThrows(InfeasiblePlanException.class,
+                () -> base(heavyParams(8), 2, 100 * MIB, 4).stages(2).build().plan());
+        String msg = e.getMessage();
+        assertTrue(msg.contains("into 2 stages") && msg.contains("100.0 MiB") && msg.contains("320.0 MiB"), msg);
+        // And with free P: 320 MiB over 2 executors of 100 MiB is impossible too.
+        InfeasiblePlanException e2 = assertThrows(InfeasiblePlanException.class,
+                () -> base(heavyParams(8), 2, 100 * MIB, 4).build().plan());
+        assertTrue(e2.getMessage().contains("3.20 device budgets"), e2.getMessage());
+    }
+
+    @Test
+    void badInputIsRejectedWithTheValueAndTheLimit() {
+        ModelProfile p = uniform(4, 1.0);
+        assertMessage(() -> base(p, 4, 0, 8), "deviceMemoryBytes must be positive, found 0");
+        assertMessage(() -> base(p, 4, -5, 8), "deviceMemoryBytes must be positive, found -5");
+        assertMessage(() -> base(p, 8, 1L << 30, 8).stages(8).build(),
+                "stages x stagesPerDevice (8 x 1 = 8) must not exceed layers (4)");
+        assertMessage(() -> base(p, 2, 1L << 30, 8).stages(3).build(), "stages (3) exceed executors (2)");
+        assertMessage(() -> base(p, 4, 1L << 30, 64).microBatches(3).build(), "microBatches (3) must divide batchSize (64)");
+        assertMessage(() -> base(p, 4, 1L << 30, 64).replicas(2).microBatches(64).build(),
+                "microBatches (64) must divide the batch per replica (32 = batchSize 64 / replicas 2)");
+        assertMessage(() -> base(p, 4, 1L << 30, 8).boundaries(0, 2, 2, 4).build(), "strictly increasing");
+        assertMessage(() -> base(p, 4, 1L << 30, 8).boundaries(0, 2, 3).build(), "end at the layer count (4)");
+        assertMessage(() -> base(p, 4, 1L << 30, 8).boundaryNames("nope").build(), "no layer named 'nope'");
+        assertMessage(() -> base(p, 4, 1L << 30, 8).boundaryNames("l0").build(), "is layer 0");
+        assertMessage(() -> base(p, 4, 1L << 30, 8).bandwidthBytesPerSecond(0), "set");
+        IllegalStateException twice = assertThrows(IllegalStateException.class,
+                () -> base(p, 4, 1L << 30, 8).executors(3));
+        assertEquals("executors was already set", twice.getMessage());
+        IllegalStateException missing = assertThrows(IllegalStateException.class,
+                () -> PipelinePlanner.builder().profile(p).executors(2).build());
+        assertEquals("deviceMemoryBytes is required but was not set", missing.getMessage());
+    }
+
+    private static void assertMessage(org.junit.jupiter.api.function.Executable e, String part) {
+        RuntimeException ex = assertThrows(RuntimeException.class, e);
+        assertTrue(ex.getMessage().contains(part), "expected '" + part + "' in: " + ex.getMessage());
+    }
+
+    /** Planning time is measured by PlannerBenchmark; this only guards against a gross regression. */
+    @Test
+    void thousandLayersOnThousandDevicesPlansWithinAGenerousBound() {
+        List<LayerProfile> l = new ArrayList<>();
+        java.util.Random rnd = new java.util.Random(7);
+        for (int i = 0; i < 1000; i++) {
+            long params = 8_000_000L + rnd.nextInt(32_000_000);
+            long out = (16 + rnd.nextInt(48)) * 1024L;
+            l.add(LayerProfile.analytic("layer" + i, "Dense", params, 4, 2, out / 4, out / 4, 2.0 * params, 1e12));
+        }
+        ModelProfile p = ModelProfile.of(l, 16384);
+        // CPU time of this thread: the build machine is shared, wall time would measure the neighbours.
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long c0 = mx.getCurrentThreadCpuTime();
+        PipelinePlan plan = PipelinePlanner.builder().profile(p).executors(1024).deviceMemoryBytes(16L << 30)
+                .bandwidthBytesPerSecond(10e9).batchSize(1024).build().plan();
+        double seconds = (mx.getCurrentThreadCpuTime() - c0) / 1e9;
+        assertTrue(seconds < 5, "planning took " + seconds + " s of CPU");
+        assertEquals(1000, plan.layerCount());
+        assertTrue(plan.executors() <= 1024);
+        assertTrue(plan.stages().stream().allMatch(s -> s.memory().fits()));
+    }
+}
