@@ -177,20 +177,12 @@ public final class PipelineTrainer {
 
     /** The broadcast spec; constructing the PipelineSpec checks the model against the split (driver side). */
     private JobSpec jobSpec(Resolved r) {
-        int virtualStages = r.stages * r.stagesPerDevice;
-        PipelineSpec pipeline = PipelineSpec.of(conf, evenBoundaries(layerCount(conf), virtualStages), r.schedule,
+        int[] boundaries = StageSplit.boundaries(conf, r.stages, r.stagesPerDevice, r.microBatches, r.schedule,
+                r.batchSize, r.deviceMemory);
+        PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, r.schedule,
                 r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed);
         return new JobSpec(UUID.randomUUID().toString(), pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
                 r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword, engine.newSecret());
-    }
-
-    /** Layer index where each of {@code stages} stages starts, then the layer count: an even split by layers. */
-    static int[] evenBoundaries(int layers, int stages) {
-        int[] b = new int[stages + 1];
-        for (int s = 0; s <= stages; s++) {
-            b[s] = (int) ((long) s * layers / stages);
-        }
-        return b;
     }
 
     static int layerCount(MultiLayerConfiguration conf) {
@@ -231,6 +223,7 @@ public final class PipelineTrainer {
         final boolean tls;
         final String keyStore;
         final String keyStorePassword;
+        final long deviceMemory;
 
         Resolved(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf) {
             stages = get(overrides, conf, SparkMpConf.STAGES);
@@ -249,6 +242,7 @@ public final class PipelineTrainer {
             tls = conf.get(SparkMpConf.TLS_ENABLED);
             keyStore = conf.get(SparkMpConf.TLS_KEY_STORE);
             keyStorePassword = conf.get(SparkMpConf.TLS_KEY_STORE_PASSWORD);
+            deviceMemory = conf.get(SparkMpConf.DEVICE_MEMORY);
         }
 
         @SuppressWarnings("unchecked")
