@@ -82,7 +82,8 @@ public final class SparkMpConf {
             "Password of the TLS key store.", "string", Function.identity(), v -> true, "", "", "");
     /** Memory per device, for planning. */
     public static final ConfEntry<Long> DEVICE_MEMORY = entry("spark.mp.device.memory",
-            "Memory of one device (GPU memory, or off-heap for CPU), e.g. 16g; 0: not checked.", "bytes",
+            "Memory of one device (GPU memory, or off-heap for CPU), e.g. 16g: the stage split must fit it "
+                    + "(planner's estimate, feed-forward models); 0: not checked.", "bytes",
             s -> JavaUtils.byteStringAsBytes(s), v -> v >= 0, "must be >= 0", 0L, "0");
 
     private final Map<String, String> values;
