@@ -86,9 +86,7 @@ public final class PipelineTrainer {
     public TrainingResult fit(JavaRDD<DataSet> data) {
         SparkContext sc = data.context();
         Resolved r = resolve(SparkMpConf.from(sc.getConf()));
-        JobSpec spec = jobSpec(r);
-        ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
-        LOG.info("spark-mp: training {}", spec);
+        JobSpec spec = launchable(sc, r);
         return run(sc, spec, r, TrainingInput.route(data, r.stages, r.shuffle, r.seed));
     }
 
@@ -97,13 +95,26 @@ public final class PipelineTrainer {
      * a class index in {@code [0, numClasses)} (one-hot encoded) or, with {@code numClasses = 0}, a numeric
      * regression target (number, array or Vector). Row order is kept when shuffling is off.
      *
-     * @throws IllegalArgumentException for missing columns, unusable types or labels outside [0, numClasses),
-     *                                  checked on the driver before training
+     * @throws IllegalArgumentException for bad settings, missing columns, unusable types or labels outside
+     *                                  [0, numClasses), checked on the driver before training
+     * @throws IllegalStateException when the cluster lacks slots or has dynamic allocation on (before launch)
      */
     public TrainingResult fit(Dataset<Row> data, String featuresCol, String labelCol, int numClasses) {
+        SparkContext sc = data.sparkSession().sparkContext();
+        Resolved r = resolve(SparkMpConf.from(sc.getConf()));
+        JobSpec spec = launchable(sc, r); // settings and slots first: the label check below reads the data
         TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
-        int width = inputWidth(conf);
-        return fit(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, width, TrainingInput.ROW_CHUNK));
+        JavaRDD<DataSet> rows = TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, inputWidth(conf),
+                TrainingInput.ROW_CHUNK);
+        return run(sc, spec, r, TrainingInput.route(rows, r.stages, r.shuffle, r.seed));
+    }
+
+    /** The job spec, after every check that needs no data: settings, model split, cluster slots. */
+    private JobSpec launchable(SparkContext sc, Resolved r) {
+        JobSpec spec = jobSpec(r);
+        ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
+        LOG.info("spark-mp: training {}", spec);
+        return spec;
     }
 
     private TrainingResult run(SparkContext sc, JobSpec spec, Resolved r, JavaRDD<byte[]> input) {
