@@ -561,7 +561,7 @@ public final class SocketTensorChannel implements TensorChannel {
     private static SSLContext sslContext(TlsSettings tls) {
         try {
             KeyStore ks = KeyStore.getInstance(tls.keyStoreType());
-            try (InputStream in = Files.newInputStream(tls.keyStore())) {
+            try (InputStream in = Files.newInputStream(java.nio.file.Path.of(tls.keyStore()))) {
                 ks.load(in, tls.keyStorePassword());
             }
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
@@ -569,7 +569,7 @@ public final class SocketTensorChannel implements TensorChannel {
             TrustManagerFactory tmf = null;
             if (tls.trustStore() != null) {
                 KeyStore ts = KeyStore.getInstance(tls.keyStoreType());
-                try (InputStream in = Files.newInputStream(tls.trustStore())) {
+                try (InputStream in = Files.newInputStream(java.nio.file.Path.of(tls.trustStore()))) {
                     ts.load(in, tls.trustStorePassword());
                 }
                 tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());

@@ -1,5 +1,6 @@
 package io.sparkmp.transport;
 
+import java.io.Serializable;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.security.SecureRandom;
@@ -13,7 +14,8 @@ import java.util.Set;
  *
  * <p>All tasks of one job must use the same {@code jobId} and {@code secret}: a peer with another job id
  * or secret is refused during the handshake. The secret is never printed by {@link #toString()} nor
- * logged; {@link #secret()} returns a copy.
+ * logged; {@link #secret()} returns a copy. Serializable, so a driver can ship it to executors inside a
+ * job description (which then carries the secret: ship it only over Spark's own authenticated RPC).
  *
  * @param jobId names the training job; sent in every handshake and frame header (not secret)
  * @param secret per-job shared secret for HMAC-SHA256 mutual authentication, at least 16 bytes
@@ -44,7 +46,7 @@ public record TransportConfig(
         long maxFrameBytes,
         long maxInFlightBytes,
         long maxPooledBytes,
-        TlsSettings tls) {
+        TlsSettings tls) implements Serializable {
 
     /** Longest job id accepted, in UTF-8 bytes. */
     public static final int MAX_JOB_ID_BYTES = 256;
