@@ -67,6 +67,8 @@ final class Link {
     private final ByteBuffer head = ByteBuffer.allocateDirect(FrameCodec.MAX_HEADER_BYTES + 4);
     private final ByteBuffer[] gather = new ByteBuffer[2];
     private volatile long lastWrite = System.nanoTime();
+    /** Only a non-blocking wire can take a frame from the sender's thread without risking a stall there. */
+    private final boolean directWrites;
 
     Link(TransportConfig config, int localRank, int peerRank, Wire wire, ReceivePool pool) {
         this.config = config;
@@ -76,6 +78,7 @@ final class Link {
         this.pool = pool;
         this.peerName = "rank " + peerRank + " (" + wire.remoteAddress() + ")";
         this.writeCodec = new FrameCodec(config.jobId(), config.maxFrameBytes());
+        this.directWrites = wire instanceof NioWire;
         String prefix = "sparkmp-transport-" + localRank + "-" + peerRank;
         reader = new Thread(this::readLoop, prefix + "-reader");
         writer = new Thread(this::writeLoop, prefix + "-writer");
@@ -127,7 +130,7 @@ final class Link {
                 space.awaitNanos(left);
             }
             // Checked under this lock, so no frame queued by another sender can be overtaken.
-            direct = bytes <= DIRECT_WRITE_MAX && queue.isEmpty() && writeLock.tryLock();
+            direct = directWrites && bytes <= DIRECT_WRITE_MAX && queue.isEmpty() && writeLock.tryLock();
             if (!direct) {
                 queue.addLast(o);
                 queuedBytes += bytes;
