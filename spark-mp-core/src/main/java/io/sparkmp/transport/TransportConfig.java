@@ -188,60 +188,70 @@ public record TransportConfig(
             return this;
         }
 
+        /** Total time {@code connect} may take for all links; default 30 s. */
         public Builder connectTimeout(Duration d) {
             once("connectTimeout");
             connectTimeout = d;
             return this;
         }
 
+        /** Attempts per dialled peer that refuses or does not answer yet, with back-off; default 10. */
         public Builder connectRetries(int n) {
             once("connectRetries");
             connectRetries = n;
             return this;
         }
 
+        /** How long one {@code receive} waits; default 120 s. */
         public Builder receiveTimeout(Duration d) {
             once("receiveTimeout");
             receiveTimeout = d;
             return this;
         }
 
+        /** How long {@code send} waits for room in a full outbound queue; default 120 s. */
         public Builder sendTimeout(Duration d) {
             once("sendTimeout");
             sendTimeout = d;
             return this;
         }
 
+        /** Longest pause inside a frame or handshake; default 60 s. */
         public Builder readTimeout(Duration d) {
             once("readTimeout");
             readTimeout = d;
             return this;
         }
 
+        /** Longest silence between frames (heartbeats go every quarter of it); default 60 s. */
         public Builder idleTimeout(Duration d) {
             once("idleTimeout");
             idleTimeout = d;
             return this;
         }
 
+        /** How long {@code close} lets queued frames drain; default 10 s. */
         public Builder closeTimeout(Duration d) {
             once("closeTimeout");
             closeTimeout = d;
             return this;
         }
 
+        /** Largest payload sent or accepted (checked before allocating); default 2 GiB - 1. */
         public Builder maxFrameBytes(long n) {
             once("maxFrameBytes");
             maxFrameBytes = n;
             return this;
         }
 
+        /** Payload bytes queued per peer before {@code send} blocks; default 256 MiB. */
         public Builder maxInFlightBytes(long n) {
             once("maxInFlightBytes");
             maxInFlightBytes = n;
             return this;
         }
 
+        /** Bytes of recycled receive arrays kept for reuse; default 1 GiB. */
         public Builder maxPooledBytes(long n) {
             once("maxPooledBytes");
             maxPooledBytes = n;
