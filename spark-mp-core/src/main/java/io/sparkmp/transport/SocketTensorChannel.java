@@ -75,15 +75,23 @@ public final class SocketTensorChannel implements TensorChannel {
             plainServer = ServerSocketChannel.open();
             tlsServer = null;
             plainServer.bind(bind, 128);
-            localAddress = (InetSocketAddress) plainServer.getLocalAddress();
+            localAddress = advertised((InetSocketAddress) plainServer.getLocalAddress());
         } else {
             plainServer = null;
             tlsServer = new ServerSocket();
             tlsServer.bind(bind, 128);
-            localAddress = (InetSocketAddress) tlsServer.getLocalSocketAddress();
+            localAddress = advertised((InetSocketAddress) tlsServer.getLocalSocketAddress());
         }
         acceptor = new Thread(this::acceptLoop, "sparkmp-transport-" + localRank + "-acceptor");
         acceptor.setDaemon(true);
+    }
+
+    /** A wildcard bind (0.0.0.0) cannot be dialled: advertise the local host's address with the port instead. */
+    private static InetSocketAddress advertised(InetSocketAddress bound) throws IOException {
+        if (!bound.getAddress().isAnyLocalAddress()) {
+            return bound;
+        }
+        return new InetSocketAddress(java.net.InetAddress.getLocalHost(), bound.getPort());
     }
 
     /**
@@ -121,7 +129,10 @@ public final class SocketTensorChannel implements TensorChannel {
         return localRank;
     }
 
-    /** The address peers dial; hand it to them (e.g. through {@code allGather}). */
+    /**
+     * The address peers dial; hand it to them (e.g. through {@code allGather}). For a wildcard
+     * {@code bindHost} (0.0.0.0) it is the local host's address with the bound port.
+     */
     public InetSocketAddress localAddress() {
         return localAddress;
     }

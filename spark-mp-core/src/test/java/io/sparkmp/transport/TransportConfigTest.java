@@ -80,4 +80,14 @@ class TransportConfigTest {
         assertArrayEquals(c.secret(), back.secret());
         assertEquals("/keys/job.p12", back.tls().keyStore());
     }
+
+    @Test
+    void aWildcardBindAdvertisesADiallableAddress() throws Exception {
+        TransportConfig c = TransportConfig.builder("job", Loopback.SECRET).bindHost("0.0.0.0").build();
+        try (SocketTensorChannel ch = SocketTensorChannel.open(c, 0)) {
+            assertFalse(ch.localAddress().getAddress().isAnyLocalAddress(), ch.localAddress().toString());
+            assertEquals(java.net.InetAddress.getLocalHost(), ch.localAddress().getAddress());
+            assertTrue(ch.localAddress().getPort() > 0);
+        }
+    }
 }
