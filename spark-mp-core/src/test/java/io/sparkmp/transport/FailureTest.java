@@ -229,4 +229,30 @@ class FailureTest {
             sender.close();
         }
     }
+
+    @Test
+    void connectNamesThePeersThatNeverCame() throws Exception {
+        TransportConfig c = Loopback.builder("failure").connectTimeout(Duration.ofMillis(600)).connectRetries(3)
+                .build();
+        InetSocketAddress nobody;
+        try (java.nio.channels.ServerSocketChannel s = java.nio.channels.ServerSocketChannel.open()) {
+            s.bind(new InetSocketAddress("127.0.0.1", 0));
+            nobody = (InetSocketAddress) s.getLocalAddress(); // closed again: nothing listens there
+        }
+        try (SocketTensorChannel ch = SocketTensorChannel.open(c, 1)) {
+            long t0 = System.nanoTime();
+            TransportException e = assertThrows(TransportException.class,
+                    () -> ch.connect(Map.of(0, new InetSocketAddress("127.0.0.1", 9), 2, nobody)));
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            String m = e.getMessage();
+            assertTrue(m.contains("cannot connect to rank 2 (" + nobody + ") after 3 attempt(s)"), m);
+            assertTrue(ms < 3000, "took " + ms + " ms");
+        }
+        try (SocketTensorChannel ch = SocketTensorChannel.open(c, 1)) {
+            TransportException e = assertThrows(TransportException.class,
+                    () -> ch.connect(Map.of(0, new InetSocketAddress("127.0.0.1", 9))));
+            assertTrue(e.getMessage().contains("within connectTimeout (600 ms) from [rank 0 (/127.0.0.1:9)]"),
+                    e.getMessage());
+        }
+    }
 }
