@@ -96,12 +96,17 @@ class FailureTest {
         try (Pair p = Pair.open(config(Duration.ofSeconds(20), Duration.ofMillis(500), Duration.ofSeconds(20)))) {
             ByteBuffer frame = p.peer().frame(key, Nd4j.rand(DataType.FLOAT, 1024));
             frame.limit(frame.limit() - 2048);
+            // The read timeout runs from the last byte the reader saw, i.e. from this write, not from the
+            // receive call: time from here so a slow scheduler cannot make the failure look early.
+            long t0 = System.nanoTime();
             p.peer().write(frame); // and then nothing: the process hangs
             long[] ms = {0};
             TransportException e = failingReceive(p.channel(), key, ms);
+            long sinceWrite = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             assertNamesPeerAndKey(e, p.peer(), key);
             assertTrue(e.getMessage().contains("silent for 500 ms inside a payload"), e.getMessage());
-            assertTrue(ms[0] >= 400 && ms[0] < 5000, "failed after " + ms[0] + " ms");
+            assertTrue(sinceWrite >= 450 && ms[0] < 5000, "failed " + sinceWrite + " ms after the write, "
+                    + ms[0] + " ms after receive started");
         }
     }
 
