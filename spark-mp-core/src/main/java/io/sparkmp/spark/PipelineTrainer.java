@@ -98,15 +98,8 @@ public final class PipelineTrainer {
      */
     public TrainingResult fit(JavaRDD<DataSet> data) {
         SparkContext sc = data.context();
-        SparkMpConf mp = SparkMpConf.from(sc.getConf());
-        new Resolved(settings, mp).checkTls();
-        PipelinePlan plan = PlanResolver.plan(sc, conf, settings, mp, planChoices, data);
-        Resolved r = resolve(PlanReport.settingsOf(settings, plan), mp);
-        JobSpec spec = jobSpec(r, plan.boundaries());
-        ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
-        PlanReport.logPlan(plan);
-        LOG.info("spark-mp: training {}", spec);
-        return PlanReport.attach(run(sc, spec, r, TrainingInput.route(data, r.stages, r.shuffle, r.seed)), plan);
+        Launch l = launchable(sc, data);
+        return l.finish(run(sc, l.spec(), l.r(), TrainingInput.route(data, l.r().stages, l.r().shuffle, l.r().seed)));
     }
 
     /**
@@ -141,13 +134,46 @@ public final class PipelineTrainer {
      * a class index in {@code [0, numClasses)} (one-hot encoded) or, with {@code numClasses = 0}, a numeric
      * regression target (number, array or Vector). Row order is kept when shuffling is off.
      *
-     * @throws IllegalArgumentException for missing columns, unusable types or labels outside [0, numClasses),
-     *                                  checked on the driver before training
+     * @throws IllegalArgumentException for bad settings, missing columns, unusable types or labels outside
+     *                                  [0, numClasses), checked on the driver before training
+     * @throws IllegalStateException when the cluster lacks slots or has dynamic allocation on (before launch)
      */
     public TrainingResult fit(Dataset<Row> data, String featuresCol, String labelCol, int numClasses) {
+        SparkContext sc = data.sparkSession().sparkContext();
+        // Settings, plan and slots first when the model tells its input shape: the label check reads the data.
+        Launch l = PlanResolver.inputTypeOf(conf, planChoices.inputType()) != null ? launchable(sc, null) : null;
         TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
-        int width = inputWidth(conf);
-        return fit(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, width, TrainingInput.ROW_CHUNK));
+        JavaRDD<DataSet> rows = TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, inputWidth(conf),
+                TrainingInput.ROW_CHUNK);
+        if (l == null) {
+            l = launchable(sc, rows);
+        }
+        return l.finish(run(sc, l.spec(), l.r(), TrainingInput.route(rows, l.r().stages, l.r().shuffle, l.r().seed)));
+    }
+
+    /** A fit ready to launch: its plan, effective settings and job spec. */
+    private record Launch(PipelinePlan plan, Resolved r, JobSpec spec) {
+        /** The result with the plan and its accuracy (logged). */
+        TrainingResult finish(TrainingResult result) {
+            return PlanReport.attach(result, plan);
+        }
+    }
+
+    /**
+     * Every check that needs no training pass, in order: settings, the plan (profiling job when measured and
+     * not cached; {@code dataOrNull} only to read the input shape), the split against the model, cluster slots.
+     * Logs the plan.
+     */
+    private Launch launchable(SparkContext sc, JavaRDD<DataSet> dataOrNull) {
+        SparkMpConf mp = SparkMpConf.from(sc.getConf());
+        new Resolved(settings, mp).checkTls();
+        PipelinePlan plan = PlanResolver.plan(sc, conf, settings, mp, planChoices, dataOrNull);
+        Resolved r = resolve(PlanReport.settingsOf(settings, plan), mp);
+        JobSpec spec = jobSpec(r, plan.boundaries());
+        ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
+        PlanReport.logPlan(plan);
+        LOG.info("spark-mp: training {}", spec);
+        return new Launch(plan, r, spec);
     }
 
     private TrainingResult run(SparkContext sc, JobSpec spec, Resolved r, JavaRDD<byte[]> input) {
@@ -225,15 +251,6 @@ public final class PipelineTrainer {
                 r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed);
         return new JobSpec(UUID.randomUUID().toString(), pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
                 r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword, engine.newSecret());
-    }
-
-    /** Layer index where each of {@code stages} stages starts, then the layer count: an even split by layers. */
-    static int[] evenBoundaries(int layers, int stages) {
-        int[] b = new int[stages + 1];
-        for (int s = 0; s <= stages; s++) {
-            b[s] = (int) ((long) s * layers / stages);
-        }
-        return b;
     }
 
     static int layerCount(MultiLayerConfiguration conf) {

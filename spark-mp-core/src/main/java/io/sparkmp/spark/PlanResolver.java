@@ -123,14 +123,11 @@ final class PlanResolver {
      * @throws IllegalArgumentException when none of these tells it
      */
     static InputType inputType(MultiLayerConfiguration conf, InputType given, JavaRDD<DataSet> data) {
-        if (given != null) {
-            return given;
+        InputType known = inputTypeOf(conf, given);
+        if (known != null) {
+            return known;
         }
         Layer first = conf.getConf(0).getLayer();
-        if (first instanceof FeedForwardLayer ff && !(first instanceof ConvolutionLayer)
-                && !(first instanceof BaseRecurrentLayer) && ff.getNIn() > 0 && conf.getInputPreProcess(0) == null) {
-            return InputType.feedForward(ff.getNIn());
-        }
         if (data != null) {
             DataSet d = data.first();
             long[] s = d.getFeatures().shape();
@@ -149,6 +146,19 @@ final class PlanResolver {
         }
         throw new IllegalArgumentException("the model's input shape is unknown (first layer "
                 + first.getClass().getSimpleName() + "): give it with PipelineTrainer.Builder.inputType(...)");
+    }
+
+    /** The input type when given or told by a plain feed-forward first layer with nIn; null otherwise. */
+    static InputType inputTypeOf(MultiLayerConfiguration conf, InputType given) {
+        if (given != null) {
+            return given;
+        }
+        Layer first = conf.getConf(0).getLayer();
+        if (first instanceof FeedForwardLayer ff && !(first instanceof ConvolutionLayer)
+                && !(first instanceof BaseRecurrentLayer) && ff.getNIn() > 0 && conf.getInputPreProcess(0) == null) {
+            return InputType.feedForward(ff.getNIn());
+        }
+        return null;
     }
 
     /** See the class comment. */

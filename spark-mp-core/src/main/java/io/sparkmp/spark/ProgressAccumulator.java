@@ -16,30 +16,43 @@ final class ProgressAccumulator extends AccumulatorV2<RankStep, List<RankStep>> 
     static final int CAPACITY = 64;
     private static final long serialVersionUID = 1L;
 
-    private final ArrayDeque<RankStep> latest = new ArrayDeque<>();
+    /**
+     * Not final and read through {@link #latest()}: Spark registers an accumulator with the task (where the
+     * executor's heartbeat thread can see it) from the superclass's readObject, before this field is
+     * deserialized. A null here must not throw: an exception kills the executor's heartbeat thread.
+     */
+    private ArrayDeque<RankStep> latest = new ArrayDeque<>();
+
+    private synchronized ArrayDeque<RankStep> latest() {
+        if (latest == null) {
+            latest = new ArrayDeque<>();
+        }
+        return latest;
+    }
 
     @Override
     public synchronized boolean isZero() {
-        return latest.isEmpty();
+        return latest().isEmpty();
     }
 
     @Override
     public synchronized AccumulatorV2<RankStep, List<RankStep>> copy() {
         ProgressAccumulator c = new ProgressAccumulator();
-        c.latest.addAll(latest);
+        c.latest().addAll(latest());
         return c;
     }
 
     @Override
     public synchronized void reset() {
-        latest.clear();
+        latest().clear();
     }
 
     @Override
     public synchronized void add(RankStep v) {
-        latest.addLast(v);
-        while (latest.size() > CAPACITY) {
-            latest.removeFirst();
+        ArrayDeque<RankStep> q = latest();
+        q.addLast(v);
+        while (q.size() > CAPACITY) {
+            q.removeFirst();
         }
     }
 
@@ -52,6 +65,6 @@ final class ProgressAccumulator extends AccumulatorV2<RankStep, List<RankStep>> 
 
     @Override
     public synchronized List<RankStep> value() {
-        return new ArrayList<>(latest);
+        return new ArrayList<>(latest());
     }
 }

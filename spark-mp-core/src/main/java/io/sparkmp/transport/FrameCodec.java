@@ -1,6 +1,10 @@
 package io.sparkmp.transport;
 
 import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.Registration;
+import com.esotericsoftware.kryo.util.DefaultClassResolver;
+import com.esotericsoftware.kryo.util.MapReferenceResolver;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
 
@@ -29,9 +33,17 @@ final class FrameCodec {
         this.maxFrameBytes = maxFrameBytes;
     }
 
-    /** A Kryo that knows only our header class; every other class id is refused. */
+    /**
+     * A Kryo that knows only our header class; every other class id is refused, and a class given by name is
+     * refused before Kryo would look it up (so the wire cannot make this JVM load classes).
+     */
     static Kryo newKryo() {
-        Kryo k = new Kryo();
+        Kryo k = new Kryo(new DefaultClassResolver() {
+            @Override
+            protected Registration readName(Input input) {
+                throw new KryoException("class names are not accepted on the wire, only registered class ids");
+            }
+        }, new MapReferenceResolver());
         k.setRegistrationRequired(true);
         k.setReferences(false);
         k.register(FrameHeader.class, new FrameHeader.KryoSerializer(), HEADER_CLASS_ID);

@@ -6,7 +6,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -26,8 +25,15 @@ final class Link {
     private static final Logger LOG = LoggerFactory.getLogger(Link.class);
     private static final ByteBuffer NO_PAYLOAD = ByteBuffer.allocateDirect(0);
 
-    /** A frame waiting for the writer; {@code source} keeps the tensor's memory alive until written. */
-    private record Outbound(FrameHeader header, ByteBuffer payload, INDArray source) {
+    /** Frames up to this size are written from the sender's thread when the link is idle (saves a hand-off). */
+    static final int DIRECT_WRITE_MAX = 64 * 1024;
+
+    /**
+     * A frame waiting for the writer; {@code source} keeps the tensor's memory alive until written. A frame
+     * the sender began writing itself has no header but the unwritten rest of its encoded header in
+     * {@code headRest}.
+     */
+    private record Outbound(FrameHeader header, ByteBuffer headRest, ByteBuffer payload, INDArray source) {
         long bytes() {
             return payload.remaining();
         }
@@ -54,6 +60,15 @@ final class Link {
     private final Thread reader;
     private final Thread writer;
 
+    /** Owns the write side of the wire, the codec and the header buffer: one frame at a time on the wire. */
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final FrameCodec writeCodec;
+    private final ByteBuffer head = ByteBuffer.allocateDirect(FrameCodec.MAX_HEADER_BYTES + 4);
+    private final ByteBuffer[] gather = new ByteBuffer[2];
+    private volatile long lastWrite = System.nanoTime();
+    /** Only a non-blocking wire can take a frame from the sender's thread without risking a stall there. */
+    private final boolean directWrites;
+
     Link(TransportConfig config, int localRank, int peerRank, Wire wire, ReceivePool pool) {
         this.config = config;
         this.localRank = localRank;
@@ -61,6 +76,8 @@ final class Link {
         this.wire = wire;
         this.pool = pool;
         this.peerName = "rank " + peerRank + " (" + wire.remoteAddress() + ")";
+        this.writeCodec = new FrameCodec(config.jobId(), config.maxFrameBytes());
+        this.directWrites = wire instanceof NioWire;
         String prefix = "sparkmp-transport-" + localRank + "-" + peerRank;
         reader = new Thread(this::readLoop, prefix + "-reader");
         writer = new Thread(this::writeLoop, prefix + "-writer");
@@ -83,8 +100,9 @@ final class Link {
 
     /** Queues a frame; blocks while the queue holds {@code maxInFlightBytes}, at most {@code sendTimeout}. */
     void send(TensorKey key, FrameHeader header, ByteBuffer payload, INDArray source) {
-        Outbound o = new Outbound(header, payload == null ? NO_PAYLOAD : payload, source);
+        Outbound o = new Outbound(header, null, payload == null ? NO_PAYLOAD : payload, source);
         long bytes = o.bytes();
+        boolean direct = false;
         long timeoutNanos = config.sendTimeout().toNanos();
         long deadline = System.nanoTime() + timeoutNanos;
         lock.lock();
@@ -110,14 +128,50 @@ final class Link {
                 }
                 space.awaitNanos(left);
             }
-            queue.addLast(o);
-            queuedBytes += bytes;
-            work.signal();
+            // Checked under this lock, so no frame queued by another sender can be overtaken.
+            direct = directWrites && bytes <= DIRECT_WRITE_MAX && queue.isEmpty() && writeLock.tryLock();
+            if (!direct) {
+                queue.addLast(o);
+                queuedBytes += bytes;
+                work.signal();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new TransportException("interrupted while sending " + key + " to " + peerName, e);
         } finally {
             lock.unlock();
+        }
+        if (direct) {
+            writeDirect(key, o);
+        }
+    }
+
+    /** Writes what the socket takes now from this thread; the writer thread finishes the rest. */
+    private void writeDirect(TensorKey key, Outbound o) {
+        try {
+            writeCodec.encode(o.header(), head);
+            gather[0] = head;
+            gather[1] = o.payload().duplicate();
+            boolean wrote = wire.tryWrite(gather);
+            lastWrite = System.nanoTime();
+            if (!wrote || NioWire.remaining(gather) > 0) {
+                ByteBuffer headRest = ByteBuffer.allocate(head.remaining()).put(head).flip();
+                Outbound rest = new Outbound(null, headRest, gather[1], o.source());
+                lock.lock();
+                try {
+                    queue.addFirst(rest);
+                    queuedBytes += rest.bytes();
+                    work.signal();
+                } finally {
+                    lock.unlock();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            fail("writing to " + peerName + " failed: " + describe(e), e);
+            throw new TransportException("cannot send " + key + " to " + peerName + ": " + describe(e), e);
+        } finally {
+            gather[1] = null;
+            writeLock.unlock();
         }
     }
 
@@ -195,17 +249,10 @@ final class Link {
     }
 
     private void writeLoop() {
-        FrameCodec codec = new FrameCodec(config.jobId(), config.maxFrameBytes());
-        ByteBuffer head = ByteBuffer.allocateDirect(FrameCodec.MAX_HEADER_BYTES + 4).order(ByteOrder.BIG_ENDIAN);
-        ByteBuffer[] gather = new ByteBuffer[2];
         long heartbeatNanos = Math.max(1, config.idleTimeout().toNanos() / 4);
         long stallMillis = config.idleTimeout().toMillis();
-        long lastWrite = System.nanoTime();
         try {
             while (true) {
-                Outbound o;
-                boolean last = false;
-                boolean fromQueue;
                 lock.lock();
                 try {
                     while (queue.isEmpty() && !closing && failure == null) {
@@ -218,35 +265,57 @@ final class Link {
                     if (failure != null) {
                         return;
                     }
-                    o = queue.peekFirst();
-                    fromQueue = o != null;
-                    if (o == null) {
-                        last = closing;
-                        o = new Outbound(FrameHeader.control(
-                                closing ? FrameHeader.MSG_GOODBYE : FrameHeader.MSG_HEARTBEAT, config.jobId()),
-                                NO_PAYLOAD, null);
-                    }
                 } finally {
                     lock.unlock();
                 }
-                codec.encode(o.header(), head);
-                gather[0] = head;
-                gather[1] = o.payload().duplicate();
-                wire.write(gather, stallMillis);
-                gather[1] = null;
-                lastWrite = System.nanoTime();
-                if (last) {
-                    return;
-                }
-                if (fromQueue) {
+                // The write lock first, then the queue head: a sender writing directly may add its rest first.
+                writeLock.lock();
+                try {
+                    Outbound o;
+                    boolean last = false;
                     lock.lock();
                     try {
-                        queue.pollFirst();
-                        queuedBytes -= o.bytes();
-                        space.signalAll();
+                        o = queue.peekFirst();
+                        if (o == null) {
+                            if (!closing && System.nanoTime() - lastWrite < heartbeatNanos) {
+                                continue; // a direct write just went out: no heartbeat needed
+                            }
+                            last = closing;
+                        }
                     } finally {
                         lock.unlock();
                     }
+                    boolean fromQueue = o != null;
+                    if (o == null) {
+                        o = new Outbound(FrameHeader.control(
+                                last ? FrameHeader.MSG_GOODBYE : FrameHeader.MSG_HEARTBEAT, config.jobId()),
+                                null, NO_PAYLOAD, null);
+                    }
+                    if (o.header() != null) {
+                        writeCodec.encode(o.header(), head);
+                        gather[0] = head;
+                    } else {
+                        gather[0] = o.headRest();
+                    }
+                    gather[1] = o.payload().duplicate();
+                    wire.write(gather, stallMillis);
+                    gather[1] = null;
+                    lastWrite = System.nanoTime();
+                    if (last) {
+                        return;
+                    }
+                    if (fromQueue) {
+                        lock.lock();
+                        try {
+                            queue.pollFirst();
+                            queuedBytes -= o.bytes();
+                            space.signalAll();
+                        } finally {
+                            lock.unlock();
+                        }
+                    }
+                } finally {
+                    writeLock.unlock();
                 }
             }
         } catch (Throwable e) {

@@ -73,7 +73,16 @@ final class NioWire implements Wire {
         }
     }
 
-    private static long remaining(ByteBuffer[] srcs) {
+    @Override
+    public boolean tryWrite(ByteBuffer[] srcs) throws IOException {
+        long n;
+        do {
+            n = channel.write(srcs);
+        } while (n > 0 && remaining(srcs) > 0);
+        return true;
+    }
+
+    static long remaining(ByteBuffer[] srcs) {
         long r = 0;
         for (ByteBuffer b : srcs) {
             r += b.remaining();

@@ -75,15 +75,23 @@ public final class SocketTensorChannel implements TensorChannel {
             plainServer = ServerSocketChannel.open();
             tlsServer = null;
             plainServer.bind(bind, 128);
-            localAddress = (InetSocketAddress) plainServer.getLocalAddress();
+            localAddress = advertised((InetSocketAddress) plainServer.getLocalAddress());
         } else {
             plainServer = null;
             tlsServer = new ServerSocket();
             tlsServer.bind(bind, 128);
-            localAddress = (InetSocketAddress) tlsServer.getLocalSocketAddress();
+            localAddress = advertised((InetSocketAddress) tlsServer.getLocalSocketAddress());
         }
         acceptor = new Thread(this::acceptLoop, "sparkmp-transport-" + localRank + "-acceptor");
         acceptor.setDaemon(true);
+    }
+
+    /** A wildcard bind (0.0.0.0) cannot be dialled: advertise the local host's address with the port instead. */
+    private static InetSocketAddress advertised(InetSocketAddress bound) throws IOException {
+        if (!bound.getAddress().isAnyLocalAddress()) {
+            return bound;
+        }
+        return new InetSocketAddress(java.net.InetAddress.getLocalHost(), bound.getPort());
     }
 
     /**
@@ -121,7 +129,10 @@ public final class SocketTensorChannel implements TensorChannel {
         return localRank;
     }
 
-    /** The address peers dial; hand it to them (e.g. through {@code allGather}). */
+    /**
+     * The address peers dial; hand it to them (e.g. through {@code allGather}). For a wildcard
+     * {@code bindHost} (0.0.0.0) it is the local host's address with the bound port.
+     */
     public InetSocketAddress localAddress() {
         return localAddress;
     }
@@ -561,7 +572,7 @@ public final class SocketTensorChannel implements TensorChannel {
     private static SSLContext sslContext(TlsSettings tls) {
         try {
             KeyStore ks = KeyStore.getInstance(tls.keyStoreType());
-            try (InputStream in = Files.newInputStream(tls.keyStore())) {
+            try (InputStream in = Files.newInputStream(java.nio.file.Path.of(tls.keyStore()))) {
                 ks.load(in, tls.keyStorePassword());
             }
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
@@ -569,7 +580,7 @@ public final class SocketTensorChannel implements TensorChannel {
             TrustManagerFactory tmf = null;
             if (tls.trustStore() != null) {
                 KeyStore ts = KeyStore.getInstance(tls.keyStoreType());
-                try (InputStream in = Files.newInputStream(tls.trustStore())) {
+                try (InputStream in = Files.newInputStream(java.nio.file.Path.of(tls.trustStore()))) {
                     ts.load(in, tls.trustStorePassword());
                 }
                 tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());

@@ -1,5 +1,6 @@
 package io.sparkmp.transport;
 
+import java.io.Serializable;
 import java.nio.file.Path;
 
 /**
@@ -8,6 +9,8 @@ import java.nio.file.Path;
  * holds the certificates peers must present. With a trust store both directions are verified (mutual TLS);
  * without one, the JDK's default trust store checks the server only. Passwords never appear in
  * {@link #toString()}. Authentication of the job itself still rests on the HMAC handshake inside TLS.
+ * Serializable (paths are strings) so it can travel inside a job description to the executors, which must
+ * find the files at those paths.
  *
  * @param keyStore key store file
  * @param keyStorePassword its password
@@ -15,11 +18,11 @@ import java.nio.file.Path;
  * @param trustStore trust store file, or {@code null}
  * @param trustStorePassword its password, or {@code null}
  */
-public record TlsSettings(Path keyStore, char[] keyStorePassword, String keyStoreType, Path trustStore,
-                          char[] trustStorePassword) {
+public record TlsSettings(String keyStore, char[] keyStorePassword, String keyStoreType, String trustStore,
+                          char[] trustStorePassword) implements Serializable {
     public TlsSettings {
-        if (keyStore == null) {
-            throw new IllegalArgumentException("keyStore must not be null");
+        if (keyStore == null || keyStore.isEmpty()) {
+            throw new IllegalArgumentException("keyStore must not be empty");
         }
         if (keyStorePassword == null) {
             throw new IllegalArgumentException("keyStorePassword must not be null");
@@ -34,7 +37,7 @@ public record TlsSettings(Path keyStore, char[] keyStorePassword, String keyStor
 
     /** One PKCS12 file used as both key store and trust store (all tasks share one certificate). */
     public static TlsSettings sharedPkcs12(Path file, char[] password) {
-        return new TlsSettings(file, password, "PKCS12", file, password);
+        return new TlsSettings(file.toString(), password, "PKCS12", file.toString(), password);
     }
 
     @Override

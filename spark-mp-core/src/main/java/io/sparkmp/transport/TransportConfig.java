@@ -1,5 +1,6 @@
 package io.sparkmp.transport;
 
+import java.io.Serializable;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.security.SecureRandom;
@@ -13,7 +14,8 @@ import java.util.Set;
  *
  * <p>All tasks of one job must use the same {@code jobId} and {@code secret}: a peer with another job id
  * or secret is refused during the handshake. The secret is never printed by {@link #toString()} nor
- * logged; {@link #secret()} returns a copy.
+ * logged; {@link #secret()} returns a copy. Serializable, so a driver can ship it to executors inside a
+ * job description (which then carries the secret: ship it only over Spark's own authenticated RPC).
  *
  * @param jobId names the training job; sent in every handshake and frame header (not secret)
  * @param secret per-job shared secret for HMAC-SHA256 mutual authentication, at least 16 bytes
@@ -44,7 +46,7 @@ public record TransportConfig(
         long maxFrameBytes,
         long maxInFlightBytes,
         long maxPooledBytes,
-        TlsSettings tls) {
+        TlsSettings tls) implements Serializable {
 
     /** Longest job id accepted, in UTF-8 bytes. */
     public static final int MAX_JOB_ID_BYTES = 256;
@@ -186,60 +188,70 @@ public record TransportConfig(
             return this;
         }
 
+        /** Total time {@code connect} may take for all links; default 30 s. */
         public Builder connectTimeout(Duration d) {
             once("connectTimeout");
             connectTimeout = d;
             return this;
         }
 
+        /** Attempts per dialled peer that refuses or does not answer yet, with back-off; default 10. */
         public Builder connectRetries(int n) {
             once("connectRetries");
             connectRetries = n;
             return this;
         }
 
+        /** How long one {@code receive} waits; default 120 s. */
         public Builder receiveTimeout(Duration d) {
             once("receiveTimeout");
             receiveTimeout = d;
             return this;
         }
 
+        /** How long {@code send} waits for room in a full outbound queue; default 120 s. */
         public Builder sendTimeout(Duration d) {
             once("sendTimeout");
             sendTimeout = d;
             return this;
         }
 
+        /** Longest pause inside a frame or handshake; default 60 s. */
         public Builder readTimeout(Duration d) {
             once("readTimeout");
             readTimeout = d;
             return this;
         }
 
+        /** Longest silence between frames (heartbeats go every quarter of it); default 60 s. */
         public Builder idleTimeout(Duration d) {
             once("idleTimeout");
             idleTimeout = d;
             return this;
         }
 
+        /** How long {@code close} lets queued frames drain; default 10 s. */
         public Builder closeTimeout(Duration d) {
             once("closeTimeout");
             closeTimeout = d;
             return this;
         }
 
+        /** Largest payload sent or accepted (checked before allocating); default 2 GiB - 1. */
         public Builder maxFrameBytes(long n) {
             once("maxFrameBytes");
             maxFrameBytes = n;
             return this;
         }
 
+        /** Payload bytes queued per peer before {@code send} blocks; default 256 MiB. */
         public Builder maxInFlightBytes(long n) {
             once("maxInFlightBytes");
             maxInFlightBytes = n;
             return this;
         }
 
+        /** Bytes of recycled receive arrays kept for reuse; default 1 GiB. */
         public Builder maxPooledBytes(long n) {
             once("maxPooledBytes");
             maxPooledBytes = n;

@@ -22,6 +22,15 @@ interface Wire extends AutoCloseable {
      */
     void write(ByteBuffer[] srcs, long stallMillis) throws IOException;
 
+    /**
+     * Writes what the connection takes now without waiting; for small frames sent from the caller's thread.
+     *
+     * @return false if this wire cannot write without blocking (nothing was written)
+     */
+    default boolean tryWrite(ByteBuffer[] srcs) throws IOException {
+        return false;
+    }
+
     InetSocketAddress remoteAddress();
 
     /**

@@ -168,7 +168,7 @@ class PipelineTrainingIT {
     @Order(4)
     @Test
     void anExecutorThatDiesMidTrainingDoesNotHangTheFit() throws Exception {
-        List<DataSet> data = examples(800, 5);
+        List<DataSet> data = examples(1600, 5);
         PipelineTrainer.Builder job = PipelineTrainer.builder(model()).stages(4).microBatches(2).batchSize(4)
                 .initialParameters(initialNetwork()).logEvery(1);
         MultiLayerNetwork undisturbed = PipelineTrainer.builder(model()).stages(4).microBatches(2).batchSize(4)
@@ -222,7 +222,7 @@ class PipelineTrainingIT {
             // Spark re-ran the whole barrier stage from the start: the same parameters as without the kill.
             double err = relativeError(result.network().params(), undisturbed.params());
             assertEquals(0.0, err, 1e-12, "relative error of the retried run vs the undisturbed one");
-            assertEquals(200, result.metrics().size());
+            assertEquals(400, result.metrics().size());
         }
     }
 }

@@ -96,12 +96,17 @@ class FailureTest {
         try (Pair p = Pair.open(config(Duration.ofSeconds(20), Duration.ofMillis(500), Duration.ofSeconds(20)))) {
             ByteBuffer frame = p.peer().frame(key, Nd4j.rand(DataType.FLOAT, 1024));
             frame.limit(frame.limit() - 2048);
+            // The read timeout runs from the last byte the reader saw, i.e. from this write, not from the
+            // receive call: time from here so a slow scheduler cannot make the failure look early.
+            long t0 = System.nanoTime();
             p.peer().write(frame); // and then nothing: the process hangs
             long[] ms = {0};
             TransportException e = failingReceive(p.channel(), key, ms);
+            long sinceWrite = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             assertNamesPeerAndKey(e, p.peer(), key);
             assertTrue(e.getMessage().contains("silent for 500 ms inside a payload"), e.getMessage());
-            assertTrue(ms[0] >= 400 && ms[0] < 5000, "failed after " + ms[0] + " ms");
+            assertTrue(sinceWrite >= 450 && ms[0] < 5000, "failed " + sinceWrite + " ms after the write, "
+                    + ms[0] + " ms after receive started");
         }
     }
 
@@ -227,6 +232,32 @@ class FailureTest {
             }
         } finally {
             sender.close();
+        }
+    }
+
+    @Test
+    void connectNamesThePeersThatNeverCame() throws Exception {
+        TransportConfig c = Loopback.builder("failure").connectTimeout(Duration.ofMillis(600)).connectRetries(3)
+                .build();
+        InetSocketAddress nobody;
+        try (java.nio.channels.ServerSocketChannel s = java.nio.channels.ServerSocketChannel.open()) {
+            s.bind(new InetSocketAddress("127.0.0.1", 0));
+            nobody = (InetSocketAddress) s.getLocalAddress(); // closed again: nothing listens there
+        }
+        try (SocketTensorChannel ch = SocketTensorChannel.open(c, 1)) {
+            long t0 = System.nanoTime();
+            TransportException e = assertThrows(TransportException.class,
+                    () -> ch.connect(Map.of(0, new InetSocketAddress("127.0.0.1", 9), 2, nobody)));
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            String m = e.getMessage();
+            assertTrue(m.contains("cannot connect to rank 2 (" + nobody + ") after 3 attempt(s)"), m);
+            assertTrue(ms < 3000, "took " + ms + " ms");
+        }
+        try (SocketTensorChannel ch = SocketTensorChannel.open(c, 1)) {
+            TransportException e = assertThrows(TransportException.class,
+                    () -> ch.connect(Map.of(0, new InetSocketAddress("127.0.0.1", 9))));
+            assertTrue(e.getMessage().contains("within connectTimeout (600 ms) from [rank 0 (/127.0.0.1:9)]"),
+                    e.getMessage());
         }
     }
 }

@@ -195,6 +195,8 @@ class FrameFuzzTest {
                 2, 33, new long[0], 0, 0));
         cases.put("unregistered class ID", crafted(57, FrameHeader.MAGIC, 1, 1, JOB, 1, 0, 1, 'c', 2, 0,
                 new long[0], 4, 4));
+        cases.put("class names are not accepted", crafted(-1, FrameHeader.MAGIC, 1, 1, JOB, 1, 0, 1, 'c', 2, 0,
+                new long[0], 4, 4)); // id 1 on the wire: a class name follows
         cases.put("bad magic", crafted(FrameCodec.HEADER_CLASS_ID, 0x12345678, 1, 1, JOB, 1, 0, 1, 'c', 2, 0,
                 new long[0], 4, 4));
         cases.put("protocol version 9", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 9, 1, JOB, 1, 0, 1,

@@ -72,8 +72,8 @@ class TlsTest {
     @Test
     void plainDialerAndForeignCertificateAreRefused() throws Exception {
         TransportConfig tlsConfig = Loopback.builder("tls").tls(tls).build();
-        TransportConfig plain = Loopback.builder("tls").connectTimeout(Duration.ofSeconds(2)).connectRetries(2).build();
-        TransportConfig foreign = Loopback.builder("tls").connectTimeout(Duration.ofSeconds(2)).connectRetries(2)
+        TransportConfig plain = Loopback.builder("tls").connectTimeout(Duration.ofSeconds(2)).connectRetries(1).build();
+        TransportConfig foreign = Loopback.builder("tls").connectTimeout(Duration.ofSeconds(2)).connectRetries(1)
                 .tls(TlsSettings.sharedPkcs12(selfSigned(dir, "foreign"), PASSWORD)).build();
         try (SocketTensorChannel server = SocketTensorChannel.open(tlsConfig, 1)) {
             CompletableFuture<Void> up = CompletableFuture.runAsync(

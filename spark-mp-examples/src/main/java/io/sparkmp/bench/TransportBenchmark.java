@@ -52,6 +52,9 @@ public final class TransportBenchmark {
         TransportConfig plain = TransportConfig.builder("bench", secret).bindHost("127.0.0.1").build();
         TransportConfig withTls = TransportConfig.builder("bench", secret).bindHost("127.0.0.1").tls(tls).build();
 
+        int tlsRounds = Math.max(1, rounds / 2);
+        int tlsFrames = Math.max(2, frames / 4);
+        double rawTlsGbps = rawTlsThroughput(tls, tlsRounds, tlsFrames);
         double rawGbps = rawThroughput(rounds, frames);
         double[] rawRtt = rawPingPong(pings);
         double chanGbps;
@@ -63,7 +66,7 @@ public final class TransportBenchmark {
         double tlsGbps;
         double[] tlsRtt;
         try (Pair p = Pair.open(withTls)) {
-            tlsGbps = channelThroughput(p, Math.max(1, rounds / 2), Math.max(2, frames / 4));
+            tlsGbps = channelThroughput(p, tlsRounds, tlsFrames);
             tlsRtt = channelPingPong(p, pings / 2);
         }
         System.out.println();
@@ -71,9 +74,10 @@ public final class TransportBenchmark {
         System.out.println("|---|---|---|---|");
         row("raw SocketChannel, reused direct buffer", rawGbps, rawRtt);
         row("SocketTensorChannel, plain TCP", chanGbps, chanRtt);
+        System.out.printf("| raw SSLSocket (JDK TLS), 64 KiB writes | %.2f | - | - |%n", rawTlsGbps);
         row("SocketTensorChannel, TLS", tlsGbps, tlsRtt);
-        System.out.printf("%nchannel / raw throughput: %.2fx   TLS / raw: %.2fx%n", chanGbps / rawGbps,
-                tlsGbps / rawGbps);
+        System.out.printf("%nchannel / raw throughput: %.2fx   channel TLS / raw SSLSocket: %.2fx%n",
+                chanGbps / rawGbps, tlsGbps / rawTlsGbps);
         System.exit(0);
     }
 
@@ -128,10 +132,12 @@ public final class TransportBenchmark {
     private static double[] channelPingPong(Pair p, int pings) throws Exception {
         INDArray small = Nd4j.rand(DataType.FLOAT, SMALL / 4);
         int warm = Math.max(1000, pings / 5);
+        INDArray reply = Nd4j.rand(DataType.FLOAT, SMALL / 4);
         CompletableFuture<Void> echo = CompletableFuture.runAsync(() -> {
             for (int i = 0; i < warm + pings; i++) {
                 INDArray got = p.b().receive(0, key(i));
-                p.b().send(0, back(i), got); // sent from its own memory, then not touched again
+                p.b().send(0, back(i), reply); // like a stage: answer with its own output, recycle the input
+                p.b().recycle(got);
             }
         });
         long[] rtt = new long[pings];
@@ -191,6 +197,59 @@ public final class TransportBenchmark {
                     long ns = System.nanoTime() - t0;
                     if (r >= 0) {
                         gbps.add((double) BIG * frames / ns);
+                    }
+                }
+            }
+            sender.get();
+            return median(gbps);
+        }
+    }
+
+    /** TLS baseline: the same bytes through a plain JDK SSLSocket pair with the same key store. */
+    private static double rawTlsThroughput(TlsSettings tls, int rounds, int frames) throws Exception {
+        java.security.KeyStore ks = java.security.KeyStore.getInstance(tls.keyStoreType());
+        try (java.io.InputStream in = Files.newInputStream(Path.of(tls.keyStore()))) {
+            ks.load(in, tls.keyStorePassword());
+        }
+        javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(
+                javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, tls.keyStorePassword());
+        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ks);
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+        try (java.net.ServerSocket server = ctx.getServerSocketFactory().createServerSocket(0, 1,
+                java.net.InetAddress.getByName("127.0.0.1"))) {
+            int total = (rounds + 1) * frames;
+            CompletableFuture<Void> sender = CompletableFuture.runAsync(() -> {
+                try (java.net.Socket s = ctx.getSocketFactory().createSocket("127.0.0.1", server.getLocalPort())) {
+                    java.io.OutputStream out = s.getOutputStream();
+                    byte[] chunk = new byte[64 << 10];
+                    for (long sent = 0; sent < (long) total * BIG; sent += chunk.length) {
+                        out.write(chunk);
+                    }
+                    out.flush();
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            List<Double> gbps = new ArrayList<>();
+            try (java.net.Socket s = server.accept()) {
+                java.io.InputStream in = s.getInputStream();
+                byte[] chunk = new byte[64 << 10];
+                for (int r = -1; r < rounds; r++) {
+                    long t0 = System.nanoTime();
+                    long want = (long) frames * BIG;
+                    while (want > 0) {
+                        int n = in.read(chunk, 0, (int) Math.min(chunk.length, want));
+                        if (n < 0) {
+                            throw new IOException("TLS sender ended early");
+                        }
+                        want -= n;
+                    }
+                    if (r >= 0) {
+                        gbps.add((double) BIG * frames / (System.nanoTime() - t0));
                     }
                 }
             }

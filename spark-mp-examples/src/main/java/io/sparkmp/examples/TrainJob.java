@@ -120,7 +120,7 @@ public final class TrainJob {
                 out.println("plan: " + result.planAccuracy());
             }
             return 0;
-        } catch (IllegalArgumentException | IllegalStateException e) {
+        } catch (IllegalArgumentException | IllegalStateException | io.sparkmp.plan.InfeasiblePlanException e) {
             err.println("error: " + e.getMessage());
             return EXIT_BAD_INPUT;
         } catch (Exception | Error e) {
