@@ -45,8 +45,10 @@ import java.util.Map;
  * asserted. On a machine with fewer cores than P, the stages share cores and the pipeline overlap the
  * simulator assumes cannot happen: read the ratios with that in mind.
  *
- * <p>Run (after compiling the worktree): {@code java <spark flags> -cp <classes and runtime jars>
- * io.sparkmp.bench.PlannerSplitBenchmark [master=local[2]] [P=2] [M=4] [batch=32] [steps=12] [repeats=2]}.
+ * <p>Run: {@code mvn -B -q -pl spark-mp-examples -am -DskipTests -Pplanner-split-bench package}
+ * ({@code -Dbench.args="local[2] 2 4 32 10 5"}: master, P, M, batch, steps, repeats), or {@code java <spark flags>
+ * -cp <classes and runtime jars> io.sparkmp.bench.PlannerSplitBenchmark [master] [P] [M] [batch] [steps] [repeats]}.
+ * A {@code local-cluster[N,1,1024]} master needs a SPARK_HOME with jars (see STACK.md); not done here.
  */
 public final class PlannerSplitBenchmark {
 
