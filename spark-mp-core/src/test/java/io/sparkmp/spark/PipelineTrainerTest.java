@@ -136,29 +136,4 @@ class PipelineTrainerTest {
                 () -> PipelineTrainer.builder(conf).epochs(2).epochs(3));
         assertEquals("epochs was already set to 2", twice.getMessage());
     }
-
-    @Test
-    void evenBoundariesCoverEveryLayerOnce() {
-        assertArrayEquals(new int[] {0, 1, 3, 4, 6}, StageSplit.even(6, 4));
-        assertArrayEquals(new int[] {0, 1, 2, 3}, StageSplit.even(3, 3));
-    }
-
-    @Test
-    void plannerBalancesStagesByComputeAndChecksDeviceMemory() {
-        // 2 -> 3 -> 2000 -> 2000 -> 2000 -> 2: an even split by count, [0, 2, 5], puts both 2000x2000 layers in
-        // stage 1; balancing the compute cuts between them (the activation crossing either cut is 2000 wide).
-        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().list()
-                .layer(new DenseLayer.Builder().nIn(2).nOut(3).build())
-                .layer(new DenseLayer.Builder().nIn(3).nOut(2000).build())
-                .layer(new DenseLayer.Builder().nIn(2000).nOut(2000).build())
-                .layer(new DenseLayer.Builder().nIn(2000).nOut(2000).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(2000).nOut(2)
-                        .activation(Activation.SOFTMAX).build()).build();
-        int[] b = StageSplit.boundaries(conf, 2, 1, 2, ScheduleKind.ONE_F_ONE_B, 8, 0);
-        assertArrayEquals(new int[] {0, 3, 5}, b);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> StageSplit.boundaries(conf, 2, 1, 2, ScheduleKind.ONE_F_ONE_B, 8, 1000));
-        assertTrue(e.getMessage().startsWith("no split of the model into 2 stages fits `spark.mp.device.memory` (1000 bytes)"),
-                e.getMessage());
-    }
 }
