@@ -28,16 +28,16 @@ public final class SparkMpConf {
 
     /** Pipeline stages = devices = barrier tasks, P. */
     public static final ConfEntry<Integer> STAGES = intEntry("spark.mp.stages",
-            "Pipeline stages P: one barrier task (one executor slot, one device) each.", 2, 1);
+            "Pipeline stages P: one barrier task (one executor slot, one device) each. Unset: the planner chooses.", 2, 1);
     /** Micro-batches per mini-batch, M. */
     public static final ConfEntry<Integer> MICRO_BATCHES = intEntry("spark.mp.microBatches",
-            "Micro-batches M per mini-batch; must divide the batch size.", 4, 1);
+            "Micro-batches M per mini-batch; must divide the batch size. Unset: the planner chooses.", 4, 1);
     /** Virtual stages per device, v (interleaved schedule only). */
     public static final ConfEntry<Integer> STAGES_PER_DEVICE = intEntry("spark.mp.stagesPerDevice",
-            "Virtual stages v per device for the interleaved schedule (1 for gpipe and 1f1b).", 1, 1);
+            "Virtual stages v per device for the interleaved schedule (1 for gpipe and 1f1b). Unset: the planner chooses.", 1, 1);
     /** Pipeline schedule. */
     public static final ConfEntry<ScheduleKind> SCHEDULE = entry("spark.mp.schedule",
-            "Pipeline schedule: gpipe, 1f1b or interleaved.", "schedule (gpipe|1f1b|interleaved)",
+            "Pipeline schedule: gpipe, 1f1b or interleaved. Unset: the planner chooses (1f1b or interleaved).", "schedule (gpipe|1f1b|interleaved)",
             ScheduleKind::parse, v -> true, "", ScheduleKind.ONE_F_ONE_B, "1f1b");
     /** Mini-batch size in examples. */
     public static final ConfEntry<Integer> BATCH_SIZE = intEntry("spark.mp.batchSize",
