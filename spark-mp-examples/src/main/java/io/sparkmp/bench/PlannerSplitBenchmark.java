@@ -46,9 +46,12 @@ import java.util.Map;
  * simulator assumes cannot happen: read the ratios with that in mind.
  *
  * <p>Run: {@code mvn -B -q -pl spark-mp-examples -am -DskipTests -Pplanner-split-bench package}
- * ({@code -Dbench.args="local[2] 2 4 32 10 5"}: master, P, M, batch, steps, repeats), or {@code java <spark flags>
+ * ({@code -Dbench.args="local-cluster[2,1,1024] 2 4 32 10 5"}, the default: master, P, M, batch, steps,
+ * repeats), or {@code java <spark flags>
  * -cp <classes and runtime jars> io.sparkmp.bench.PlannerSplitBenchmark [master] [P] [M] [batch] [steps] [repeats]}.
- * A {@code local-cluster[N,1,1024]} master needs a SPARK_HOME with jars (see STACK.md); not done here.
+ * A {@code local-cluster[N,1,1024]} master (executors in separate JVMs) needs {@code SPARK_HOME} with the runtime
+ * jars in {@code jars/}, {@code SPARK_SCALA_VERSION=2.12} and {@code -Dsparkmp.appJars}; the bench profile sets all
+ * three.
  */
 public final class PlannerSplitBenchmark {
 
@@ -84,9 +87,15 @@ public final class PlannerSplitBenchmark {
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
                 .set("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator");
+        if (master.startsWith("local-cluster")) {
+            clusterConf(sc);
+        }
         SparkSession spark = SparkSession.builder().config(sc).getOrCreate();
         int code = 0;
         try {
+            if (master.startsWith("local-cluster")) {
+                awaitExecutors(spark, master);
+            }
             run(spark, p, m, batch, steps, repeats);
         } catch (RuntimeException e) {
             e.printStackTrace();
@@ -97,6 +106,57 @@ public final class PlannerSplitBenchmark {
         System.exit(code); // a barrier task timer thread may otherwise keep the JVM alive
     }
 
+    /**
+     * Settings for {@code local-cluster[N,cores,MB]}: executors are separate JVMs launched from
+     * {@code $SPARK_HOME/jars} (the runtime classpath, which the bench profile copies there), so they need the app
+     * jar ({@code -Dsparkmp.appJars}), one OpenMP thread each, the shared JavaCPP cache, and the context must wait
+     * for all of them before the first job (else the profiling task and the first stage may land on one).
+     */
+    private static void clusterConf(SparkConf sc) {
+        String jars = System.getProperty("sparkmp.appJars");
+        if (jars == null || jars.isBlank()) {
+            throw new IllegalArgumentException("a local-cluster master needs -Dsparkmp.appJars=<app jars>, found none");
+        }
+        if (System.getenv("SPARK_HOME") == null) {
+            throw new IllegalArgumentException("a local-cluster master needs SPARK_HOME (a folder with jars/), found none");
+        }
+        StringBuilder opts = new StringBuilder();
+        for (String prop : List.of("org.bytedeco.javacpp.cachedir", "java.io.tmpdir")) {
+            if (System.getProperty(prop) != null) {
+                opts.append(" -D").append(prop).append('=').append(System.getProperty(prop));
+            }
+        }
+        sc.set("spark.jars", jars).set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
+                .set("spark.executorEnv.OMP_NUM_THREADS", "1").set("spark.executorEnv.SPARK_LOCAL_IP", "127.0.0.1")
+                .set("spark.executor.extraJavaOptions", opts.toString().trim())
+                .set("spark.scheduler.minRegisteredResourcesRatio", "1.0")
+                .set("spark.scheduler.maxRegisteredResourcesWaitingTime", "120s");
+    }
+
+    /**
+     * Waits (at most 240 s) until the N executor JVMs of {@code local-cluster[N,..]} have registered: on a loaded
+     * machine their start takes longer than the trainer's slot check waits.
+     */
+    private static void awaitExecutors(SparkSession spark, String master) {
+        int n = Integer.parseInt(master.substring(master.indexOf('[') + 1, master.indexOf(',')).trim());
+        long deadline = System.nanoTime() + 240_000_000_000L;
+        int registered = 0;
+        while (System.nanoTime() < deadline) {
+            registered = spark.sparkContext().statusTracker().getExecutorInfos().length - 1; // minus the driver
+            if (registered >= n) {
+                return;
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for executors", e);
+            }
+        }
+        throw new IllegalStateException(registered + " of the " + n + " executors of " + master
+                + " registered within 240 s");
+    }
+
     private static void run(SparkSession spark, int p, int m, int batch, int steps, int repeats) {
         MultiLayerConfiguration conf = model();
         JavaRDD<DataSet> data = data(JavaSparkContext.fromSparkContext(spark.sparkContext()), batch, steps);
@@ -105,8 +165,11 @@ public final class PlannerSplitBenchmark {
         for (int i = 0; i < layers; i++) {
             params[i] = conf.getConf(i).getLayer().initializer().numParams(conf.getConf(i));
         }
+        double loadAtProfile = load();
         PipelinePlan planned = trainer(conf, p, m, batch, null).plan(data);
         System.out.println(planned.explain());
+        System.out.printf(Locale.ROOT, "1-minute load average when profiling: %.2f on %d cores%n", loadAtProfile,
+                Runtime.getRuntime().availableProcessors());
         Map<String, int[]> splits = new LinkedHashMap<>();
         splits.put("planned", planned.boundaries());
         splits.put("uniform", uniform(layers, p));
@@ -116,26 +179,34 @@ public final class PlannerSplitBenchmark {
         Map<String, Double> predicted = new LinkedHashMap<>();
         for (int r = 0; r < repeats; r++) {
             for (Map.Entry<String, int[]> s : splits.entrySet()) {
+                double loadBefore = load();
                 TrainingResult res = trainer(conf, p, m, batch, s.getValue()).fit(data);
                 predicted.put(s.getKey(), res.plan().predictedStepSeconds());
                 measured.computeIfAbsent(s.getKey(), k -> new ArrayList<>()).add(res.medianStepSeconds());
-                System.out.printf(Locale.ROOT, "run %d %-10s %-22s median step %.1f ms%n", r, s.getKey(),
-                        Arrays.toString(s.getValue()), 1e3 * res.medianStepSeconds());
+                System.out.printf(Locale.ROOT, "run %d %-10s %-22s median step %.1f ms (load average %.2f)%n", r,
+                        s.getKey(), Arrays.toString(s.getValue()), 1e3 * res.medianStepSeconds(), loadBefore);
             }
         }
         double uniformMs = 1e3 * median(measured.get("uniform"));
         System.out.printf(Locale.ROOT, "%nmodel: %d layers, %d parameters; P=%d, M=%d, schedule 1f1b, batch %d, "
                 + "%d steps per run (first left out), median of %d runs; master %s%n", layers,
                 Arrays.stream(params).sum(), p, m, batch, steps, repeats, spark.sparkContext().master());
-        System.out.printf(Locale.ROOT, "%-11s %-24s %-26s %12s %12s %8s %10s%n", "split", "boundaries",
-                "params per stage", "predicted ms", "measured ms", "error %", "vs uniform");
+        System.out.printf(Locale.ROOT, "%-11s %-12s %-20s %12s %12s %8s %10s %18s%n", "split", "boundaries",
+                "params per stage", "predicted ms", "measured ms", "error %", "vs uniform", "runs min..max ms");
         for (Map.Entry<String, int[]> s : splits.entrySet()) {
-            double meas = 1e3 * median(measured.get(s.getKey()));
+            List<Double> runs = measured.get(s.getKey());
+            double meas = 1e3 * median(runs);
             double pred = 1e3 * predicted.get(s.getKey());
-            System.out.printf(Locale.ROOT, "%-11s %-24s %-26s %12.1f %12.1f %+8.1f %9.2fx%n", s.getKey(),
-                    Arrays.toString(s.getValue()), Arrays.toString(stageSums(params, s.getValue())), pred, meas,
-                    (pred - meas) / meas * 100, meas / uniformMs);
+            System.out.printf(Locale.ROOT, "%-11s %-12s %-20s %12.1f %12.1f %+8.1f %9.2fx %8.1f..%-8.1f%n",
+                    s.getKey(), Arrays.toString(s.getValue()), Arrays.toString(stageSums(params, s.getValue())), pred,
+                    meas, (pred - meas) / meas * 100, meas / uniformMs,
+                    1e3 * runs.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN),
+                    1e3 * runs.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN));
         }
+        // Other processes on the machine slow the profile and the runs by different amounts: the spread of one
+        // split's runs bounds how closely any prediction from one profile can match.
+        System.out.printf(Locale.ROOT, "1-minute load average: %.2f when profiling, %.2f now (%d cores)%n",
+                loadAtProfile, load(), Runtime.getRuntime().availableProcessors());
     }
 
     private static PipelineTrainer trainer(MultiLayerConfiguration conf, int p, int m, int batch, int[] boundaries) {
@@ -219,6 +290,12 @@ public final class PlannerSplitBenchmark {
     private static double median(List<Double> v) {
         double[] s = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /** The 1-minute system load average (NaN where the platform does not tell it). */
+    private static double load() {
+        double l = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        return l < 0 ? Double.NaN : l;
     }
 
     private static String arg(String[] args, int i, String def) {
