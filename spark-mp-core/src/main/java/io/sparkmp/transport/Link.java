@@ -70,8 +70,14 @@ final class Link {
     private boolean reading;
     private Thread readingThread;
     private volatile int wantRead;
+    /** When a receiver last handed the token back (under {@code lock}). */
+    private long releasedAt = System.nanoTime();
     private volatile long lastArrival = System.nanoTime();
-    /** How often the reader thread looks whether the token came free (receivers do not wake it). */
+    /**
+     * How often the reader thread looks whether the token came free (receivers do not wake it), and how long
+     * receivers must have left it free before the reader thread takes it: a receiver that reads again within
+     * that time then finds it free and needs no wake-up of the reader thread.
+     */
     private static final long TOKEN_CHECK_NANOS = 1_000_000;
 
     private final Thread reader;
@@ -228,6 +234,9 @@ final class Link {
                             + held.keySet());
                 }
                 if (nio != null && !reading) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        throw new InterruptedException(); // a read would return at once, again and again
+                    }
                     readHere(left);
                     continue;
                 }
@@ -270,6 +279,7 @@ final class Link {
             lock.lock();
             reading = false;
             readingThread = null;
+            releasedAt = System.nanoTime();
             arrived.signalAll(); // another receiver may take the token
         }
     }
@@ -319,7 +329,7 @@ final class Link {
             while (true) {
                 lock.lock();
                 try {
-                    while (reading || wantRead > 0) {
+                    while (reading || wantRead > 0 || System.nanoTime() - releasedAt < TOKEN_CHECK_NANOS) {
                         if (failure != null || peerClosed) {
                             return;
                         }

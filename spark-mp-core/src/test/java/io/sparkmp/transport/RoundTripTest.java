@@ -191,6 +191,32 @@ class RoundTripTest {
         }
     }
 
+    /** An interrupted receive ends at once with its key in the message, also while it is reading the socket. */
+    @Test
+    void anInterruptedReceiveEndsAtOnce() throws Exception {
+        TensorKey never = Loopback.key(step++, 0);
+        Throwable[] seen = new Throwable[1];
+        Thread t = new Thread(() -> {
+            try {
+                chans.get(1).receive(0, never);
+            } catch (Throwable e) {
+                seen[0] = e;
+            }
+        });
+        t.start();
+        Thread.sleep(200);
+        long t0 = System.nanoTime();
+        t.interrupt();
+        t.join(5000);
+        assertTrue(!t.isAlive(), "receive still running 5 s after interrupt");
+        assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "receive took over 2 s to notice the interrupt");
+        assertTrue(seen[0] instanceof TransportException, String.valueOf(seen[0]));
+        assertTrue(seen[0].getMessage().contains("interrupted while waiting for " + never), seen[0].getMessage());
+        // the link still works afterwards
+        INDArray sent = Nd4j.createFromArray(1f, 2f, 3f);
+        assertSameTensor(sent, trip(sent));
+    }
+
     private static long length(int i) {
         return i % 2 == 0 ? 100_000 : 10 + i;
     }
