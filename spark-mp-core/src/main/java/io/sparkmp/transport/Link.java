@@ -17,9 +17,11 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The one authenticated connection between this task and one peer, carrying both directions. A writer
- * thread drains a bounded outbound queue (ordered, so frames to one peer arrive in send order); a reader
- * thread files incoming frames into mailboxes by key. The first failure of either thread fails the link and
- * wakes every sender and receiver waiting on it.
+ * thread drains a bounded outbound queue (ordered, so frames to one peer arrive in send order); small frames
+ * on an idle link go out from the sender's thread. Incoming frames are filed into mailboxes by key by whoever
+ * holds the read token: on a plain NIO link a waiting receiver reads the socket itself (no wake-up hand-off),
+ * and the reader thread reads while no receiver does; a TLS link has only its reader thread. The first read
+ * or write failure fails the link and wakes every sender and receiver waiting on it.
  */
 final class Link {
     private static final Logger LOG = LoggerFactory.getLogger(Link.class);
