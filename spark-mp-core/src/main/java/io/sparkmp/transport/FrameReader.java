@@ -69,6 +69,30 @@ final class FrameReader {
         return new Frame(h, a);
     }
 
+    /**
+     * Like {@link #next}, but between frames waits at most {@code boundaryNanos} and returns null when nothing
+     * arrived by then or {@code stop} said so; a frame once begun is read to its end ({@code readMillis}).
+     * Only for a {@link NioWire}.
+     */
+    Frame poll(long boundaryNanos, long readMillis, java.util.function.BooleanSupplier stop) throws IOException {
+        if (!ahead.hasRemaining()) {
+            ahead.clear();
+            int n;
+            try {
+                n = ((NioWire) wire).poll(ahead, boundaryNanos, stop);
+            } finally {
+                ahead.flip();
+            }
+            if (n < 0) {
+                throw new EOFException("connection closed by peer");
+            }
+            if (n == 0) {
+                return null;
+            }
+        }
+        return next(readMillis, readMillis);
+    }
+
     private void readPayload(INDArray a, int length, long readMillis) throws IOException {
         ByteBuffer dst = a.data().asNio();
         dst.clear();

@@ -17,9 +17,11 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The one authenticated connection between this task and one peer, carrying both directions. A writer
- * thread drains a bounded outbound queue (ordered, so frames to one peer arrive in send order); a reader
- * thread files incoming frames into mailboxes by key. The first failure of either thread fails the link and
- * wakes every sender and receiver waiting on it.
+ * thread drains a bounded outbound queue (ordered, so frames to one peer arrive in send order); small frames
+ * on an idle link go out from the sender's thread. Incoming frames are filed into mailboxes by key by whoever
+ * holds the read token: on a plain NIO link a waiting receiver reads the socket itself (no wake-up hand-off),
+ * and the reader thread reads while no receiver does; a TLS link has only its reader thread. The first read
+ * or write failure fails the link and wakes every sender and receiver waiting on it.
  */
 final class Link {
     private static final Logger LOG = LoggerFactory.getLogger(Link.class);
@@ -57,6 +59,29 @@ final class Link {
     private boolean peerClosed;
     private boolean closing;
 
+    /*
+     * Leader/follower reading (plain NIO only): whoever holds the read token reads the socket and files what
+     * it reads. A receive() whose frame is not there takes the token itself when it is free, so its frame
+     * reaches it without a wake-up hand-off from the reader thread; the reader thread holds the token only
+     * while no receiver wants it (it yields at a frame boundary), so frames keep flowing and heartbeats,
+     * idle timeouts and a dead peer are noticed while nobody receives.
+     */
+    private final Condition tokenFree = lock.newCondition();
+    private final FrameReader frames;
+    private final NioWire nio;
+    private boolean reading;
+    private Thread readingThread;
+    private volatile int wantRead;
+    /** When a receiver last handed the token back (under {@code lock}). */
+    private long releasedAt = System.nanoTime();
+    private volatile long lastArrival = System.nanoTime();
+    /**
+     * How often the reader thread looks whether the token came free (receivers do not wake it), and how long
+     * receivers must have left it free before the reader thread takes it: a receiver that reads again within
+     * that time then finds it free and needs no wake-up of the reader thread.
+     */
+    private static final long TOKEN_CHECK_NANOS = 1_000_000;
+
     private final Thread reader;
     private final Thread writer;
 
@@ -78,8 +103,10 @@ final class Link {
         this.peerName = "rank " + peerRank + " (" + wire.remoteAddress() + ")";
         this.writeCodec = new FrameCodec(config.jobId(), config.maxFrameBytes());
         this.directWrites = wire instanceof NioWire;
+        this.nio = wire instanceof NioWire n ? n : null;
+        this.frames = new FrameReader(wire, new FrameCodec(config.jobId(), config.maxFrameBytes()), pool);
         String prefix = "sparkmp-transport-" + localRank + "-" + peerRank;
-        reader = new Thread(this::readLoop, prefix + "-reader");
+        reader = new Thread(nio != null ? this::pollLoop : this::readLoop, prefix + "-reader");
         writer = new Thread(this::writeLoop, prefix + "-writer");
         reader.setDaemon(true);
         writer.setDaemon(true);
@@ -208,7 +235,26 @@ final class Link {
                             + " ms waiting for " + key + " from " + peerName + "; held from that peer: "
                             + held.keySet());
                 }
-                arrived.awaitNanos(left);
+                if (nio != null && !reading) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        throw new InterruptedException(); // a read would return at once, again and again
+                    }
+                    readHere(left);
+                    continue;
+                }
+                if (nio != null) {
+                    wantRead++;
+                    if (readingThread == reader) {
+                        nio.wakeup();
+                    }
+                    try {
+                        arrived.awaitNanos(left);
+                    } finally {
+                        wantRead--;
+                    }
+                } else {
+                    arrived.awaitNanos(left);
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -218,8 +264,107 @@ final class Link {
         }
     }
 
+    /**
+     * Called with {@code lock} held and the token free: reads one frame (or waits at most {@code leftNanos} for
+     * one) from this receiver's thread, then hands the token back. A read error fails the link.
+     */
+    private void readHere(long leftNanos) {
+        reading = true;
+        readingThread = Thread.currentThread();
+        lock.unlock();
+        try {
+            Thread self = Thread.currentThread();
+            readOne(leftNanos, self::isInterrupted);
+        } catch (Throwable e) {
+            fail("reading from " + peerName + " failed: " + describe(e), e);
+        } finally {
+            lock.lock();
+            reading = false;
+            readingThread = null;
+            releasedAt = System.nanoTime();
+            arrived.signalAll(); // another receiver may take the token
+        }
+    }
+
+    /**
+     * Reads and files one frame; false if none began within {@code maxWaitNanos} (or the idle limit, if
+     * sooner) or {@code stop} said so. The caller holds the read token, not {@code lock}.
+     */
+    private boolean readOne(long maxWaitNanos, java.util.function.BooleanSupplier stop) throws IOException {
+        long idleNanos = config.idleTimeout().toNanos();
+        long wait = Math.min(maxWaitNanos, lastArrival + idleNanos - System.nanoTime());
+        FrameReader.Frame f = frames.poll(Math.max(0, wait), config.readTimeout().toMillis(), stop);
+        if (f == null) {
+            if (System.nanoTime() - lastArrival >= idleNanos) {
+                throw new java.net.SocketTimeoutException("peer silent for " + config.idleTimeout().toMillis()
+                        + " ms between frames (idleTimeout)");
+            }
+            return false;
+        }
+        lastArrival = System.nanoTime();
+        file(f);
+        return true;
+    }
+
+    /** Files a frame read by whoever held the token. */
+    private void file(FrameReader.Frame f) {
+        int type = f.header().messageType;
+        if (type == FrameHeader.MSG_HEARTBEAT) {
+            return;
+        }
+        lock.lock();
+        try {
+            if (type == FrameHeader.MSG_GOODBYE) {
+                peerClosed = true;
+            } else {
+                held.computeIfAbsent(FrameCodec.keyOf(f.header()), k -> new ArrayDeque<>(2)).addLast(f.tensor());
+            }
+            arrived.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The reader thread of a NIO link: holds the token while no receiver wants it. */
+    private void pollLoop() {
+        try {
+            while (true) {
+                lock.lock();
+                try {
+                    while (reading || wantRead > 0 || System.nanoTime() - releasedAt < TOKEN_CHECK_NANOS) {
+                        if (failure != null || peerClosed) {
+                            return;
+                        }
+                        tokenFree.awaitNanos(TOKEN_CHECK_NANOS);
+                    }
+                    if (failure != null || peerClosed) {
+                        return;
+                    }
+                    reading = true;
+                    readingThread = reader;
+                } finally {
+                    lock.unlock();
+                }
+                try {
+                    readOne(Long.MAX_VALUE / 4, () -> wantRead > 0);
+                } finally {
+                    lock.lock();
+                    try {
+                        reading = false;
+                        readingThread = null;
+                        arrived.signalAll(); // a receiver waiting for the token takes it now
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+            }
+        } catch (Throwable e) {
+            fail("reading from " + peerName + " failed: " + describe(e), e);
+        }
+    }
+
+    /** The reader thread of a TLS link (a blocking stream cannot be woken): the only one that reads. */
     private void readLoop() {
-        FrameReader frames = new FrameReader(wire, new FrameCodec(config.jobId(), config.maxFrameBytes()), pool);
         long idle = config.idleTimeout().toMillis();
         long read = config.readTimeout().toMillis();
         try {
@@ -339,6 +484,7 @@ final class Link {
                     arrived.signalAll();
                     space.signalAll();
                     work.signalAll();
+            tokenFree.signalAll();
                 }
                 return;
             }
@@ -347,6 +493,7 @@ final class Link {
             arrived.signalAll();
             space.signalAll();
             work.signalAll();
+            tokenFree.signalAll();
         } finally {
             lock.unlock();
         }
@@ -372,6 +519,7 @@ final class Link {
         try {
             closing = true;
             work.signalAll();
+            tokenFree.signalAll();
             arrived.signalAll();
             space.signalAll();
         } finally {

@@ -53,6 +53,34 @@ final class NioWire implements Wire {
         }
     }
 
+    /**
+     * Reads what arrives within {@code timeoutNanos}, returning early with 0 once {@code stop} says so (checked
+     * after every wake-up; {@link #wakeup} makes a waiting call check it now).
+     *
+     * @return bytes read, -1 at end of stream, 0 on timeout or stop
+     */
+    int poll(ByteBuffer dst, long timeoutNanos, java.util.function.BooleanSupplier stop) throws IOException {
+        long deadline = System.nanoTime() + timeoutNanos;
+        while (true) {
+            int n = channel.read(dst);
+            if (n != 0) {
+                return n;
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || stop.getAsBoolean()) {
+                return 0;
+            }
+            readSelector.select(Math.max(1, (left + 999_999) / 1_000_000L));
+            readSelector.selectedKeys().clear();
+            checkOpen();
+        }
+    }
+
+    /** Makes a thread waiting in {@link #poll} look at its stop condition. */
+    void wakeup() {
+        readSelector.wakeup();
+    }
+
     @Override
     public void write(ByteBuffer[] srcs, long stallMillis) throws IOException {
         long stallNanos = stallMillis * 1_000_000L;

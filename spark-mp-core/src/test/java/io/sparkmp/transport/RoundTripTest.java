@@ -13,6 +13,10 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -154,5 +158,66 @@ class RoundTripTest {
         INDArray got = chans.get(1).receive(0, key);
         assertArrayEquals(expected, got.toFloatVector(), 0f);
         assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, expected, 0f);
+    }
+
+    /**
+     * Receivers waiting at once on one link take turns reading the socket themselves: whoever reads files the
+     * others' frames, including ones larger than the read-ahead buffer, and each gets exactly its own.
+     */
+    @Test
+    void concurrentReceiversOnOneLinkEachGetTheirOwnFrame() throws Exception {
+        int n = 6;
+        long base = step;
+        step += n;
+        ExecutorService ex = Executors.newFixedThreadPool(n);
+        try {
+            List<Future<INDArray>> got = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                TensorKey k = Loopback.key(base + i, 0);
+                got.add(ex.submit(() -> chans.get(1).receive(0, k)));
+            }
+            Thread.sleep(200); // all waiting: one holds the read token, the others wait for it or their frame
+            for (int i = n - 1; i >= 0; i--) {
+                chans.get(0).send(1, Loopback.key(base + i, 0), Nd4j.valueArrayOf(new long[] {length(i)}, (float) i));
+            }
+            for (int i = 0; i < n; i++) {
+                INDArray a = got.get(i).get(10, TimeUnit.SECONDS);
+                assertEquals(length(i), a.length());
+                assertEquals(i, a.getFloat(0));
+                assertEquals(i, a.getFloat(length(i) - 1));
+            }
+        } finally {
+            ex.shutdownNow();
+        }
+    }
+
+    /** An interrupted receive ends at once with its key in the message, also while it is reading the socket. */
+    @Test
+    void anInterruptedReceiveEndsAtOnce() throws Exception {
+        TensorKey never = Loopback.key(step++, 0);
+        Throwable[] seen = new Throwable[1];
+        Thread t = new Thread(() -> {
+            try {
+                chans.get(1).receive(0, never);
+            } catch (Throwable e) {
+                seen[0] = e;
+            }
+        });
+        t.start();
+        Thread.sleep(200);
+        long t0 = System.nanoTime();
+        t.interrupt();
+        t.join(5000);
+        assertTrue(!t.isAlive(), "receive still running 5 s after interrupt");
+        assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "receive took over 2 s to notice the interrupt");
+        assertTrue(seen[0] instanceof TransportException, String.valueOf(seen[0]));
+        assertTrue(seen[0].getMessage().contains("interrupted while waiting for " + never), seen[0].getMessage());
+        // the link still works afterwards
+        INDArray sent = Nd4j.createFromArray(1f, 2f, 3f);
+        assertSameTensor(sent, trip(sent));
+    }
+
+    private static long length(int i) {
+        return i % 2 == 0 ? 100_000 : 10 + i;
     }
 }
