@@ -1,5 +1,6 @@
 package io.sparkmp.examples;
 
+import io.sparkmp.spark.AtomicFiles;
 import io.sparkmp.spark.PipelineTrainer;
 import io.sparkmp.spark.StepReport;
 import io.sparkmp.spark.TrainingResult;
@@ -19,10 +20,8 @@ import org.deeplearning4j.util.ModelSerializer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -236,23 +235,14 @@ public final class TrainJob {
 
     /** Writes next to the target and renames, so a failure never leaves a partial model at {@code output}. */
     static void writeAtomically(MultiLayerNetwork net, Path output) throws IOException {
-        Path target = output.toAbsolutePath();
-        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName() + ".", ".tmp");
-        try {
+        AtomicFiles.replace(output, tmp -> {
             ModelSerializer.writeModel(net, tmp.toFile(), true);
             try { // createTempFile makes it owner-only; a model file is as readable as any other output
                 Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
             } catch (UnsupportedOperationException notPosix) {
                 // keep the platform's default
             }
-            try {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
     }
 
     static String rootMessage(Throwable t) {
