@@ -4,6 +4,7 @@ import org.deeplearning4j.nn.conf.dropout.IDropout;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.schedule.ISchedule;
 
@@ -111,7 +112,11 @@ final class ExampleSeededDropout implements IDropout {
                 data[r * perRow + j] = u < keep ? scale : 0.0;
             }
         }
-        return Nd4j.create(data, shape, 'c').castTo(type);
+        // Out of DL4J's workspaces: the mask lives from the forward until the backward, which may open and close
+        // the layer working-memory workspace in between.
+        try (MemoryWorkspace ignored = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+            return Nd4j.create(data, shape, 'c').castTo(type);
+        }
     }
 
     static long mix(long a, long b) {

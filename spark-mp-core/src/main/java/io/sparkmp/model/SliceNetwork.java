@@ -1,19 +1,27 @@
 package io.sparkmp.model;
 
+import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * A {@link MultiLayerNetwork} holding a contiguous slice of a model. It differs from its parent in one
  * point: the micro-batch size can be pinned. A slice that starts inside a time-distributed block receives
  * 2d activations of {@code examples * T} rows, and DL4J would take that row count as the mini-batch
- * size for its {@code FeedForwardToRnnPreProcessor}s.
+ * size for its {@code FeedForwardToRnnPreProcessor}s. And a backward through the output layer also computes the
+ * loss, while the layers' activations still live in DL4J's training workspace (they are gone once
+ * {@code calculateGradients} returns).
  */
 final class SliceNetwork extends MultiLayerNetwork {
 
     private static final long serialVersionUID = 1L;
 
     private int pinnedMiniBatchSize = -1;
+    private double loss = Double.NaN;
 
     SliceNetwork(MultiLayerConfiguration conf) {
         super(conf);
@@ -40,5 +48,24 @@ final class SliceNetwork extends MultiLayerNetwork {
     /** Copies the network's iteration and epoch counts into its layers (dropout schedules read them). */
     void syncCounts() {
         synchronizeIterEpochCounts();
+    }
+
+    /**
+     * The loss of the last backward through the output layer ({@code calculateGradients}): mean over the
+     * micro-batch's examples, without the regularization term; NaN before the first.
+     */
+    double lastLoss() {
+        return loss;
+    }
+
+    @Override
+    protected Pair<Gradient, INDArray> calcBackpropGradients(INDArray epsilon, boolean withOutputLayer, boolean tbptt,
+                                                             boolean returnInputActGrad) {
+        Pair<Gradient, INDArray> p = super.calcBackpropGradients(epsilon, withOutputLayer, tbptt, returnInputActGrad);
+        if (withOutputLayer) {
+            // Still inside calculateGradients' workspace scope: the output layer's input is valid here.
+            loss = ((IOutputLayer) getOutputLayer()).computeScore(0.0, true, LayerWorkspaceMgr.noWorkspaces());
+        }
+        return p;
     }
 }

@@ -8,7 +8,6 @@ import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.gradient.Gradient;
@@ -196,8 +195,7 @@ public final class StageSlice {
         applyFeaturesMask(in[1]);
         Pair<Gradient, INDArray> p = net.calculateGradients(in[0], labels, null, labelsMask);
         // Score without the regularization term, times the examples: the summed loss of the micro-batch.
-        double score = ((IOutputLayer) net.getOutputLayer()).computeScore(0.0, true, NO_WS);
-        lossSum += score * microBatchSize;
+        lossSum += net.lastLoss() * microBatchSize;
         return finishBackward(microBatch, p);
     }
 
