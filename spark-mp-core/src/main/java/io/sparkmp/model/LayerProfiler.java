@@ -14,8 +14,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
-import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.api.layers.IOutputLayer;
 import org.deeplearning4j.nn.conf.CacheMode;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -26,8 +24,6 @@ import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
 import org.deeplearning4j.nn.conf.memory.MemoryType;
 import org.deeplearning4j.nn.conf.memory.MemoryUseMode;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -40,11 +36,14 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * for backward; working memory) and forward/backward time per example.
  *
  * <p>Times come either from a FLOP estimate ({@link #analytic}) or from a short profiling run
- * ({@link #measure}): the network is built once, and each layer's {@code activate} and
- * {@code backpropGradient} are timed on its real input at two micro-batch sizes (m and 2m), after warm-up,
+ * ({@link #measure}) that times each layer the way the runtime will run it: as a one-layer {@link StageSlice}
+ * (DL4J workspaces on, the preprocessor in front of the layer, the parameter gradient added to the step's
+ * sum), on its real input (the previous layer's output) at two micro-batch sizes (m and 2m), after warm-up,
  * taking the median of the repeats; a straight line through the two medians gives the fixed cost per call and
- * the cost per example. Measure on the hardware that will train (e.g. inside one Spark task on an executor),
- * and cache the result under {@link #cacheKey}; the profile is Serializable and has a JSON form.
+ * the cost per example. The output layer's forward runs inside its backward (as on the runtime's last stage),
+ * so its forward time is that of the runtime's forward action, which only keeps the input. Measure on the
+ * hardware that will train (e.g. inside one Spark task on an executor), and cache the result under
+ * {@link #cacheKey}; the profile is Serializable and has a JSON form.
  *
  * <p>Not thread-safe with other ND4J work in the same JVM: the timings would measure the neighbours too.
  */
@@ -54,14 +53,14 @@ public final class LayerProfiler {
     private final int warmup;
     private final int repeats;
     private final String hardware;
-    private final int layersPerBuild;
+    /** Seed of the profiled layers' random initial weights (their values do not change the times). */
+    private static final long PROFILE_SEED = 1;
 
     private LayerProfiler(Builder b) {
         sampleMicroBatch = b.sampleMicroBatch;
         warmup = b.warmup;
         repeats = b.repeats;
         hardware = b.hardware != null ? b.hardware : hardwareDescription();
-        layersPerBuild = b.layersPerBuild;
     }
 
     /** A new builder (defaults: sample micro-batch 8, 2 warm-up and 5 timed repeats, this machine's hardware). */
@@ -105,47 +104,99 @@ public final class LayerProfiler {
     }
 
     /**
-     * Profile with measured times (see the class comment). Builds the network in this JVM, in pieces of
-     * {@link Builder#layersPerBuild} layers when set (for a model too large for one device).
+     * Profile with measured times (see the class comment). Builds one layer at a time, so a model too large for
+     * this JVM profiles as long as its largest layer fits.
      *
-     * @throws IllegalArgumentException when the configuration has no layers or the input type does not fit it
+     * @throws IllegalArgumentException when the configuration has no layers, has a layer the runtime cannot
+     *     run, or the input type does not fit it
      */
     public ModelProfile measure(MultiLayerConfiguration conf, InputType inputType) {
+        ModelSlicer.validate(conf);
         List<LayerProfile> layers = staticProfiles(conf, inputType);
-        List<InputType> outputs = conf.getLayerActivationTypes(inputType);
         int n = layers.size();
-        int m0 = sampleMicroBatch;
-        int m1 = 2 * sampleMicroBatch;
-        double[][] t0 = new double[2][n];
-        double[][] t1 = new double[2][n];
-        // Build at most layersPerBuild layers at a time, so a model too large for this JVM can be profiled in
-        // pieces; each piece is timed on random input of its first layer's input shape.
-        for (int from = 0; from < n; from += layersPerBuild) {
-            int to = (int) Math.min(n, (long) from + layersPerBuild);
-            MultiLayerConfiguration part = from == 0 && to == n ? conf.clone()
-                    : ModelSlicer.sliceConfiguration(conf, from, to);
-            InputType partInput = from == 0 ? inputType : outputs.get(from - 1);
-            MultiLayerNetwork net = new MultiLayerNetwork(part);
-            net.init();
-            net.initGradientsView(); // backpropGradient writes into the gradient views, which fit() would create
-            double[][] a = timeLayers(net, part, partInput, m0);
-            double[][] b = timeLayers(net, part, partInput, m1);
-            for (int k = 0; k < 2; k++) {
-                System.arraycopy(a[k], 0, t0[k], from, to - from);
-                System.arraycopy(b[k], 0, t1[k], from, to - from);
-            }
+        int[] m = {sampleMicroBatch, 2 * sampleMicroBatch};
+        // Every layer is a stage of its own: stage i of the split [0, 1, .., n] is layer i alone, with the
+        // preprocessor in front of it, run by the runtime's own StageSlice.
+        int[] everyLayer = new int[n + 1];
+        for (int i = 0; i <= n; i++) {
+            everyLayer[i] = i;
         }
-        List<LayerProfile> out = new ArrayList<>(layers.size());
-        for (int i = 0; i < layers.size(); i++) {
+        long[] inputShape = inputType.getShape(false);
+        INDArray[] x = new INDArray[m.length];
+        Nd4j.getRandom().setSeed(12345);
+        for (int k = 0; k < m.length; k++) {
+            x[k] = Nd4j.rand(conf.getDataType(), withExamples(m[k], inputShape));
+        }
+        List<InputType> outputs = conf.getLayerActivationTypes(inputType);
+        List<LayerProfile> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            StageSlice slice = ModelSlicer.slice(conf, everyLayer, i, PROFILE_SEED, null);
+            double[][] t = new double[2][m.length];
+            for (int k = 0; k < m.length; k++) {
+                INDArray labels = slice.isLast() ? oneHotLabels(conf.getDataType(), m[k], outputs.get(i)) : null;
+                double[] fb = time(slice, x[k], labels, m[k]);
+                t[0][k] = fb[0];
+                t[1][k] = fb[1];
+                if (!slice.isLast()) {
+                    slice.beginStep(0, 0, m[k]);
+                    x[k] = slice.forward(0, x[k], null).dup(); // the next layer's input
+                }
+            }
             LayerProfile l = layers.get(i);
-            double[] f = line(t0[0][i], t1[0][i], m0, m1);
-            double[] b = line(t0[1][i], t1[1][i], m0, m1);
+            double[] f = line(t[0][0], t[0][1], m[0], m[1]);
+            double[] b = line(t[1][0], t[1][1], m[0], m[1]);
             out.add(new LayerProfile(l.name(), l.type(), l.parameters(), l.parameterBytes(), l.gradientBytes(),
                     l.updaterBytes(), l.outputBytesPerExample(), l.keptBytesPerExample(), l.workingBytesPerExample(),
                     l.forwardFlopsPerExample(), f[0], f[1], b[0], b[1]));
         }
         return new ModelProfile(out, inputBytes(conf, inputType), conf.getDataType().name(), updaterName(conf),
-                ModelProfile.TimeSource.MEASURED, m0, cacheKey(conf, inputType));
+                ModelProfile.TimeSource.MEASURED, m[0], cacheKey(conf, inputType));
+    }
+
+    /**
+     * Median [forward, backward] seconds of one micro-batch of {@code mb} through a one-layer stage, as the
+     * runtime runs it: {@link StageSlice#forward} then {@link StageSlice#backward} on a random output gradient
+     * (which adds the parameter gradient to the step's sum), or on the last stage {@link StageSlice#backwardWithLabels},
+     * which runs the output layer's forward together with its backward (its forward call only keeps the input).
+     */
+    private double[] time(StageSlice slice, INDArray input, INDArray labels, int mb) {
+        INDArray eps = null;
+        double[] f = new double[repeats];
+        double[] b = new double[repeats];
+        for (int r = -warmup; r < repeats; r++) {
+            slice.beginStep(0, 0, mb);
+            long s0 = System.nanoTime();
+            INDArray y = slice.forward(0, input, null);
+            long s1 = System.nanoTime();
+            if (labels != null) {
+                slice.backwardWithLabels(0, labels, null);
+            } else {
+                if (eps == null) {
+                    eps = Nd4j.rand(y.dataType(), y.shape());
+                }
+                slice.backward(0, eps);
+            }
+            long s2 = System.nanoTime();
+            if (r >= 0) {
+                f[r] = (s1 - s0) / 1e9;
+                b[r] = (s2 - s1) / 1e9;
+            }
+        }
+        return new double[] {median(f), median(b)};
+    }
+
+    private static long[] withExamples(int mb, long[] shape) {
+        long[] full = new long[shape.length + 1];
+        full[0] = mb;
+        System.arraycopy(shape, 0, full, 1, shape.length);
+        return full;
+    }
+
+    /** Labels of the output layer's shape, every example of class 0 (the loss value does not change the time). */
+    private static INDArray oneHotLabels(DataType dt, int mb, InputType outputType) {
+        INDArray labels = Nd4j.zeros(dt, withExamples(mb, outputType.getShape(false)));
+        labels.get(NDArrayIndex.all(), NDArrayIndex.point(0)).assign(1);
+        return labels;
     }
 
     /** [fixed, perExample] of the line through (m0, y0) and (m1, y1), clamped to non-negative parts. */
@@ -227,52 +278,6 @@ public final class LayerProfiler {
         return "";
     }
 
-    /** Median [forward, backward] seconds per layer of one call on a micro-batch of {@code mb}. */
-    private double[][] timeLayers(MultiLayerNetwork net, MultiLayerConfiguration conf, InputType inputType, int mb) {
-        LayerWorkspaceMgr ws = LayerWorkspaceMgr.noWorkspaces();
-        DataType dt = conf.getDataType();
-        long[] shape = inputType.getShape(false);
-        long[] full = new long[shape.length + 1];
-        full[0] = mb;
-        System.arraycopy(shape, 0, full, 1, shape.length);
-        Nd4j.getRandom().setSeed(12345);
-        INDArray x = Nd4j.rand(dt, full);
-        int n = net.getnLayers();
-        double[][] medians = new double[2][n];
-        for (int i = 0; i < n; i++) {
-            Layer layer = net.getLayer(i);
-            InputPreProcessor pp = conf.getInputPreProcess(i);
-            INDArray in = pp == null ? x : pp.preProcess(x, mb, ws);
-            layer.setInputMiniBatchSize(mb);
-            INDArray out = layer.activate(in, true, ws).dup();
-            INDArray eps = null;
-            if (layer instanceof IOutputLayer ol) {
-                INDArray labels = Nd4j.zeros(dt, out.shape());
-                labels.get(NDArrayIndex.all(), NDArrayIndex.point(0)).assign(1);
-                ol.setLabels(labels);
-            } else {
-                eps = Nd4j.rand(dt, out.shape());
-            }
-            double[] f = new double[repeats];
-            double[] b = new double[repeats];
-            for (int r = -warmup; r < repeats; r++) {
-                long s0 = System.nanoTime();
-                layer.activate(in, true, ws);
-                long s1 = System.nanoTime();
-                layer.backpropGradient(eps, ws);
-                long s2 = System.nanoTime();
-                if (r >= 0) {
-                    f[r] = (s1 - s0) / 1e9;
-                    b[r] = (s2 - s1) / 1e9;
-                }
-            }
-            medians[0][i] = median(f);
-            medians[1][i] = median(b);
-            x = out;
-        }
-        return medians;
-    }
-
     private static double median(double[] v) {
         double[] s = v.clone();
         Arrays.sort(s);
@@ -309,7 +314,6 @@ public final class LayerProfiler {
         private int warmup = 2;
         private int repeats = 5;
         private String hardware;
-        private int layersPerBuild = Integer.MAX_VALUE;
         private final Set<String> set = new HashSet<>();
 
         private Builder() {
@@ -358,19 +362,6 @@ public final class LayerProfiler {
                 throw new IllegalArgumentException("hardware description must not be blank");
             }
             hardware = description;
-            return this;
-        }
-
-        /**
-         * Build and time at most this many layers at once (default: the whole model), for models whose full
-         * network does not fit this JVM; the peak is then the largest piece.
-         */
-        public Builder layersPerBuild(int n) {
-            once("layersPerBuild");
-            if (n <= 0) {
-                throw new IllegalArgumentException("layersPerBuild must be positive, found " + n);
-            }
-            layersPerBuild = n;
             return this;
         }
 

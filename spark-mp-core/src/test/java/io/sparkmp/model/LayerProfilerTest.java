@@ -93,22 +93,35 @@ class LayerProfilerTest {
     }
 
     @Test
-    void profilingInPiecesGivesTheSameSizesAndPositiveTimes() {
+    void measuredAndAnalyticProfilesAgreeOnEverythingButTimes() {
+        // Measured: each layer built alone as a one-layer stage, on the previous layer's output (the pooling
+        // layer's 4d output feeds the dense layer through its preprocessor).
         MultiLayerConfiguration conf = TestModels.cnn(DataType.FLOAT, TestModels.Opt.ADAM, true);
         InputType in = InputType.convolutionalFlat(8, 8, 1);
-        ModelProfile whole = PROFILER.measure(conf, in);
-        // Pieces [0, 2), [2, 4), [4, 5): the second starts after the pooling layer, on its raw 4d output.
-        ModelProfile pieces = LayerProfiler.builder().sampleMicroBatch(4).warmup(1).repeats(3).hardware("test machine")
-                .layersPerBuild(2).build().measure(conf, in);
-        assertEquals(whole.layerCount(), pieces.layerCount());
-        for (int i = 0; i < whole.layerCount(); i++) {
-            LayerProfile a = whole.layer(i);
-            LayerProfile b = pieces.layer(i);
+        ModelProfile measured = PROFILER.measure(conf, in);
+        ModelProfile analytic = PROFILER.analytic(conf, in, 1e9);
+        assertEquals(analytic.layerCount(), measured.layerCount());
+        for (int i = 0; i < measured.layerCount(); i++) {
+            LayerProfile a = analytic.layer(i);
+            LayerProfile b = measured.layer(i);
+            assertEquals(a.name(), b.name(), "layer " + i);
             assertEquals(a.parameters(), b.parameters(), "layer " + i);
             assertEquals(a.staticBytes(), b.staticBytes(), "layer " + i);
             assertEquals(a.outputBytesPerExample(), b.outputBytesPerExample(), "layer " + i);
-            assertTrue(b.forwardSeconds(4) > 0 && b.backwardSeconds(4) > 0, "layer " + i + ": " + b);
+            assertEquals(a.keptBytesPerExample(), b.keptBytesPerExample(), "layer " + i);
+            assertTrue(b.backwardSeconds(4) > 0, "layer " + i + ": " + b);
         }
+    }
+
+    @Test
+    void aLayerTheRuntimeCannotRunIsRejectedBeforeTiming() {
+        MultiLayerConfiguration conf = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder().list()
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(4).nOut(4).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.CenterLossOutputLayer.Builder().nIn(4).nOut(2).build())
+                .build();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> PROFILER.measure(conf, InputType.feedForward(4)));
+        assertTrue(e.getMessage().contains("CenterLossOutputLayer"), e.getMessage());
     }
 
     @Test
