@@ -95,7 +95,7 @@ final class Partitioner {
         for (int i = a; i < b; i++) {
             working = Math.max(working, cost.workingBytes(i));
         }
-        return cost.staticBytes(a, b) + inFlight[s] * cost.keptBytes(a, b) + working + cost.receiveBytes(a, b);
+        return cost.staticBytes(a, b) + cost.activationBytes(a, b, inFlight[s]) + working + cost.receiveBytes(a, b);
     }
 
     /**
@@ -163,7 +163,7 @@ final class Partitioner {
             double cutA = cost.cut(a);
             for (int b = a + 1; b <= layers; b++) {
                 if (cost.compute(a, b) + cutA > hi
-                        || cost.staticBytes(a, b) + minInFlight * cost.keptBytes(a, b) > maxBudget) {
+                        || cost.staticBytes(a, b) + cost.activationBytes(a, b, minInFlight) > maxBudget) {
                     break;
                 }
                 double t = cost.time(a, b);
@@ -292,7 +292,7 @@ final class Partitioner {
             if (compute + cutA > t) {
                 break;
             }
-            long growing = cost.staticBytes(a, b) + inFlight[s] * cost.keptBytes(a, b);
+            long growing = cost.staticBytes(a, b) + cost.activationBytes(a, b, inFlight[s]);
             if (growing > budget[s]) {
                 break;
             }
@@ -334,6 +334,6 @@ final class Partitioner {
      */
     private boolean growingFits(int s, int a, int b, double t) {
         return cost.compute(a, b) + cost.cut(a) <= t
-                && cost.staticBytes(a, b) + inFlight[s] * cost.keptBytes(a, b) <= budget[s];
+                && cost.staticBytes(a, b) + cost.activationBytes(a, b, inFlight[s]) <= budget[s];
     }
 }

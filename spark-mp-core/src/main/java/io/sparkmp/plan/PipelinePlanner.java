@@ -34,12 +34,14 @@ import java.util.Map;
  * <h2>Cost model</h2>
  * Per micro-batch of m examples, stage [a, b) takes its layers' forward + backward time plus its sends
  * ({@code latency + m * bytes / bandwidth} for the activation at b and the input gradient at a); memory is
- * parameters + gradients + updater state + (in-flight micro-batches x kept activations) + the largest layer's
+ * parameters + gradients + updater state + (in-flight micro-batches x kept activations; with recomputation
+ * the stage input of each in-flight micro-batch plus one micro-batch's kept activations) + the largest layer's
  * working memory + receive buffers (activation in and gradient in, one micro-batch each). In-flight counts:
  * GPipe M; 1F1B {@code min(M, P - s)}; interleaved see {@link InFlight}. With v virtual stages per device,
  * each virtual stage gets budget / v. The partitioner balances the stage time above (latency included).
  * With {@link Builder#recomputeForward(boolean)} every stage but the last also pays its forward again before
- * each backward (activation recomputation; see {@link StageCostModel}).
+ * each backward (activation recomputation; see {@link StageCostModel}), and every stage holds only the input
+ * of its in-flight micro-batches.
  * With {@link Builder#updateSecondsPerParameter(double)} every stage also pays its optimizer step once per
  * mini-batch (parameters x rate): balanced as update / M per micro-batch, and added after each device's last
  * action in the simulated step time.
@@ -741,8 +743,8 @@ public final class PipelinePlanner {
          * Whether the runtime re-runs a stage's forward before each backward on every stage but the last
          * (activation recomputation, as spark-mp's runtime does; default false): the forward time of non-last
          * stages is then charged twice, in the partition, the step time and the simulation, and
-         * {@link StagePlan#backwardSeconds()} includes it. Memory is still estimated as if every layer kept
-         * its activations (an over-estimate when recomputing).
+         * {@link StagePlan#backwardSeconds()} includes it. Memory then counts, per stage, the input of each
+         * micro-batch in flight and the activations of one (the runtime keeps no more).
          */
         public Builder recomputeForward(boolean on) {
             once("recomputeForward");

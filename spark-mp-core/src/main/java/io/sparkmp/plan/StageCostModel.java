@@ -24,7 +24,8 @@ package io.sparkmp.plan;
  * <p><b>Memory</b> of a stage holding {@code n} micro-batches in flight =
  * <pre>
  *   params + gradients + updater state                       (sum over its layers)
- * + n * m * sum(kept bytes per example)                       (activations kept for backward)
+ * + activations kept for backward: n * m * sum(kept bytes per example) without recomputation; with it
+ *   (n - 1) * m * (input bytes of layer a) + m * sum(kept bytes per example)   (see {@link #activationBytes})
  * + m * max(working bytes per example)                        (one layer works at a time)
  * + m * (input bytes of layer a + output bytes of layer b-1)  (receive buffers: activation in and
  *                                                              gradient in; on stage 0 the input batch,
@@ -181,6 +182,20 @@ final class StageCostModel {
         return microBatchSize * (keptPrefix[b] - keptPrefix[a]);
     }
 
+    /**
+     * Activation bytes stage [a, b) holds at its peak with {@code inFlight} micro-batches in flight. Without
+     * recomputation: {@code inFlight} x {@link #keptBytes}. With it the stage keeps only the input of each
+     * micro-batch in flight, and its layers hold the activations of one micro-batch (the one being run or
+     * back-propagated), whose input is one of those kept: {@code (inFlight - 1) x} its input +
+     * {@link #keptBytes}. Grows with {@code b} at a fixed {@code a}, and with {@code inFlight}.
+     */
+    long activationBytes(int a, int b, int inFlight) {
+        if (!recomputeForward || inFlight <= 1) {
+            return inFlight * keptBytes(a, b);
+        }
+        return (long) (inFlight - 1) * microBatchSize * profile.inputBytesPerExample(a) + keptBytes(a, b);
+    }
+
     /** Receive buffers of stage [a, b) for one micro-batch. */
     long receiveBytes(int a, int b) {
         return (long) microBatchSize * (profile.inputBytesPerExample(a) + profile.layer(b - 1).outputBytesPerExample());
@@ -205,6 +220,6 @@ final class StageCostModel {
             g += profile.layer(i).gradientBytes();
             u += profile.layer(i).updaterBytes();
         }
-        return new StageMemory(p, g, u, inFlight, inFlight * keptBytes(a, b), working, receiveBytes(a, b), budget);
+        return new StageMemory(p, g, u, inFlight, activationBytes(a, b, inFlight), working, receiveBytes(a, b), budget);
     }
 }

@@ -9,7 +9,8 @@ import java.io.Serializable;
  * @param gradientBytes parameter gradients of its layers
  * @param updaterBytes updater state of its layers
  * @param inFlight micro-batches whose activations the stage holds at its peak under the schedule
- * @param activationBytes inFlight x kept bytes per micro-batch
+ * @param activationBytes activations held for backward: inFlight x kept bytes per micro-batch, or with
+ *     recomputation the stage input of inFlight - 1 micro-batches plus one micro-batch's kept bytes
  * @param workingBytes the largest single layer's working memory for one micro-batch
  * @param receiveBytes receive buffers: activation in + gradient in, one micro-batch each
  * @param budgetBytes the budget this stage was checked against

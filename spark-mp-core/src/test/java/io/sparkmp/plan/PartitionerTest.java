@@ -138,7 +138,17 @@ class PartitionerTest {
     /** The DP's optimum equals a brute force over every contiguous split on random small instances. */
     @Test
     void equalsBruteForceOnRandomSmallInstances() {
-        Random rnd = new Random(20261129L);
+        equalsBruteForce(false);
+    }
+
+    /** The same with activation recomputation: time and memory both change with the stage's place. */
+    @Test
+    void equalsBruteForceOnRandomSmallInstancesWithRecomputation() {
+        equalsBruteForce(true);
+    }
+
+    private static void equalsBruteForce(boolean recompute) {
+        Random rnd = new Random(recompute ? 20261201L : 20261129L);
         int feasible = 0;
         for (int inst = 0; inst < 200; inst++) {
             int n = 1 + rnd.nextInt(8);
@@ -159,8 +169,9 @@ class PartitionerTest {
                 budget[s] = 200 + rnd.nextInt(3000);
                 inFlight[s] = 1 + rnd.nextInt(4);
             }
-            double expected = bruteForce(prof, mb, bw, lat, k, budget, inFlight);
-            Partitioner.Partition got = new Partitioner(new StageCostModel(prof, mb, bw, lat), k, budget, inFlight).solve();
+            double expected = bruteForce(prof, mb, bw, lat, recompute, k, budget, inFlight);
+            Partitioner.Partition got = new Partitioner(new StageCostModel(prof, mb, bw, lat, recompute), k, budget,
+                    inFlight).solve();
             if (Double.isNaN(expected)) {
                 assertNull(got, "instance " + inst + ": brute force finds no feasible split");
                 continue;
@@ -172,8 +183,8 @@ class PartitionerTest {
             int[] b = got.boundaries();
             double worst = 0;
             for (int s = 0; s < k; s++) {
-                worst = Math.max(worst, time(prof, mb, bw, lat, b[s], b[s + 1]));
-                assertTrue(memory(prof, mb, inFlight[s], b[s], b[s + 1]) <= budget[s], "instance " + inst);
+                worst = Math.max(worst, time(prof, mb, bw, lat, recompute, b[s], b[s + 1]));
+                assertTrue(memory(prof, mb, recompute, inFlight[s], b[s], b[s + 1]) <= budget[s], "instance " + inst);
             }
             assertEquals(expected, worst, 1e-9 * Math.max(1, expected), "instance " + inst);
         }
@@ -182,11 +193,13 @@ class PartitionerTest {
     }
 
     // Independent formulas (straight sums, no prefix arrays).
-    private static double time(ModelProfile p, int mb, double bw, double lat, int a, int b) {
+    private static double time(ModelProfile p, int mb, double bw, double lat, boolean recompute, int a, int b) {
         double t = 0;
         for (int i = a; i < b; i++) {
             LayerProfile l = p.layer(i);
-            t += l.forwardSecondsFixed() + mb * l.forwardSecondsPerExample() + l.backwardSecondsFixed()
+            double fwd = l.forwardSecondsFixed() + mb * l.forwardSecondsPerExample();
+            // A non-last stage that recomputes runs each forward twice.
+            t += (recompute && b < p.layerCount() ? 2 : 1) * fwd + l.backwardSecondsFixed()
                     + mb * l.backwardSecondsPerExample();
         }
         if (a > 0) {
@@ -198,7 +211,7 @@ class PartitionerTest {
         return t;
     }
 
-    private static long memory(ModelProfile p, int mb, int inFlight, int a, int b) {
+    private static long memory(ModelProfile p, int mb, boolean recompute, int inFlight, int a, int b) {
         long stat = 0;
         long kept = 0;
         long work = 0;
@@ -209,11 +222,14 @@ class PartitionerTest {
             work = Math.max(work, l.workingBytesPerExample());
         }
         long in = a == 0 ? p.inputBytesPerExample() : p.layer(a - 1).outputBytesPerExample();
-        return stat + (long) inFlight * mb * kept + mb * work + mb * (in + p.layer(b - 1).outputBytesPerExample());
+        // Recomputing: the inputs of the other in-flight micro-batches, and one micro-batch's activations.
+        long activations = recompute ? (long) (inFlight - 1) * mb * in + mb * kept : (long) inFlight * mb * kept;
+        return stat + activations + mb * work + mb * (in + p.layer(b - 1).outputBytesPerExample());
     }
 
     /** Best bottleneck over all contiguous splits into k non-empty stages, NaN if none fits. */
-    private static double bruteForce(ModelProfile p, int mb, double bw, double lat, int k, long[] budget, int[] inFlight) {
+    private static double bruteForce(ModelProfile p, int mb, double bw, double lat, boolean recompute, int k,
+                                     long[] budget, int[] inFlight) {
         int n = p.layerCount();
         double best = Double.NaN;
         // Choose k-1 cut positions among 1..n-1 as a bit mask.
@@ -232,8 +248,8 @@ class PartitionerTest {
             double worst = 0;
             boolean fits = true;
             for (int s = 0; s < k && fits; s++) {
-                worst = Math.max(worst, time(p, mb, bw, lat, b[s], b[s + 1]));
-                fits = memory(p, mb, inFlight[s], b[s], b[s + 1]) <= budget[s];
+                worst = Math.max(worst, time(p, mb, bw, lat, recompute, b[s], b[s + 1]));
+                fits = memory(p, mb, recompute, inFlight[s], b[s], b[s + 1]) <= budget[s];
             }
             if (fits && (Double.isNaN(best) || worst < best)) {
                 best = worst;

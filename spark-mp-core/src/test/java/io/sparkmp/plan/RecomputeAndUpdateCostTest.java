@@ -65,4 +65,35 @@ class RecomputeAndUpdateCostTest {
                 () -> PipelinePlanner.builder().updateSecondsPerParameter(-1));
         assertEquals("updateSecondsPerParameter must be finite and >= 0, found -1.0", bad.getMessage());
     }
+
+    @Test
+    void withRecomputationAStageHoldsTheInputOfEachMicroBatchInFlightAndTheActivationsOfOne() {
+        // Four layers; kept bytes per example (the layer input + cache) 100, 10, 10, 10; outputs 10 each;
+        // model input 100 bytes per example. GPipe holds all M = 4 micro-batches of 2 examples on every stage.
+        List<LayerProfile> l = new ArrayList<>();
+        long[] kept = {100, 10, 10, 10};
+        for (int i = 0; i < kept.length; i++) {
+            l.add(new LayerProfile("l" + i, "Dense", 0, 0, 0, 0, 10, kept[i], 0, 0, 1e-3, 0, 2e-3, 0));
+        }
+        ModelProfile p = ModelProfile.of(l, 100);
+        PipelinePlanner.Builder b = PipelinePlanner.builder().profile(p).executors(2).stages(2).microBatches(4)
+                .schedule(io.sparkmp.schedule.ScheduleKind.GPIPE).deviceMemoryBytes(1L << 40)
+                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(8).boundaries(0, 2, 4);
+        PipelinePlan stash = b.build().plan();
+        // Without recomputation every layer keeps its activations for all 4 micro-batches: 4 x 2 x (100 + 10).
+        assertEquals(4, stash.stage(0).memory().inFlight());
+        assertEquals(4 * 2 * 110, stash.stage(0).memory().activationBytes());
+        assertEquals(4 * 2 * 20, stash.stage(1).memory().activationBytes());
+        PipelinePlan recompute = PipelinePlanner.builder().profile(p).executors(2).stages(2).microBatches(4)
+                .schedule(io.sparkmp.schedule.ScheduleKind.GPIPE).deviceMemoryBytes(1L << 40)
+                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(8).boundaries(0, 2, 4)
+                .recomputeForward(true).build().plan();
+        // Stage 0: the inputs of 3 more micro-batches (3 x 2 x 100) + one micro-batch's activations (2 x 110).
+        assertEquals(3 * 2 * 100 + 2 * 110, recompute.stage(0).memory().activationBytes());
+        // Stage 1: its input is layer 1's output, 10 bytes: 3 x 2 x 10 + 2 x 20.
+        assertEquals(3 * 2 * 10 + 2 * 20, recompute.stage(1).memory().activationBytes());
+        assertEquals(stash.stage(0).memory().totalBytes() - stash.stage(0).memory().activationBytes(),
+                recompute.stage(0).memory().totalBytes() - recompute.stage(0).memory().activationBytes(),
+                "only the activations change");
+    }
 }
