@@ -49,12 +49,18 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  */
 public final class LayerProfiler {
 
+    /**
+     * How {@link #measure} times layers, part of the cache key: a profile cached on disk by a build that timed
+     * them another way (e.g. bare layers without workspaces, about 2x slower) is not reused.
+     */
+    public static final String METHOD = "one-layer StageSlice, workspaces on";
+    /** Seed of the profiled layers' random initial weights (their values do not change the times). */
+    private static final long PROFILE_SEED = 1;
+
     private final int sampleMicroBatch;
     private final int warmup;
     private final int repeats;
     private final String hardware;
-    /** Seed of the profiled layers' random initial weights (their values do not change the times). */
-    private static final long PROFILE_SEED = 1;
 
     private LayerProfiler(Builder b) {
         sampleMicroBatch = b.sampleMicroBatch;
@@ -75,11 +81,12 @@ public final class LayerProfiler {
 
     /**
      * The cache key of a measured profile of {@code conf} with this profiler's settings on its hardware:
-     * SHA-256 of the configuration JSON, input type and sample size, and the hardware description.
+     * SHA-256 of the configuration JSON, input type, sample size, repeats and {@link #METHOD}, and the hardware
+     * description.
      */
     public String cacheKey(MultiLayerConfiguration conf, InputType inputType) {
         return ModelProfile.cacheKey(conf.toJson() + "\ninput=" + inputType + "\nsample=" + sampleMicroBatch
-                + "\nrepeats=" + repeats, hardware);
+                + "\nrepeats=" + repeats + "\nmethod=" + METHOD, hardware);
     }
 
     /**
