@@ -76,18 +76,12 @@ class RecomputeAndUpdateCostTest {
             l.add(new LayerProfile("l" + i, "Dense", 0, 0, 0, 0, 10, kept[i], 0, 0, 1e-3, 0, 2e-3, 0));
         }
         ModelProfile p = ModelProfile.of(l, 100);
-        PipelinePlanner.Builder b = PipelinePlanner.builder().profile(p).executors(2).stages(2).microBatches(4)
-                .schedule(io.sparkmp.schedule.ScheduleKind.GPIPE).deviceMemoryBytes(1L << 40)
-                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(8).boundaries(0, 2, 4);
-        PipelinePlan stash = b.build().plan();
+        PipelinePlan stash = gpipeFourMicroBatches(p).build().plan();
         // Without recomputation every layer keeps its activations for all 4 micro-batches: 4 x 2 x (100 + 10).
         assertEquals(4, stash.stage(0).memory().inFlight());
         assertEquals(4 * 2 * 110, stash.stage(0).memory().activationBytes());
         assertEquals(4 * 2 * 20, stash.stage(1).memory().activationBytes());
-        PipelinePlan recompute = PipelinePlanner.builder().profile(p).executors(2).stages(2).microBatches(4)
-                .schedule(io.sparkmp.schedule.ScheduleKind.GPIPE).deviceMemoryBytes(1L << 40)
-                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(8).boundaries(0, 2, 4)
-                .recomputeForward(true).build().plan();
+        PipelinePlan recompute = gpipeFourMicroBatches(p).recomputeForward(true).build().plan();
         // Stage 0: the inputs of 3 more micro-batches (3 x 2 x 100) + one micro-batch's activations (2 x 110).
         assertEquals(3 * 2 * 100 + 2 * 110, recompute.stage(0).memory().activationBytes());
         // Stage 1: its input is layer 1's output, 10 bytes: 3 x 2 x 10 + 2 x 20.
@@ -95,5 +89,12 @@ class RecomputeAndUpdateCostTest {
         assertEquals(stash.stage(0).memory().totalBytes() - stash.stage(0).memory().activationBytes(),
                 recompute.stage(0).memory().totalBytes() - recompute.stage(0).memory().activationBytes(),
                 "only the activations change");
+    }
+
+    /** GPipe, P = 2 split [0, 2, 4], M = 4 micro-batches of 2 examples, unlimited memory, no sends. */
+    private static PipelinePlanner.Builder gpipeFourMicroBatches(ModelProfile p) {
+        return PipelinePlanner.builder().profile(p).executors(2).stages(2).microBatches(4)
+                .schedule(io.sparkmp.schedule.ScheduleKind.GPIPE).deviceMemoryBytes(1L << 40)
+                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(8).boundaries(0, 2, 4);
     }
 }
