@@ -53,11 +53,16 @@ public final class LayerParameters {
         if (n == 0) {
             return null;
         }
-        NeuralNetConfiguration c = conf.getConf(layer).clone();
         INDArray view = Nd4j.create(conf.getDataType(), 1, n);
+        initialInto(conf, layer, seed, view);
+        return view.reshape(n);
+    }
+
+    /** {@link #initial} written into {@code view} (a [1, numParams] row, e.g. a slice of a stage's flat parameters). */
+    static void initialInto(MultiLayerConfiguration conf, int layer, long seed, INDArray view) {
+        NeuralNetConfiguration c = conf.getConf(layer).clone();
         Nd4j.getRandom().setSeed(ExampleSeededDropout.mix(seed, 0x51A7E0L + layer));
         c.getLayer().initializer().init(c, view, true);
-        return view.reshape(n);
     }
 
     /** {@link #initial} for every layer with parameters. */

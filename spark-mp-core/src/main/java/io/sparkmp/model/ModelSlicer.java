@@ -34,6 +34,7 @@ import org.deeplearning4j.nn.conf.preprocessor.RnnToCnnPreProcessor;
 import org.deeplearning4j.nn.conf.preprocessor.RnnToFeedForwardPreProcessor;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Cuts a DL4J {@link MultiLayerConfiguration} into contiguous pipeline stages and builds the runnable
@@ -210,6 +211,16 @@ public final class ModelSlicer {
      */
     public static StageSlice slice(MultiLayerConfiguration conf, int[] boundaries, int stage, long seed,
                                    Map<Integer, INDArray> params) {
+        return slice(conf, boundaries, stage, seed, params, true);
+    }
+
+    /**
+     * As {@link #slice(MultiLayerConfiguration, int[], int, long, Map)}, choosing whether the stage recomputes
+     * forwards or keeps its layer inputs (see {@link StageSlice}). The stage's parameters are made in place in
+     * one flat array (no per-layer copies that would double the stage's memory while it starts).
+     */
+    public static StageSlice slice(MultiLayerConfiguration conf, int[] boundaries, int stage, long seed,
+                                   Map<Integer, INDArray> params, boolean recompute) {
         validate(conf, boundaries);
         int numStages = boundaries.length - 1;
         if (stage < 0 || stage >= numStages) {
@@ -217,18 +228,30 @@ public final class ModelSlicer {
         }
         int from = boundaries[stage];
         int to = boundaries[stage + 1];
-        List<INDArray> pieces = new ArrayList<>();
+        long total = 0;
         for (int i = from; i < to; i++) {
             long expected = LayerParameters.numParams(conf, i);
-            INDArray p = params == null ? LayerParameters.initial(conf, i, seed) : params.get(i);
-            if (expected == 0) {
-                continue;
-            }
-            if (p == null || p.length() != expected) {
+            INDArray p = params == null ? null : params.get(i);
+            if (expected > 0 && params != null && (p == null || p.length() != expected)) {
                 throw new IllegalArgumentException("parameters of " + describe(i, conf.getConf(i).getLayer()) + " must have "
                         + expected + " values, found " + (p == null ? "none" : p.length()));
             }
-            pieces.add(p.reshape(1, expected).castTo(conf.getDataType()));
+            total += expected;
+        }
+        INDArray flat = total == 0 ? null : Nd4j.create(conf.getDataType(), 1, total);
+        long offset = 0;
+        for (int i = from; i < to; i++) {
+            long n = LayerParameters.numParams(conf, i);
+            if (n == 0) {
+                continue;
+            }
+            INDArray view = flat.get(NDArrayIndex.interval(0, 0, true), NDArrayIndex.interval(offset, offset + n));
+            if (params == null) {
+                LayerParameters.initialInto(conf, i, seed, view);
+            } else {
+                view.assign(params.get(i).reshape(1, n).castTo(conf.getDataType()));
+            }
+            offset += n;
         }
         MultiLayerConfiguration sliceConf = sliceConfiguration(conf, from, to);
         for (int i = from; i < to; i++) {
@@ -238,11 +261,10 @@ public final class ModelSlicer {
             }
         }
         SliceNetwork net = new SliceNetwork(sliceConf);
-        if (pieces.isEmpty()) {
+        if (flat == null) {
             net.init();
         } else {
-            INDArray flat = Nd4j.hstack(pieces.toArray(new INDArray[0]));
-            net.init(flat, true);
+            net.init(flat, false);
         }
         List<InputPreProcessor> upstream = new ArrayList<>();
         for (int i = 0; i < from; i++) {
@@ -250,7 +272,7 @@ public final class ModelSlicer {
                 upstream.add(conf.getInputPreProcess(i).clone());
             }
         }
-        return new StageSlice(stage, numStages, from, to, net, upstream);
+        return new StageSlice(stage, numStages, from, to, net, upstream, recompute);
     }
 
     static String describe(int index, Layer layer) {

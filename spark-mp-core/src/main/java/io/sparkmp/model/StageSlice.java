@@ -11,6 +11,7 @@ import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -26,10 +27,18 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * examples) and handed to the DL4J updater with the full mini-batch size, so L1/L2, weight decay,
  * gradient normalization and every updater behave as in {@code MultiLayerNetwork.fit}.
  *
- * <p>Memory/compute trade-off: a stage keeps only the input (and features mask) of each micro-batch in
- * flight. A backward whose micro-batch is not the one the layers last saw forward re-runs that forward
- * first (activation recomputation); dropout masks are keyed by example, so the recomputed forward is
- * identical. The last stage defers its forward to the backward, where DL4J computes both together.
+ * <p>Memory/compute trade-off, chosen per stage ({@link #recomputes()}): with recomputation a stage keeps only
+ * the input (and features mask) of each micro-batch in flight, and a backward whose micro-batch is not the one
+ * the layers last saw forward re-runs that forward first; dropout masks are keyed by example, so the
+ * recomputed forward is identical. Without it (the activation stash) the stage keeps every layer's input of
+ * each micro-batch in flight and, before such a backward, hands them back to the layers instead of running the
+ * forward again (DL4J's backward of a dense or convolution layer starts from its input). A stage with a
+ * BatchNormalization layer always recomputes: that layer's backward reads statistics its forward left in the
+ * layer object. The last stage defers its forward to the backward, where DL4J computes both together.
+ *
+ * <p>Gradients of several micro-batches are summed in a buffer of the stage's gradient size, allocated at the
+ * first step that has more than one micro-batch: with one micro-batch per step the stage holds no more than
+ * DL4J's own {@code fit} (parameters, gradients, updater state).
  *
  * <p>Not thread-safe: one thread drives a stage.
  */
@@ -43,7 +52,10 @@ public final class StageSlice {
     private final int toLayer;
     private final SliceNetwork net;
     private final List<ExampleSeededDropout> dropouts = new ArrayList<>();
-    private final INDArray gradientSum;
+    private final boolean recompute;
+    private INDArray gradientSum;
+    /** Per micro-batch in flight (stash mode): the input of each layer, as the forward fed it. */
+    private final Map<Integer, INDArray[]> stash = new HashMap<>();
     private final List<INDArray> runningStatSums = new ArrayList<>();
     private final Map<Integer, INDArray[]> inputs = new HashMap<>();
     /** Preprocessors of the layers before this stage: they reshape the features mask on its way here. */
@@ -57,7 +69,8 @@ public final class StageSlice {
     private int forwardStateOf = -1;
     private double lossSum;
 
-    StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, List<InputPreProcessor> upstream) {
+    StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, List<InputPreProcessor> upstream,
+               boolean recompute) {
         this.upstreamPreprocessors = List.copyOf(upstream);
         this.stage = stage;
         this.numStages = numStages;
@@ -73,7 +86,35 @@ public final class StageSlice {
         if (n > 0) {
             net.initGradientsView();
         }
-        this.gradientSum = n == 0 ? null : net.getFlattenedGradients().ulike().assign(0);
+        this.recompute = recompute || hasForwardState(net);
+        if (!this.recompute) {
+            for (int i = 0; i < net.getnLayers(); i++) {
+                if (net.getLayer(i).conf().getLayer().getIDropout() != null) {
+                    // DL4J applies dropout in place when allowed: the stash keeps the input before the mask.
+                    net.getLayer(i).allowInputModification(false);
+                }
+            }
+        }
+    }
+
+    /** Whether a layer's backward reads state its forward left in the layer object beyond its input. */
+    static boolean hasForwardState(MultiLayerNetwork net) {
+        for (int i = 0; i < net.getnLayers(); i++) {
+            if (net.getLayer(i).conf().getLayer() instanceof BatchNormalization) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether this stage re-runs a micro-batch's forward before its backward (else it keeps the layer inputs). */
+    public boolean recomputes() {
+        return recompute;
+    }
+
+    /** The gradient sum and the BatchNormalization running-statistic views into it, made on first need. */
+    private void allocateGradientSum() {
+        gradientSum = net.getFlattenedGradients().ulike().assign(0);
         long offset = 0;
         for (int i = 0; i < net.getnLayers(); i++) {
             NeuralNetConfiguration c = net.getLayer(i).conf();
@@ -135,9 +176,7 @@ public final class StageSlice {
         this.lossSum = 0;
         this.forwardStateOf = -1;
         inputs.clear();
-        if (gradientSum != null) {
-            gradientSum.assign(0);
-        }
+        stash.clear();
         net.setIterationCount(Math.toIntExact(step));
         net.setEpochCount(epoch);
         net.syncCounts();
@@ -160,7 +199,18 @@ public final class StageSlice {
         if (isLast()) {
             return null;
         }
-        return runForward(microBatch);
+        List<INDArray> acts = runForwardActivations(microBatch);
+        if (!recompute) {
+            INDArray[] kept = new INDArray[net.getnLayers()];
+            for (int i = 0; i < kept.length; i++) {
+                // A layer with dropout holds its input after the mask: keep the input before it (the previous
+                // layer's output), so the backward applies the same mask once, as after a recomputed forward.
+                kept[i] = net.getLayer(i).conf().getLayer().getIDropout() != null ? acts.get(i) : net.getLayer(i).input();
+            }
+            stash.put(microBatch, kept);
+        }
+        INDArray out = acts.get(acts.size() - 1);
+        return out;
     }
 
     /**
@@ -190,6 +240,7 @@ public final class StageSlice {
         if (!isLast()) {
             throw new IllegalStateException("stage " + stage + " is not the last stage: it has no labels");
         }
+        keepFirstGradient();
         INDArray[] in = takeInput(microBatch);
         setDropoutContext(microBatch);
         applyFeaturesMask(in[1]);
@@ -220,15 +271,17 @@ public final class StageSlice {
             throw new IllegalStateException("stage " + stage + ": step " + step + " still has micro-batches without backward: "
                     + inputs.keySet());
         }
-        if (gradientSum != null) {
+        if (net.numParams() > 0) {
             if (gradientLayout == null) {
                 throw new IllegalStateException("stage " + stage + ": no backward ran before the update of step " + step);
             }
-            for (INDArray stat : runningStatSums) {
-                stat.divi(microBatches);
-            }
             INDArray view = net.getFlattenedGradients();
-            view.assign(gradientSum);
+            if (microBatches > 1) {
+                for (INDArray stat : runningStatSums) {
+                    stat.divi(microBatches);
+                }
+                view.assign(gradientSum);
+            }
             net.getUpdater().update(net, gradientLayout, Math.toIntExact(step), epoch, miniBatchSize, NO_WS);
             net.params().subi(view.reshape(net.params().shape()));
             net.applyConstraints(Math.toIntExact(step), epoch);
@@ -256,22 +309,91 @@ public final class StageSlice {
         }
     }
 
+    /** Before the second backward of a step overwrites DL4J's gradient view: save the first micro-batch's gradient. */
+    private void keepFirstGradient() {
+        if (microBatches == 1 && net.numParams() > 0) {
+            if (gradientSum == null) {
+                allocateGradientSum();
+            }
+            gradientSum.assign(net.getFlattenedGradients());
+        }
+    }
+
     private void prepareBackward(int microBatch) {
+        keepFirstGradient();
         if (forwardStateOf != microBatch) {
             INDArray[] in = inputs.get(microBatch);
             if (in == null) {
                 throw new IllegalStateException("stage " + stage + ": backward of micro-batch " + microBatch
                         + " before its forward in step " + step);
             }
-            runForward(microBatch);
+            INDArray[] kept = stash.get(microBatch);
+            if (kept != null) {
+                restore(microBatch, kept);
+            } else {
+                runForward(microBatch);
+            }
         }
+        stash.remove(microBatch);
         takeInput(microBatch);
+    }
+
+    /** Hands a stashed micro-batch's layer inputs back to the layers: the state its forward left, without the forward. */
+    private void restore(int microBatch, INDArray[] kept) {
+        INDArray[] in = inputs.get(microBatch);
+        setDropoutContext(microBatch);
+        applyFeaturesMask(in[1]);
+        net.setInput(in[0]);
+        for (int i = 0; i < kept.length; i++) {
+            INDArray layerInput = kept[i];
+            InputPreProcessor pre = net.getLayerWiseConfigurations().getInputPreProcess(i);
+            if (net.getLayer(i).conf().getLayer().getIDropout() != null && pre != null) {
+                layerInput = pre.preProcess(layerInput, microBatchSize, NO_WS);
+            }
+            if (net.getLayer(i) instanceof org.deeplearning4j.nn.layers.DropoutLayer d) {
+                // Its backward multiplies by the mask its forward drew: draw it again (elementwise, cheap).
+                d.activate(layerInput, true, NO_WS);
+            } else {
+                net.getLayer(i).setInput(layerInput, NO_WS);
+                if (net.getLayer(i).conf().getLayer().getIDropout() != null) {
+                    // Draw the same example-keyed mask now, outside DL4J's workspaces (its backward would draw it
+                    // inside a workspace that is not open then).
+                    applyDropout(net.getLayer(i));
+                }
+            }
+        }
+        forwardStateOf = microBatch;
+    }
+
+    private static final java.lang.reflect.Method APPLY_DROPOUT;
+
+    static {
+        try {
+            APPLY_DROPOUT = org.deeplearning4j.nn.layers.AbstractLayer.class.getDeclaredMethod("applyDropOutIfNecessary",
+                    boolean.class, LayerWorkspaceMgr.class);
+            APPLY_DROPOUT.setAccessible(true);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** DL4J's own input dropout of a layer (protected in AbstractLayer): sets the layer's dropped input and flag. */
+    private static void applyDropout(Layer layer) {
+        try {
+            APPLY_DROPOUT.invoke(layer, true, NO_WS);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot apply the dropout of " + layer.getClass().getSimpleName(), e);
+        }
     }
 
     private INDArray finishBackward(int microBatch, Pair<Gradient, INDArray> p) {
         forwardStateOf = -1;
-        if (gradientSum != null) {
-            gradientSum.addi(net.getFlattenedGradients());
+        if (net.numParams() > 0) {
+            // One micro-batch: DL4J's gradient view already is the step's gradient; from the second on, sum
+            // (the first was saved in keepFirstGradient before the second backward overwrote the view).
+            if (microBatches > 0) {
+                gradientSum.addi(net.getFlattenedGradients());
+            }
             gradientLayout = p.getFirst();
         }
         microBatches++;
@@ -279,13 +401,19 @@ public final class StageSlice {
     }
 
     private INDArray runForward(int microBatch) {
+        List<INDArray> acts = runForwardActivations(microBatch);
+        return acts.get(acts.size() - 1);
+    }
+
+    /** The forward of a kept micro-batch: the network's input, then every layer's output. */
+    private List<INDArray> runForwardActivations(int microBatch) {
         INDArray[] in = inputs.get(microBatch);
         setDropoutContext(microBatch);
         applyFeaturesMask(in[1]);
         net.setInput(in[0]);
         List<INDArray> acts = net.feedForward(true, false);
         forwardStateOf = microBatch;
-        return acts.get(acts.size() - 1);
+        return acts;
     }
 
     /**

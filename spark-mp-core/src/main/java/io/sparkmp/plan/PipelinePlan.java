@@ -123,16 +123,17 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
                 microBatchSize, microBatchSize == 1 ? "" : "s"));
         sb.append(fmt("budget %s per device, link %.3g GB/s, layer times %s%n", bytes(budgetBytes),
                 bandwidthBytesPerSecond / 1e9, timeSource.name().toLowerCase(Locale.ROOT)));
-        String head = fmt("%5s %4s %-11s %-24s %12s %10s %10s %5s %4s %9s %9s %9s %9s %10s%n", "stage", "dev",
-                "layers", "names", "params", "memory", "budget", "use%", "inFl", "fwd ms", "bwd ms", "send ms",
+        String head = fmt("%5s %4s %-11s %-24s %12s %10s %10s %5s %4s %-6s %9s %9s %9s %9s %10s%n", "stage", "dev",
+                "layers", "names", "params", "memory", "budget", "use%", "inFl", "acts", "fwd ms", "bwd ms", "send ms",
                 "total ms", "sent/mb");
         sb.append(head);
         sb.append("-".repeat(head.length() - 1)).append('\n');
         for (StagePlan s : stages) {
-            sb.append(fmt("%5d %4d %-11s %-24s %12d %10s %10s %5.1f %4d %9.3f %9.3f %9.3f %9.3f %10s%n", s.index(),
+            sb.append(fmt("%5d %4d %-11s %-24s %12d %10s %10s %5.1f %4d %-6s %9.3f %9.3f %9.3f %9.3f %10s%n", s.index(),
                     s.device(), s.firstLayer() + ".." + (s.endLayer() - 1), names(s.layerNames()), s.parameters(),
                     bytes(s.memory().totalBytes()), bytes(s.memory().budgetBytes()),
-                    100 * s.memory().budgetFraction(), s.memory().inFlight(), 1e3 * s.forwardSeconds(),
+                    100 * s.memory().budgetFraction(), s.memory().inFlight(), s.recompute() ? "recomp" : "stash",
+                    1e3 * s.forwardSeconds(),
                     1e3 * s.backwardSeconds(), 1e3 * s.sendSeconds(), 1e3 * s.timeSeconds(),
                     bytes(s.bytesSentForward())));
         }
@@ -168,5 +169,14 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
 
     private static String fmt(String f, Object... args) {
         return String.format(Locale.ROOT, f, args);
+    }
+
+    /** Per (virtual) stage, whether it recomputes forwards ({@link StagePlan#recompute()}), for the runtime. */
+    public boolean[] recomputePerStage() {
+        boolean[] out = new boolean[stages.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = stages.get(i).recompute();
+        }
+        return out;
     }
 }

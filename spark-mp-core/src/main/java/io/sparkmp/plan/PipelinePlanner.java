@@ -98,10 +98,12 @@ public final class PipelinePlanner {
     private final Integer replicas;
     private final int[] boundaries;
     private final boolean recomputeForward;
+    private final RecomputeMode recomputeMode;
     private final double updateSecondsPerParameter;
 
     private PipelinePlanner(Builder b) {
-        recomputeForward = b.recomputeForward;
+        recomputeMode = b.recomputeMode;
+        recomputeForward = b.recomputeMode == RecomputeMode.ALWAYS;
         updateSecondsPerParameter = b.updateSecondsPerParameter;
         profile = b.profile;
         executors = b.executors;
@@ -115,6 +117,25 @@ public final class PipelinePlanner {
         schedule = b.schedule;
         replicas = b.replicas;
         boundaries = b.resolvedBoundaries;
+    }
+
+    /** This planner with every stage recomputing ({@code on}) or stashing. */
+    private PipelinePlanner(PipelinePlanner o, boolean recompute) {
+        recomputeMode = recompute ? RecomputeMode.ALWAYS : RecomputeMode.NEVER;
+        recomputeForward = recompute;
+        updateSecondsPerParameter = o.updateSecondsPerParameter;
+        profile = o.profile;
+        executors = o.executors;
+        budget = o.budget;
+        bandwidth = o.bandwidth;
+        latency = o.latency;
+        batchSize = o.batchSize;
+        stages = o.stages;
+        stagesPerDevice = o.stagesPerDevice;
+        microBatches = o.microBatches;
+        schedule = o.schedule;
+        replicas = o.replicas;
+        boundaries = o.boundaries;
     }
 
     /** A new builder. */
@@ -144,6 +165,24 @@ public final class PipelinePlanner {
      *     the message names the layer or stage, its bytes, the budget and the options
      */
     public PipelinePlan plan() {
+        if (recomputeMode != RecomputeMode.AUTO) {
+            return planOneMode();
+        }
+        try {
+            return new PipelinePlanner(this, false).planOneMode();
+        } catch (InfeasiblePlanException stashDoesNotFit) {
+            // Recompute where the stash does not fit: plan with recomputation, then let each stage whose stash
+            // fits its budget keep its activations (same split, only faster and still within budget).
+            return new PipelinePlanner(this, true).planOneMode(true);
+        }
+    }
+
+    private PipelinePlan planOneMode() {
+        return planOneMode(false);
+    }
+
+    /** Plans with this planner's recomputation; {@code stashWhereItFits}: per-stage choice on the chosen split. */
+    private PipelinePlan planOneMode(boolean stashWhereItFits) {
         Map<Long, StageCostModel> models = new HashMap<>();
         int minMb = smallestMicroBatch();
         checkEveryLayerFitsAlone(model(models, minMb, 1));
@@ -184,7 +223,9 @@ public final class PipelinePlanner {
                 }
                 split = part.boundaries();
             }
-            double step = stepSeconds(cost, split, c)[0];
+            StageCostModel[] uniform = new StageCostModel[split.length - 1];
+            Arrays.fill(uniform, cost);
+            double step = stepSeconds(uniform, split, c)[0];
             Evaluated e = new Evaluated(c, split, inFlight, step);
             if (best == null || better(e, best)) {
                 best = e;
@@ -193,7 +234,22 @@ public final class PipelinePlanner {
         if (best == null) {
             throw noPlan(lastFailure, minMb);
         }
-        return build(best, model(models, best.c().mb(), best.c().m()), candidates.size(), solved);
+        StageCostModel chosen = model(models, best.c().mb(), best.c().m());
+        int k = best.boundaries().length - 1;
+        StageCostModel[] perStage = new StageCostModel[k];
+        Arrays.fill(perStage, chosen);
+        if (stashWhereItFits) {
+            StageCostModel stash = new StageCostModel(profile, best.c().mb(), bandwidth, latency, false,
+                    updateSecondsPerParameter, best.c().m());
+            for (int s = 0; s < k; s++) {
+                int a = best.boundaries()[s];
+                int b = best.boundaries()[s + 1];
+                if (stash.memory(a, b, best.inFlight()[s], budget / best.c().v()).fits()) {
+                    perStage[s] = stash;
+                }
+            }
+        }
+        return build(best, perStage, candidates.size(), solved);
     }
 
     /** The cost model at micro-batch size mb with m micro-batches per step (m spreads the optimizer step). */
@@ -217,12 +273,13 @@ public final class PipelinePlanner {
     }
 
     /** [step, pipeline, all-reduce, bubble] for a split under a candidate (closed form, see class doc). */
-    private double[] stepSeconds(StageCostModel cost, int[] split, Candidate c) {
+    private double[] stepSeconds(StageCostModel[] perStage, int[] split, Candidate c) {
         int k = split.length - 1;
         double sum = 0;
         double max = 0;
         long[] gradPerDevice = new long[c.p()];
         for (int s = 0; s < k; s++) {
+            StageCostModel cost = perStage[s];
             // Device time: latency is spent on the link, not the device (as in ScheduleSimulator).
             double t = cost.time(split[s], split[s + 1]) - latency * ((s > 0 ? 1 : 0) + (s < k - 1 ? 1 : 0));
             t = Math.max(t, cost.compute(split[s], split[s + 1]) + cost.recompute(split[s], split[s + 1])
@@ -248,12 +305,13 @@ public final class PipelinePlanner {
         return new double[] {pipeline + allreduce, pipeline, allreduce, bubble};
     }
 
-    private PipelinePlan build(Evaluated e, StageCostModel cost, int considered, int solved) {
+    private PipelinePlan build(Evaluated e, StageCostModel[] perStage, int considered, int solved) {
         Candidate c = e.c();
         int[] split = e.boundaries();
         int k = split.length - 1;
         List<StagePlan> out = new ArrayList<>(k);
         for (int s = 0; s < k; s++) {
+            StageCostModel cost = perStage[s];
             int a = split[s];
             int b = split[s + 1];
             List<String> names = new ArrayList<>(b - a);
@@ -262,15 +320,16 @@ public final class PipelinePlanner {
             }
             out.add(new StagePlan(s, s % c.p(), a, b, names, cost.parameters(a, b),
                     cost.memory(a, b, e.inFlight()[s], budget / c.v()), cost.forward(a, b), cost.backward(a, b) + cost.recompute(a, b),
-                    cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a)));
+                    cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a),
+                    cost.recomputeForward() && b < cost.layers()));
         }
-        double[] t = stepSeconds(cost, split, c);
+        double[] t = stepSeconds(perStage, split, c);
         double pipeline = t[1];
         double bubble = t[3];
         String method = "closed form";
         long actions = 2L * k * c.m();
         if (actions <= MAX_SIMULATED_ACTIONS) {
-            SimulationResult sim = simulate(cost, split, c);
+            SimulationResult sim = simulate(perStage, split, c);
             pipeline = sim.makespan();
             bubble = sim.bubbleFraction();
             method = "simulated";
@@ -284,7 +343,7 @@ public final class PipelinePlanner {
                     }
                     double upd = 0;
                     for (int s = d; s < k; s += c.p()) {
-                        upd += cost.update(split[s], split[s + 1]);
+                        upd += perStage[s].update(split[s], split[s + 1]);
                     }
                     end = Math.max(end, last + upd);
                 }
@@ -303,12 +362,13 @@ public final class PipelinePlanner {
      * activation on the wire (bytes / bandwidth), B = backward compute + sending its input gradient; each
      * link adds the per-message latency without occupying a device.
      */
-    private SimulationResult simulate(StageCostModel cost, int[] split, Candidate c) {
+    private SimulationResult simulate(StageCostModel[] perStage, int[] split, Candidate c) {
         int k = split.length - 1;
         double[] fwd = new double[k];
         double[] bwd = new double[k];
         double[] link = new double[k - 1];
         for (int s = 0; s < k; s++) {
+            StageCostModel cost = perStage[s];
             fwd[s] = cost.forward(split[s], split[s + 1]) + cost.cutBytes(split[s + 1]) / bandwidth;
             bwd[s] = cost.backward(split[s], split[s + 1]) + cost.recompute(split[s], split[s + 1])
                     + cost.cutBytes(split[s]) / bandwidth;
@@ -612,7 +672,7 @@ public final class PipelinePlanner {
         private int[] boundaryIndices;
         private String[] boundaryNames;
         private int[] resolvedBoundaries;
-        private boolean recomputeForward;
+        private RecomputeMode recomputeMode = RecomputeMode.NEVER;
         private double updateSecondsPerParameter;
         private final java.util.Set<String> set = new java.util.HashSet<>();
 
@@ -747,8 +807,21 @@ public final class PipelinePlanner {
          * micro-batch in flight and the activations of one (the runtime keeps no more).
          */
         public Builder recomputeForward(boolean on) {
+            return recompute(on ? RecomputeMode.ALWAYS : RecomputeMode.NEVER);
+        }
+
+        /**
+         * Activation recomputation (default {@link RecomputeMode#NEVER}): {@code ALWAYS} as
+         * {@link #recomputeForward(boolean) recomputeForward(true)}; {@code AUTO} plans with the stash when that
+         * fits, else with recomputation and then lets each stage whose stash fits its budget keep its
+         * activations ({@link StagePlan#recompute()} tells per stage).
+         */
+        public Builder recompute(RecomputeMode mode) {
             once("recomputeForward");
-            recomputeForward = on;
+            if (mode == null) {
+                throw new IllegalArgumentException("recompute must not be null");
+            }
+            recomputeMode = mode;
             return this;
         }
 

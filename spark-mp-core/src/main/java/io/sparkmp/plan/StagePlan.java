@@ -19,10 +19,13 @@ import java.util.List;
  * @param timeSeconds forward + backward + sends: what the partitioner balanced
  * @param bytesSentForward activation bytes it sends to the next stage (0 on the last)
  * @param bytesSentBackward input-gradient bytes it sends to the previous stage (0 on the first)
+ * @param recompute whether it re-runs each micro-batch's forward before the backward (its backwardSeconds then
+ *     include that forward); false: it keeps the activations of its micro-batches in flight
  */
 public record StagePlan(int index, int device, int firstLayer, int endLayer, List<String> layerNames, long parameters,
                         StageMemory memory, double forwardSeconds, double backwardSeconds, double sendSeconds,
-                        double timeSeconds, long bytesSentForward, long bytesSentBackward) implements Serializable {
+                        double timeSeconds, long bytesSentForward, long bytesSentBackward, boolean recompute)
+        implements Serializable {
 
     private static final long serialVersionUID = 1L;
 

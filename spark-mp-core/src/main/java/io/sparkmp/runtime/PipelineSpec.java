@@ -35,9 +35,11 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
  * @param microBatches micro-batches per mini-batch M
  * @param batchSize nominal mini-batch size (examples per optimizer step)
  * @param seed seed of the deterministic per-layer initialisation and of the dropout masks
+ * @param recompute per (virtual) stage, whether it recomputes forwards (true) or keeps its layers' inputs of
+ *     each micro-batch in flight (the activation stash); null means every stage recomputes
  */
 public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
-                           int microBatches, int batchSize, long seed) implements Serializable {
+                           int microBatches, int batchSize, long seed, boolean[] recompute) implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
@@ -74,11 +76,38 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
         }
         boundaries = boundaries.clone();
         int stages = devices * stagesPerDevice;
+        if (recompute != null && recompute.length != stages) {
+            throw new IllegalArgumentException("recompute must have one entry per stage (" + stages + "), found "
+                    + recompute.length);
+        }
+        recompute = recompute == null ? null : recompute.clone();
         if (boundaries.length != stages + 1) {
             throw new IllegalArgumentException("boundaries must have devices * stagesPerDevice + 1 = " + (stages + 1)
                     + " entries (" + devices + " devices x " + stagesPerDevice + " stages), found " + boundaries.length);
         }
         ModelSlicer.validate(parse(modelJson), boundaries);
+    }
+
+    /** A spec in which every stage recomputes its forwards. */
+    public PipelineSpec(String modelJson, int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
+                        int microBatches, int batchSize, long seed) {
+        this(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed, null);
+    }
+
+    /** This spec with per-stage recomputation choices (see the record's {@code recompute}). */
+    public PipelineSpec withRecompute(boolean[] perStage) {
+        return new PipelineSpec(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed,
+                perStage);
+    }
+
+    /** Whether stage {@code stage} recomputes its forwards (true unless the spec says otherwise). */
+    public boolean recomputes(int stage) {
+        return recompute == null || recompute[stage];
+    }
+
+    @Override
+    public boolean[] recompute() {
+        return recompute == null ? null : recompute.clone();
     }
 
     /** Convenience: a spec for {@code conf} (its JSON form is stored). */
@@ -162,7 +191,8 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
     public boolean equals(Object o) {
         return o instanceof PipelineSpec p && modelJson.equals(p.modelJson) && Arrays.equals(boundaries, p.boundaries)
                 && schedule == p.schedule && devices == p.devices && stagesPerDevice == p.stagesPerDevice
-                && microBatches == p.microBatches && batchSize == p.batchSize && seed == p.seed;
+                && microBatches == p.microBatches && batchSize == p.batchSize && seed == p.seed
+                && Arrays.equals(recompute, p.recompute);
     }
 
     @Override
@@ -175,7 +205,8 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
     public String toString() {
         return "PipelineSpec[boundaries=" + Arrays.toString(boundaries) + ", schedule=" + schedule.label() + ", devices="
                 + devices + ", stagesPerDevice=" + stagesPerDevice + ", microBatches=" + microBatches + ", batchSize="
-                + batchSize + ", seed=" + seed + ", model=" + modelJson.length() + " chars of JSON]";
+ + batchSize + ", seed=" + seed
+                + (recompute == null ? "" : ", recompute=" + Arrays.toString(recompute)) + ", model=" + modelJson.length() + " chars of JSON]";
     }
 
     private static void positive(String name, int value) {

@@ -169,7 +169,7 @@ public final class PipelineTrainer {
         new Resolved(settings, mp).checkTls();
         PipelinePlan plan = PlanResolver.plan(sc, conf, settings, mp, planChoices, dataOrNull);
         Resolved r = resolve(PlanReport.settingsOf(settings, plan), mp);
-        JobSpec spec = jobSpec(r, plan.boundaries());
+        JobSpec spec = jobSpec(r, plan.boundaries(), plan.recomputePerStage());
         ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
         PlanReport.logPlan(plan);
         LOG.info("spark-mp: training {}", spec);
@@ -246,9 +246,9 @@ public final class PipelineTrainer {
     }
 
     /** The broadcast spec; constructing the PipelineSpec checks the model against the split (driver side). */
-    private JobSpec jobSpec(Resolved r, int[] boundaries) {
+    private JobSpec jobSpec(Resolved r, int[] boundaries, boolean[] recompute) {
         PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, r.schedule,
-                r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed);
+                r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed).withRecompute(recompute);
         return new JobSpec(UUID.randomUUID().toString(), pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
                 r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword, engine.newSecret());
     }
@@ -409,6 +409,11 @@ public final class PipelineTrainer {
         /** The pipeline schedule. */
         public Builder schedule(ScheduleKind kind) {
             return set(SparkMpConf.SCHEDULE, kind);
+        }
+
+        /** Activation recomputation: auto (the planner decides per stage), always or never. */
+        public Builder recompute(io.sparkmp.plan.RecomputeMode mode) {
+            return set(SparkMpConf.RECOMPUTE, mode);
         }
 
         /** Examples per mini-batch (optimizer step). */

@@ -30,9 +30,9 @@ import java.util.regex.Pattern;
  * bandwidth go to {@link PipelinePlanner}; stages, micro-batches, schedule, virtual stages and a manual split
  * that the user gave (builder or {@code spark.mp.*}) are fixed, the rest the planner chooses.
  *
- * <p>Always {@code replicas = 1}: the runtime has no data-parallel all-reduce yet. Always
- * {@code recomputeForward = true}: the runtime keeps only each micro-batch's stage input and re-runs the
- * forward before a backward on every stage but the last, so those stages are charged their forward twice.
+ * <p>Always {@code replicas = 1}: the runtime has no data-parallel all-reduce yet. Recomputation follows
+ * {@code spark.mp.recompute} (default auto: each stage keeps its layers' inputs of the micro-batches in flight
+ * where that fits its budget; a stage that recomputes is charged its forward twice).
  * A measured profile also carries the optimizer step time per parameter, which the planner charges to each
  * stage once per mini-batch.
  *
@@ -80,7 +80,7 @@ final class PlanResolver {
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
                 .updateSecondsPerParameter(profile.updateSecondsPerParameter())
                 .deviceMemoryBytes(deviceBudget(sc, mp)).bandwidthBytesPerSecond(mp.get(SparkMpConf.PLAN_BANDWIDTH))
-                .batchSize(batchSize).replicas(1).recomputeForward(true);
+                .batchSize(batchSize).replicas(1).recompute(value(settings, mp, SparkMpConf.RECOMPUTE));
         if (stages != null) {
             b.stages(stages);
         }

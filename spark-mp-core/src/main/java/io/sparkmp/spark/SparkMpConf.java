@@ -39,6 +39,12 @@ public final class SparkMpConf {
     public static final ConfEntry<ScheduleKind> SCHEDULE = entry("spark.mp.schedule",
             "Pipeline schedule: gpipe, 1f1b or interleaved. Unset: the planner chooses (1f1b or interleaved).", "schedule (gpipe|1f1b|interleaved)",
             ScheduleKind::parse, v -> true, "", ScheduleKind.ONE_F_ONE_B, "1f1b");
+    /** Activation recomputation. */
+    public static final ConfEntry<io.sparkmp.plan.RecomputeMode> RECOMPUTE = entry("spark.mp.recompute",
+            "Activation recomputation: auto (each stage keeps the activations of its micro-batches in flight where "
+                    + "they fit its memory budget and recomputes forwards elsewhere), always, or never (a plan whose "
+                    + "kept activations do not fit is rejected on the driver).", "auto|always|never",
+            io.sparkmp.plan.RecomputeMode::parse, v -> true, "", io.sparkmp.plan.RecomputeMode.AUTO, "auto");
     /** Mini-batch size in examples. */
     public static final ConfEntry<Integer> BATCH_SIZE = intEntry("spark.mp.batchSize",
             "Examples per mini-batch (one optimizer step). A last partial mini-batch is dropped.", 32, 1);

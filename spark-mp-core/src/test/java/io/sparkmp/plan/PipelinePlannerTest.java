@@ -198,7 +198,7 @@ class PipelinePlannerTest {
         PipelinePlan plan = base(ModelProfile.of(l, 128), 2, 1L << 30, 4).stages(2).microBatches(2)
                 .schedule(ScheduleKind.ONE_F_ONE_B).build().plan();
         String text = plan.explain();
-        Pattern row = Pattern.compile("(?m)^\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)\\s+(\\S+)\\s+(\\d+)\\s+.*?\\s(\\d+)\\s+"
+        Pattern row = Pattern.compile("(?m)^\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)\\s+(\\S+)\\s+(\\d+)\\s+.*?\\s(\\d+)\\s+(stash|recomp)\\s+"
                 + "([\\d.]+)\\s+([\\d.]+)\\s+([\\d.]+)\\s+([\\d.]+)\\s+(\\d+(?:\\.\\d)? \\S+)\\s*$");
         Matcher m = row.matcher(text);
         List<String[]> rows = new ArrayList<>();
@@ -216,13 +216,14 @@ class PipelinePlannerTest {
         assertEquals("dense0,dense1", r0[3], text);
         assertEquals("2000", r0[4], text); // 2 layers x 1000 parameters
         assertEquals("2", r0[5], text); // in flight on stage 0 of 2 with M = 2
-        assertEquals("4.000", r0[6], text); // forward: 2 layers x 2 examples x 1 ms
-        assertEquals("8.000", r0[7], text); // backward: 2 x 2 x 2 ms
-        assertEquals("12.000", r0[9], text);
-        assertEquals("512 B", r0[10], text); // 2 examples x 256 B sent forward per micro-batch
+        assertEquals("stash", r0[6], text); // the planner's default: no recomputation
+        assertEquals("4.000", r0[7], text); // forward: 2 layers x 2 examples x 1 ms
+        assertEquals("8.000", r0[8], text); // backward: 2 x 2 x 2 ms
+        assertEquals("12.000", r0[10], text);
+        assertEquals("512 B", r0[11], text); // 2 examples x 256 B sent forward per micro-batch
         assertEquals("2..3", r1[2], text);
         assertEquals("1", r1[5], text);
-        assertEquals("0 B", r1[10], text);
+        assertEquals("0 B", r1[11], text);
         // Step: (12 + 12) + (2 - 1) * 12 = 36 ms.
         assertTrue(text.contains("predicted step 36.000 ms"), text);
         assertTrue(text.contains("schedule 1f1b, batch 4 = 1 replica x 2 micro-batches x 2 examples"), text);

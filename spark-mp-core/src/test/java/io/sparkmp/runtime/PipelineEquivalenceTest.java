@@ -33,7 +33,8 @@ import org.nd4j.linalg.dataset.DataSet;
  * <p>Matrix: every (model, P, M, schedule) runs in DOUBLE with one optimizer, alternating Adam and
  * Nesterovs (both with L2) along the table so that each optimizer meets every P and every schedule; a
  * FLOAT pass covers M = 4 for every (model, P, schedule). 5 optimizer steps (6 for the LSTM over 2
- * epochs) each.
+ * epochs) each. Half of the cases keep the activations of micro-batches in flight (stash), half recompute
+ * them, alternating so that both modes meet every model, optimizer, depth and schedule.
  */
 class PipelineEquivalenceTest {
 
@@ -41,11 +42,12 @@ class PipelineEquivalenceTest {
     static final double FLOAT_BOUND = 1e-4;
     private static final Map<String, Double> WORST = new ConcurrentHashMap<>();
 
-    record Case(String model, DataType type, Opt opt, ScheduleKind kind, int devices, int v, int microBatches, int[] boundaries) {
+    record Case(String model, DataType type, Opt opt, ScheduleKind kind, int devices, int v, int microBatches, int[] boundaries,
+                boolean stash) {
         @Override
         public String toString() {
             return model + " " + type + " " + opt + " " + kind.label() + " P=" + devices + " v=" + v + " M=" + microBatches
-                    + " cuts=" + java.util.Arrays.toString(boundaries);
+                    + " cuts=" + java.util.Arrays.toString(boundaries) + (stash ? " stash" : " recompute");
         }
     }
 
@@ -70,8 +72,10 @@ class PipelineEquivalenceTest {
                             if (p * v > layers || (v > 1 && m % p != 0)) {
                                 continue;
                             }
-                            Opt opt = (k++ % 2 == 0) ? Opt.ADAM : Opt.NESTEROVS;
-                            out.add(new Case(model, type, opt, kind, p, v, m, cuts.get(model).get(p * v)));
+                            // Optimizer and activation mode alternate with different periods: every pairing occurs.
+                            Opt opt = (k % 2 == 0) ? Opt.ADAM : Opt.NESTEROVS;
+                            boolean stash = (k++ / 2) % 2 == 0;
+                            out.add(new Case(model, type, opt, kind, p, v, m, cuts.get(model).get(p * v), stash));
                         }
                     }
                 }
@@ -98,6 +102,9 @@ class PipelineEquivalenceTest {
         List<DataSet> data = TestModels.data(c.model(), c.type(), batches, 16, 99);
         PipelineSpec spec = PipelineSpec.of(conf, c.boundaries(), c.kind(), c.devices(), c.v(), c.microBatches(), 16,
                 TestModels.SEED);
+        if (c.stash()) {
+            spec = spec.withRecompute(new boolean[spec.numStages()]);
+        }
 
         InProcessPipeline.Result result = new InProcessPipeline(spec).fit(data, epochs);
 
