@@ -60,6 +60,8 @@ public final class StageWorker {
     private final Map<Long, INDArray> forwardOutputs = new HashMap<>();
     private final Map<Long, INDArray> outputGradients = new HashMap<>();
     private final Map<Long, INDArray> inputGradients = new HashMap<>();
+    /** Activations received for a stage's forward, handed back to the channel after that micro-batch's backward. */
+    private final Map<Long, INDArray> receivedInputs = new HashMap<>();
     private final Map<Integer, INDArray> featuresMasks = new HashMap<>();
     private final Map<Integer, INDArray> labels = new HashMap<>();
     private final Map<Integer, INDArray> labelsMasks = new HashMap<>();
@@ -268,6 +270,9 @@ public final class StageWorker {
             input = take(forwardInputs, stage, mb, "an activation received by RECV_F");
         }
         INDArray out = slice.forward(mb, input, featuresMask(mb));
+        if (stage != 0 && !slices.containsKey(stage - 1)) {
+            receivedInputs.put(key(stage, mb), input);
+        }
         if (stage != lastStage) {
             forwardOutputs.put(key(stage, mb), out);
         }
@@ -277,12 +282,26 @@ public final class StageWorker {
         StageSlice slice = slice(stage);
         INDArray inputGradient;
         if (stage == lastStage) {
-            inputGradient = slice.backwardWithLabels(mb, labels(mb), labelsMask(mb));
+            boolean received = !labels.containsKey(mb);
+            INDArray y = labels(mb);
+            inputGradient = slice.backwardWithLabels(mb, y, labelsMask(mb));
+            if (received) {
+                channel.recycle(y);
+            }
         } else {
-            INDArray g = slices.containsKey(stage + 1)
+            boolean local = slices.containsKey(stage + 1);
+            INDArray g = local
                     ? take(inputGradients, stage + 1, mb, "the input gradient of local stage " + (stage + 1))
                     : take(outputGradients, stage, mb, "a gradient received by RECV_B");
             inputGradient = slice.backward(mb, g);
+            if (!local) {
+                channel.recycle(g);
+            }
+        }
+        // The stage is done with this micro-batch's received activation: its buffer serves the next frame.
+        INDArray in = receivedInputs.remove(key(stage, mb));
+        if (in != null) {
+            channel.recycle(in);
         }
         if (stage > 0) {
             inputGradients.put(key(stage, mb), inputGradient);
@@ -412,6 +431,7 @@ public final class StageWorker {
         forwardOutputs.clear();
         outputGradients.clear();
         inputGradients.clear();
+        receivedInputs.clear();
         featuresMasks.clear();
         labels.clear();
         labelsMasks.clear();
