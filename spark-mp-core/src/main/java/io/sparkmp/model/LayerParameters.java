@@ -82,7 +82,7 @@ public final class LayerParameters {
         for (int i = 0; i < net.getnLayers(); i++) {
             INDArray p = net.getLayer(i).params();
             if (p != null && p.length() > 0) {
-                out.put(firstLayer + i, List.of(p.reshape(p.ordering(), p.length())));
+                out.put(firstLayer + i, List.of(p.reshape(p.ordering(), new long[] {p.length()})));
             }
         }
         return out;

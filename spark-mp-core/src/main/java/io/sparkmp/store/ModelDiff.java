@@ -15,8 +15,8 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
 /** Finds the first layer in which two model configurations differ in a way that changes training. */
 final class ModelDiff {
 
-    // Counters DL4J keeps in each layer's configuration; they move with training, not with the model.
-    private static final String[] IGNORED = {"iterationCount", "epochCount"};
+    // Counters that move with training, and the parameter names DL4J fills in only once a network is built.
+    private static final String[] IGNORED = {"iterationCount", "epochCount", "variables"};
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int SHORT = 160;
 
