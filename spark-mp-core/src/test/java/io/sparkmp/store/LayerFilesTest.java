@@ -157,4 +157,29 @@ class LayerFilesTest {
         assertEquals("layer file " + new Path(dir, "layer-00004-t.bin") + " is " + (good.length - 8)
                 + " bytes, the manifest records " + good.length + " (truncated or replaced)", shortFile.getMessage());
     }
+
+    @Test
+    void aLargeLayerStreamsWithoutAHeapCopy() throws IOException {
+        INDArray big = Nd4j.rand(DataType.FLOAT, 16L << 20); // 64 MiB
+        INDArray params = big.get(NDArrayIndex.interval(1, big.length()));
+        FileSystem fs = StoreFixtures.fs(dirUri());
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long tid = Thread.currentThread().getId();
+        long before = mx.getThreadAllocatedBytes(tid);
+        LayerEntry e = LayerFiles.write(fs, new Path(dirUri()), "layer-00009-big.bin", 9, List.of(params), List.of());
+        long written = mx.getThreadAllocatedBytes(tid) - before;
+
+        INDArray dest = Nd4j.create(DataType.FLOAT, big.length());
+        INDArray destView = dest.get(NDArrayIndex.interval(0, big.length() - 1));
+        before = mx.getThreadAllocatedBytes(tid);
+        LayerFiles.readInto(fs, new Path(dirUri()), e, List.of(destView), List.of());
+        long read = mx.getThreadAllocatedBytes(tid) - before;
+
+        // One 1 MiB chunk buffer plus Hadoop's stream buffers; a heap copy of the layer would be 64 MiB.
+        assertTrue(written < (8L << 20), "heap allocated while writing 64 MiB: " + written);
+        assertTrue(read < (8L << 20), "heap allocated while reading 64 MiB: " + read);
+        assertEquals(params.getFloat(0), destView.getFloat(0));
+        assertEquals(params.getFloat(params.length() - 1), destView.getFloat(params.length() - 1));
+        assertTrue(params.equals(destView));
+    }
 }
