@@ -78,15 +78,39 @@ public final class LayerParameters {
     }
 
     /**
+     * Views of the parameters of each layer of {@code net}, keyed by {@code firstLayer + local index}: one
+     * rank-1 segment per layer, sharing memory with the network (writing a segment changes the network).
+     * Layers without parameters have no entry. The per-layer store streams these without copying them.
+     */
+    public static Map<Integer, List<INDArray>> parameterSegments(MultiLayerNetwork net, int firstLayer) {
+        Map<Integer, List<INDArray>> out = new TreeMap<>();
+        for (int i = 0; i < net.getnLayers(); i++) {
+            INDArray p = net.getLayer(i).params();
+            if (p != null && p.length() > 0) {
+                out.put(firstLayer + i, List.of(p.reshape(p.ordering(), new long[] {p.length()})));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Views of the updater state of each layer of {@code net}, keyed by {@code firstLayer + local index}:
+     * the slices in the order of the layout in the class comment, sharing memory with the updater. Empty
+     * when the updater keeps no state (SGD) or none exists yet.
+     */
+    public static Map<Integer, List<INDArray>> stateSegments(MultiLayerNetwork net, int firstLayer) {
+        Map<Integer, List<INDArray>> out = new TreeMap<>();
+        forEachStateSlice(net, (layer, slice) -> out.computeIfAbsent(firstLayer + layer, k -> new ArrayList<>()).add(slice));
+        return out;
+    }
+
+    /**
      * Copies of the parameters of each layer of {@code net}, keyed by {@code firstLayer + local index}.
      */
     static Map<Integer, INDArray> parameters(MultiLayerNetwork net, int firstLayer) {
         Map<Integer, INDArray> out = new TreeMap<>();
-        for (int i = 0; i < net.getnLayers(); i++) {
-            INDArray p = net.getLayer(i).params();
-            if (p != null && p.length() > 0) {
-                out.put(firstLayer + i, p.dup().reshape(p.length()));
-            }
+        for (Map.Entry<Integer, List<INDArray>> e : parameterSegments(net, firstLayer).entrySet()) {
+            out.put(e.getKey(), e.getValue().get(0).dup());
         }
         return out;
     }
@@ -96,15 +120,13 @@ public final class LayerParameters {
      * {@code firstLayer + local index}; empty when the updater keeps no state (SGD) or none exists yet.
      */
     static Map<Integer, INDArray> updaterState(MultiLayerNetwork net, int firstLayer) {
-        Map<Integer, List<INDArray>> pieces = new TreeMap<>();
-        forEachStateSlice(net, (layer, slice) -> pieces.computeIfAbsent(layer, k -> new ArrayList<>()).add(slice));
         Map<Integer, INDArray> out = new TreeMap<>();
-        for (Map.Entry<Integer, List<INDArray>> e : pieces.entrySet()) {
+        for (Map.Entry<Integer, List<INDArray>> e : stateSegments(net, firstLayer).entrySet()) {
             List<INDArray> flat = new ArrayList<>();
             for (INDArray a : e.getValue()) {
                 flat.add(a.dup().reshape(a.length()));
             }
-            out.put(firstLayer + e.getKey(), Nd4j.concat(0, flat.toArray(new INDArray[0])));
+            out.put(e.getKey(), Nd4j.concat(0, flat.toArray(new INDArray[0])));
         }
         return out;
     }
