@@ -90,6 +90,9 @@ class TrainJobTest {
         assertOneLineError(run(args(out, "--model", dir.resolve("missing.json").toString())),
                 "--model " + dir.resolve("missing.json") + " cannot be read", out);
         assertOneLineError(run(args(out, "--micro-batches", "3")), "microBatches (3) must divide batchSize (32)", out);
+        assertOneLineError(run(args(out, "--checkpoint-every", "5")), "--checkpoint-every needs --checkpoint-dir", out);
+        assertOneLineError(run(args(out, "--checkpoint-every", "-1", "--checkpoint-dir", dir.toString())),
+                "--checkpoint-every should be an integer >= 0, but was `-1`", out);
         assertOneLineError(run(args(out, "--stages", "5")), "stages (5) must be <= the model's layer count (4)", out);
         assertOneLineError(run(args(dir.resolve("no/such/dir/m.zip"))), "does not exist or is not writable",
                 dir.resolve("no/such/dir/m.zip"));
