@@ -38,6 +38,8 @@ final class ReadToken {
 
     private boolean reading;
     private Thread readingThread;
+    /** The reader thread waits, untimed, for a receiver to hand the token back or stop wanting it. */
+    private boolean readerParked;
     /** Receivers waiting for the token (changed under the lock; read by the reading thread without it). */
     private volatile int wantRead;
     /** When a receiver last handed the token back. */
@@ -89,7 +91,7 @@ final class ReadToken {
         try {
             mailbox.await(leftNanos);
         } finally {
-            if (--wantRead == 0) {
+            if (--wantRead == 0 && readerParked) {
                 tokenFree.signal();
             }
         }
@@ -111,7 +113,9 @@ final class ReadToken {
             readingThread = null;
             releasedAt = System.nanoTime();
             mailbox.signalReceivers(); // another receiver may take the token
-            tokenFree.signal();
+            if (readerParked) {
+                tokenFree.signal(); // not while it waits out a grace time: one wake-up per hand-back at most
+            }
         }
     }
 
@@ -166,8 +170,11 @@ final class ReadToken {
     }
 
     /**
-     * With the lock held: waits (untimed: a receiver signals when it hands the token back or stops wanting it)
-     * until the token is free and has been for the grace time, then takes it for the reader thread.
+     * With the lock held: waits until the token is free and has been for the grace time, then takes it for
+     * the reader thread. While a receiver holds or wants the token the wait is untimed (the receiver signals
+     * when it hands the token back or stops wanting it); receivers that take and hand back the token again
+     * and again within the grace time do not signal, so a busy link costs the reader thread about two
+     * wake-ups per grace time, an idle one none.
      *
      * @return false when the link failed or the peer said goodbye (the reader thread ends)
      */
@@ -177,7 +184,12 @@ final class ReadToken {
                 return false;
             }
             if (reading || wantRead > 0) {
-                tokenFree.await();
+                readerParked = true;
+                try {
+                    tokenFree.await();
+                } finally {
+                    readerParked = false;
+                }
                 continue;
             }
             long grace = releasedAt + HANDBACK_GRACE_NANOS - System.nanoTime();
