@@ -96,14 +96,14 @@ public final class PlannerSplitBenchmark {
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
                 .set("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator");
-        if (master.startsWith("local-cluster")) {
-            clusterConf(sc);
+        if (LocalCluster.isLocalCluster(master)) {
+            LocalCluster.configure(sc);
         }
         SparkSession spark = SparkSession.builder().config(sc).getOrCreate();
         int code = 0;
         try {
-            if (master.startsWith("local-cluster")) {
-                awaitExecutors(spark, master);
+            if (LocalCluster.isLocalCluster(master)) {
+                LocalCluster.awaitExecutors(spark.sparkContext(), master);
             }
             run(spark, p, m, batch, steps, repeats);
         } catch (RuntimeException e) {
@@ -113,57 +113,6 @@ public final class PlannerSplitBenchmark {
             spark.stop();
         }
         System.exit(code); // a barrier task timer thread may otherwise keep the JVM alive
-    }
-
-    /**
-     * Settings for {@code local-cluster[N,cores,MB]}: executors are separate JVMs launched from
-     * {@code $SPARK_HOME/jars} (the runtime classpath, which the bench profile copies there), so they need the app
-     * jar ({@code -Dsparkmp.appJars}), one OpenMP thread each, the shared JavaCPP cache, and the context must wait
-     * for all of them before the first job (else the profiling task and the first stage may land on one).
-     */
-    private static void clusterConf(SparkConf sc) {
-        String jars = System.getProperty("sparkmp.appJars");
-        if (jars == null || jars.isBlank()) {
-            throw new IllegalArgumentException("a local-cluster master needs -Dsparkmp.appJars=<app jars>, found none");
-        }
-        if (System.getenv("SPARK_HOME") == null) {
-            throw new IllegalArgumentException("a local-cluster master needs SPARK_HOME (a folder with jars/), found none");
-        }
-        StringBuilder opts = new StringBuilder();
-        for (String prop : List.of("org.bytedeco.javacpp.cachedir", "java.io.tmpdir")) {
-            if (System.getProperty(prop) != null) {
-                opts.append(" -D").append(prop).append('=').append(System.getProperty(prop));
-            }
-        }
-        sc.set("spark.jars", jars).set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
-                .set("spark.executorEnv.OMP_NUM_THREADS", "1").set("spark.executorEnv.SPARK_LOCAL_IP", "127.0.0.1")
-                .set("spark.executor.extraJavaOptions", opts.toString().trim())
-                .set("spark.scheduler.minRegisteredResourcesRatio", "1.0")
-                .set("spark.scheduler.maxRegisteredResourcesWaitingTime", "120s");
-    }
-
-    /**
-     * Waits (at most 240 s) until the N executor JVMs of {@code local-cluster[N,..]} have registered: on a loaded
-     * machine their start takes longer than the trainer's slot check waits.
-     */
-    private static void awaitExecutors(SparkSession spark, String master) {
-        int n = Integer.parseInt(master.substring(master.indexOf('[') + 1, master.indexOf(',')).trim());
-        long deadline = System.nanoTime() + 240_000_000_000L;
-        int registered = 0;
-        while (System.nanoTime() < deadline) {
-            registered = spark.sparkContext().statusTracker().getExecutorInfos().length - 1; // minus the driver
-            if (registered >= n) {
-                return;
-            }
-            try {
-                Thread.sleep(500);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for executors", e);
-            }
-        }
-        throw new IllegalStateException(registered + " of the " + n + " executors of " + master
-                + " registered within 240 s");
     }
 
     private static void run(SparkSession spark, int p, int m, int batch, int steps, int repeats) {
