@@ -1,0 +1,146 @@
+package io.sparkmp.bench;
+
+import io.sparkmp.plan.RecomputeMode;
+import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.spark.PipelineTrainer;
+import io.sparkmp.spark.StepReport;
+import io.sparkmp.spark.TrainingResult;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.spark.api.RDDTrainingApproach;
+import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
+import org.nd4j.linalg.dataset.DataSet;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The contenders of {@link ThroughputBenchmark}, each trained for one epoch over the same mini-batches from the
+ * same initial parameters, its loss then taken on the same held-out set.
+ */
+final class ThroughputRuns {
+    /** Held-out examples the loss is measured on. */
+    static final int EVAL_EXAMPLES = 1024;
+
+    private ThroughputRuns() {
+    }
+
+    /**
+     * DL4J's own {@code fit}, one call per mini-batch, in ONE executor JVM of the cluster (a one-task job): the
+     * same heap, JVM flags and single ND4J thread as the pipeline's stages, with the other executor idle. The
+     * task makes the same mini-batches from the seed ({@link TeacherData} is bit-identical across JVMs) and builds
+     * the network from the configuration (DL4J's seeded initialisation: the driver's initial parameters).
+     */
+    static ThroughputRow fit(JavaSparkContext jsc, MultiLayerConfiguration conf, ThroughputOptions o) {
+        String json = conf.toJson();
+        long seed = o.seed();
+        int steps = o.steps();
+        int batch = o.batch();
+        double[] r = jsc.parallelize(List.of(0), 1).map(x -> fitSteps(json, seed, steps, batch)).collect().get(0);
+        double[] perStep = Arrays.copyOfRange(r, o.warmup(), steps);
+        double step = median(perStep);
+        return new ThroughputRow("fit (one executor JVM)", false, batch / step, step, Double.NaN, Double.NaN, null,
+                r[steps], "batch / median time of one fit(DataSet) call", null);
+    }
+
+    /** Runs in the executor: step seconds of each fit call, then the held-out loss. */
+    private static double[] fitSteps(String json, long seed, int steps, int batch) {
+        MultiLayerNetwork net = new MultiLayerNetwork(MultiLayerConfiguration.fromJson(json));
+        net.init();
+        TeacherData data = new TeacherData(seed);
+        List<DataSet> batches = data.batches(steps, batch);
+        double[] out = new double[steps + 1];
+        for (int s = 0; s < steps; s++) {
+            long t0 = System.nanoTime();
+            net.fit(batches.get(s));
+            out[s] = (System.nanoTime() - t0) / 1e9;
+        }
+        out[steps] = net.score(data.evaluation(EVAL_EXAMPLES));
+        return out;
+    }
+
+    /**
+     * DL4J Spark, {@code SparkDl4jMultiLayer} with {@code ParameterAveragingTrainingMaster} on all executors:
+     * {@code batch} examples per worker per step (as {@code fit}), averaging every {@code averaging} steps, the
+     * {@code Direct} training approach (DL4J's default, exporting the RDD to files, refuses a local default file
+     * system on a non-local master). DL4J Spark runs no step the caller can time, so the throughput is examples
+     * per epoch / wall time of one {@code fit(rdd)} call (one epoch), median over the timed epochs after one
+     * warm-up epoch; the loss is taken after that first epoch (the same samples as the others).
+     */
+    static ThroughputRow dl4jSpark(JavaSparkContext jsc, MultiLayerNetwork initial, JavaRDD<DataSet> data, DataSet eval,
+                                   ThroughputOptions o, boolean saveUpdater) {
+        String name = "dl4j-spark paramavg saveUpdater=" + saveUpdater;
+        try {
+            ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(o.batch())
+                    .batchSizePerWorker(o.batch()).averagingFrequency(o.averaging()).saveUpdater(saveUpdater)
+                    .rddTrainingApproach(RDDTrainingApproach.Direct).rngSeed(o.seed()).build();
+            SparkDl4jMultiLayer net = new SparkDl4jMultiLayer(jsc, initial.clone(), tm);
+            long examples = (long) o.steps() * o.batch();
+            double loss = Double.NaN;
+            double[] rates = new double[o.dl4jEpochs()];
+            double[] epochSeconds = new double[o.dl4jEpochs()];
+            for (int e = 0; e <= o.dl4jEpochs(); e++) {
+                long t0 = System.nanoTime();
+                net.fit(data);
+                double s = (System.nanoTime() - t0) / 1e9;
+                if (e == 0) {
+                    loss = net.getNetwork().score(eval);
+                    System.out.printf(Locale.ROOT, "  %s: warm-up epoch %.1f s (not counted)%n", name, s);
+                } else {
+                    rates[e - 1] = examples / s;
+                    epochSeconds[e - 1] = s;
+                    System.out.printf(Locale.ROOT, "  %s: epoch %d %.1f s, %.1f samples/s%n", name, e, s, examples / s);
+                }
+            }
+            int workers = jsc.sc().defaultParallelism();
+            return new ThroughputRow(name, false, median(rates), median(epochSeconds) * workers / o.steps(),
+                    Double.NaN, Double.NaN, null, loss, "examples / fit(rdd) wall time per epoch, median of "
+                    + o.dl4jEpochs() + " after 1 warm-up epoch; step ms = epoch / (steps / " + workers + " workers)",
+                    null);
+        } catch (RuntimeException e) {
+            return ThroughputRow.failed(name, false, e);
+        }
+    }
+
+    /**
+     * spark-mp, P stages at the given manual split, from the same initial parameters; the per-step figures come
+     * from the engine's step records (the slowest rank's wall time per step), medians after warm-up.
+     */
+    static ThroughputRow sparkMp(MultiLayerConfiguration conf, MultiLayerNetwork initial, JavaRDD<DataSet> data,
+                                 DataSet eval, ThroughputOptions o, int[] boundaries, ScheduleKind schedule, int m,
+                                 RecomputeMode recompute) {
+        int p = boundaries.length - 1;
+        String name = "spark-mp P=" + p + " " + schedule.label() + " M=" + m + " recompute=" + recompute.label();
+        try {
+            TrainingResult r = PipelineTrainer.builder(conf).stages(p).microBatches(m).schedule(schedule)
+                    .recompute(recompute).batchSize(o.batch()).epochs(1).shuffle(false).logEvery(0)
+                    .boundaries(boundaries).initialParameters(initial).seed(o.seed()).build().fit(data);
+            List<StepReport> steps = r.metrics();
+            if (steps.size() <= o.warmup()) {
+                throw new IllegalStateException("only " + steps.size() + " steps reported, warm-up is " + o.warmup());
+            }
+            List<StepReport> timed = steps.subList(o.warmup(), steps.size());
+            double rate = median(timed.stream().mapToDouble(StepReport::samplesPerSecond).toArray());
+            double step = median(timed.stream().mapToDouble(StepReport::stepSeconds).toArray());
+            double bubble = median(timed.stream().mapToDouble(StepReport::bubbleFraction).toArray());
+            double loss = r.network().score(eval);
+            return new ThroughputRow(name, true, rate, step, (double) p * m / (m + p - 1), bubble, r.planAccuracy(),
+                    loss, "median of per-step samples/s (engine step records)", null);
+        } catch (RuntimeException e) {
+            return ThroughputRow.failed(name, true, e);
+        }
+    }
+
+    /** Median of the finite values; NaN when there are none. */
+    static double median(double[] v) {
+        double[] s = Arrays.stream(v).filter(Double::isFinite).sorted().toArray();
+        if (s.length == 0) {
+            return Double.NaN;
+        }
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}
