@@ -128,15 +128,17 @@ public final class ThroughputBenchmark {
                 initial.score(eval), o.steps(), o.batch(), o.warmup());
         List<ThroughputRow> rows = new ArrayList<>();
         if (o.runs("fit")) {
+            long t0 = System.nanoTime();
             try {
-                rows.add(report(ThroughputRuns.fit(jsc, conf, o)));
+                rows.add(report(ThroughputRuns.fit(jsc, conf, o), t0));
             } catch (RuntimeException e) {
-                rows.add(report(ThroughputRow.failed("fit (one executor JVM)", false, e)));
+                rows.add(report(ThroughputRow.failed("fit (one executor JVM)", false, e), t0));
             }
         }
         if (o.runs("dl4j-spark")) {
             for (boolean su : o.saveUpdater()) {
-                rows.add(report(ThroughputRuns.dl4jSpark(jsc, initial, data, eval, o, su)));
+                long t0 = System.nanoTime();
+                rows.add(report(ThroughputRuns.dl4jSpark(jsc, initial, data, eval, o, su), t0));
             }
         }
         if (o.runs("spark-mp")) {
@@ -145,7 +147,8 @@ public final class ThroughputBenchmark {
             for (ScheduleKind k : o.schedules()) {
                 for (int m : o.micro()) {
                     for (RecomputeMode rc : o.recompute()) {
-                        rows.add(report(ThroughputRuns.sparkMp(conf, initial, data, eval, o, split, k, m, rc)));
+                        long t0 = System.nanoTime();
+                        rows.add(report(ThroughputRuns.sparkMp(conf, initial, data, eval, o, split, k, m, rc), t0));
                     }
                 }
             }
@@ -162,10 +165,11 @@ public final class ThroughputBenchmark {
         return PlannerSplitBenchmark.byParameters(params, STAGES);
     }
 
-    private static ThroughputRow report(ThroughputRow r) {
-        System.out.printf(Locale.ROOT, "  done %s: %s%n", r.contender(),
-                r.failure() != null ? "FAILED " + r.failure() : String.format(Locale.ROOT, "%.1f samples/s",
-                        r.samplesPerSecond()));
+    /** Prints one contender's outcome as it finishes, with its wall time (set-up and warm-up included). */
+    private static ThroughputRow report(ThroughputRow r, long startNanos) {
+        System.out.printf(Locale.ROOT, "  done %s in %.0f s: %s (load average %s)%n", r.contender(),
+                (System.nanoTime() - startNanos) / 1e9, r.failure() != null ? "FAILED " + r.failure()
+                        : String.format(Locale.ROOT, "%.1f samples/s", r.samplesPerSecond()), format(loadAverages()));
         return r;
     }
 
@@ -175,8 +179,9 @@ public final class ThroughputBenchmark {
         System.out.printf(Locale.ROOT, "%nmodel MLP 784-%dx%d-10 Adam FLOAT, batch %d, %d steps (first %d not counted), "
                 + "master %s, executors with 1 core and OMP_NUM_THREADS=1%n", HIDDEN, HIDDEN_LAYERS, o.batch(), o.steps(),
                 o.warmup(), o.master());
-        String head = String.format(Locale.ROOT, "| %-42s | %9s | %6s | %5s | %8s | %6s | %7s | %7s | %7s | %8s |",
-                "contender", "samples/s", "x fit", "ideal", "of ideal", "bubble", "pred ms", "meas ms", "error", "loss");
+        String head = String.format(Locale.ROOT, "| %-42s | %9s | %5s | %5s | %8s | %6s | %7s | %9s | %9s | %7s | %6s |",
+                "contender", "samples/s", "x fit", "ideal", "of ideal", "bubble", "step ms", "plan pred", "plan meas",
+                "error", "loss");
         System.out.println(head);
         System.out.println(head.replaceAll("[^|]", "-"));
         for (ThroughputRow r : rows) {
@@ -185,18 +190,19 @@ public final class ThroughputBenchmark {
                 continue;
             }
             double x = r.samplesPerSecond() / fit;
-            System.out.printf(Locale.ROOT, "| %-42s | %9.1f | %6.2f | %5s | %8s | %6s | %7s | %7.1f | %7s | %8.4f |%n",
+            System.out.printf(Locale.ROOT, "| %-42s | %9.1f | %5.2f | %5s | %8s | %6s | %7.1f | %9s | %9s | %7s | %6.4f |%n",
                     r.contender(), r.samplesPerSecond(), x, r.pipeline() ? f2(r.ideal()) : "-",
-                    r.pipeline() ? f2(x / r.ideal()) : "-", r.pipeline() ? f2(r.bubble()) : "-",
+                    r.pipeline() ? f2(x / r.ideal()) : "-", r.pipeline() ? f2(r.bubble()) : "-", 1e3 * r.stepSeconds(),
                     r.plan() != null ? String.format(Locale.ROOT, "%.1f", 1e3 * r.plan().predictedSeconds()) : "-",
-                    1e3 * r.stepSeconds(),
+                    r.plan() != null ? String.format(Locale.ROOT, "%.1f", 1e3 * r.plan().measuredSeconds()) : "-",
                     r.plan() != null ? String.format(Locale.ROOT, "%+.1f%%", r.plan().errorPercent()) : "-", r.loss());
         }
         System.out.println("\nhow measured:");
         rows.stream().filter(r -> r.failure() == null).map(r -> r.contender().replaceFirst(" M=.*", "")
                 + ": " + r.how()).distinct().forEach(s -> System.out.println("  " + s));
-        System.out.println("  pred ms / error: TrainingResult.planAccuracy() (the plan's predicted step vs the median "
-                + "step after step 0); loss: held-out " + ThroughputRuns.EVAL_EXAMPLES + " examples after one epoch ("
+        System.out.println("  step ms: median step after warm-up; plan pred / meas (ms) and error: "
+                + "TrainingResult.planAccuracy(), the plan's predicted step vs the median step after step 0");
+        System.out.println("  loss: held-out " + ThroughputRuns.EVAL_EXAMPLES + " examples after one epoch ("
                 + (long) o.steps() * o.batch() + " samples)");
         printTargets(rows, o, fit);
         double[] loadEnd = loadAverages();
