@@ -190,15 +190,15 @@ public final class ThroughputBenchmark {
                 continue;
             }
             double x = r.samplesPerSecond() / fit;
-            System.out.printf(Locale.ROOT, "| %-42s | %9.1f | %5.2f | %5s | %8s | %6s | %7.1f | %9s | %9s | %7s | %6.4f |%n",
-                    r.contender(), r.samplesPerSecond(), x, r.pipeline() ? f2(r.ideal()) : "-",
+            System.out.printf(Locale.ROOT, "| %-42s | %9.1f | %5s | %5s | %8s | %6s | %7.1f | %9s | %9s | %7s | %6.4f |%n",
+                    r.contender(), r.samplesPerSecond(), f2(x), r.pipeline() ? f2(r.ideal()) : "-",
                     r.pipeline() ? f2(x / r.ideal()) : "-", r.pipeline() ? f2(r.bubble()) : "-", 1e3 * r.stepSeconds(),
                     r.plan() != null ? String.format(Locale.ROOT, "%.1f", 1e3 * r.plan().predictedSeconds()) : "-",
                     r.plan() != null ? String.format(Locale.ROOT, "%.1f", 1e3 * r.plan().measuredSeconds()) : "-",
                     r.plan() != null ? String.format(Locale.ROOT, "%+.1f%%", r.plan().errorPercent()) : "-", r.loss());
         }
         System.out.println("\nhow measured:");
-        rows.stream().filter(r -> r.failure() == null).map(r -> r.contender().replaceFirst(" M=.*", "")
+        rows.stream().filter(r -> r.failure() == null).map(r -> r.contender().replaceFirst(" (P=|paramavg ).*", "")
                 + ": " + r.how()).distinct().forEach(s -> System.out.println("  " + s));
         System.out.println("  step ms: median step after warm-up; plan pred / meas (ms) and error: "
                 + "TrainingResult.planAccuracy(), the plan's predicted step vs the median step after step 0");
@@ -247,7 +247,8 @@ public final class ThroughputBenchmark {
         return String.format(Locale.ROOT, "%.2f %.2f %.2f", load[0], load[1], load[2]);
     }
 
+    /** Two decimals; "-" for NaN (e.g. a ratio to a contender that did not run). */
     private static String f2(double v) {
-        return String.format(Locale.ROOT, "%.2f", v);
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f", v);
     }
 }
