@@ -1,0 +1,46 @@
+package io.sparkmp.runtime;
+
+import java.io.Serializable;
+
+/**
+ * Which optimizer steps the timeline records and how many events a rank keeps: {@code steps} consecutive
+ * steps after the first {@code warmUpSteps} (which pay JIT compilation, first allocations and connection
+ * set-up), plus every step that is a positive multiple of {@code every}; at most {@code maxEvents} events per
+ * rank, the rest counted as dropped. Immutable; travels to every task.
+ *
+ * @param warmUpSteps steps from step 0 left out of the consecutive run, {@code >= 0}
+ * @param steps consecutive steps recorded after the warm-up, {@code >= 0}
+ * @param every also record steps {@code every, 2 every, ...}; 0: none
+ * @param maxEvents most events one rank holds, {@code >= 0}
+ */
+public record TimelineSampling(int warmUpSteps, int steps, int every, int maxEvents) implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+
+    /** Step 0 is the warm-up step the default sampling leaves out. */
+    public static final int DEFAULT_WARM_UP_STEPS = 1;
+
+    /** @throws IllegalArgumentException if a value is negative */
+    public TimelineSampling {
+        nonNegative("warmUpSteps", warmUpSteps);
+        nonNegative("steps", steps);
+        nonNegative("every", every);
+        nonNegative("maxEvents", maxEvents);
+    }
+
+    /** Whether the actions of {@code step} are recorded. */
+    public boolean sampled(long step) {
+        return step >= warmUpSteps && step - warmUpSteps < steps || every > 0 && step > 0 && step % every == 0;
+    }
+
+    /** A recorder of {@code rank}'s actions with this sampling. */
+    public ActionRecorder recorder(int rank) {
+        return new ActionRecorder(rank, this);
+    }
+
+    private static void nonNegative(String name, int value) {
+        if (value < 0) {
+            throw new IllegalArgumentException(name + " must be >= 0, found " + value);
+        }
+    }
+}
