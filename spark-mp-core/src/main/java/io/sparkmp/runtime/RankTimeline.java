@@ -10,7 +10,7 @@ import java.util.Map;
 /**
  * One rank's recorded timeline in compact form, for shipping with its task result: one column per
  * {@link ActionEvent} field, the kind as an index into a small table of labels, times as epoch nanoseconds.
- * About 30 bytes per event serialized, against some 60 for a list of records. Immutable.
+ * About 35 bytes per event serialized, against 48 for a list of records (measured on 208 events). Immutable.
  */
 public final class RankTimeline implements Serializable {
 
