@@ -1,6 +1,6 @@
 package io.sparkmp.examples;
 
-import io.sparkmp.spark.AtomicFiles;
+import io.sparkmp.runtime.AtomicFiles;
 import io.sparkmp.spark.PipelineTrainer;
 import io.sparkmp.spark.StepReport;
 import io.sparkmp.spark.TrainingResult;
