@@ -1,6 +1,7 @@
 package io.sparkmp.spark;
 
 import io.sparkmp.runtime.PipelineSpec;
+import io.sparkmp.runtime.TimelineSampling;
 
 import java.io.Serializable;
 import java.util.Arrays;
@@ -24,10 +25,11 @@ import java.util.Arrays;
  * @param keyStorePassword TLS key store password ("" when not used)
  * @param secret per-job shared secret for channel authentication
  * @param store where the tasks read (init) and write (result) their layers
+ * @param timelineOrNull which steps each rank records for the timeline, or null for none
  */
 record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle, long connectTimeoutMs,
                long ioTimeoutMs, String bindHost, boolean tls, String keyStore, String keyStorePassword,
-               byte[] secret, JobStore store) implements Serializable {
+               byte[] secret, JobStore store, TimelineSampling timelineOrNull) implements Serializable {
 
     JobSpec {
         secret = secret.clone();
@@ -75,6 +77,6 @@ record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle,
                 + ", epochs " + epochs + ", seed " + pipeline.seed() + ", shuffle " + shuffle + ", boundaries "
                 + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + ", output " + store.output()
                 + (store.initFromOrEmpty().isEmpty() ? "" : ", from " + store.initFromOrEmpty() + " at step "
-                + store.startIteration()) + "]";
+                + store.startIteration()) + (timelineOrNull == null ? "" : ", timeline " + timelineOrNull) + "]";
     }
 }

@@ -120,7 +120,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                 }
             }
             List<LayerEntry> written = writeLayers(runner, store, hadoop, rank);
-            TaskResult result = new TaskResult(rank, written, steps, examples, dropped);
+            TaskResult result = new TaskResult(rank, written, steps, examples, dropped, runner.timeline());
             return JavaConverters.asScalaIterator(List.of(JavaBytes.of(result)).iterator());
         } catch (RuntimeException | Error e) {
             failure = e;

@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.runtime.RankTimeline;
 import io.sparkmp.store.LayerEntry;
 
 import java.io.Serializable;
@@ -14,7 +15,8 @@ import java.util.List;
  * @param steps this rank's per-step records, in step order
  * @param examples examples stage 0 read (0 on other ranks)
  * @param droppedExamples examples of the dropped partial last mini-batch (0 on other ranks)
+ * @param timelineOrNull this rank's recorded actions of the sampled steps, or null when the timeline is off
  */
-record TaskResult(int rank, List<LayerEntry> layers, List<RankStep> steps, long examples, long droppedExamples)
-        implements Serializable {
+record TaskResult(int rank, List<LayerEntry> layers, List<RankStep> steps, long examples, long droppedExamples,
+                  RankTimeline timelineOrNull) implements Serializable {
 }

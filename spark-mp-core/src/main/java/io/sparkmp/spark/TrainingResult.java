@@ -33,11 +33,19 @@ public final class TrainingResult {
     private final double trainingSeconds;
     private final PipelinePlan plan;
     private final PlanAccuracy planAccuracy;
+    private final TimelineCapture timeline;
     private MultiLayerNetwork network;
 
     TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
                    List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
                    PipelinePlan plan, PlanAccuracy planAccuracy) {
+        this(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch, trainingSeconds, plan,
+                planAccuracy, TimelineCapture.NONE);
+    }
+
+    private TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
+                           List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
+                           PipelinePlan plan, PlanAccuracy planAccuracy, TimelineCapture timeline) {
         this.store = store;
         this.scratchStore = scratchStore;
         this.manifest = manifest;
@@ -48,12 +56,27 @@ public final class TrainingResult {
         this.trainingSeconds = trainingSeconds;
         this.plan = plan;
         this.planAccuracy = planAccuracy;
+        this.timeline = timeline;
     }
 
     /** The same result with its plan and the plan's accuracy. */
     TrainingResult withPlan(PipelinePlan p, PlanAccuracy accuracy) {
         return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
-                trainingSeconds, p, accuracy);
+                trainingSeconds, p, accuracy, timeline);
+    }
+
+    /** The same result with the measured timeline of its sampled steps. */
+    TrainingResult withTimeline(TimelineCapture t) {
+        return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
+                trainingSeconds, plan, planAccuracy, t);
+    }
+
+    /**
+     * The measured timeline of the sampled steps ({@link TimelineCapture#NONE} unless {@code spark.mp.timeline.path}
+     * was set); {@link TimelineCapture#report} puts it beside the plan's predicted step.
+     */
+    public TimelineCapture timeline() {
+        return timeline;
     }
 
     /** The per-layer store holding the trained model (parameters, updater state, iteration and epoch counts). */

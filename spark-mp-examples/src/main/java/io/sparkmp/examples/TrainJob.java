@@ -78,6 +78,7 @@ public final class TrainJob {
             MultiLayerConfiguration conf = readModel(o.model());
             Path zip = o.outputIsZip() ? Paths.get(o.output()) : null;
             checkZipOutput(zip);
+            checkTimeline(o.timeline());
             PipelineTrainer.Builder b = PipelineTrainer.builder(conf).batchSize(o.batchSize())
                     .epochs(o.epochs()).seed(o.seed()).shuffle(o.shuffle()).logEvery(10)
                     .progressListener(r -> out.println("progress: " + r));
@@ -106,6 +107,9 @@ public final class TrainJob {
             if (o.overwrite()) {
                 b.overwrite(true);
             }
+            if (o.timeline() != null) {
+                b.timeline(o.timeline().toString());
+            }
             PipelineTrainer trainer = b.build(); // settings are checked before Spark starts
             spark = existing != null ? existing : session();
             Dataset<Row> rows = readCsv(spark, o, conf);
@@ -113,6 +117,7 @@ public final class TrainJob {
                 out.print(trainer.plan(rows, "features", "label", o.numClasses()).explain());
                 return 0;
             }
+            long fitStartedMs = System.currentTimeMillis() / 1000 * 1000; // file times may have second granularity
             TrainingResult result = trainer.fit(rows, "features", "label", o.numClasses());
             for (StepReport r : result.metrics()) {
                 out.printf(Locale.ROOT, "epoch %d step %d loss %.6f (%.0f samples/s, bubble %.2f)%n", r.epoch(),
@@ -129,6 +134,16 @@ public final class TrainJob {
                             + (zip != null ? zip : result.store()));
             if (result.planAccuracy() != null) {
                 out.println("plan: " + result.planAccuracy());
+            }
+            if (o.timeline() != null) {
+                // The trainer logs, and does not throw, when it cannot write the report: a stale file is not it.
+                if (!Files.isRegularFile(o.timeline())
+                        || Files.getLastModifiedTime(o.timeline()).toMillis() < fitStartedMs) {
+                    err.println("error: the timeline report could not be written to " + o.timeline() + " (see the log)");
+                    return EXIT_FAILED;
+                }
+                out.printf(Locale.ROOT, "timeline: %d events (%d dropped) written to %s; open it in a browser%n",
+                        result.timeline().events().size(), result.timeline().dropped(), o.timeline());
             }
             return 0;
         } catch (IllegalArgumentException | IllegalStateException | io.sparkmp.plan.InfeasiblePlanException e) {
@@ -185,6 +200,19 @@ public final class TrainJob {
         }
         if (Files.isDirectory(output)) {
             throw new IllegalArgumentException("--output " + output + " is a folder; a name ending in .zip is a DL4J zip");
+        }
+    }
+
+    private static void checkTimeline(Path timeline) {
+        if (timeline == null) {
+            return;
+        }
+        Path dir = timeline.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
+            throw new IllegalArgumentException("--timeline " + timeline + ": folder " + dir + " does not exist or is not writable");
+        }
+        if (Files.isDirectory(timeline)) {
+            throw new IllegalArgumentException("--timeline " + timeline + " is a folder, expected an .html file path");
         }
     }
 
