@@ -17,9 +17,6 @@ public record TimelineSampling(int warmUpSteps, int steps, int every, int maxEve
 
     private static final long serialVersionUID = 1L;
 
-    /** Step 0 is the warm-up step the default sampling leaves out. */
-    public static final int DEFAULT_WARM_UP_STEPS = 1;
-
     /** @throws IllegalArgumentException if a value is negative */
     public TimelineSampling {
         nonNegative("warmUpSteps", warmUpSteps);

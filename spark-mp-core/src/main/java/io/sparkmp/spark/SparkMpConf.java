@@ -143,10 +143,13 @@ public final class SparkMpConf {
                     + "actions per stage of the sampled steps beside the plan's predicted step, bubble, loss and "
                     + "throughput per step). Empty: no timeline is recorded.", "string", Function.identity(),
             v -> true, "", "", "");
-    /** Consecutive steps the timeline records after the warm-up step. */
+    /** First step of the timeline's consecutive run. */
+    public static final ConfEntry<Integer> TIMELINE_FIRST_STEP = intEntry("spark.mp.timeline.firstStep",
+            "First optimizer step of the consecutive run the timeline records (step 0 pays connection set-up and "
+                    + "first allocations; the JIT warms up over the first few).", 1, 0);
+    /** Consecutive steps the timeline records. */
     public static final ConfEntry<Integer> TIMELINE_STEPS = intEntry("spark.mp.timeline.steps",
-            "Consecutive optimizer steps the timeline records, from step 1 (step 0 pays JIT and connection set-up).",
-            3, 0);
+            "Consecutive optimizer steps the timeline records, from spark.mp.timeline.firstStep.", 3, 0);
     /** Period of the timeline's later samples. */
     public static final ConfEntry<Integer> TIMELINE_EVERY = intEntry("spark.mp.timeline.every",
             "The timeline also records every N-th optimizer step (0: only the consecutive ones).", 100, 0);

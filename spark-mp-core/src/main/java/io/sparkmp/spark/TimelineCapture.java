@@ -56,7 +56,7 @@ public final class TimelineCapture {
 
     /** What each rank records when the timeline is written to {@code path}: null when the path is empty. */
     static TimelineSampling sampling(String path, SparkMpConf conf) {
-        return path.isEmpty() ? null : new TimelineSampling(TimelineSampling.DEFAULT_WARM_UP_STEPS,
+        return path.isEmpty() ? null : new TimelineSampling(conf.get(SparkMpConf.TIMELINE_FIRST_STEP),
                 conf.get(SparkMpConf.TIMELINE_STEPS), conf.get(SparkMpConf.TIMELINE_EVERY),
                 conf.get(SparkMpConf.TIMELINE_MAX_EVENTS));
     }

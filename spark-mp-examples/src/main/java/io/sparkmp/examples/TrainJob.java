@@ -191,28 +191,24 @@ public final class TrainJob {
     }
 
     private static void checkZipOutput(Path output) {
-        if (output == null) {
-            return;
-        }
-        Path dir = output.toAbsolutePath().getParent();
-        if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
-            throw new IllegalArgumentException("--output " + output + ": folder " + dir + " does not exist or is not writable");
-        }
-        if (Files.isDirectory(output)) {
-            throw new IllegalArgumentException("--output " + output + " is a folder; a name ending in .zip is a DL4J zip");
-        }
+        checkFileTarget("--output", output, "a name ending in .zip is a DL4J zip");
     }
 
     private static void checkTimeline(Path timeline) {
-        if (timeline == null) {
+        checkFileTarget("--timeline", timeline, "expected an .html file path");
+    }
+
+    /** {@code file} (when given) can be created or replaced: its folder exists and is writable, it is no folder. */
+    private static void checkFileTarget(String flag, Path file, String whatIsExpected) {
+        if (file == null) {
             return;
         }
-        Path dir = timeline.toAbsolutePath().getParent();
+        Path dir = file.toAbsolutePath().getParent();
         if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
-            throw new IllegalArgumentException("--timeline " + timeline + ": folder " + dir + " does not exist or is not writable");
+            throw new IllegalArgumentException(flag + " " + file + ": folder " + dir + " does not exist or is not writable");
         }
-        if (Files.isDirectory(timeline)) {
-            throw new IllegalArgumentException("--timeline " + timeline + " is a folder, expected an .html file path");
+        if (Files.isDirectory(file)) {
+            throw new IllegalArgumentException(flag + " " + file + " is a folder; " + whatIsExpected);
         }
     }
 
