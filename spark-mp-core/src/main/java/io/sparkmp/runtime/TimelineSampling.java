@@ -4,22 +4,22 @@ import java.io.Serializable;
 
 /**
  * Which optimizer steps the timeline records and how many events a rank keeps: {@code steps} consecutive
- * steps after the first {@code warmUpSteps} (which pay JIT compilation, first allocations and connection
- * set-up), plus every step that is a positive multiple of {@code every}; at most {@code maxEvents} events per
- * rank, the rest counted as dropped. Immutable; travels to every task.
+ * steps from {@code firstStep} (the steps before pay connection set-up, first allocations and JIT
+ * compilation), plus every step that is a positive multiple of {@code every}; at most {@code maxEvents} events
+ * per rank, the rest counted as dropped. Immutable; travels to every task.
  *
- * @param warmUpSteps steps from step 0 left out of the consecutive run, {@code >= 0}
- * @param steps consecutive steps recorded after the warm-up, {@code >= 0}
+ * @param firstStep first step of the consecutive run, {@code >= 0}
+ * @param steps consecutive steps recorded from {@code firstStep}, {@code >= 0}
  * @param every also record steps {@code every, 2 every, ...}; 0: none
  * @param maxEvents most events one rank holds, {@code >= 0}
  */
-public record TimelineSampling(int warmUpSteps, int steps, int every, int maxEvents) implements Serializable {
+public record TimelineSampling(int firstStep, int steps, int every, int maxEvents) implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
     /** @throws IllegalArgumentException if a value is negative */
     public TimelineSampling {
-        nonNegative("warmUpSteps", warmUpSteps);
+        nonNegative("firstStep", firstStep);
         nonNegative("steps", steps);
         nonNegative("every", every);
         nonNegative("maxEvents", maxEvents);
@@ -27,7 +27,7 @@ public record TimelineSampling(int warmUpSteps, int steps, int every, int maxEve
 
     /** Whether the actions of {@code step} are recorded. */
     public boolean sampled(long step) {
-        return step >= warmUpSteps && step - warmUpSteps < steps || every > 0 && step > 0 && step % every == 0;
+        return step >= firstStep && step - firstStep < steps || every > 0 && step > 0 && step % every == 0;
     }
 
     /** A recorder of {@code rank}'s actions with this sampling. */
