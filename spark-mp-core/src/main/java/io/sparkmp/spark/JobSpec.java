@@ -77,6 +77,8 @@ record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle,
                 + ", epochs " + epochs + ", seed " + pipeline.seed() + ", shuffle " + shuffle + ", boundaries "
                 + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + ", output " + store.output()
                 + (store.initFromOrEmpty().isEmpty() ? "" : ", from " + store.initFromOrEmpty() + " at step "
-                + store.startIteration()) + (timelineOrNull == null ? "" : ", timeline " + timelineOrNull) + "]";
+                + store.start().iteration()) + (store.checkpoints().on() ? ", checkpoints " + store.checkpoints().dir()
+                + " every " + store.checkpoints().every() : "") + (timelineOrNull == null ? "" : ", timeline " + timelineOrNull)
+                + "]";
     }
 }

@@ -2,6 +2,7 @@ package io.sparkmp.examples;
 
 import io.sparkmp.runtime.AtomicFiles;
 import io.sparkmp.spark.PipelineTrainer;
+import io.sparkmp.spark.SparkMpConf;
 import io.sparkmp.spark.StepReport;
 import io.sparkmp.spark.TrainingResult;
 import org.apache.spark.SparkConf;
@@ -109,6 +110,15 @@ public final class TrainJob {
             }
             if (o.timeline() != null) {
                 b.timeline(o.timeline().toString());
+            }
+            if (o.resumeFrom() != null) {
+                b.resumeFrom(TrainJobOptions.uriOf(o.resumeFrom()));
+            }
+            if (o.checkpointDir() != null) {
+                b.checkpoint(TrainJobOptions.uriOf(o.checkpointDir()),
+                        o.checkpointEvery() != null ? o.checkpointEvery() : SparkMpConf.CHECKPOINT_EVERY.defaultValue());
+            } else if (o.checkpointEvery() != null) {
+                throw new IllegalArgumentException("--checkpoint-every needs --checkpoint-dir");
             }
             PipelineTrainer trainer = b.build(); // settings are checked before Spark starts
             spark = existing != null ? existing : session();
