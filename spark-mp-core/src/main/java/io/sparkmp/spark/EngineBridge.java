@@ -65,13 +65,19 @@ interface EngineBridge {
             return TransportConfig.newSecret();
         }
 
+        /** The TLS key store password from this executor's own Spark configuration (never from the spec). */
+        static String keyStorePassword() {
+            org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+            return env == null ? "" : env.conf().get(SparkMpConf.TLS_KEY_STORE_PASSWORD.key(), "");
+        }
+
         static TransportConfig transport(JobSpec spec, String bindHost) {
             TransportConfig.Builder b = TransportConfig.builder(spec.jobId(), spec.secret()).bindHost(bindHost)
                     .connectTimeout(Duration.ofMillis(spec.connectTimeoutMs()))
                     .receiveTimeout(Duration.ofMillis(spec.ioTimeoutMs()))
                     .sendTimeout(Duration.ofMillis(spec.ioTimeoutMs()));
             if (spec.tls()) {
-                b.tls(TlsSettings.sharedPkcs12(Paths.get(spec.keyStore()), spec.keyStorePassword().toCharArray()));
+                b.tls(TlsSettings.sharedPkcs12(Paths.get(spec.keyStore()), keyStorePassword().toCharArray()));
             }
             return b.build();
         }

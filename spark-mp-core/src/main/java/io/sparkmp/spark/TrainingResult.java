@@ -33,6 +33,7 @@ public final class TrainingResult {
     private final double trainingSeconds;
     private final PipelinePlan plan;
     private final PlanAccuracy planAccuracy;
+    private final List<String> failures;
     private final TimelineCapture timeline;
     private MultiLayerNetwork network;
 
@@ -40,12 +41,14 @@ public final class TrainingResult {
                    List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
                    PipelinePlan plan, PlanAccuracy planAccuracy) {
         this(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch, trainingSeconds, plan,
-                planAccuracy, TimelineCapture.NONE);
+                planAccuracy, List.of(), TimelineCapture.NONE);
     }
 
     private TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
                            List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
-                           PipelinePlan plan, PlanAccuracy planAccuracy, TimelineCapture timeline) {
+                           PipelinePlan plan, PlanAccuracy planAccuracy, List<String> failures,
+                           TimelineCapture timeline) {
+        this.failures = List.copyOf(failures);
         this.store = store;
         this.scratchStore = scratchStore;
         this.manifest = manifest;
@@ -62,13 +65,28 @@ public final class TrainingResult {
     /** The same result with its plan and the plan's accuracy. */
     TrainingResult withPlan(PipelinePlan p, PlanAccuracy accuracy) {
         return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
-                trainingSeconds, p, accuracy, timeline);
+                trainingSeconds, p, accuracy, failures, timeline);
+    }
+
+    /** The same result with the task failures it recovered from. */
+    TrainingResult withFailures(List<String> f) {
+        return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
+                trainingSeconds, plan, planAccuracy, f, timeline);
+    }
+
+    /**
+     * The task failures this fit recovered from, one line each (rank, attempt, executor, host, the last step
+     * it reported, the cause, the attempts left); empty when nothing failed. The step records
+     * ({@link #metrics()}) of a retried attempt start at the checkpoint it resumed from.
+     */
+    public List<String> recoveredFailures() {
+        return failures;
     }
 
     /** The same result with the measured timeline of its sampled steps. */
     TrainingResult withTimeline(TimelineCapture t) {
         return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
-                trainingSeconds, plan, planAccuracy, t);
+                trainingSeconds, plan, planAccuracy, failures, t);
     }
 
     /**

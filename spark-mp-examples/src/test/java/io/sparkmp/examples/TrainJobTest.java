@@ -130,6 +130,10 @@ class TrainJobTest {
                 "label `3.0` in column `label` is not a class index in [0, 3)", out);
         assertOneLineError(run(args(out, "--train", dir.resolve("none.csv").toString())),
                 "--train " + dir.resolve("none.csv") + " cannot be read", out);
+        // A store output is prepared before the labels are read: refused rows leave no folder behind.
+        Path store = dir.resolve("store");
+        assertOneLineError(run(args(store, "--train", badLabel.toString())),
+                "label `3.0` in column `label` is not a class index in [0, 3)", store);
     }
 
     @Test
