@@ -1,0 +1,96 @@
+package io.sparkmp.spark;
+
+import io.sparkmp.spark.testing.SparkStandaloneCluster;
+import org.apache.spark.api.java.JavaRDD;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Memory truth on two executor JVMs (512 MiB heap, javacpp cap 1500m each, as in the capacity figures): the
+ * budget derived from what an executor really holds, and per stage the planner's estimate against the measured
+ * peak of resident bytes over the first steps, less the resident bytes at task start.
+ */
+class StageMemoryIT {
+
+    static final long CAP = 1500L << 20;
+
+    @RegisterExtension
+    static final SparkStandaloneCluster CLUSTER = SparkStandaloneCluster.withWorkers(2)
+            .conf("spark.mp.slotWaitTimeout", "30s")
+            .conf("spark.mp.transport.ioTimeout", "60s")
+            .conf("spark.executor.extraJavaOptions", "-Dorg.bytedeco.javacpp.maxphysicalbytes=1500m"
+                    + " -Dorg.bytedeco.javacpp.cachedir=" + System.getProperty("sparkmp.javacppCache")
+                    + " -Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"));
+
+    /** MLP 784-1024x4-10 (3.96 M parameters), ReLU, softmax, Adam, FLOAT: the project's model M1. */
+    static MultiLayerConfiguration model() {
+        NeuralNetConfiguration.ListBuilder b = new NeuralNetConfiguration.Builder().seed(5).dataType(DataType.FLOAT)
+                .updater(new Adam(1e-3)).list();
+        int nIn = 784;
+        for (int i = 0; i < 4; i++) {
+            b.layer(new DenseLayer.Builder().nIn(nIn).nOut(1024).activation(Activation.RELU).build());
+            nIn = 1024;
+        }
+        return b.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(nIn).nOut(10)
+                .activation(Activation.SOFTMAX).build()).build();
+    }
+
+    static JavaRDD<DataSet> data(int examples) {
+        Nd4j.getRandom().setSeed(3);
+        INDArray x = Nd4j.rand(DataType.FLOAT, examples, 784);
+        INDArray y = Nd4j.zeros(DataType.FLOAT, examples, 10);
+        for (int i = 0; i < examples; i++) {
+            y.putScalar(i, i % 10, 1f);
+        }
+        List<DataSet> chunks = new ArrayList<>(new DataSet(x, y).batchBy(32));
+        return CLUSTER.sparkContext().parallelize(chunks, 2);
+    }
+
+    @Test
+    void budgetComesFromWhatTheExecutorHoldsAndTheEstimateIsCloseToTheMeasuredPeak() {
+        ResidentProbe probe = ResidentProbe.of(CLUSTER.session().sparkContext());
+        assertEquals(CAP, probe.capBytes(), "the executor's javacpp cap");
+        long heap = 512L << 20;
+        long oldBudget = Math.max(CAP - heap, CAP / 4);
+        long budget = PlanResolver.budget(probe, 1);
+        System.out.printf(Locale.ROOT, "StageMemoryIT: executor resident %.1f MiB (heap max %.1f MiB); budget old "
+                        + "(cap - heap) %.1f MiB, new (cap - resident - margin) %.1f MiB%n", mib(probe.residentBytes()),
+                mib(probe.heapMaxBytes()), mib(oldBudget), mib(budget));
+        assertEquals(CAP - probe.residentBytes() - PlanResolver.MARGIN_BYTES, budget);
+
+        TrainingResult r = PipelineTrainer.builder(model()).stages(2).microBatches(4).batchSize(64).epochs(1)
+                .logEvery(100).build().fit(data(64 * 5));
+        List<StageMemoryUse> memory = r.stageMemory();
+        System.out.println("StageMemoryIT: probe resident " + probe.residentBytes() + "\n"
+                + StageMemoryUse.table(memory));
+        assertEquals(2, memory.size(), memory.toString());
+        for (StageMemoryUse u : memory) {
+            assertTrue(u.startBytes() > 0 && u.peakBytes() >= u.startBytes(), u.toString());
+            System.out.printf(Locale.ROOT, "device %d: start - probe %.1f MiB, peak - probe - predicted %.1f MiB%n",
+                    u.device(), mib(u.startBytes() - probe.residentBytes()),
+                    mib(u.peakBytes() - probe.residentBytes() - u.predictedBytes()));
+        }
+    }
+
+    private static double mib(long b) {
+        return b / (1024.0 * 1024.0);
+    }
+}
