@@ -322,7 +322,11 @@ public final class StageSlice {
             gradientSum.close();
         }
         gradientSum = null;
-        net.close();
+        if (net.numParams() > 0) {
+            net.close(); // parameters, gradients, updater state, workspaces
+        } else {
+            org.nd4j.linalg.factory.Nd4j.getWorkspaceManager().destroyAllWorkspacesForCurrentThread();
+        }
     }
 
     /** Before the second backward of a step overwrites DL4J's gradient view: save the first micro-batch's gradient. */

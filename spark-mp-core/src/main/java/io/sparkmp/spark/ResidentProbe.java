@@ -36,12 +36,12 @@ record ResidentProbe(long capBytes, long residentBytes, long heapMaxBytes, Strin
                 Runtime.getRuntime().maxMemory(), where);
     }
 
-    /** The driver JVM in local mode, else one executor (one job per application, then cached). */
+    /**
+     * The driver JVM in local mode, else one executor (one job per application); measured once per
+     * application, then cached, so that every plan of an application sees the same budget.
+     */
     static ResidentProbe of(SparkContext sc) {
-        if (sc.isLocal()) {
-            return here("driver (local mode)");
-        }
-        return CACHE.computeIfAbsent(sc.applicationId(), id -> onExecutor(sc));
+        return CACHE.computeIfAbsent(sc.applicationId(), id -> sc.isLocal() ? here("driver (local mode)") : onExecutor(sc));
     }
 
     private static ResidentProbe onExecutor(SparkContext sc) {

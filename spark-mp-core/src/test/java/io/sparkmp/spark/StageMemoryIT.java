@@ -40,14 +40,14 @@ class StageMemoryIT {
                     + " -Dorg.bytedeco.javacpp.cachedir=" + System.getProperty("sparkmp.javacppCache")
                     + " -Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"));
 
-    /** MLP 784-1024x4-10 (3.96 M parameters), ReLU, softmax, Adam, FLOAT: the project's model M1. */
-    static MultiLayerConfiguration model() {
+    /** MLP 784-Wx4-10, ReLU, softmax, Adam, FLOAT (W = 1024: the project's model M1, 3.96 M parameters). */
+    static MultiLayerConfiguration model(int width) {
         NeuralNetConfiguration.ListBuilder b = new NeuralNetConfiguration.Builder().seed(5).dataType(DataType.FLOAT)
                 .updater(new Adam(1e-3)).list();
         int nIn = 784;
         for (int i = 0; i < 4; i++) {
-            b.layer(new DenseLayer.Builder().nIn(nIn).nOut(1024).activation(Activation.RELU).build());
-            nIn = 1024;
+            b.layer(new DenseLayer.Builder().nIn(nIn).nOut(width).activation(Activation.RELU).build());
+            nIn = width;
         }
         return b.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(nIn).nOut(10)
                 .activation(Activation.SOFTMAX).build()).build();
@@ -64,8 +64,10 @@ class StageMemoryIT {
         return CLUSTER.sparkContext().parallelize(chunks, 2);
     }
 
-    @Test
-    void budgetComesFromWhatTheExecutorHoldsAndTheEstimateIsCloseToTheMeasuredPeak() {
+    @org.junit.jupiter.params.ParameterizedTest(name = "W={0}, {1} steps")
+    @org.junit.jupiter.params.provider.CsvSource({"1024, 20"})
+    void budgetComesFromWhatTheExecutorHoldsAndTheEstimateIsCloseToTheMeasuredPeak(int width, int steps)
+            throws Exception {
         ResidentProbe probe = ResidentProbe.of(CLUSTER.session().sparkContext());
         assertEquals(CAP, probe.capBytes(), "the executor's javacpp cap");
         long heap = 512L << 20;
@@ -76,8 +78,20 @@ class StageMemoryIT {
                 mib(probe.heapMaxBytes()), mib(oldBudget), mib(budget));
         assertEquals(CAP - probe.residentBytes() - PlanResolver.MARGIN_BYTES, budget);
 
-        TrainingResult r = PipelineTrainer.builder(model()).stages(2).microBatches(4).batchSize(64).epochs(1)
-                .logEvery(100).build().fit(data(64 * 5));
+        java.util.Map<String, Long> pids = CLUSTER.executorPids();
+        java.util.Map<String, Long> maxRss = new java.util.concurrent.ConcurrentHashMap<>();
+        TrainingResult r = PipelineTrainer.builder(model(width)).stages(2).microBatches(4).batchSize(64).epochs(1)
+                .logEvery(1).progressListener(rep -> {
+                    pids.forEach((id, pid) -> maxRss.merge(id, statusKb(pid, "VmRSS"), Math::max));
+                }).build().fit(data(64 * steps));
+        System.out.println("StageMemoryIT: max VmRSS seen during training (KiB) " + maxRss);
+        for (java.util.Map.Entry<String, Long> e : CLUSTER.executorPids().entrySet()) {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + e.getValue() + "/status"))) {
+                if (line.startsWith("VmHWM") || line.startsWith("VmRSS")) {
+                    System.out.println("StageMemoryIT: executor " + e.getKey() + " " + line);
+                }
+            }
+        }
         List<StageMemoryUse> memory = r.stageMemory();
         System.out.println("StageMemoryIT: probe resident " + probe.residentBytes() + "\n"
                 + StageMemoryUse.table(memory));
@@ -88,6 +102,19 @@ class StageMemoryIT {
                     u.device(), mib(u.startBytes() - probe.residentBytes()),
                     mib(u.peakBytes() - probe.residentBytes() - u.predictedBytes()));
         }
+    }
+
+    private static long statusKb(long pid, String field) {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith(field + ":")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+        return -1;
     }
 
     private static double mib(long b) {
