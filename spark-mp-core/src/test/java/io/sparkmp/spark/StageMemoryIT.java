@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.spark.testing.SparkStandaloneCluster;
 import org.apache.spark.api.java.JavaRDD;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -19,6 +20,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -64,43 +67,42 @@ class StageMemoryIT {
         return CLUSTER.sparkContext().parallelize(chunks, 2);
     }
 
-    @org.junit.jupiter.params.ParameterizedTest(name = "W={0}, {1} steps")
-    @org.junit.jupiter.params.provider.CsvSource({"1024, 20"})
-    void budgetComesFromWhatTheExecutorHoldsAndTheEstimateIsCloseToTheMeasuredPeak(int width, int steps)
-            throws Exception {
+    /**
+     * Budget: the executor's cap less what it holds resident less the margin (old rule: cap less the heap).
+     * Estimate: per device |peak - start - predicted| &le; 25% of predicted + 8 MiB. Measured on 2026-12-02 on
+     * this 2-stage 1F1B split of M1 with M = 4 (stage 0: layers 0..2, predicted 56.0 MiB; stage 1: 20.5 MiB):
+     * +10.5 MiB on stage 0 (which also reads the data), -3.3 MiB on stage 1 (bounds 22 and 13 MiB); an estimate
+     * without the Adam state (22 MiB on stage 0) or without the gradient sum (11 MiB) fails it.
+     */
+    @Test
+    void budgetComesFromWhatTheExecutorHoldsAndTheEstimateIsCloseToTheMeasuredPeak() {
         ResidentProbe probe = ResidentProbe.of(CLUSTER.session().sparkContext());
         assertEquals(CAP, probe.capBytes(), "the executor's javacpp cap");
-        long heap = 512L << 20;
-        long oldBudget = Math.max(CAP - heap, CAP / 4);
+        long oldBudget = Math.max(CAP - (512L << 20), CAP / 4);
         long budget = PlanResolver.budget(probe, 1);
         System.out.printf(Locale.ROOT, "StageMemoryIT: executor resident %.1f MiB (heap max %.1f MiB); budget old "
                         + "(cap - heap) %.1f MiB, new (cap - resident - margin) %.1f MiB%n", mib(probe.residentBytes()),
                 mib(probe.heapMaxBytes()), mib(oldBudget), mib(budget));
         assertEquals(CAP - probe.residentBytes() - PlanResolver.MARGIN_BYTES, budget);
 
-        java.util.Map<String, Long> pids = CLUSTER.executorPids();
-        java.util.Map<String, Long> maxRss = new java.util.concurrent.ConcurrentHashMap<>();
-        TrainingResult r = PipelineTrainer.builder(model(width)).stages(2).microBatches(4).batchSize(64).epochs(1)
-                .logEvery(1).progressListener(rep -> {
-                    pids.forEach((id, pid) -> maxRss.merge(id, statusKb(pid, "VmRSS"), Math::max));
-                }).build().fit(data(64 * steps));
-        System.out.println("StageMemoryIT: max VmRSS seen during training (KiB) " + maxRss);
-        for (java.util.Map.Entry<String, Long> e : CLUSTER.executorPids().entrySet()) {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/" + e.getValue() + "/status"))) {
-                if (line.startsWith("VmHWM") || line.startsWith("VmRSS")) {
-                    System.out.println("StageMemoryIT: executor " + e.getKey() + " " + line);
-                }
-            }
-        }
+        Map<String, Long> pids = CLUSTER.executorPids();
+        Map<String, Long> maxRssKb = new ConcurrentHashMap<>();
+        TrainingResult r = PipelineTrainer.builder(model(1024)).stages(2).microBatches(4)
+                .schedule(ScheduleKind.ONE_F_ONE_B).batchSize(64).epochs(1).logEvery(1)
+                .progressListener(rep -> pids.forEach((id, pid) -> maxRssKb.merge(id, statusKb(pid, "VmRSS"), Math::max)))
+                .build().fit(data(64 * 20));
         List<StageMemoryUse> memory = r.stageMemory();
-        System.out.println("StageMemoryIT: probe resident " + probe.residentBytes() + "\n"
+        System.out.println("StageMemoryIT: probe resident " + probe.residentBytes() + " bytes; largest VmRSS (KiB, "
+                + "file-backed pages included, which javacpp does not count) during the 20 steps " + maxRssKb + "\n"
                 + StageMemoryUse.table(memory));
         assertEquals(2, memory.size(), memory.toString());
         for (StageMemoryUse u : memory) {
-            assertTrue(u.startBytes() > 0 && u.peakBytes() >= u.startBytes(), u.toString());
-            System.out.printf(Locale.ROOT, "device %d: start - probe %.1f MiB, peak - probe - predicted %.1f MiB%n",
-                    u.device(), mib(u.startBytes() - probe.residentBytes()),
+            System.out.printf(Locale.ROOT, "StageMemoryIT: device %d: start - probe %.1f MiB, peak - probe - predicted "
+                    + "%.1f MiB%n", u.device(), mib(u.startBytes() - probe.residentBytes()),
                     mib(u.peakBytes() - probe.residentBytes() - u.predictedBytes()));
+            long error = Math.abs(u.measuredBytes() - u.predictedBytes());
+            assertTrue(error <= u.predictedBytes() / 4 + (8L << 20), "device " + u.device() + ": predicted "
+                    + u.predictedBytes() + " bytes, measured " + u.measuredBytes() + " bytes (" + u + ")");
         }
     }
 
@@ -111,8 +113,8 @@ class StageMemoryIT {
                     return Long.parseLong(line.replaceAll("[^0-9]", ""));
                 }
             }
-        } catch (java.io.IOException e) {
-            return -1;
+        } catch (java.io.IOException gone) {
+            return -1; // the executor exited
         }
         return -1;
     }
