@@ -43,7 +43,6 @@ final class PlanReport {
             LOG.info("spark-mp: memory per device, predicted vs measured (resident bytes, first steps)\n{}",
                     StageMemoryUse.table(memory));
         }
-        return new TrainingResult(r.network(), r.metrics(), r.examplesPerEpoch(), r.droppedPerEpoch(),
-                r.trainingSeconds(), plan, acc);
+        return r.withPlan(plan, acc);
     }
 }
