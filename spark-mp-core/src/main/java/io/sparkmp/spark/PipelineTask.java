@@ -116,10 +116,10 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                     RankStep rec = runner.runStep(epoch, step, data != null ? data.next() : null);
                     RankStep stamped = new RankStep(rank, attempt, epoch, step, rec.loss(), s.batchSize(),
                             rec.wallNanos(), rec.busyNanos(), memory.startBytes(), memory.endStep());
-                    if (step + 1 == PeakMemorySampler.SAMPLED_STEPS) {
+                    steps.add(stamped);
+                    if (steps.size() == PeakMemorySampler.SAMPLED_STEPS) { // this task's steps, whatever the start
                         memory.stop();
                     }
-                    steps.add(stamped);
                     progress.add(stamped);
                 }
             }

@@ -69,13 +69,18 @@ class StageMemoryIT {
 
     /**
      * Budget: the executor's cap less what it holds resident less the margin (old rule: cap less the heap).
-     * Estimate: per device |peak - start - predicted| &le; 25% of predicted + 8 MiB. Measured on 2026-12-02 on
-     * this 2-stage 1F1B split of M1 with M = 4 (stage 0: layers 0..2, predicted 56.0 MiB; stage 1: 20.5 MiB):
-     * +10.5 MiB on stage 0 (which also reads the data), -3.3 MiB on stage 1 (bounds 22 and 13 MiB); an estimate
-     * without the Adam state (22 MiB on stage 0) or without the gradient sum (11 MiB) fails it.
+     * Estimate: per device |peak - start - predicted| &le; 15% of predicted + 8 MiB, and + 32 MiB on device 0,
+     * which also reads the training rows (Spark's shuffle fetch buffers, the spill) during its first step.
+     * Measured on 2026-12-02, MLP 784-2048x4-10 (14.2 M parameters), 2 stages (layers 0-1 and 2-4) 1F1B, M = 4,
+     * fresh executors (predicted 111.5 and 161.2 MiB): +16.5..+26.6 MiB on device 0, -2.2..0.0 MiB on device 1
+     * (bounds 48.7 and 32.2 MiB). An estimate without the Adam state (2/3 of a stage's parameter state) or,
+     * on device 1, without the gradient sum (40 MiB) fails it. Only the first fit of fresh executors: a later
+     * fit in the same processes reuses the native memory the earlier one freed (still resident), so its peak
+     * less start reads low (measured: 16.6 MiB for a stage estimated at 40.6 MiB).
      */
     @Test
     void budgetComesFromWhatTheExecutorHoldsAndTheEstimateIsCloseToTheMeasuredPeak() {
+        int width = 2048;
         ResidentProbe probe = ResidentProbe.of(CLUSTER.session().sparkContext());
         assertEquals(CAP, probe.capBytes(), "the executor's javacpp cap");
         long oldBudget = Math.max(CAP - (512L << 20), CAP / 4);
@@ -87,7 +92,7 @@ class StageMemoryIT {
 
         Map<String, Long> pids = CLUSTER.executorPids();
         Map<String, Long> maxRssKb = new ConcurrentHashMap<>();
-        TrainingResult r = PipelineTrainer.builder(model(1024)).stages(2).microBatches(4)
+        TrainingResult r = PipelineTrainer.builder(model(width)).boundaries(0, 2, 5).microBatches(4)
                 .schedule(ScheduleKind.ONE_F_ONE_B).batchSize(64).epochs(1).logEvery(1)
                 .progressListener(rep -> pids.forEach((id, pid) -> maxRssKb.merge(id, statusKb(pid, "VmRSS"), Math::max)))
                 .build().fit(data(64 * 20));
@@ -101,7 +106,8 @@ class StageMemoryIT {
                     + "%.1f MiB%n", u.device(), mib(u.startBytes() - probe.residentBytes()),
                     mib(u.peakBytes() - probe.residentBytes() - u.predictedBytes()));
             long error = Math.abs(u.measuredBytes() - u.predictedBytes());
-            assertTrue(error <= u.predictedBytes() / 4 + (8L << 20), "device " + u.device() + ": predicted "
+            long bound = (long) (0.15 * u.predictedBytes()) + ((u.device() == 0 ? 32L : 8L) << 20);
+            assertTrue(error <= bound, "device " + u.device() + ": bound " + bound + " bytes, predicted "
                     + u.predictedBytes() + " bytes, measured " + u.measuredBytes() + " bytes (" + u + ")");
         }
     }
