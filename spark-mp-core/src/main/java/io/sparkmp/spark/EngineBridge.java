@@ -51,12 +51,19 @@ interface EngineBridge {
 
         @Override
         public ChannelFactory channels() {
-            return (spec, rank, bindHost) -> new SocketEndpoint(SocketTensorChannel.open(transport(spec, bindHost), rank));
+            return (spec, rank, bindHost) -> new SocketEndpoint(SocketTensorChannel.open(transport(spec, bindHost), rank),
+                    spec.pipeline().peersOf(rank));
         }
 
         @Override
         public byte[] newSecret() {
             return TransportConfig.newSecret();
+        }
+
+        /** The TLS key store password from this executor's own Spark configuration (never from the spec). */
+        static String keyStorePassword() {
+            org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+            return env == null ? "" : env.conf().get(SparkMpConf.TLS_KEY_STORE_PASSWORD.key(), "");
         }
 
         static TransportConfig transport(JobSpec spec, String bindHost) {
@@ -65,18 +72,20 @@ interface EngineBridge {
                     .receiveTimeout(Duration.ofMillis(spec.ioTimeoutMs()))
                     .sendTimeout(Duration.ofMillis(spec.ioTimeoutMs()));
             if (spec.tls()) {
-                b.tls(TlsSettings.sharedPkcs12(Paths.get(spec.keyStore()), spec.keyStorePassword().toCharArray()));
+                b.tls(TlsSettings.sharedPkcs12(Paths.get(spec.keyStore()), keyStorePassword().toCharArray()));
             }
             return b.build();
         }
     }
 
-    /** A listening {@link SocketTensorChannel}; connecting links it to every other rank. */
+    /** A listening {@link SocketTensorChannel}; connecting links it to the ranks it talks to ({@code peers}). */
     final class SocketEndpoint implements ChannelFactory.Endpoint {
         private final SocketTensorChannel channel;
+        private final java.util.Set<Integer> peers;
 
-        SocketEndpoint(SocketTensorChannel channel) {
+        SocketEndpoint(SocketTensorChannel channel, java.util.Set<Integer> peers) {
             this.channel = channel;
+            this.peers = peers;
         }
 
         @Override
@@ -86,9 +95,9 @@ interface EngineBridge {
 
         @Override
         public TensorChannel connect(Map<Integer, InetSocketAddress> peers) {
-            Map<Integer, InetSocketAddress> others = new TreeMap<>(peers);
-            others.remove(channel.localRank());
-            channel.connect(others);
+            Map<Integer, InetSocketAddress> linked = new TreeMap<>(peers);
+            linked.keySet().retainAll(this.peers);
+            channel.connect(linked);
             return channel;
         }
 

@@ -142,7 +142,14 @@ public final class PipelineTrainer {
         SparkContext sc = data.sparkSession().sparkContext();
         // Settings, plan and slots first when the model tells its input shape: the label check reads the data.
         Launch l = PlanResolver.inputTypeOf(conf, planChoices.inputType()) != null ? launchable(sc, null) : null;
-        TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
+        try {
+            TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
+        } catch (RuntimeException bad) {
+            if (l != null) {
+                l.stores().close(); // nothing trained: no output, no scratch store left behind
+            }
+            throw bad;
+        }
         JavaRDD<DataSet> rows = TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, inputWidth(conf),
                 TrainingInput.ROW_CHUNK);
         if (l == null) {
@@ -171,8 +178,8 @@ public final class PipelineTrainer {
         Resolved r = resolve(PlanReport.settingsOf(settings, plan), mp);
         ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
         String jobId = UUID.randomUUID().toString();
-        FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), conf, jobId, r.output, r.overwrite, r.scratchDir,
-                r.initFrom, initialNetwork, r.seed);
+        FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), conf, jobId, r.storeSettings(), initialNetwork,
+                r.seed);
         JobSpec spec = jobSpec(jobId, r, plan.boundaries(), plan.recomputePerStage(), stores.jobStore());
         PlanReport.logPlan(plan);
         LOG.info("spark-mp: training {}", spec);
@@ -186,12 +193,14 @@ public final class PipelineTrainer {
         Broadcast<byte[]> specB = jsc.broadcast(JavaBytes.of(spec));
         ProgressAccumulator progress = new ProgressAccumulator();
         sc.register(progress, "spark-mp progress " + spec.jobId());
+        String description = "spark-mp pipeline training " + spec.jobId();
         ProgressListener listener = new ProgressListener(progress.id(), r.stages, r.stages - 1,
-                r.logEvery, progressSink);
+                r.logEvery, progressSink, description, sc.getConf().getInt("spark.stage.maxConsecutiveAttempts", 4),
+                spec.store().checkpoints().on());
         sc.addSparkListener(listener);
         long t0 = System.nanoTime();
         try (FitStores stores = l.stores()) {
-            sc.setJobDescription("spark-mp pipeline training " + spec.jobId());
+            sc.setJobDescription(description);
             PipelineTask task = new PipelineTask(specB, progress, engine.channels(), engine.runners());
             RDD<byte[]> trained = input.rdd().barrier().mapPartitions(task, false, ClassTag$.MODULE$.apply(byte[].class));
             // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole
@@ -201,7 +210,7 @@ public final class PipelineTrainer {
                 results.add(JavaBytes.read(b, TaskResult.class));
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            return result(results, r, spec, stores, sc, seconds);
+            return result(results, r, spec, stores, sc, seconds).withFailures(listener.failures());
         } finally {
             sc.setJobDescription(null);
             sc.removeSparkListener(listener);
@@ -230,8 +239,7 @@ public final class PipelineTrainer {
         for (List<RankStep> step : byStep.values()) {
             metrics.add(StepReport.merge(step, r.stages - 1));
         }
-        StoreManifest manifest = stores.commit(conf, results, metrics.size(), r.epochs, r.seed, spec.boundaries(),
-                spec.jobId());
+        StoreManifest manifest = stores.commit(conf, results, r.seed, spec.boundaries(), spec.jobId());
         if (dropped > 0) {
             LOG.warn("spark-mp: {} of {} examples per epoch were in a partial last mini-batch and not trained on",
                     dropped, examples);
@@ -250,7 +258,7 @@ public final class PipelineTrainer {
         PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, r.schedule,
                 r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed).withRecompute(recompute);
         return new JobSpec(jobId, pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
-                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword, engine.newSecret(), store);
+                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, engine.newSecret(), store);
     }
 
     static int layerCount(MultiLayerConfiguration conf) {
@@ -290,11 +298,15 @@ public final class PipelineTrainer {
         final String bindHost;
         final boolean tls;
         final String keyStore;
-        final String keyStorePassword;
         final String output;
         final boolean overwrite;
         final String scratchDir;
         final String initFrom;
+        final String resumeFrom;
+        final String checkpointDir;
+        final int checkpointEvery;
+        final int checkpointKeep;
+        final String fault;
 
         Resolved(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf) {
             stages = get(overrides, conf, SparkMpConf.STAGES);
@@ -312,11 +324,20 @@ public final class PipelineTrainer {
             bindHost = conf.get(SparkMpConf.BIND_HOST);
             tls = conf.get(SparkMpConf.TLS_ENABLED);
             keyStore = conf.get(SparkMpConf.TLS_KEY_STORE);
-            keyStorePassword = conf.get(SparkMpConf.TLS_KEY_STORE_PASSWORD);
             output = get(overrides, conf, SparkMpConf.OUTPUT);
             overwrite = get(overrides, conf, SparkMpConf.OUTPUT_OVERWRITE);
             scratchDir = conf.get(SparkMpConf.SCRATCH_DIR);
             initFrom = get(overrides, conf, SparkMpConf.INIT_FROM);
+            resumeFrom = get(overrides, conf, SparkMpConf.RESUME_FROM);
+            checkpointDir = get(overrides, conf, SparkMpConf.CHECKPOINT_DIR);
+            checkpointEvery = get(overrides, conf, SparkMpConf.CHECKPOINT_EVERY);
+            checkpointKeep = get(overrides, conf, SparkMpConf.CHECKPOINT_KEEP);
+            fault = get(overrides, conf, SparkMpConf.TEST_FAULT);
+        }
+
+        FitStores.Settings storeSettings() {
+            return new FitStores.Settings(output, overwrite, scratchDir, initFrom, resumeFrom, checkpointDir,
+                    checkpointEvery, checkpointKeep, fault, epochs);
         }
 
         @SuppressWarnings("unchecked")
@@ -504,6 +525,30 @@ public final class PipelineTrainer {
             return set(SparkMpConf.INIT_FROM, storeOrZip.toString());
         }
 
+        /**
+         * Continues a run from a checkpoint directory (its newest complete checkpoint) or a store, at the data
+         * position it records; {@link #epochs} is then the total. Not together with {@link #initFrom} or
+         * {@link #initialParameters}.
+         */
+        public Builder resumeFrom(java.net.URI checkpointDirOrStore) {
+            if (checkpointDirOrStore == null) {
+                throw new IllegalArgumentException("resumeFrom must not be null");
+            }
+            return set(SparkMpConf.RESUME_FROM, checkpointDirOrStore.toString());
+        }
+
+        /**
+         * Checkpoints into {@code dir} after every {@code everySteps} optimizer steps (0: only when training
+         * ends); a retried barrier stage resumes from the newest complete one (see {@link SparkMpConf#CHECKPOINT_DIR}).
+         */
+        public Builder checkpoint(java.net.URI dir, int everySteps) {
+            if (dir == null) {
+                throw new IllegalArgumentException("checkpoint dir must not be null");
+            }
+            set(SparkMpConf.CHECKPOINT_DIR, dir.toString());
+            return set(SparkMpConf.CHECKPOINT_EVERY, everySteps);
+        }
+
         /** Receives the live progress records (instead of the driver log); called on Spark's listener thread. */
         public Builder progressListener(Consumer<StepReport> sink) {
             if (progressSink != null) {
@@ -574,6 +619,16 @@ public final class PipelineTrainer {
 
         private PlanChoices planChoices() {
             return new PlanChoices(boundaries, boundaryNames, profileMode, inputType);
+        }
+
+        /** How many of the newest complete checkpoints are kept (default 2). */
+        public Builder checkpointsKept(int n) {
+            return set(SparkMpConf.CHECKPOINT_KEEP, n);
+        }
+
+        /** Injects a fault on the first stage attempt (tests of recovery; see {@link SparkMpConf#TEST_FAULT}). */
+        Builder fault(String fault) {
+            return set(SparkMpConf.TEST_FAULT, fault);
         }
 
         /** Replaces the engine and transport (tests of the task lifecycle). */

@@ -33,11 +33,20 @@ public final class TrainingResult {
     private final double trainingSeconds;
     private final PipelinePlan plan;
     private final PlanAccuracy planAccuracy;
+    private final List<String> failures;
     private MultiLayerNetwork network;
 
     TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
                    List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
                    PipelinePlan plan, PlanAccuracy planAccuracy) {
+        this(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch, trainingSeconds, plan,
+                planAccuracy, List.of());
+    }
+
+    private TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
+                           List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
+                           PipelinePlan plan, PlanAccuracy planAccuracy, List<String> failures) {
+        this.failures = List.copyOf(failures);
         this.store = store;
         this.scratchStore = scratchStore;
         this.manifest = manifest;
@@ -53,7 +62,22 @@ public final class TrainingResult {
     /** The same result with its plan and the plan's accuracy. */
     TrainingResult withPlan(PipelinePlan p, PlanAccuracy accuracy) {
         return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
-                trainingSeconds, p, accuracy);
+                trainingSeconds, p, accuracy, failures);
+    }
+
+    /** The same result with the task failures it recovered from. */
+    TrainingResult withFailures(List<String> f) {
+        return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
+                trainingSeconds, plan, planAccuracy, f);
+    }
+
+    /**
+     * The task failures this fit recovered from, one line each (rank, attempt, executor, host, the last step
+     * it reported, the cause, the attempts left); empty when nothing failed. The step records
+     * ({@link #metrics()}) of a retried attempt start at the checkpoint it resumed from.
+     */
+    public List<String> recoveredFailures() {
+        return failures;
     }
 
     /** The per-layer store holding the trained model (parameters, updater state, iteration and epoch counts). */

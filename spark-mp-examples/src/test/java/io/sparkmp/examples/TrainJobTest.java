@@ -90,6 +90,9 @@ class TrainJobTest {
         assertOneLineError(run(args(out, "--model", dir.resolve("missing.json").toString())),
                 "--model " + dir.resolve("missing.json") + " cannot be read", out);
         assertOneLineError(run(args(out, "--micro-batches", "3")), "microBatches (3) must divide batchSize (32)", out);
+        assertOneLineError(run(args(out, "--checkpoint-every", "5")), "--checkpoint-every needs --checkpoint-dir", out);
+        assertOneLineError(run(args(out, "--checkpoint-every", "-1", "--checkpoint-dir", dir.toString())),
+                "--checkpoint-every should be an integer >= 0, but was `-1`", out);
         assertOneLineError(run(args(out, "--stages", "5")), "stages (5) must be <= the model's layer count (4)", out);
         assertOneLineError(run(args(dir.resolve("no/such/dir/m.zip"))), "does not exist or is not writable",
                 dir.resolve("no/such/dir/m.zip"));
@@ -108,6 +111,10 @@ class TrainJobTest {
                 "label `3.0` in column `label` is not a class index in [0, 3)", out);
         assertOneLineError(run(args(out, "--train", dir.resolve("none.csv").toString())),
                 "--train " + dir.resolve("none.csv") + " cannot be read", out);
+        // A store output is prepared before the labels are read: refused rows leave no folder behind.
+        Path store = dir.resolve("store");
+        assertOneLineError(run(args(store, "--train", badLabel.toString())),
+                "label `3.0` in column `label` is not a class index in [0, 3)", store);
     }
 
     @Test
