@@ -55,10 +55,10 @@ final class PlanResolver {
     /**
      * What a training task's process adds beyond the planner's estimate of its stage, kept out of the budget:
      * 160 MiB. Measured on 2026-12-02 (two executors of 512 MiB heap capped at 1500m, MLPs of 4 and 8 M
-     * parameters on 2 stages; README "Memory truth"): a task starts up to 52 MiB above the probe's figure on an
+     * parameters on 2 stages; README "Memory truth"): a task starts up to 61 MiB above the probe's figure on an
      * executor that ran the profiling job, the first steps' peak exceeds the estimate by up to 45 MiB (task heap,
      * transport buffers, workspace slack), and the resident set grows 22-28 MiB more over the next 10-20 steps:
-     * 125 MiB, rounded up.
+     * 134 MiB, rounded up.
      */
     static final long MARGIN_BYTES = 160L << 20;
 

@@ -72,8 +72,8 @@ class StageMemoryIT {
      * Estimate: per device |peak - start - predicted| &le; 15% of predicted + 8 MiB, and + 32 MiB on device 0,
      * which also reads the training rows (Spark's shuffle fetch buffers, the spill) during its first step.
      * Measured on 2026-12-02, MLP 784-2048x4-10 (14.2 M parameters), 2 stages (layers 0-1 and 2-4) 1F1B, M = 4,
-     * fresh executors (predicted 111.5 and 161.2 MiB): +16.5..+26.6 MiB on device 0, -2.2..0.0 MiB on device 1
-     * (bounds 48.7 and 32.2 MiB). An estimate without the Adam state (2/3 of a stage's parameter state) or,
+     * fresh executors (predicted 111.5 and 161.2 MiB), measured less predicted in three runs: +16.5..+26.6 MiB on
+     * device 0, -0.1..+5.4 MiB on device 1 (bounds 48.7 and 32.2 MiB). An estimate without the Adam state (2/3 of a stage's parameter state) or,
      * on device 1, without the gradient sum (40 MiB) fails it. Only the first fit of fresh executors: a later
      * fit in the same processes reuses the native memory the earlier one freed (still resident), so its peak
      * less start reads low (measured: 16.6 MiB for a stage estimated at 40.6 MiB).
