@@ -1,5 +1,7 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.runtime.ActionRecorder;
+import io.sparkmp.runtime.RankTimeline;
 import io.sparkmp.runtime.StageStore;
 import io.sparkmp.runtime.StageWorker;
 import io.sparkmp.runtime.StepMetrics;
@@ -46,7 +48,10 @@ interface EngineBridge {
 
         @Override
         public StageRunnerFactory runners() {
-            return (spec, rank, channel) -> new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null));
+            return (spec, rank, channel) -> {
+                ActionRecorder recorder = spec.timelineOrNull() == null ? null : spec.timelineOrNull().recorder(rank);
+                return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder), recorder);
+            };
         }
 
         @Override
@@ -110,9 +115,11 @@ interface EngineBridge {
     /** {@link StageWorker} as a {@link StageRunner}: busy time = wall time minus time blocked in receives. */
     final class WorkerRunner implements StageRunner {
         private final StageWorker worker;
+        private final ActionRecorder recorderOrNull;
 
-        WorkerRunner(StageWorker worker) {
+        WorkerRunner(StageWorker worker, ActionRecorder recorderOrNull) {
             this.worker = worker;
+            this.recorderOrNull = recorderOrNull;
         }
 
         @Override
@@ -130,6 +137,11 @@ interface EngineBridge {
         @Override
         public List<LayerEntry> writeLayers(FileSystem fs, Path dir, String tag) throws IOException {
             return StageStore.write(worker, fs, dir, tag);
+        }
+
+        @Override
+        public RankTimeline timeline() {
+            return recorderOrNull == null ? null : recorderOrNull.drainTimeline();
         }
 
         @Override

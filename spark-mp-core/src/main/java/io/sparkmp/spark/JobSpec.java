@@ -1,6 +1,7 @@
 package io.sparkmp.spark;
 
 import io.sparkmp.runtime.PipelineSpec;
+import io.sparkmp.runtime.TimelineSampling;
 
 import java.io.Serializable;
 import java.util.Arrays;
@@ -25,10 +26,11 @@ import java.util.Arrays;
  * @param keyStore TLS key store path ("" when not used)
  * @param secret per-job shared secret for channel authentication
  * @param store where the tasks read (init) and write (result) their layers
+ * @param timelineOrNull which steps each rank records for the timeline, or null for none
  */
 record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle, long connectTimeoutMs,
                long ioTimeoutMs, String bindHost, boolean tls, String keyStore, byte[] secret,
-               JobStore store) implements Serializable {
+               JobStore store, TimelineSampling timelineOrNull) implements Serializable {
 
     JobSpec {
         secret = secret.clone();
@@ -77,6 +79,7 @@ record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle,
                 + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + ", output " + store.output()
                 + (store.initFromOrEmpty().isEmpty() ? "" : ", from " + store.initFromOrEmpty() + " at step "
                 + store.start().iteration()) + (store.checkpoints().on() ? ", checkpoints " + store.checkpoints().dir()
-                + " every " + store.checkpoints().every() : "") + "]";
+                + " every " + store.checkpoints().every() : "") + (timelineOrNull == null ? "" : ", timeline " + timelineOrNull)
+                + "]";
     }
 }

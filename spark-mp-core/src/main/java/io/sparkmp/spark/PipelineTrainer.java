@@ -2,6 +2,7 @@ package io.sparkmp.spark;
 
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.runtime.PipelineSpec;
+import io.sparkmp.runtime.TimelineSampling;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.store.StoreManifest;
 import org.apache.spark.SparkContext;
@@ -162,7 +163,9 @@ public final class PipelineTrainer {
     private record Launch(PipelinePlan plan, Resolved r, JobSpec spec, FitStores stores) {
         /** The result with the plan and its accuracy (logged). */
         TrainingResult finish(TrainingResult result) {
-            return PlanReport.attach(result, plan);
+            TrainingResult out = PlanReport.attach(result, plan);
+            TimelineCapture.writeIfAsked(r.timelinePath, out, LOG);
+            return out;
         }
     }
 
@@ -245,7 +248,8 @@ public final class PipelineTrainer {
                     dropped, examples);
         }
         TrainingResult out = new TrainingResult(stores.output(), stores.scratchOutput(), manifest,
-                sc.hadoopConfiguration(), metrics, examples, dropped, seconds, null, null);
+                sc.hadoopConfiguration(), metrics, examples, dropped, seconds, null, null)
+                .withTimeline(TimelineCapture.of(results.stream().map(TaskResult::timelineOrNull).toList()));
         LOG.info("spark-mp: trained {} steps in {} s ({} samples/s), final loss {}; model ({} MiB) in {}{}",
                 metrics.size(), String.format("%.1f", seconds), String.format("%.1f", out.samplesPerSecond()),
                 metrics.isEmpty() ? "n/a" : metrics.get(metrics.size() - 1).loss(), manifest.layerBytes() >> 20,
@@ -258,7 +262,7 @@ public final class PipelineTrainer {
         PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, r.schedule,
                 r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed).withRecompute(recompute);
         return new JobSpec(jobId, pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
-                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, engine.newSecret(), store);
+                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, engine.newSecret(), store, r.timeline);
     }
 
     static int layerCount(MultiLayerConfiguration conf) {
@@ -307,6 +311,8 @@ public final class PipelineTrainer {
         final int checkpointEvery;
         final int checkpointKeep;
         final String fault;
+        final String timelinePath;
+        final TimelineSampling timeline;
 
         Resolved(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf) {
             stages = get(overrides, conf, SparkMpConf.STAGES);
@@ -328,6 +334,8 @@ public final class PipelineTrainer {
             overwrite = get(overrides, conf, SparkMpConf.OUTPUT_OVERWRITE);
             scratchDir = conf.get(SparkMpConf.SCRATCH_DIR);
             initFrom = get(overrides, conf, SparkMpConf.INIT_FROM);
+            timelinePath = get(overrides, conf, SparkMpConf.TIMELINE_PATH);
+            timeline = TimelineCapture.sampling(timelinePath, conf);
             resumeFrom = get(overrides, conf, SparkMpConf.RESUME_FROM);
             checkpointDir = get(overrides, conf, SparkMpConf.CHECKPOINT_DIR);
             checkpointEvery = get(overrides, conf, SparkMpConf.CHECKPOINT_EVERY);
@@ -468,6 +476,14 @@ public final class PipelineTrainer {
         /** One live progress line every {@code n} steps on the driver; 0 turns the lines off. */
         public Builder logEvery(int n) {
             return set(SparkMpConf.LOG_EVERY, n);
+        }
+
+        /**
+         * Records the timeline of the sampled steps and writes its report to this local file on the driver after
+         * {@code fit} (see {@link SparkMpConf#TIMELINE_PATH}; sampling from {@code spark.mp.timeline.*}).
+         */
+        public Builder timeline(String htmlFile) {
+            return set(SparkMpConf.TIMELINE_PATH, htmlFile);
         }
 
         /**

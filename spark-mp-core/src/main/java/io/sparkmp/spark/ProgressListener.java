@@ -20,9 +20,10 @@ import java.util.function.Consumer;
  * and reports one line per {@code logEvery} steps (the latest step all P ranks have finished; with fast
  * steps and slow heartbeats some multiples are skipped rather than reported late).
  *
- * <p>It also reports, in one line each, the tasks of the training's barrier stage that fail: which rank,
- * executor and host, after which step (the last one its heartbeats reported), why, and how many attempts
- * Spark has left ({@link #failures()}).
+ * <p>It also reports, in one line per failed attempt of the training's barrier stage, the task that failed
+ * first (the cause; its neighbours then fail on the closed links, and Spark kills the rest): which rank,
+ * executor and host, the last step its heartbeats reported, why, and how many attempts Spark has left
+ * ({@link #failures()}).
  */
 final class ProgressListener extends SparkListener {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineTrainer.class);
@@ -42,6 +43,7 @@ final class ProgressListener extends SparkListener {
     private final java.util.Set<Integer> trainingStages = new java.util.HashSet<>();
     private final Map<String, Long> lastStepOfRank = new HashMap<>();
     private final List<String> failures = new ArrayList<>();
+    private final java.util.Set<Integer> failedAttempts = new java.util.HashSet<>();
 
     ProgressListener(long accumulatorId, int devices, int lossRank, int logEvery, Consumer<StepReport> sinkOrNull) {
         this(accumulatorId, devices, lossRank, logEvery, sinkOrNull, "", 4, false);
@@ -126,6 +128,9 @@ final class ProgressListener extends SparkListener {
         if (!trainingStages.contains(end.stageId()) || end.reason() instanceof org.apache.spark.Success$
                 || end.reason() instanceof org.apache.spark.TaskKilled) {
             return; // tasks killed because another rank failed are not the cause
+        }
+        if (!failedAttempts.add(end.stageAttemptId())) {
+            return; // the first failure of an attempt is the cause; its neighbours then lose their links
         }
         String why = end.reason() instanceof org.apache.spark.TaskFailedReason f ? f.toErrorString() : end.reason().toString();
         why = why.strip().split("\n", 2)[0];

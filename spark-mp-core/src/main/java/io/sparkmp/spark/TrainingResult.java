@@ -34,18 +34,20 @@ public final class TrainingResult {
     private final PipelinePlan plan;
     private final PlanAccuracy planAccuracy;
     private final List<String> failures;
+    private final TimelineCapture timeline;
     private MultiLayerNetwork network;
 
     TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
                    List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
                    PipelinePlan plan, PlanAccuracy planAccuracy) {
         this(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch, trainingSeconds, plan,
-                planAccuracy, List.of());
+                planAccuracy, List.of(), TimelineCapture.NONE);
     }
 
     private TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
                            List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
-                           PipelinePlan plan, PlanAccuracy planAccuracy, List<String> failures) {
+                           PipelinePlan plan, PlanAccuracy planAccuracy, List<String> failures,
+                           TimelineCapture timeline) {
         this.failures = List.copyOf(failures);
         this.store = store;
         this.scratchStore = scratchStore;
@@ -57,18 +59,19 @@ public final class TrainingResult {
         this.trainingSeconds = trainingSeconds;
         this.plan = plan;
         this.planAccuracy = planAccuracy;
+        this.timeline = timeline;
     }
 
     /** The same result with its plan and the plan's accuracy. */
     TrainingResult withPlan(PipelinePlan p, PlanAccuracy accuracy) {
         return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
-                trainingSeconds, p, accuracy, failures);
+                trainingSeconds, p, accuracy, failures, timeline);
     }
 
     /** The same result with the task failures it recovered from. */
     TrainingResult withFailures(List<String> f) {
         return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
-                trainingSeconds, plan, planAccuracy, f);
+                trainingSeconds, plan, planAccuracy, f, timeline);
     }
 
     /**
@@ -78,6 +81,20 @@ public final class TrainingResult {
      */
     public List<String> recoveredFailures() {
         return failures;
+    }
+
+    /** The same result with the measured timeline of its sampled steps. */
+    TrainingResult withTimeline(TimelineCapture t) {
+        return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
+                trainingSeconds, plan, planAccuracy, failures, t);
+    }
+
+    /**
+     * The measured timeline of the sampled steps ({@link TimelineCapture#NONE} unless {@code spark.mp.timeline.path}
+     * was set); {@link TimelineCapture#report} puts it beside the plan's predicted step.
+     */
+    public TimelineCapture timeline() {
+        return timeline;
     }
 
     /** The per-layer store holding the trained model (parameters, updater state, iteration and epoch counts). */
@@ -156,6 +173,14 @@ public final class TrainingResult {
     /** The plan's predicted step time next to the measured {@link #medianStepSeconds()}; null without a plan or steps. */
     public PlanAccuracy planAccuracy() {
         return planAccuracy;
+    }
+
+    /**
+     * Per pipeline device, the plan's memory estimate next to the peak resident bytes its process reached over
+     * the first steps and the resident bytes when its task started; empty without a plan or memory samples.
+     */
+    public List<StageMemoryUse> stageMemory() {
+        return StageMemoryUse.of(plan, metrics);
     }
 
     /** Trained examples per second over the whole job (data routing and start-up included). */
