@@ -92,6 +92,10 @@ public final class ThroughputBenchmark {
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
                 // spark-mp's registrator, then ND4J's (applied last: DL4J Spark's arrays use its own serializer)
                 .set("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator,org.nd4j.kryo.Nd4jRegistrator");
+        if (o.timeline() != null) {
+            // the report's consecutive steps right after the warm-up ones (the default starts at step 1)
+            sc.set("spark.mp.timeline.firstStep", String.valueOf(o.warmup()));
+        }
         if (LocalCluster.isLocalCluster(o.master())) {
             LocalCluster.configure(sc);
             sc.set("spark.executor.memory", LocalCluster.workerMegabytes(o.master()) + "m");

@@ -25,17 +25,18 @@ import java.util.function.Function;
  * @param dl4jEpochs DL4J Spark epochs timed after its one warm-up epoch
  * @param averaging DL4J Spark averaging frequency (mini-batches per worker between averagings)
  * @param seed seed of the data and of the model's initial parameters
+ * @param timeline folder for one timeline report per spark-mp run (steps after warm-up), or null for none
  */
 record ThroughputOptions(String master, int steps, int warmup, int batch, List<Integer> micro,
                          List<ScheduleKind> schedules, List<RecomputeMode> recompute, Set<String> contenders,
-                         List<Boolean> saveUpdater, int dl4jEpochs, int averaging, long seed) {
+                         List<Boolean> saveUpdater, int dl4jEpochs, int averaging, long seed, String timeline) {
 
     static final List<String> CONTENDERS = List.of("fit", "dl4j-spark", "spark-mp");
 
     static final String USAGE = "ThroughputBenchmark [--quick] [--master local-cluster[2,1,2048]] [--steps 30]"
             + " [--warmup 3] [--batch 256] [--micro 4,8,16] [--schedules gpipe,1f1b] [--recompute always,never]"
             + " [--contenders fit,dl4j-spark,spark-mp] [--save-updater false,true] [--dl4j-epochs 2]"
-            + " [--averaging 5] [--seed 42]";
+            + " [--averaging 5] [--seed 42] [--timeline <folder for HTML reports>]";
 
     ThroughputOptions {
         if (steps <= warmup) {
@@ -86,6 +87,7 @@ record ThroughputOptions(String master, int steps, int warmup, int batch, List<I
         int dl4jEpochs = quick ? 1 : 2;
         int averaging = 5;
         long seed = 42;
+        String timeline = null;
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < args.length; i++) {
             String key = args[i];
@@ -112,11 +114,12 @@ record ThroughputOptions(String master, int steps, int warmup, int batch, List<I
                 case "--dl4j-epochs" -> dl4jEpochs = integer(key, v);
                 case "--averaging" -> averaging = integer(key, v);
                 case "--seed" -> seed = Long.parseLong(v);
+                case "--timeline" -> timeline = v;
                 default -> throw new IllegalArgumentException("unknown option `" + key + "`\nusage: " + USAGE);
             }
         }
         return new ThroughputOptions(master, steps, warmup, batch, micro, schedules, recompute, contenders,
-                saveUpdater, dl4jEpochs, averaging, seed);
+                saveUpdater, dl4jEpochs, averaging, seed, timeline);
     }
 
     boolean runs(String contender) {

@@ -14,6 +14,7 @@ import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.nd4j.linalg.dataset.DataSet;
 
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -116,9 +117,13 @@ final class ThroughputRuns {
         int p = boundaries.length - 1;
         String name = "spark-mp P=" + p + " " + schedule.label() + " M=" + m + " recompute=" + recompute.label();
         try {
-            TrainingResult r = PipelineTrainer.builder(conf).stages(p).microBatches(m).schedule(schedule)
+            PipelineTrainer.Builder b = PipelineTrainer.builder(conf).stages(p).microBatches(m).schedule(schedule)
                     .recompute(recompute).batchSize(o.batch()).epochs(1).shuffle(false).logEvery(0)
-                    .boundaries(boundaries).initialParameters(initial).seed(o.seed()).build().fit(data);
+                    .boundaries(boundaries).initialParameters(initial).seed(o.seed());
+            if (o.timeline() != null) {
+                b.timeline(Path.of(o.timeline(), name.replaceAll("[^A-Za-z0-9=]+", "-") + ".html").toString());
+            }
+            TrainingResult r = b.build().fit(data);
             List<StepReport> steps = r.metrics();
             if (steps.size() <= o.warmup()) {
                 throw new IllegalStateException("only " + steps.size() + " steps reported, warm-up is " + o.warmup());
