@@ -5,6 +5,7 @@ import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.spark.PipelineTrainer;
 import io.sparkmp.spark.TrainingResult;
 import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -103,7 +104,7 @@ public final class PlannerSplitBenchmark {
         int code = 0;
         try {
             if (master.startsWith("local-cluster")) {
-                awaitExecutors(spark, master);
+                awaitExecutors(spark.sparkContext(), master);
             }
             run(spark, p, m, batch, steps, repeats);
         } catch (RuntimeException e) {
@@ -121,7 +122,7 @@ public final class PlannerSplitBenchmark {
      * jar ({@code -Dsparkmp.appJars}), one OpenMP thread each, the shared JavaCPP cache, and the context must wait
      * for all of them before the first job (else the profiling task and the first stage may land on one).
      */
-    private static void clusterConf(SparkConf sc) {
+    static void clusterConf(SparkConf sc) {
         String jars = System.getProperty("sparkmp.appJars");
         if (jars == null || jars.isBlank()) {
             throw new IllegalArgumentException("a local-cluster master needs -Dsparkmp.appJars=<app jars>, found none");
@@ -146,12 +147,12 @@ public final class PlannerSplitBenchmark {
      * Waits (at most 240 s) until the N executor JVMs of {@code local-cluster[N,..]} have registered: on a loaded
      * machine their start takes longer than the trainer's slot check waits.
      */
-    private static void awaitExecutors(SparkSession spark, String master) {
+    static void awaitExecutors(SparkContext sc, String master) {
         int n = Integer.parseInt(master.substring(master.indexOf('[') + 1, master.indexOf(',')).trim());
         long deadline = System.nanoTime() + 240_000_000_000L;
         int registered = 0;
         while (System.nanoTime() < deadline) {
-            registered = spark.sparkContext().statusTracker().getExecutorInfos().length - 1; // minus the driver
+            registered = sc.statusTracker().getExecutorInfos().length - 1; // minus the driver
             if (registered >= n) {
                 return;
             }
