@@ -40,7 +40,8 @@ import java.util.stream.Stream;
  * <p>Run: {@code OMP_NUM_THREADS=1 mvn -B -q -pl spark-mp-examples -am -DskipTests -Pcapacity-bench package}
  * ({@code -Dbench.args="--quick"} for a smoke run of two small probes per contender). Options: {@code --contenders
  * dl4j,p2,p4}, {@code --hidden 9}, {@code --step 128}, {@code --start 1024} (or per contender
- * {@code dl4j=3072,p4=6144}), {@code --max-width 16384}, {@code --max-probes 12} (per contender),
+ * {@code dl4j=3072,p4=6144}; {@code W:H} probes H after a successful W instead of 2W, to re-check an earlier
+ * run's bracket with two probes), {@code --max-width 16384}, {@code --max-probes 12} (per contender),
  * {@code --timeout-s 900} (per probe), {@code --steps 3}, {@code --micro-batches 4}, {@code --cap 1500m},
  * {@code --executor-heap-mb 512}, {@code --driver-heap 1g}, {@code --device-memory <bytes>} (sets
  * {@code spark.mp.device.memory}; default: the trainer derives the budget), {@code --work <dir>}. Spark-mp
@@ -56,7 +57,7 @@ public final class CapacityBenchmark {
     }
 
     /** The benchmark's settings (see the class comment for the options). */
-    record Options(List<String> contenders, int hidden, int step, Map<String, Integer> starts, int defaultStart,
+    record Options(List<String> contenders, int hidden, int step, Map<String, int[]> starts, int[] defaultStart,
                    int maxWidth, int maxProbes, long timeoutSeconds, int steps, int microBatches, String cap,
                    int executorHeapMb, String driverHeap, String deviceMemory, Path work) {
 
@@ -76,16 +77,16 @@ public final class CapacityBenchmark {
                             + "--device-memory, --work)");
                 }
             }
-            Map<String, Integer> starts = new LinkedHashMap<>();
-            int defaultStart = quick ? 256 : 1024;
+            Map<String, int[]> starts = new LinkedHashMap<>();
+            int[] defaultStart = {quick ? 256 : 1024, 0};
             String start = v.remove("start");
             if (start != null) {
                 for (String s : start.split(",")) {
                     int eq = s.indexOf('=');
                     if (eq < 0) {
-                        defaultStart = intOf("start", s);
+                        defaultStart = startOf(s);
                     } else {
-                        starts.put(s.substring(0, eq).trim(), intOf("start", s.substring(eq + 1)));
+                        starts.put(s.substring(0, eq).trim(), startOf(s.substring(eq + 1)));
                     }
                 }
             }
@@ -115,6 +116,13 @@ public final class CapacityBenchmark {
                         + o.steps);
             }
             return o;
+        }
+
+        /** {@code W} or {@code W:hint} (the width to probe after a successful W, instead of 2W). */
+        private static int[] startOf(String text) {
+            int colon = text.indexOf(':');
+            return colon < 0 ? new int[] {intOf("start", text), 0}
+                    : new int[] {intOf("start", text.substring(0, colon)), intOf("start", text.substring(colon + 1))};
         }
 
         private static int intOf(String key, String text) {
@@ -174,8 +182,9 @@ public final class CapacityBenchmark {
         Map<String, List<Probe>> probes = new LinkedHashMap<>();
         int previousLargest = 0;
         for (String c : o.contenders) {
-            int start = o.starts.getOrDefault(c, o.sparkMp(c) && previousLargest > 0 ? previousLargest : o.defaultStart);
-            WidthSearch search = new WidthSearch(start, o.step, o.maxWidth, o.maxProbes);
+            int[] start = o.starts.getOrDefault(c,
+                    o.sparkMp(c) && previousLargest > 0 ? new int[] {previousLargest, 0} : o.defaultStart);
+            WidthSearch search = new WidthSearch(start[0], start[1], o.step, o.maxWidth, o.maxProbes);
             List<Probe> done = new ArrayList<>();
             for (OptionalInt w = search.next(); w.isPresent(); w = search.next()) {
                 Probe p = probe(o, c, w.getAsInt());

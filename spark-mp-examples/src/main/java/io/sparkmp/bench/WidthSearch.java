@@ -6,18 +6,26 @@ import java.util.OptionalInt;
  * Search for the largest width that trains, on a grid of multiples of {@code step}: doubles from {@code start}
  * while probes succeed (halves while they fail), then bisects between the largest success and the smallest
  * failure until they are one step apart, or the probe budget is spent, or {@code maxWidth} trained. Assumes
- * that a width that fails fails for every larger width too.
+ * that a width that fails fails for every larger width too. With a {@code hint} above the start (e.g. the first
+ * failure of an earlier run), the probe after a successful start is the hint instead of twice the start: an
+ * earlier bracket is re-checked with two probes.
  */
 final class WidthSearch {
     private final int step;
     private final int maxWidth;
     private final int maxProbes;
     private final int start;
+    private final int hint;              // 0: none
     private int largestFit;              // 0: none yet
     private int smallestFail;            // Integer.MAX_VALUE: none yet
     private int probes;
 
     WidthSearch(int start, int step, int maxWidth, int maxProbes) {
+        this(start, 0, step, maxWidth, maxProbes);
+    }
+
+    /** A search whose second probe, after a successful start, is {@code hint} (0: none; else above start). */
+    WidthSearch(int start, int hint, int step, int maxWidth, int maxProbes) {
         if (step <= 0 || maxProbes <= 0) {
             throw new IllegalArgumentException("step and maxProbes must be positive, found " + step + " and " + maxProbes);
         }
@@ -28,6 +36,10 @@ final class WidthSearch {
         this.maxWidth = floor(maxWidth);
         this.maxProbes = maxProbes;
         this.start = Math.min(this.maxWidth, Math.max(step, floor(start)));
+        if (hint != 0 && floor(hint) <= this.start) {
+            throw new IllegalArgumentException("hint (" + hint + ") must be above start (" + this.start + ")");
+        }
+        this.hint = Math.min(this.maxWidth, floor(hint));
         this.largestFit = 0;
         this.smallestFail = Integer.MAX_VALUE;
     }
@@ -42,6 +54,9 @@ final class WidthSearch {
             return OptionalInt.of(start);
         }
         if (smallestFail == Integer.MAX_VALUE) {
+            if (hint > 0 && largestFit == start) {
+                return OptionalInt.of(hint);
+            }
             return OptionalInt.of(Math.min(maxWidth, floor(2L * largestFit)));
         }
         if (largestFit == 0) {

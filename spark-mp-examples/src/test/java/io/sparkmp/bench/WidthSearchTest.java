@@ -71,6 +71,17 @@ class WidthSearchTest {
     }
 
     @Test
+    void aHintRechecksAnEarlierBracketWithTwoProbes() {
+        WidthSearch s = new WidthSearch(3328, 3456, 128, 16384, 20);
+        assertEquals(List.of(3328, 3456), run(s, w -> w <= 3328));
+        assertTrue(s.converged());
+        WidthSearch moved = new WidthSearch(3328, 3456, 128, 16384, 20);
+        assertEquals(List.of(3328, 3456, 6912, 5120, 4224, 3840, 3584, 3712), run(moved, w -> w <= 3600));
+        assertEquals(3584, moved.largestFit());
+        assertThrows(IllegalArgumentException.class, () -> new WidthSearch(3328, 3328, 128, 16384, 20));
+    }
+
+    @Test
     void rejectsContradictionsAndBadSettings() {
         WidthSearch s = new WidthSearch(1024, 128, 16384, 20);
         s.record(2048, false);
