@@ -301,6 +301,26 @@ public final class StageSlice {
         return LayerParameters.updaterState(net, fromLayer);
     }
 
+    /**
+     * Views of this stage's parameters, one rank-1 segment per layer with parameters, keyed by global layer
+     * index: they share memory with the stage (the per-layer store streams them without copies, and reads
+     * into them).
+     */
+    public Map<Integer, List<INDArray>> parameterSegments() {
+        return LayerParameters.parameterSegments(net, fromLayer);
+    }
+
+    /**
+     * Views of this stage's updater state per global layer index (layout in {@link LayerParameters}), making
+     * the updater first if it does not exist yet; empty for a stateless updater (SGD).
+     */
+    public Map<Integer, List<INDArray>> stateSegments() {
+        if (net.numParams() > 0) {
+            net.getUpdater();
+        }
+        return LayerParameters.stateSegments(net, fromLayer);
+    }
+
     /** Replaces this stage's updater state (e.g. from a checkpoint); entries of other layers are ignored. */
     public void setUpdaterState(Map<Integer, INDArray> state) {
         if (net.numParams() > 0) {

@@ -126,6 +126,11 @@ public final class StageWorker {
         return List.copyOf(slices.keySet());
     }
 
+    /** This rank's stage slices, in stage order (the per-layer store reads and writes their views). */
+    java.util.Collection<StageSlice> slices() {
+        return Collections.unmodifiableCollection(slices.values());
+    }
+
     /** The full schedule (every rank's actions). */
     public Schedule schedule() {
         return schedule;

@@ -1,21 +1,24 @@
 package io.sparkmp.spark;
 
-import io.sparkmp.model.ModelAssembler;
+import io.sparkmp.runtime.StageStore;
 import io.sparkmp.runtime.StageWorker;
 import io.sparkmp.runtime.StepMetrics;
 import io.sparkmp.transport.SocketTensorChannel;
 import io.sparkmp.transport.TensorChannel;
 import io.sparkmp.transport.TlsSettings;
 import io.sparkmp.transport.TransportConfig;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.api.ndarray.INDArray;
+import io.sparkmp.store.LayerEntry;
+import io.sparkmp.store.ModelStore;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.nd4j.linalg.dataset.DataSet;
 
+import java.io.IOException;
 import java.io.Serializable;
 import java.net.InetSocketAddress;
 import java.nio.file.Paths;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -34,13 +37,6 @@ interface EngineBridge {
     /** A fresh per-job secret for channel authentication. */
     byte[] newSecret();
 
-    /** The whole network from per-layer parameters and updater state (driver side). */
-    MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params,
-                               Map<Integer, INDArray> updaterStateOrNull);
-
-    /** Per-layer parameters of a network (driver side, for init-from). */
-    Map<Integer, INDArray> split(MultiLayerNetwork net);
-
     /** {@link StageWorker} over {@link SocketTensorChannel}. */
     EngineBridge DEFAULT = new Production();
 
@@ -50,7 +46,7 @@ interface EngineBridge {
 
         @Override
         public StageRunnerFactory runners() {
-            return (spec, rank, channel, init) -> new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, init));
+            return (spec, rank, channel) -> new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null));
         }
 
         @Override
@@ -61,17 +57,6 @@ interface EngineBridge {
         @Override
         public byte[] newSecret() {
             return TransportConfig.newSecret();
-        }
-
-        @Override
-        public MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params,
-                                          Map<Integer, INDArray> updaterStateOrNull) {
-            return ModelAssembler.assemble(conf, params, updaterStateOrNull);
-        }
-
-        @Override
-        public Map<Integer, INDArray> split(MultiLayerNetwork net) {
-            return ModelAssembler.split(net);
         }
 
         static TransportConfig transport(JobSpec spec, String bindHost) {
@@ -129,13 +114,13 @@ interface EngineBridge {
         }
 
         @Override
-        public Map<Integer, INDArray> layerParameters() {
-            return worker.layerParameters();
+        public void readLayers(ModelStore store) throws IOException {
+            StageStore.read(worker, store);
         }
 
         @Override
-        public Map<Integer, INDArray> updaterState() {
-            return worker.updaterState();
+        public List<LayerEntry> writeLayers(FileSystem fs, Path dir, String tag) throws IOException {
+            return StageStore.write(worker, fs, dir, tag);
         }
 
         @Override

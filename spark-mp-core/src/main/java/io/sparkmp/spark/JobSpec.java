@@ -23,10 +23,11 @@ import java.util.Arrays;
  * @param keyStore TLS key store path ("" when not used)
  * @param keyStorePassword TLS key store password ("" when not used)
  * @param secret per-job shared secret for channel authentication
+ * @param store where the tasks read (init) and write (result) their layers
  */
 record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle, long connectTimeoutMs,
                long ioTimeoutMs, String bindHost, boolean tls, String keyStore, String keyStorePassword,
-               byte[] secret) implements Serializable {
+               byte[] secret, JobStore store) implements Serializable {
 
     JobSpec {
         secret = secret.clone();
@@ -72,6 +73,8 @@ record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle,
         return "JobSpec[job " + jobId + ", " + pipeline.schedule().label() + ", P=" + pipeline.devices() + ", v="
                 + pipeline.stagesPerDevice() + ", M=" + pipeline.microBatches() + ", batch " + pipeline.batchSize()
                 + ", epochs " + epochs + ", seed " + pipeline.seed() + ", shuffle " + shuffle + ", boundaries "
-                + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + "]";
+                + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + ", output " + store.output()
+                + (store.initFromOrEmpty().isEmpty() ? "" : ", from " + store.initFromOrEmpty() + " at step "
+                + store.startIteration()) + "]";
     }
 }

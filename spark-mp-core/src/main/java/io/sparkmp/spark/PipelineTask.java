@@ -1,21 +1,26 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.store.LayerEntry;
+import io.sparkmp.store.ModelStore;
 import io.sparkmp.transport.TensorChannel;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.util.Utils;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.collection.Iterator;
 import scala.collection.JavaConverters;
 import scala.runtime.AbstractFunction1;
 
+import java.io.IOException;
 import java.io.Serializable;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
@@ -36,19 +41,14 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
     private static final Logger LOG = LoggerFactory.getLogger(PipelineTask.class);
 
     private final Broadcast<byte[]> spec;
-    private final Broadcast<byte[]> initialParams;
     private final ProgressAccumulator progress;
     private final ChannelFactory channels;
     private final StageRunnerFactory runners;
 
-    /**
-     * @param spec the {@link JobSpec}, Java-serialized ({@link JavaBytes})
-     * @param initialParamsOrNull a {@code TreeMap<Integer, byte[]>} of per-layer parameters, Java-serialized, or null
-     */
-    PipelineTask(Broadcast<byte[]> spec, Broadcast<byte[]> initialParamsOrNull,
-                 ProgressAccumulator progress, ChannelFactory channels, StageRunnerFactory runners) {
+    /** @param spec the {@link JobSpec}, Java-serialized ({@link JavaBytes}) */
+    PipelineTask(Broadcast<byte[]> spec, ProgressAccumulator progress, ChannelFactory channels,
+                 StageRunnerFactory runners) {
         this.spec = spec;
-        this.initialParams = initialParamsOrNull;
         this.progress = progress;
         this.channels = channels;
         this.runners = runners;
@@ -99,10 +99,16 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             }
 
             channel = endpoint.connect(peers);
-            runner = runners.create(s, rank, channel, initialParams());
+            runner = runners.create(s, rank, channel);
+            JobStore store = s.store();
+            Configuration hadoop = store.hadoop();
+            if (store.initFromUri() != null) {
+                readInitialLayers(runner, store.initFromUri(), hadoop);
+            }
             List<RankStep> steps = new ArrayList<>();
-            long step = 0;
-            for (int epoch = 0; epoch < s.epochs(); epoch++) {
+            long step = store.startIteration();
+            for (int e = 0; e < s.epochs(); e++) {
+                int epoch = store.startEpoch() + e;
                 java.util.Iterator<DataSet> data = spill != null ? spill.epoch(epoch, s.shuffle(), s.seed()) : null;
                 for (int i = 0; i < stepsPerEpoch; i++, step++) {
                     ctx.killTaskIfInterrupted();
@@ -113,8 +119,8 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                     progress.add(stamped);
                 }
             }
-            TaskResult result = new TaskResult(rank, NdBytes.toBytes(runner.layerParameters()),
-                    NdBytes.toBytes(runner.updaterState()), steps, examples, dropped);
+            List<LayerEntry> written = writeLayers(runner, store, hadoop, rank);
+            TaskResult result = new TaskResult(rank, written, steps, examples, dropped);
             return JavaConverters.asScalaIterator(List.of(JavaBytes.of(result)).iterator());
         } catch (RuntimeException | Error e) {
             failure = e;
@@ -130,13 +136,21 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
         }
     }
 
-    private Map<Integer, INDArray> initialParams() {
-        if (initialParams == null) {
-            return null;
+    private static void readInitialLayers(StageRunner runner, URI from, Configuration hadoop) {
+        try {
+            runner.readLayers(ModelStore.open(from, hadoop));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read this rank's layers from " + from + ": " + e.getMessage(), e);
         }
-        @SuppressWarnings("unchecked")
-        Map<Integer, byte[]> bytes = JavaBytes.read(initialParams.value(), Map.class);
-        return NdBytes.fromBytes(bytes);
+    }
+
+    private static List<LayerEntry> writeLayers(StageRunner runner, JobStore store, Configuration hadoop, int rank) {
+        URI out = store.outputUri();
+        try {
+            return runner.writeLayers(FileSystem.get(out, hadoop), new org.apache.hadoop.fs.Path(out), store.fileTag());
+        } catch (IOException e) {
+            throw new UncheckedIOException("rank " + rank + " cannot write its layers to " + out + ": " + e.getMessage(), e);
+        }
     }
 
     private static String bindHost(JobSpec s) {

@@ -3,6 +3,7 @@ package io.sparkmp.spark;
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.runtime.PipelineSpec;
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.store.StoreManifest;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -15,7 +16,6 @@ import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -99,7 +99,7 @@ public final class PipelineTrainer {
     public TrainingResult fit(JavaRDD<DataSet> data) {
         SparkContext sc = data.context();
         Launch l = launchable(sc, data);
-        return l.finish(run(sc, l.spec(), l.r(), TrainingInput.route(data, l.r().stages, l.r().shuffle, l.r().seed)));
+        return l.finish(run(sc, l, TrainingInput.route(data, l.r().stages, l.r().shuffle, l.r().seed)));
     }
 
     /**
@@ -148,11 +148,11 @@ public final class PipelineTrainer {
         if (l == null) {
             l = launchable(sc, rows);
         }
-        return l.finish(run(sc, l.spec(), l.r(), TrainingInput.route(rows, l.r().stages, l.r().shuffle, l.r().seed)));
+        return l.finish(run(sc, l, TrainingInput.route(rows, l.r().stages, l.r().shuffle, l.r().seed)));
     }
 
     /** A fit ready to launch: its plan, effective settings and job spec. */
-    private record Launch(PipelinePlan plan, Resolved r, JobSpec spec) {
+    private record Launch(PipelinePlan plan, Resolved r, JobSpec spec, FitStores stores) {
         /** The result with the plan and its accuracy (logged). */
         TrainingResult finish(TrainingResult result) {
             return PlanReport.attach(result, plan);
@@ -169,27 +169,30 @@ public final class PipelineTrainer {
         new Resolved(settings, mp).checkTls();
         PipelinePlan plan = PlanResolver.plan(sc, conf, settings, mp, planChoices, dataOrNull);
         Resolved r = resolve(PlanReport.settingsOf(settings, plan), mp);
-        JobSpec spec = jobSpec(r, plan.boundaries(), plan.recomputePerStage());
         ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
+        String jobId = UUID.randomUUID().toString();
+        FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), conf, jobId, r.output, r.overwrite, r.scratchDir,
+                r.initFrom, initialNetwork, r.seed);
+        JobSpec spec = jobSpec(jobId, r, plan.boundaries(), plan.recomputePerStage(), stores.jobStore());
         PlanReport.logPlan(plan);
         LOG.info("spark-mp: training {}", spec);
-        return new Launch(plan, r, spec);
+        return new Launch(plan, r, spec, stores);
     }
 
-    private TrainingResult run(SparkContext sc, JobSpec spec, Resolved r, JavaRDD<byte[]> input) {
+    private TrainingResult run(SparkContext sc, Launch l, JavaRDD<byte[]> input) {
+        JobSpec spec = l.spec();
+        Resolved r = l.r();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
         Broadcast<byte[]> specB = jsc.broadcast(JavaBytes.of(spec));
-        Broadcast<byte[]> initB = initialNetwork == null ? null
-                : jsc.broadcast(JavaBytes.of(new TreeMap<>(NdBytes.toBytes(engine.split(initialNetwork)))));
         ProgressAccumulator progress = new ProgressAccumulator();
         sc.register(progress, "spark-mp progress " + spec.jobId());
         ProgressListener listener = new ProgressListener(progress.id(), r.stages, r.stages - 1,
                 r.logEvery, progressSink);
         sc.addSparkListener(listener);
         long t0 = System.nanoTime();
-        try {
+        try (FitStores stores = l.stores()) {
             sc.setJobDescription("spark-mp pipeline training " + spec.jobId());
-            PipelineTask task = new PipelineTask(specB, initB, progress, engine.channels(), engine.runners());
+            PipelineTask task = new PipelineTask(specB, progress, engine.channels(), engine.runners());
             RDD<byte[]> trained = input.rdd().barrier().mapPartitions(task, false, ClassTag$.MODULE$.apply(byte[].class));
             // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole
             // when a task fails (a failed barrier ResultStage would abort the job).
@@ -198,29 +201,23 @@ public final class PipelineTrainer {
                 results.add(JavaBytes.read(b, TaskResult.class));
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            return result(results, r, seconds);
+            return result(results, r, spec, stores, sc, seconds);
         } finally {
             sc.setJobDescription(null);
             sc.removeSparkListener(listener);
             specB.destroy();
-            if (initB != null) {
-                initB.destroy();
-            }
         }
     }
 
-    private TrainingResult result(List<TaskResult> results, Resolved r, double seconds) {
+    private TrainingResult result(List<TaskResult> results, Resolved r, JobSpec spec, FitStores stores,
+                                  SparkContext sc, double seconds) {
         if (results.size() != r.stages) {
             throw new IllegalStateException("expected " + r.stages + " task results, got " + results.size());
         }
-        Map<Integer, INDArray> params = new TreeMap<>();
-        Map<Integer, INDArray> updater = new TreeMap<>();
         Map<Long, List<RankStep>> byStep = new TreeMap<>();
         long examples = 0;
         long dropped = 0;
         for (TaskResult t : results) {
-            params.putAll(NdBytes.fromBytes(t.layerParams()));
-            updater.putAll(NdBytes.fromBytes(t.updaterState()));
             for (RankStep s : t.steps()) {
                 byStep.computeIfAbsent(s.step(), k -> new ArrayList<>()).add(s);
             }
@@ -233,24 +230,27 @@ public final class PipelineTrainer {
         for (List<RankStep> step : byStep.values()) {
             metrics.add(StepReport.merge(step, r.stages - 1));
         }
-        MultiLayerNetwork net = engine.assemble(conf, params, updater.isEmpty() ? null : updater);
+        StoreManifest manifest = stores.commit(conf, results, metrics.size(), r.epochs, r.seed, spec.boundaries(),
+                spec.jobId());
         if (dropped > 0) {
             LOG.warn("spark-mp: {} of {} examples per epoch were in a partial last mini-batch and not trained on",
                     dropped, examples);
         }
-        TrainingResult out = new TrainingResult(net, metrics, examples, dropped, seconds);
-        LOG.info("spark-mp: trained {} steps in {} s ({} samples/s), final loss {}", metrics.size(),
-                String.format("%.1f", seconds), String.format("%.1f", out.samplesPerSecond()),
-                metrics.isEmpty() ? "n/a" : metrics.get(metrics.size() - 1).loss());
+        TrainingResult out = new TrainingResult(stores.output(), stores.scratchOutput(), manifest,
+                sc.hadoopConfiguration(), metrics, examples, dropped, seconds, null, null);
+        LOG.info("spark-mp: trained {} steps in {} s ({} samples/s), final loss {}; model ({} MiB) in {}{}",
+                metrics.size(), String.format("%.1f", seconds), String.format("%.1f", out.samplesPerSecond()),
+                metrics.isEmpty() ? "n/a" : metrics.get(metrics.size() - 1).loss(), manifest.layerBytes() >> 20,
+                stores.output(), stores.scratchOutput() ? " (scratch, deleted when the driver exits)" : "");
         return out;
     }
 
     /** The broadcast spec; constructing the PipelineSpec checks the model against the split (driver side). */
-    private JobSpec jobSpec(Resolved r, int[] boundaries, boolean[] recompute) {
+    private JobSpec jobSpec(String jobId, Resolved r, int[] boundaries, boolean[] recompute, JobStore store) {
         PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, r.schedule,
                 r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed).withRecompute(recompute);
-        return new JobSpec(UUID.randomUUID().toString(), pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
-                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword, engine.newSecret());
+        return new JobSpec(jobId, pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
+                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword, engine.newSecret(), store);
     }
 
     static int layerCount(MultiLayerConfiguration conf) {
@@ -291,6 +291,10 @@ public final class PipelineTrainer {
         final boolean tls;
         final String keyStore;
         final String keyStorePassword;
+        final String output;
+        final boolean overwrite;
+        final String scratchDir;
+        final String initFrom;
 
         Resolved(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf) {
             stages = get(overrides, conf, SparkMpConf.STAGES);
@@ -309,6 +313,10 @@ public final class PipelineTrainer {
             tls = conf.get(SparkMpConf.TLS_ENABLED);
             keyStore = conf.get(SparkMpConf.TLS_KEY_STORE);
             keyStorePassword = conf.get(SparkMpConf.TLS_KEY_STORE_PASSWORD);
+            output = get(overrides, conf, SparkMpConf.OUTPUT);
+            overwrite = get(overrides, conf, SparkMpConf.OUTPUT_OVERWRITE);
+            scratchDir = conf.get(SparkMpConf.SCRATCH_DIR);
+            initFrom = get(overrides, conf, SparkMpConf.INIT_FROM);
         }
 
         @SuppressWarnings("unchecked")
@@ -442,8 +450,9 @@ public final class PipelineTrainer {
         }
 
         /**
-         * Starts from this network's parameters instead of a seeded initialisation. It must have the
-         * configuration's layers; it is not modified.
+         * Starts from this network's parameters (and updater state and iteration count, when it has them)
+         * instead of a seeded initialisation. It must be the configuration's model; it is not modified. It is
+         * written once per layer to a scratch store, from which each rank reads only its own layers.
          */
         public Builder initialParameters(MultiLayerNetwork network) {
             if (initialNetwork != null) {
@@ -452,12 +461,47 @@ public final class PipelineTrainer {
             if (network == null) {
                 throw new IllegalArgumentException("initialParameters must not be null");
             }
+            if (settings.containsKey(SparkMpConf.INIT_FROM)) {
+                throw new IllegalStateException("give initFrom or initialParameters, not both");
+            }
             if (network.getLayers().length != layerCount(conf)) {
                 throw new IllegalArgumentException("initialParameters has " + network.getLayers().length
                         + " layers, the configuration has " + layerCount(conf));
             }
             initialNetwork = network;
             return this;
+        }
+
+        /**
+         * Where the tasks write the trained model: a per-layer store (a directory on any Hadoop FileSystem URI;
+         * see {@link SparkMpConf#OUTPUT}). Checked before training: it must be writable, and empty unless
+         * {@link #overwrite}. Unset: a scratch store, deleted when the driver exits.
+         */
+        public Builder output(java.net.URI store) {
+            if (store == null) {
+                throw new IllegalArgumentException("output must not be null");
+            }
+            return set(SparkMpConf.OUTPUT, store.toString());
+        }
+
+        /** Replace an existing store at {@link #output} (default false: a non-empty output fails the fit). */
+        public Builder overwrite(boolean overwrite) {
+            return set(SparkMpConf.OUTPUT_OVERWRITE, overwrite);
+        }
+
+        /**
+         * Starts from a per-layer store (each rank reads only its own layers, with updater state and the
+         * iteration and epoch counts, so training continues exactly) or a DL4J model zip (ending in
+         * {@code .zip}; split once into a scratch store). Not together with {@link #initialParameters}.
+         */
+        public Builder initFrom(java.net.URI storeOrZip) {
+            if (storeOrZip == null) {
+                throw new IllegalArgumentException("initFrom must not be null");
+            }
+            if (initialNetwork != null) {
+                throw new IllegalStateException("give initFrom or initialParameters, not both");
+            }
+            return set(SparkMpConf.INIT_FROM, storeOrZip.toString());
         }
 
         /** Receives the live progress records (instead of the driver log); called on Spark's listener thread. */

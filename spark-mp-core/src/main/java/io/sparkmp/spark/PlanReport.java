@@ -37,7 +37,6 @@ final class PlanReport {
         if (acc != null) {
             LOG.info("spark-mp: median step over {} steps: {}", r.metrics().size(), acc);
         }
-        return new TrainingResult(r.network(), r.metrics(), r.examplesPerEpoch(), r.droppedPerEpoch(),
-                r.trainingSeconds(), plan, acc);
+        return r.withPlan(plan, acc);
     }
 }

@@ -115,6 +115,29 @@ public final class SparkMpConf {
             "FLOP/s of one device for analytic layer times (spark.mp.plan.profile=analytic).", "double",
             Double::parseDouble, v -> v > 0 && !v.isInfinite(), "must be > 0 and finite", 1e10, "1e10");
 
+    /** Where the trained model's per-layer store is written. */
+    public static final ConfEntry<String> OUTPUT = entry("spark.mp.output",
+            "Where each task writes its trained layers: a per-layer model store (a directory on any Hadoop "
+                    + "FileSystem URI: file://, hdfs://, s3a://...; a path without scheme is on the default file "
+                    + "system). Empty: a scratch store under spark.mp.scratchDir, deleted when the driver exits.",
+            "URI", Function.identity(), v -> true, "", "", "");
+    /** Replace a non-empty store at spark.mp.output. */
+    public static final ConfEntry<Boolean> OUTPUT_OVERWRITE = entry("spark.mp.output.overwrite",
+            "Replace an existing store at spark.mp.output (the old one stays readable until the new manifest is "
+                    + "committed); false: a non-empty spark.mp.output fails the fit before training.", "boolean",
+            SparkMpConf::parseBoolean, v -> true, "", false, "false");
+    /** Where scratch stores go when spark.mp.output is empty. */
+    public static final ConfEntry<String> SCRATCH_DIR = entry("spark.mp.scratchDir",
+            "Directory (Hadoop FileSystem URI, readable by the driver and every executor) for scratch stores: the "
+                    + "trained model when spark.mp.output is empty, and a DL4J zip or network given to start from, "
+                    + "split once per layer. Empty: /tmp/spark-mp-<user> on the default file system.",
+            "URI", Function.identity(), v -> true, "", "", "");
+    /** Start from a store or a DL4J zip. */
+    public static final ConfEntry<String> INIT_FROM = entry("spark.mp.initFrom",
+            "Start training from this per-layer store (parameters, updater state, iteration and epoch counts; "
+                    + "each task reads only its own layers) or DL4J model zip (split once into a scratch store). "
+                    + "Empty: seeded initialisation.", "URI", Function.identity(), v -> true, "", "", "");
+
     private final Map<String, String> values;
 
     private SparkMpConf(Map<String, String> values) {

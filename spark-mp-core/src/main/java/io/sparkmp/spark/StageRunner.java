@@ -1,9 +1,13 @@
 package io.sparkmp.spark;
 
-import org.nd4j.linalg.api.ndarray.INDArray;
+import io.sparkmp.store.LayerEntry;
+import io.sparkmp.store.ModelStore;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.nd4j.linalg.dataset.DataSet;
 
-import java.util.Map;
+import java.io.IOException;
+import java.util.List;
 
 /** One rank's share of the pipeline inside a barrier task: the seam between the task body and the engine. */
 interface StageRunner extends AutoCloseable {
@@ -15,11 +19,15 @@ interface StageRunner extends AutoCloseable {
      */
     RankStep runStep(int epoch, long step, DataSet miniBatchOrNull);
 
-    /** The current parameters of this rank's layers, by global layer index. */
-    Map<Integer, INDArray> layerParameters();
+    /** Replaces this rank's layers (parameters, updater state) with theirs in a complete store of this model. */
+    void readLayers(ModelStore store) throws IOException;
 
-    /** The updater state (e.g. Adam moments) of this rank's layers, by global layer index; may be empty. */
-    Map<Integer, INDArray> updaterState();
+    /**
+     * Writes this rank's layers (parameters, updater state) to {@code dir}, file names tagged {@code tag}.
+     *
+     * @return their manifest entries
+     */
+    List<LayerEntry> writeLayers(FileSystem fs, Path dir, String tag) throws IOException;
 
     @Override
     void close();

@@ -2,34 +2,136 @@ package io.sparkmp.spark;
 
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.plan.PlanAccuracy;
+import io.sparkmp.store.ModelStore;
+import io.sparkmp.store.StoreManifest;
+import org.apache.hadoop.conf.Configuration;
+import org.bytedeco.javacpp.Pointer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * What {@link PipelineTrainer#fit} returns.
+ * What {@link PipelineTrainer#fit} returns: where the trained model is (a per-layer store the tasks wrote;
+ * the driver never held the model), the per-step metrics and the plan.
  *
- * @param network the trained model, assembled on the driver from the stages' per-layer parameters
- * @param metrics one record per optimizer step, in step order
- * @param examplesPerEpoch examples stage 0 read in one epoch
- * @param droppedPerEpoch examples of the partial last mini-batch, not trained on
- * @param trainingSeconds wall time of the barrier job (data routing included)
- * @param plan the plan the run followed (null when made without one)
- * @param planAccuracy the plan's predicted step time next to the measured {@link #medianStepSeconds()}; null
- *     without a plan or steps
+ * <p>{@link #network()} reads the store into one DL4J network on the driver, on first call, when the
+ * driver's memory can hold it. The store given by {@code output} stays; without one, the result is a scratch
+ * store that is deleted when the driver JVM exits ({@link #isScratchStore()}).
  */
-public record TrainingResult(MultiLayerNetwork network, List<StepReport> metrics, long examplesPerEpoch,
-                             long droppedPerEpoch, double trainingSeconds, PipelinePlan plan,
-                             PlanAccuracy planAccuracy) {
-    public TrainingResult {
-        metrics = List.copyOf(metrics);
+public final class TrainingResult {
+    private final URI store;
+    private final boolean scratchStore;
+    private final StoreManifest manifest;
+    private final Configuration hadoop;
+    private final List<StepReport> metrics;
+    private final long examplesPerEpoch;
+    private final long droppedPerEpoch;
+    private final double trainingSeconds;
+    private final PipelinePlan plan;
+    private final PlanAccuracy planAccuracy;
+    private MultiLayerNetwork network;
+
+    TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
+                   List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
+                   PipelinePlan plan, PlanAccuracy planAccuracy) {
+        this.store = store;
+        this.scratchStore = scratchStore;
+        this.manifest = manifest;
+        this.hadoop = hadoop;
+        this.metrics = List.copyOf(metrics);
+        this.examplesPerEpoch = examplesPerEpoch;
+        this.droppedPerEpoch = droppedPerEpoch;
+        this.trainingSeconds = trainingSeconds;
+        this.plan = plan;
+        this.planAccuracy = planAccuracy;
     }
 
-    /** A result without a plan. */
-    public TrainingResult(MultiLayerNetwork network, List<StepReport> metrics, long examplesPerEpoch,
-                          long droppedPerEpoch, double trainingSeconds) {
-        this(network, metrics, examplesPerEpoch, droppedPerEpoch, trainingSeconds, null, null);
+    /** The same result with its plan and the plan's accuracy. */
+    TrainingResult withPlan(PipelinePlan p, PlanAccuracy accuracy) {
+        return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
+                trainingSeconds, p, accuracy);
+    }
+
+    /** The per-layer store holding the trained model (parameters, updater state, iteration and epoch counts). */
+    public URI store() {
+        return store;
+    }
+
+    /** Whether {@link #store()} is a scratch store, deleted when the driver JVM exits (no output was given). */
+    public boolean isScratchStore() {
+        return scratchStore;
+    }
+
+    /** The store's manifest: layers, files, checksums, iteration and epoch counts. */
+    public StoreManifest manifest() {
+        return manifest;
+    }
+
+    /**
+     * The trained model as one DL4J network, read from {@link #store()} on first call (parameters, updater
+     * state, iteration and epoch counts, so {@code fit} can continue exactly).
+     *
+     * @throws IllegalStateException when the model does not fit the driver's free memory, naming both; read
+     *     the store on a larger machine then ({@code io.sparkmp.store.StoreExport} makes a DL4J zip of it)
+     * @throws UncheckedIOException when the store cannot be read
+     */
+    public synchronized MultiLayerNetwork network() {
+        if (network == null) {
+            long need = modelBytes();
+            long free = freeOffHeapBytes();
+            if (need > free) {
+                throw new IllegalStateException("the trained model holds " + mib(need) + " MiB of parameters and "
+                        + "updater state, more than the driver's free off-heap memory (" + mib(free) + " MiB; heap "
+                        + mib(Runtime.getRuntime().maxMemory() - usedHeap()) + " MiB free): it stays in " + store
+                        + "; turn it into a DL4J zip on a machine large enough with io.sparkmp.store.StoreExport, "
+                        + "or start the next fit from it with initFrom");
+            }
+            try {
+                network = ModelStore.open(store, hadoop).toNetwork();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the trained model from " + store + ": " + e.getMessage(), e);
+            }
+        }
+        return network;
+    }
+
+    /** Bytes of the store's layer files: about what {@link #network()} allocates. */
+    public long modelBytes() {
+        return manifest.layerBytes();
+    }
+
+    /** One record per optimizer step, in step order. */
+    public List<StepReport> metrics() {
+        return metrics;
+    }
+
+    /** Examples stage 0 read in one epoch. */
+    public long examplesPerEpoch() {
+        return examplesPerEpoch;
+    }
+
+    /** Examples of the partial last mini-batch, not trained on. */
+    public long droppedPerEpoch() {
+        return droppedPerEpoch;
+    }
+
+    /** Wall time of the barrier job (data routing included). */
+    public double trainingSeconds() {
+        return trainingSeconds;
+    }
+
+    /** The plan the run followed (null when made without one). */
+    public PipelinePlan plan() {
+        return plan;
+    }
+
+    /** The plan's predicted step time next to the measured {@link #medianStepSeconds()}; null without a plan or steps. */
+    public PlanAccuracy planAccuracy() {
+        return planAccuracy;
     }
 
     /** Trained examples per second over the whole job (data routing and start-up included). */
@@ -52,5 +154,32 @@ public record TrainingResult(MultiLayerNetwork network, List<StepReport> metrics
         double[] t = metrics.stream().skip(metrics.size() > 1 ? 1 : 0).mapToDouble(StepReport::stepSeconds).toArray();
         Arrays.sort(t);
         return t.length % 2 == 1 ? t[t.length / 2] : (t[t.length / 2 - 1] + t[t.length / 2]) / 2;
+    }
+
+    @Override
+    public String toString() {
+        return "TrainingResult[store " + store + (scratchStore ? " (scratch)" : "") + ", " + metrics.size()
+                + " steps, iteration " + manifest.iteration() + ", " + mib(modelBytes()) + " MiB]";
+    }
+
+    /**
+     * Off-heap bytes this JVM may still allocate: javacpp's limit on its own allocations less what it holds,
+     * and, when a cap on the whole process is set ({@code maxphysicalbytes}), that cap less the resident bytes.
+     */
+    static long freeOffHeapBytes() {
+        long free = Pointer.maxBytes() > 0 ? Pointer.maxBytes() - Pointer.totalBytes() : Long.MAX_VALUE;
+        if (Pointer.maxPhysicalBytes() > 0) {
+            free = Math.min(free, Pointer.maxPhysicalBytes() - Pointer.physicalBytes());
+        }
+        return Math.max(0, free);
+    }
+
+    private static long usedHeap() {
+        Runtime rt = Runtime.getRuntime();
+        return rt.totalMemory() - rt.freeMemory();
+    }
+
+    private static long mib(long bytes) {
+        return bytes >> 20;
     }
 }

@@ -172,6 +172,17 @@ public final class LayerFiles {
         }
     }
 
+    /**
+     * The file of {@code layer} written by the writer tagged {@code tag}. Each job writes its own names, so a
+     * store being replaced stays complete and readable until the new manifest commits.
+     */
+    public static String fileName(int layer, String tag) {
+        if (tag == null || !tag.matches("[A-Za-z0-9-]+")) {
+            throw new IllegalArgumentException("store file tag must be letters, digits and '-', found " + tag);
+        }
+        return String.format("layer-%05d-%s%s", layer, tag, SUFFIX);
+    }
+
     static void checkFileName(String fileName) {
         if (fileName == null || fileName.isEmpty() || fileName.contains("/") || fileName.contains("\\")
                 || fileName.startsWith(".") || fileName.startsWith("_") || !fileName.endsWith(SUFFIX)

@@ -172,6 +172,32 @@ public final class ModelStore {
         return new ModelStore(uri, fs, dir, m);
     }
 
+    /**
+     * Writes a whole network as a complete store at {@code uri} (an empty or new directory): every layer's
+     * parameters, its updater state when the network has an updater, the network's iteration and epoch
+     * counts, then the manifest. Streams from the network's own views; for networks that fit this JVM (a
+     * DL4J zip or a network given to start training from).
+     *
+     * @param writer names the writer in the manifest (and tags its layer files: letters, digits and '-')
+     */
+    public static void write(URI uri, Configuration hadoop, MultiLayerNetwork net, long seed, String writer)
+            throws IOException {
+        prepareOutput(uri, hadoop, false);
+        FileSystem fs = fileSystem(uri, hadoop);
+        Path dir = new Path(uri);
+        Map<Integer, List<INDArray>> params = LayerParameters.parameterSegments(net, 0);
+        Map<Integer, List<INDArray>> state = net.getUpdater(false) == null ? Map.of()
+                : LayerParameters.stateSegments(net, 0);
+        List<LayerEntry> entries = new java.util.ArrayList<>();
+        for (Map.Entry<Integer, List<INDArray>> e : params.entrySet()) {
+            entries.add(LayerFiles.write(fs, dir, LayerFiles.fileName(e.getKey(), writer), e.getKey(), e.getValue(),
+                    state.getOrDefault(e.getKey(), List.of())));
+        }
+        MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
+        commit(uri, hadoop, new StoreManifest(StoreManifest.FORMAT_VERSION, conf.toJson(), entries,
+                conf.getIterationCount(), conf.getEpochCount(), 0, seed, new int[0], writer, System.currentTimeMillis()));
+    }
+
     public StoreManifest manifest() {
         return manifest;
     }

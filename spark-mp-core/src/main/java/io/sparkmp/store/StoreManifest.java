@@ -70,8 +70,17 @@ public record StoreManifest(int formatVersion, String modelJson, List<LayerEntry
         return boundaries.clone();
     }
 
+    /** Bytes of all layer files (parameters and updater state): about what the whole model takes in memory. */
+    public long layerBytes() {
+        long n = 0;
+        for (LayerEntry e : layers) {
+            n += e.bytes();
+        }
+        return n;
+    }
+
     /** The entry of {@code layer}, or null when the store holds no file for it. */
-    LayerEntry entry(int layer) {
+    public LayerEntry entry(int layer) {
         for (LayerEntry e : layers) {
             if (e.layer() == layer) {
                 return e;

@@ -1,28 +1,28 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.store.LayerEntry;
+import io.sparkmp.store.LayerFiles;
+import io.sparkmp.store.ModelStore;
 import io.sparkmp.transport.TensorChannel;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import io.sparkmp.transport.TensorKey;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A stand-in engine for testing the task lifecycle alone (local mode, one JVM): no tensors move. Rank 0
- * returns, as "layer 0 parameters", the first feature of every mini-batch it was given; the last rank
- * reports loss = step; a rank can be told to fail at a step.
+ * writes, as "layer 0 parameters" in the store, the first feature of every mini-batch it was given; the
+ * last rank reports loss = step; a rank can be told to fail at a step.
  */
 final class FakeEngine implements EngineBridge, java.io.Serializable {
-    static final AtomicReference<Map<Integer, INDArray>> ASSEMBLED = new AtomicReference<>();
-
     private final int failRank;
     private final long failStep;
     private final long stepMillis;
@@ -38,7 +38,7 @@ final class FakeEngine implements EngineBridge, java.io.Serializable {
         int fr = failRank;
         long fs = failStep;
         long ms = stepMillis;
-        return (spec, rank, channel, init) -> new StageRunner() {
+        return (spec, rank, channel) -> new StageRunner() {
             final List<Double> seen = new ArrayList<>();
 
             @Override
@@ -65,20 +65,22 @@ final class FakeEngine implements EngineBridge, java.io.Serializable {
             }
 
             @Override
-            public Map<Integer, INDArray> layerParameters() {
-                Map<Integer, INDArray> out = new TreeMap<>();
-                int[] b = spec.boundaries();
-                for (int layer = b[rank]; layer < b[rank + 1]; layer++) {
-                    out.put(layer, layer == 0
-                            ? Nd4j.createFromArray(seen.stream().mapToDouble(Double::doubleValue).toArray())
-                            : Nd4j.createFromArray(new double[] {rank}));
-                }
-                return out;
+            public void readLayers(ModelStore store) {
+                throw new UnsupportedOperationException("the fake engine starts from nothing");
             }
 
+            /** Layer 0: the first feature of every mini-batch seen; every other layer: [rank]. */
             @Override
-            public Map<Integer, INDArray> updaterState() {
-                return Map.of();
+            public List<LayerEntry> writeLayers(FileSystem fs, Path dir, String tag) throws IOException {
+                List<LayerEntry> out = new ArrayList<>();
+                int[] b = spec.boundaries();
+                for (int layer = b[rank]; layer < b[rank + 1]; layer++) {
+                    INDArray values = layer == 0
+                            ? Nd4j.createFromArray(seen.stream().mapToDouble(Double::doubleValue).toArray())
+                            : Nd4j.createFromArray(new double[] {rank});
+                    out.add(LayerFiles.write(fs, dir, LayerFiles.fileName(layer, tag), layer, List.of(values), List.of()));
+                }
+                return out;
             }
 
             @Override
@@ -131,17 +133,5 @@ final class FakeEngine implements EngineBridge, java.io.Serializable {
     @Override
     public byte[] newSecret() {
         return new byte[] {1, 2, 3};
-    }
-
-    @Override
-    public MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params,
-                                      Map<Integer, INDArray> updaterStateOrNull) {
-        ASSEMBLED.set(params);
-        return new MultiLayerNetwork(conf);
-    }
-
-    @Override
-    public Map<Integer, INDArray> split(MultiLayerNetwork net) {
-        throw new UnsupportedOperationException();
     }
 }

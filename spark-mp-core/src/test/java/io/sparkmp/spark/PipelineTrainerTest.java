@@ -1,6 +1,9 @@
 package io.sparkmp.spark;
 
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.store.LayerEntry;
+import io.sparkmp.store.ModelStore;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkException;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -71,7 +74,7 @@ class PipelineTrainerTest {
     }
 
     @Test
-    void everyRankRunsEveryStepAndStageZeroGetsTheMiniBatchesInOrder() {
+    void everyRankRunsEveryStepAndStageZeroGetsTheMiniBatchesInOrder() throws Exception {
         List<StepReport> live = new ArrayList<>();
         TrainingResult r = PipelineTrainer.builder(mlp(2)).stages(3).microBatches(2).batchSize(4).epochs(2)
                 .logEvery(1).progressListener(live::add).engine(new FakeEngine(-1, -1, 150)).build()
@@ -88,10 +91,13 @@ class PipelineTrainerTest {
             assertEquals(4, m.examples());
             assertEquals(0.5, m.bubbleFraction(), 1e-9, "each fake rank is busy half of its step");
         }
-        Map<Integer, org.nd4j.linalg.api.ndarray.INDArray> params = FakeEngine.ASSEMBLED.get();
-        assertEquals(List.of(0, 1, 2), new ArrayList<>(params.keySet()));
-        assertArrayEquals(new double[] {0, 4, 8, 0, 4, 8}, params.get(0).toDoubleVector());
-        assertEquals(2.0, params.get(2).getDouble(0));
+        assertTrue(r.isScratchStore());
+        ModelStore store = ModelStore.open(r.store(), new Configuration());
+        assertEquals(List.of(0, 1, 2), store.manifest().layers().stream().map(LayerEntry::layer).toList());
+        assertEquals(6, store.manifest().iteration());
+        assertEquals(2, store.manifest().epoch());
+        assertArrayEquals(new double[] {0, 4, 8, 0, 4, 8}, store.readLayer(0)[0].toDoubleVector());
+        assertEquals(2.0, store.readLayer(2)[0].getDouble(0));
         assertTrue(!live.isEmpty(), "heartbeats every 100 ms must carry live progress during 0.9 s of steps");
         for (StepReport l : live) {
             assertEquals(l.step(), l.loss(), 0.0);

@@ -1,6 +1,14 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.model.ModelAssembler;
+import io.sparkmp.runtime.InProcessPipeline;
+import io.sparkmp.runtime.PipelineSpec;
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.store.LayerEntry;
+import io.sparkmp.store.ModelStore;
+import org.apache.hadoop.conf.Configuration;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.io.TempDir;
 import io.sparkmp.spark.testing.SparkStandaloneCluster;
 import org.apache.spark.SparkException;
 import org.apache.spark.api.java.JavaRDD;
@@ -28,14 +36,19 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
+import java.net.URI;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -58,8 +71,12 @@ class PipelineTrainingIT {
 
     /** 8 layers (7 tanh dense of width 6, softmax output over 3 classes), double precision, Adam. */
     static MultiLayerConfiguration model() {
+        return model(0.02);
+    }
+
+    static MultiLayerConfiguration model(double learningRate) {
         NeuralNetConfiguration.ListBuilder b = new NeuralNetConfiguration.Builder().seed(7).dataType(DataType.DOUBLE)
-                .updater(new Adam(0.02)).weightInit(WeightInit.XAVIER).list();
+                .updater(new Adam(learningRate)).weightInit(WeightInit.XAVIER).list();
         int nIn = 4;
         for (int i = 0; i < LAYERS - 1; i++) {
             b.layer(new DenseLayer.Builder().nIn(nIn).nOut(6).activation(Activation.TANH).build());
@@ -224,5 +241,104 @@ class PipelineTrainingIT {
             assertEquals(0.0, err, 1e-12, "relative error of the retried run vs the undisturbed one");
             assertEquals(400, result.metrics().size());
         }
+    }
+
+    /**
+     * The tasks' layer files are exactly what the same pipeline trains in one JVM (parameters and updater
+     * state, bit for bit): writing through the store loses nothing.
+     */
+    @Order(5)
+    @Test
+    void theStoreTheTasksWriteHoldsExactlyWhatThePipelineTrained(@TempDir java.nio.file.Path tmp) throws Exception {
+        URI out = tmp.resolve("model").toUri();
+        TrainingResult r = PipelineTrainer.builder(model()).stages(3).microBatches(2).schedule(ScheduleKind.ONE_F_ONE_B)
+                .batchSize(12).epochs(1).seed(3).initialParameters(initialNetwork()).output(out).build()
+                .fit(CLUSTER.sparkContext().parallelize(DATA, 3));
+        assertEquals(out, r.store());
+        assertFalse(r.isScratchStore());
+        ModelStore store = ModelStore.open(out, new Configuration());
+        assertEquals(5, store.manifest().iteration());
+        assertEquals(1, store.manifest().epoch());
+
+        List<DataSet> batches = new ArrayList<>();
+        for (int i = 0; i + 12 <= DATA.size(); i += 12) {
+            batches.add(DataSet.merge(DATA.subList(i, i + 12)));
+        }
+        PipelineSpec spec = PipelineSpec.of(model(), store.manifest().boundaries(), ScheduleKind.ONE_F_ONE_B, 3, 1, 2, 12, 3);
+        InProcessPipeline.Result local = new InProcessPipeline(spec, ModelAssembler.split(initialNetwork()),
+                InProcessPipeline.DEFAULT_RECEIVE_TIMEOUT).fit(batches, 1);
+        assertEquals(local.parameters().keySet(), Set.copyOf(store.manifest().layers().stream().map(LayerEntry::layer).toList()));
+        for (int layer : local.parameters().keySet()) {
+            INDArray[] stored = store.readLayer(layer);
+            assertArrayEquals(local.parameters().get(layer).toDoubleVector(), stored[0].toDoubleVector(),
+                    "parameters of layer " + layer);
+            assertArrayEquals(local.updaterState().get(layer).toDoubleVector(), stored[1].toDoubleVector(),
+                    "Adam state of layer " + layer);
+        }
+        assertEquals(0.0, relativeError(r.network().params(), local.toNetwork().params()));
+    }
+
+    /**
+     * One epoch into a store (started from a DL4J zip), then a second job on another number of stages from that
+     * store for one more epoch: the same as DL4J's fit over two epochs, updater state and iteration count
+     * included.
+     */
+    @Order(6)
+    @Test
+    void oneEpochThenOneMoreFromTheStoreEqualsTwoEpochs(@TempDir java.nio.file.Path tmp) throws Exception {
+        java.io.File zip = tmp.resolve("initial.zip").toFile();
+        ModelSerializer.writeModel(initialNetwork(), zip, true);
+        URI first = tmp.resolve("epoch1").toUri();
+        URI second = tmp.resolve("epoch2").toUri();
+        TrainingResult one = PipelineTrainer.builder(model()).stages(2).microBatches(3).batchSize(12).epochs(1).seed(3)
+                .initFrom(zip.toURI()).output(first).build().fit(CLUSTER.sparkContext().parallelize(DATA, 3));
+        assertEquals(5, one.manifest().iteration());
+        TrainingResult two = PipelineTrainer.builder(model()).stages(3).microBatches(2).batchSize(12).epochs(1).seed(3)
+                .initFrom(first).output(second).build().fit(CLUSTER.sparkContext().parallelize(DATA, 3));
+        assertEquals(5, two.metrics().get(0).step(), "the second job continues the step count");
+        assertEquals(1, two.metrics().get(0).epoch());
+        assertEquals(10, two.manifest().iteration());
+        assertEquals(2, two.manifest().epoch());
+
+        MultiLayerNetwork resumed = two.network();
+        double err = relativeError(resumed.params(), REFERENCE.params());
+        double stateErr = relativeError(resumed.getUpdater().getStateViewArray(), REFERENCE.getUpdater().getStateViewArray());
+        System.out.printf("1 + 1 epochs through the store vs DL4J fit over 2: parameters %.3e, Adam state %.3e%n",
+                err, stateErr);
+        assertTrue(err <= 1e-9, "relative parameter error " + err);
+        assertTrue(stateErr <= 1e-9, "relative updater-state error " + stateErr);
+        assertEquals(10, resumed.getIterationCount());
+    }
+
+    @Order(7)
+    @Test
+    void badStoresAreRefusedOnTheDriverBeforeAnyTrainingJob(@TempDir java.nio.file.Path tmp) throws Exception {
+        java.nio.file.Path full = Files.createDirectories(tmp.resolve("full"));
+        Files.writeString(full.resolve("notes.txt"), "keep me");
+        int jobsBefore = CLUSTER.sparkContext().statusTracker().getJobIdsForGroup(null).length;
+        JavaRDD<DataSet> data = CLUSTER.sparkContext().parallelize(DATA, 2);
+
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer.builder(model())
+                .stages(2).microBatches(2).batchSize(12).output(full.toUri()).build().fit(data));
+        assertTrue(e.getMessage().startsWith("output: " + full.toUri().toString().replaceAll("/$", "")), e.getMessage());
+        assertTrue(e.getMessage().contains("is not empty (1 entries, e.g. notes.txt); pass --overwrite / overwrite(true)"),
+                e.getMessage());
+        assertEquals("keep me", Files.readString(full.resolve("notes.txt")));
+
+        e = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer.builder(model()).stages(2).microBatches(2)
+                .batchSize(12).initFrom(tmp.resolve("nothing").toUri()).build().fit(data));
+        assertTrue(e.getMessage().contains("is not a complete spark-mp store: no manifest.json"), e.getMessage());
+
+        URI other = tmp.resolve("other").toUri();
+        MultiLayerNetwork faster = new MultiLayerNetwork(model(0.05));
+        faster.init();
+        ModelStore.write(other, new Configuration(), faster, 1, "test");
+        e = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer.builder(model()).stages(2).microBatches(2)
+                .batchSize(12).initFrom(other).build().fit(data));
+        assertTrue(e.getMessage().contains("holds another model"), e.getMessage());
+        assertTrue(e.getMessage().contains("layer 0 differs from the stored model at"), e.getMessage());
+
+        assertEquals(jobsBefore, CLUSTER.sparkContext().statusTracker().getJobIdsForGroup(null).length,
+                "no Spark job may run for a fit refused on the driver");
     }
 }

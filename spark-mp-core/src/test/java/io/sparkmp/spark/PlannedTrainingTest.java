@@ -252,9 +252,9 @@ class PlannedTrainingTest {
         @Override
         public StageRunnerFactory runners() {
             StageRunnerFactory inner = delegate.runners();
-            return (spec, rank, channel, init) -> {
+            return (spec, rank, channel) -> {
                 SEEN.put(rank, spec.boundaries());
-                return inner.create(spec, rank, channel, init);
+                return inner.create(spec, rank, channel);
             };
         }
 
@@ -266,17 +266,6 @@ class PlannedTrainingTest {
         @Override
         public byte[] newSecret() {
             return delegate.newSecret();
-        }
-
-        @Override
-        public MultiLayerNetwork assemble(MultiLayerConfiguration conf, Map<Integer, INDArray> params,
-                                          Map<Integer, INDArray> updaterStateOrNull) {
-            return delegate.assemble(conf, params, updaterStateOrNull);
-        }
-
-        @Override
-        public Map<Integer, INDArray> split(MultiLayerNetwork net) {
-            return delegate.split(net);
         }
     }
 

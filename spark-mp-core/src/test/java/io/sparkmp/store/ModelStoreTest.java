@@ -75,6 +75,32 @@ class ModelStoreTest {
     }
 
     @Test
+    void writeStoresAWholeNetworkWithUpdaterStateAndCountsAndRefusesANonEmptyPlace() throws IOException {
+        MultiLayerNetwork net = StoreFixtures.trained(DataType.DOUBLE, new Adam(0.01), 3);
+        ModelStore.write(store(), StoreFixtures.hadoop(), net, 9, "init-1");
+        ModelStore s = ModelStore.open(store(), StoreFixtures.hadoop());
+        assertEquals(3, s.manifest().iteration());
+        assertEquals(9, s.manifest().seed());
+        assertEquals("layer-00001-init-1.bin", s.manifest().entry(1).file());
+        MultiLayerNetwork back = s.toNetwork();
+        StoreFixtures.assertSameValues(net.params(), back.params(), "parameters");
+        StoreFixtures.assertSameValues(net.getUpdater().getStateViewArray(), back.getUpdater().getStateViewArray(),
+                "updater state");
+        assertEquals(s.manifest().layerBytes(), Files.size(tmp.resolve("store/layer-00000-init-1.bin"))
+                + Files.size(tmp.resolve("store/layer-00001-init-1.bin")));
+
+        MultiLayerNetwork fresh = new MultiLayerNetwork(StoreFixtures.mlp(DataType.DOUBLE, new Adam(0.01), 5));
+        fresh.init();
+        IllegalArgumentException full = assertThrows(IllegalArgumentException.class,
+                () -> ModelStore.write(store(), StoreFixtures.hadoop(), fresh, 9, "init-2"));
+        assertTrue(full.getMessage().contains("is not empty"), full.getMessage());
+        URI other = tmp.resolve("fresh").toUri();
+        ModelStore.write(other, StoreFixtures.hadoop(), fresh, 9, "init-2");
+        assertEquals(0, ModelStore.open(other, StoreFixtures.hadoop()).manifest().entry(0).stateCount(),
+                "a network without an updater is stored without state");
+    }
+
+    @Test
     void readLayerReturnsOneLayersParametersAndState() throws IOException {
         MultiLayerNetwork net = StoreFixtures.trained(DataType.DOUBLE, new Adam(0.01), 2);
         StoreFixtures.store(net, store(), "job1");

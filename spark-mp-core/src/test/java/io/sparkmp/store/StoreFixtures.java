@@ -71,7 +71,7 @@ final class StoreFixtures {
     }
 
     static String fileName(int layer, String job) {
-        return String.format("layer-%05d-%s.bin", layer, job);
+        return LayerFiles.fileName(layer, job);
     }
 
     /** Writes every layer of {@code net} to {@code uri} as a task would; no commit. */

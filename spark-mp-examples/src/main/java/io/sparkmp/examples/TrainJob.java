@@ -22,6 +22,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -29,14 +30,18 @@ import java.util.Locale;
 /**
  * Trains a DL4J network, pipeline-parallel, on rows of a CSV file:
  * {@code spark-submit --class io.sparkmp.examples.TrainJob <jar> --model m.json --train data.csv
- * --label-column 4 --num-classes 3 --stages 2 --output trained.zip}. Stages, micro-batches, schedule and the
+ * --label-column 4 --num-classes 3 --stages 2 --output model-store}. {@code --output} names a per-layer store
+ * (a directory or any Hadoop FileSystem URI; every stage writes its own layers, the driver never holds the
+ * model) or, ending in {@code .zip}, a DL4J ModelSerializer zip assembled on the driver; {@code --init-from}
+ * takes either. Stages, micro-batches, schedule and the
  * split that are not given are chosen by the planner; {@code --dry-run} prints its plan and exits. Without a master (plain {@code java},
  * no {@code spark.master}) it runs on an embedded {@code local[*]} Spark. {@code --help} lists the flags.
  *
  * <p>Bad input (missing or unreadable files, CSV width not matching the model input, a label outside
  * [0, K), more stages than layers or executor slots, micro-batches not dividing the batch size) ends with
- * one line on stderr naming the value, exit code 2, and nothing written at {@code --output} (the model is
- * written to a temporary file next to it and renamed). Other failures exit with 1. The JVM always ends
+ * one line on stderr naming the value, exit code 2, and nothing written at {@code --output} (a zip is
+ * written to a temporary file next to it and renamed; a store is complete only once its manifest is
+ * committed, after every stage wrote its layers; a non-empty store is refused without {@code --overwrite}). Other failures exit with 1. The JVM always ends
  * through {@link System#exit}: a barrier task timer thread can otherwise keep it alive.
  */
 public final class TrainJob {
@@ -71,8 +76,8 @@ public final class TrainJob {
         SparkSession spark = null;
         try {
             MultiLayerConfiguration conf = readModel(o.model());
-            MultiLayerNetwork init = o.initFrom() == null ? null : readInit(o.initFrom());
-            checkOutput(o.output());
+            Path zip = o.outputIsZip() ? Paths.get(o.output()) : null;
+            checkZipOutput(zip);
             PipelineTrainer.Builder b = PipelineTrainer.builder(conf).batchSize(o.batchSize())
                     .epochs(o.epochs()).seed(o.seed()).shuffle(o.shuffle()).logEvery(10)
                     .progressListener(r -> out.println("progress: " + r));
@@ -92,8 +97,14 @@ public final class TrainJob {
             if (o.boundaries() != null) {
                 b.boundaries(o.boundaries());
             }
-            if (init != null) {
-                b.initialParameters(init);
+            if (o.initFrom() != null) {
+                b.initFrom(TrainJobOptions.uriOf(o.initFrom()));
+            }
+            if (o.output() != null && zip == null) {
+                b.output(TrainJobOptions.uriOf(o.output()));
+            }
+            if (o.overwrite()) {
+                b.overwrite(true);
             }
             PipelineTrainer trainer = b.build(); // settings are checked before Spark starts
             spark = existing != null ? existing : session();
@@ -107,14 +118,15 @@ public final class TrainJob {
                 out.printf(Locale.ROOT, "epoch %d step %d loss %.6f (%.0f samples/s, bubble %.2f)%n", r.epoch(),
                         r.step(), r.loss(), r.samplesPerSecond(), r.bubbleFraction());
             }
-            if (o.output() != null) {
-                writeAtomically(result.network(), o.output());
+            if (zip != null) {
+                writeAtomically(result.network(), zip);
             }
             StepReport last = result.metrics().get(result.metrics().size() - 1);
             out.printf(Locale.ROOT, "trained %d steps (%d epochs, %d examples/epoch, %d dropped) on %d stages in "
                             + "%.1f s: %.1f samples/s, final loss %.6f%s%n", result.metrics().size(), o.epochs(),
                     result.examplesPerEpoch(), result.droppedPerEpoch(), result.plan().devices(), result.trainingSeconds(),
-                    result.samplesPerSecond(), last.loss(), o.output() == null ? "" : "; model written to " + o.output());
+                    result.samplesPerSecond(), last.loss(), o.output() == null ? "" : "; model written to "
+                            + (zip != null ? zip : result.store()));
             if (result.planAccuracy() != null) {
                 out.println("plan: " + result.planAccuracy());
             }
@@ -163,19 +175,7 @@ public final class TrainJob {
         }
     }
 
-    private static MultiLayerNetwork readInit(Path p) {
-        if (!Files.isReadable(p)) {
-            throw new IllegalArgumentException("--init-from " + p + " does not exist or is not readable");
-        }
-        try {
-            return ModelSerializer.restoreMultiLayerNetwork(p.toFile(), false);
-        } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException("--init-from " + p + " is not a DL4J MultiLayerNetwork zip: "
-                    + firstLine(rootMessage(e)));
-        }
-    }
-
-    private static void checkOutput(Path output) {
+    private static void checkZipOutput(Path output) {
         if (output == null) {
             return;
         }
@@ -184,7 +184,7 @@ public final class TrainJob {
             throw new IllegalArgumentException("--output " + output + ": folder " + dir + " does not exist or is not writable");
         }
         if (Files.isDirectory(output)) {
-            throw new IllegalArgumentException("--output " + output + " is a folder, expected a zip file path");
+            throw new IllegalArgumentException("--output " + output + " is a folder; a name ending in .zip is a DL4J zip");
         }
     }
 

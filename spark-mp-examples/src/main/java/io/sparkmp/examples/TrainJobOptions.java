@@ -13,14 +13,16 @@ import java.util.Map;
  * Parsing checks types and ranges and names the flag and value on error. Stages, micro-batches, schedule,
  * virtual stages and boundaries are null when not given: the planner chooses them.
  */
-record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn, int numClasses, int batchSize,
+record TrainJobOptions(Path model, String initFrom, String train, int labelColumn, int numClasses, int batchSize,
                        int epochs, Integer stages, Integer microBatches, ScheduleKind schedule, Integer stagesPerDevice,
-                       int[] boundaries, long seed, boolean shuffle, Path output, boolean dryRun, boolean help) {
+                       int[] boundaries, long seed, boolean shuffle, String output, boolean overwrite, boolean dryRun,
+                       boolean help) {
 
     /** Flag, value placeholder, meaning; the order of --help. */
     static final String[][] FLAGS = {
             {"--model", "<file>", "DL4J MultiLayerConfiguration JSON of the network (required)"},
-            {"--init-from", "<zip>", "start from the parameters of this DL4J model zip (optional)"},
+            {"--init-from", "<store|zip>", "start from this per-layer store (parameters, updater state, step count; "
+                    + "each stage reads only its layers) or DL4J model zip (optional)"},
             {"--train", "<csv file or dir>", "training rows, read with Spark SQL; no header (required)"},
             {"--label-column", "<index>", "0-based index of the label column; all other columns are features (required)"},
             {"--num-classes", "<K>", "K > 0: labels are class indices in [0, K), one-hot encoded; 0: regression (required)"},
@@ -35,9 +37,25 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
             {"--dry-run", "", "print the plan (explain table) and exit without training"},
             {"--seed", "<n>", "seed of initialisation and shuffling (default 42)"},
             {"--shuffle", "true|false", "shuffle examples and mini-batch order (default false: file order)"},
-            {"--output", "<zip>", "write the trained model here with DL4J's ModelSerializer (optional)"},
+            {"--output", "<dir|URI|zip>", "write the trained model: a per-layer store (a directory or Hadoop URI, "
+                    + "written by the stages themselves) or, ending in .zip, one DL4J ModelSerializer zip assembled "
+                    + "on the driver (optional)"},
+            {"--overwrite", "", "replace an existing store at --output (refused otherwise)"},
             {"--help", "", "print this help"},
     };
+
+    /** Whether {@code --output} names a DL4J zip (assembled on the driver) rather than a per-layer store. */
+    boolean outputIsZip() {
+        return output != null && output.toLowerCase(Locale.ROOT).endsWith(".zip");
+    }
+
+    /** A URI as given, or a local path made absolute (a path has no scheme). */
+    static java.net.URI uriOf(String uriOrPath) {
+        if (uriOrPath.matches("^[a-zA-Z][a-zA-Z0-9+.-]+:.*")) {
+            return java.net.URI.create(uriOrPath);
+        }
+        return Paths.get(uriOrPath).toAbsolutePath().normalize().toUri();
+    }
 
     static String usage() {
         StringBuilder sb = new StringBuilder("Usage: spark-submit --class io.sparkmp.examples.TrainJob <jar> [flags]\n"
@@ -60,7 +78,7 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
                 help = true;
                 continue;
             }
-            if (a.equals("--dry-run")) {
+            if (a.equals("--dry-run") || a.equals("--overwrite")) {
                 if (v.put(a, "true") != null) {
                     throw new IllegalArgumentException(a + " given twice");
                 }
@@ -90,7 +108,7 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
         }
         if (help) {
             return new TrainJobOptions(null, null, null, 0, 0, 0, 0, null, null, null, null, null, 0, false, null,
-                    false, true);
+                    false, false, true);
         }
         ScheduleKind schedule = null;
         if (v.containsKey("--schedule")) {
@@ -103,7 +121,7 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
         }
         return new TrainJobOptions(
                 Paths.get(required(v, "--model")),
-                v.containsKey("--init-from") ? Paths.get(v.get("--init-from")) : null,
+                v.get("--init-from"),
                 required(v, "--train"),
                 integer(v, "--label-column", null, 0),
                 integer(v, "--num-classes", null, 0),
@@ -116,7 +134,8 @@ record TrainJobOptions(Path model, Path initFrom, String train, int labelColumn,
                 indices(v, "--boundaries"),
                 longValue(v, "--seed", 42),
                 bool(v, "--shuffle", false),
-                v.containsKey("--output") ? Paths.get(v.get("--output")) : null,
+                v.get("--output"),
+                v.containsKey("--overwrite"),
                 v.containsKey("--dry-run"),
                 false);
     }
