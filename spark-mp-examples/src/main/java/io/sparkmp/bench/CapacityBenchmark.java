@@ -42,7 +42,7 @@ import java.util.stream.Stream;
  * dl4j,p2,p4}, {@code --hidden 9}, {@code --step 128}, {@code --start 1024} (or per contender
  * {@code dl4j=3072,p4=6144}; {@code W:H} probes H after a successful W instead of 2W, to re-check an earlier
  * run's bracket with two probes), {@code --max-width 16384}, {@code --max-probes 12} (per contender),
- * {@code --timeout-s 900} (per probe), {@code --steps 3}, {@code --micro-batches 4}, {@code --cap 1500m},
+ * {@code --timeout-s 1500} (per probe; a timeout counts as a failure, named as such), {@code --steps 3}, {@code --micro-batches 4}, {@code --cap 1500m},
  * {@code --executor-heap-mb 512}, {@code --driver-heap 1g}, {@code --device-memory <bytes>} (sets
  * {@code spark.mp.device.memory}; default: the trainer derives the budget), {@code --work <dir>}. Spark-mp
  * contenders need {@code SPARK_HOME} with the runtime jars in {@code jars/}, {@code SPARK_SCALA_VERSION=2.12} and
@@ -94,7 +94,7 @@ public final class CapacityBenchmark {
                     intOf("hidden", v.getOrDefault("hidden", "9")), intOf("step", v.getOrDefault("step", "128")),
                     starts, defaultStart, intOf("max-width", v.getOrDefault("max-width", quick ? "512" : "16384")),
                     intOf("max-probes", v.getOrDefault("max-probes", quick ? "2" : "12")),
-                    intOf("timeout-s", v.getOrDefault("timeout-s", quick ? "300" : "900")),
+                    intOf("timeout-s", v.getOrDefault("timeout-s", quick ? "900" : "1500")),
                     intOf("steps", v.getOrDefault("steps", "3")), intOf("micro-batches", v.getOrDefault("micro-batches", "4")),
                     v.getOrDefault("cap", "1500m"), intOf("executor-heap-mb", v.getOrDefault("executor-heap-mb", "512")),
                     v.getOrDefault("driver-heap", "1g"), v.getOrDefault("device-memory", ""),

@@ -6,6 +6,10 @@ import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.spark.PipelineTrainer;
 import io.sparkmp.spark.ProfileMode;
 import io.sparkmp.spark.TrainingResult;
+import io.sparkmp.store.LayerEntry;
+import io.sparkmp.store.ModelStore;
+import io.sparkmp.store.StoreManifest;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -29,7 +33,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * One capacity probe, run by {@link CapacityBenchmark} in a fresh JVM so that an out-of-memory error ends only
  * this probe: trains {@link CapacityModel} at one width for a few optimizer steps, writes the model and checks it.
  * {@code contender=dl4j} runs DL4J's own {@code fit} in this JVM and writes a {@code ModelSerializer} zip;
- * {@code contender=pN} runs spark-mp with N stages on {@code local-cluster[N,1,heap]}, this JVM being the driver.
+ * {@code contender=pN} runs spark-mp with N stages on {@code local-cluster[N,1,heap]}, this JVM being the driver
+ * that never holds the model: each task writes its own layers to the per-layer store at {@code out}, and the
+ * probe checks the store's manifest (never {@code TrainingResult.network()}).
  *
  * <p>Arguments are {@code key=value}: contender, width, hidden, steps, microBatches, out, cap (each executor's
  * javacpp maxphysicalbytes), executorHeapMb, and optionally deviceMemory ({@code spark.mp.device.memory}).
@@ -116,7 +122,7 @@ public final class CapacityProbe {
             PipelineTrainer trainer = PipelineTrainer.builder(conf).stages(stages)
                     .microBatches(Integer.parseInt(need(a, "microBatches"))).schedule(ScheduleKind.ONE_F_ONE_B)
                     .batchSize(CapacityModel.BATCH).epochs(1).shuffle(false).logEvery(1)
-                    .profile(ProfileMode.ANALYTIC).build();
+                    .profile(ProfileMode.ANALYTIC).output(new File(need(a, "out")).toURI()).overwrite(true).build();
             // The dry run first, so that the predicted memory is reported even when training then fails.
             PipelinePlan plan = trainer.plan(data);
             for (StagePlan s : plan.stages()) {
@@ -127,11 +133,17 @@ public final class CapacityProbe {
             TrainingResult r = trainer.fit(data);
             ProbeLog.say("trained", "steps", r.metrics().size(), "loss",
                     r.metrics().isEmpty() ? Double.NaN : r.metrics().get(r.metrics().size() - 1).loss());
-            // TODO(store output): until the trainer writes its per-layer store, the driver assembles the model.
-            File out = new File(need(a, "out"));
-            ModelSerializer.writeModel(r.network(), out, true);
-            ProbeLog.say("written", "path", out, "bytes", out.length());
-            finish(r.metrics().size(), out.length() > 0);
+            // Never r.network(): the point is that no JVM holds the whole model. Reopening the store checks its
+            // manifest and every layer file's size; it must name each layer with that layer's parameter count.
+            StoreManifest m = ModelStore.open(r.store(), new Configuration()).manifest();
+            boolean complete = m.layers().size() == conf.getConfs().size() && m.iteration() >= 2;
+            for (LayerEntry e : m.layers()) { // Adam: two moments per parameter
+                complete &= e.paramCount() == conf.getConf(e.layer()).getLayer().initializer()
+                        .numParams(conf.getConf(e.layer())) && e.stateCount() == 2 * e.paramCount();
+            }
+            ProbeLog.say("written", "path", r.store(), "bytes", m.layerBytes(), "layers", m.layers().size(),
+                    "iteration", m.iteration());
+            finish(r.metrics().size(), complete);
         } finally {
             jsc.stop();
         }
