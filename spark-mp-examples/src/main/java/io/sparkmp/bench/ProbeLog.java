@@ -102,9 +102,13 @@ final class ProbeLog {
                 Matcher m = f.pattern.matcher(e.getValue());
                 if (m.find()) {
                     where.add(e.getKey());
-                    if (detail == null && f == Failure.PLANNER_INFEASIBLE) {
-                        detail = restOfLine(e.getValue(), m.end());
-                    }
+                    // The planner's message, from the first mention that has one (the probe's own line has none).
+                    do {
+                        if (detail == null && f == Failure.PLANNER_INFEASIBLE) {
+                            String rest = restOfLine(e.getValue(), m.end());
+                            detail = rest.isBlank() ? null : rest;
+                        }
+                    } while (detail == null && f == Failure.PLANNER_INFEASIBLE && m.find());
                 }
             }
             if (!where.isEmpty()) {

@@ -48,7 +48,8 @@ class ProbeLogTest {
         assertEquals("OOM heap (JVM)", ProbeLog.failure(Map.of("JVM",
                 "CAPACITY failed error=java.lang.OutOfMemoryError\njava.lang.OutOfMemoryError: Java heap space")));
         assertEquals("planner infeasible: stage 0 needs 2.1 GiB, budget 988 MiB (driver)", ProbeLog.failure(Map.of(
-                "driver", "io.sparkmp.plan.InfeasiblePlanException: stage 0 needs 2.1 GiB, budget 988 MiB\n\tat x")));
+                "driver", "CAPACITY failed error=io.sparkmp.plan.InfeasiblePlanException\n"
+                        + "io.sparkmp.plan.InfeasiblePlanException: stage 0 needs 2.1 GiB, budget 988 MiB\n\tat x")));
         assertEquals("OOM (JVM)", ProbeLog.failure(Map.of("JVM", "java.lang.OutOfMemoryError: Direct buffer memory")));
         assertNull(ProbeLog.failure(Map.of("JVM", "all fine")));
     }
