@@ -1,13 +1,12 @@
 package io.sparkmp.model;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Converts between a whole DL4J {@link MultiLayerNetwork} and per-layer parameters (global layer index
@@ -44,7 +43,7 @@ public final class ModelAssembler {
                 throw new IllegalArgumentException("parameters given for layer " + k + ", but the model has layers 0.." + (n - 1));
             }
         }
-        List<INDArray> pieces = new ArrayList<>();
+        long total = 0;
         for (int i = 0; i < n; i++) {
             long expected = LayerParameters.numParams(conf, i);
             INDArray p = paramsByLayer.get(i);
@@ -59,13 +58,24 @@ public final class ModelAssembler {
                 throw new IllegalArgumentException("parameters of " + name + " must have " + expected + " values, found "
                         + (p == null ? "none" : p.length()));
             }
-            pieces.add(p.reshape(1, expected).castTo(conf.getDataType()));
+            total += expected;
         }
         MultiLayerNetwork net = new MultiLayerNetwork(conf.clone());
-        if (pieces.isEmpty()) {
+        if (total == 0) {
             net.init();
         } else {
-            net.init(Nd4j.hstack(pieces.toArray(new INDArray[0])), true);
+            // One flat array filled in place: the whole model is held once, not as pieces plus their copy.
+            INDArray flat = Nd4j.create(conf.getDataType(), 1, total);
+            long offset = 0;
+            for (int i = 0; i < n; i++) {
+                long len = LayerParameters.numParams(conf, i);
+                if (len > 0) {
+                    flat.get(NDArrayIndex.interval(0, 0, true), NDArrayIndex.interval(offset, offset + len))
+                            .assign(paramsByLayer.get(i).reshape(1, len).castTo(conf.getDataType()));
+                    offset += len;
+                }
+            }
+            net.init(flat, false);
         }
         if (updaterStateByLayer != null && net.numParams() > 0) {
             net.getUpdater();

@@ -156,13 +156,24 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
     }
 
     /**
-     * The ranks that rank {@code rank} exchanges tensors with, i.e. the links a socket channel must
-     * connect: the ranks of the neighbouring stages of each of its stages, rank 0 (step header, features
-     * masks, labels) and the rank of the last stage (labels, regularization terms for the loss). Rank 0
-     * talks to every rank.
+     * The ranks that rank {@code rank} exchanges frames with, i.e. exactly the links a socket channel must
+     * connect (symmetric: {@code q} is in {@code peersOf(r)} iff {@code r} is in {@code peersOf(q)}). That is
+     * what {@link StageWorker} sends: activations and gradients between the ranks of neighbouring (virtual)
+     * stages; from rank 0 the step header and features masks to every rank and the labels and labels masks
+     * to the rank of the last stage; to the last stage's rank every rank's regularization term. So rank 0
+     * and the last stage's rank talk to every rank, and any other rank to rank 0, the last stage's rank and
+     * its stages' neighbours.
+     *
+     * @throws IllegalArgumentException if {@code rank} is out of range
      */
     public SortedSet<Integer> peersOf(int rank) {
         SortedSet<Integer> out = new TreeSet<>();
+        int lastRank = rankOf(numStages() - 1);
+        if (rank == 0 || rank == lastRank) {
+            for (int r = 0; r < devices; r++) {
+                out.add(r);
+            }
+        }
         for (int s : stagesOf(rank)) {
             if (s > 0) {
                 out.add(rankOf(s - 1));
@@ -171,13 +182,8 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
                 out.add(rankOf(s + 1));
             }
         }
-        if (rank == 0) {
-            for (int r = 1; r < devices; r++) {
-                out.add(r);
-            }
-        }
         out.add(0);
-        out.add(rankOf(numStages() - 1));
+        out.add(lastRank);
         out.remove(rank);
         return Collections.unmodifiableSortedSet(out);
     }

@@ -51,7 +51,8 @@ interface EngineBridge {
 
         @Override
         public ChannelFactory channels() {
-            return (spec, rank, bindHost) -> new SocketEndpoint(SocketTensorChannel.open(transport(spec, bindHost), rank));
+            return (spec, rank, bindHost) -> new SocketEndpoint(SocketTensorChannel.open(transport(spec, bindHost), rank),
+                    spec.pipeline().peersOf(rank));
         }
 
         @Override
@@ -71,12 +72,14 @@ interface EngineBridge {
         }
     }
 
-    /** A listening {@link SocketTensorChannel}; connecting links it to every other rank. */
+    /** A listening {@link SocketTensorChannel}; connecting links it to the ranks it talks to ({@code peers}). */
     final class SocketEndpoint implements ChannelFactory.Endpoint {
         private final SocketTensorChannel channel;
+        private final java.util.Set<Integer> peers;
 
-        SocketEndpoint(SocketTensorChannel channel) {
+        SocketEndpoint(SocketTensorChannel channel, java.util.Set<Integer> peers) {
             this.channel = channel;
+            this.peers = peers;
         }
 
         @Override
@@ -86,9 +89,9 @@ interface EngineBridge {
 
         @Override
         public TensorChannel connect(Map<Integer, InetSocketAddress> peers) {
-            Map<Integer, InetSocketAddress> others = new TreeMap<>(peers);
-            others.remove(channel.localRank());
-            channel.connect(others);
+            Map<Integer, InetSocketAddress> linked = new TreeMap<>(peers);
+            linked.keySet().retainAll(this.peers);
+            channel.connect(linked);
             return channel;
         }
 

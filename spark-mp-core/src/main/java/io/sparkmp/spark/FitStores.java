@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.store.CheckpointDir;
 import io.sparkmp.store.LayerEntry;
 import io.sparkmp.store.ModelStore;
 import io.sparkmp.store.StoreManifest;
@@ -39,71 +40,108 @@ final class FitStores implements AutoCloseable {
     private final boolean scratchOutput;
     private final URI initFrom;
     private final boolean scratchInit;
-    private final long startIteration;
-    private final int startEpoch;
+    private final JobStore.Position start;
+    private final int endEpoch;
+    private final JobStore.Checkpointing checkpoints;
+    private final JobStore.Fault fault;
     private final String tag;
 
     private FitStores(Configuration hadoop, URI output, boolean scratchOutput, URI initFrom, boolean scratchInit,
-                      long startIteration, int startEpoch, String tag) {
+                      JobStore.Position start, int endEpoch, JobStore.Checkpointing checkpoints, JobStore.Fault fault,
+                      String tag) {
         this.hadoop = hadoop;
         this.output = output;
         this.scratchOutput = scratchOutput;
         this.initFrom = initFrom;
         this.scratchInit = scratchInit;
-        this.startIteration = startIteration;
-        this.startEpoch = startEpoch;
+        this.start = start;
+        this.endEpoch = endEpoch;
+        this.checkpoints = checkpoints;
+        this.fault = fault;
         this.tag = tag;
+    }
+
+    /**
+     * The store settings of one fit ({@code spark.mp.*} or the builder).
+     *
+     * @param epochs epochs to train: more epochs after an initFrom start, the total when resuming
+     */
+    record Settings(String output, boolean overwrite, String scratchDir, String initFrom, String resumeFrom,
+                    String checkpointDir, int checkpointEvery, int checkpointKeep, String fault, int epochs) {
     }
 
     /**
      * Checks and prepares the stores of a fit, before anything trains.
      *
-     * @param outputOrEmpty {@code spark.mp.output}
-     * @param initFromOrEmpty {@code spark.mp.initFrom}: a store or a {@code .zip}
      * @param initialNetworkOrNull the builder's {@code initialParameters}
      * @throws IllegalArgumentException for an output that is not writable or not empty without overwrite, a
-     *     start that is not a complete store or zip of this model, or both a start and an initial network
+     *     start that is not a complete store or zip of this model, a resume point past the last epoch, a
+     *     checkpoint directory that is not writable, or more than one of initFrom, resumeFrom and an initial
+     *     network
      */
-    static FitStores prepare(Configuration hadoop, MultiLayerConfiguration conf, String jobId, String outputOrEmpty,
-                             boolean overwrite, String scratchDirOrEmpty, String initFromOrEmpty,
+    static FitStores prepare(Configuration hadoop, MultiLayerConfiguration conf, String jobId, Settings st,
                              MultiLayerNetwork initialNetworkOrNull, long seed) {
-        if (!initFromOrEmpty.isEmpty() && initialNetworkOrNull != null) {
-            throw new IllegalArgumentException("give initFrom (" + initFromOrEmpty + ") or initialParameters, not both");
+        int starts = (st.initFrom().isEmpty() ? 0 : 1) + (st.resumeFrom().isEmpty() ? 0 : 1)
+                + (initialNetworkOrNull == null ? 0 : 1);
+        if (starts > 1) {
+            throw new IllegalArgumentException("give one of initFrom, resumeFrom and initialParameters, found "
+                    + (st.initFrom().isEmpty() ? "" : "initFrom " + st.initFrom() + " ")
+                    + (st.resumeFrom().isEmpty() ? "" : "resumeFrom " + st.resumeFrom() + " ")
+                    + (initialNetworkOrNull == null ? "" : "initialParameters"));
         }
+        JobStore.Fault fault = JobStore.Fault.parse(st.fault());
         String tag = jobId.replace("-", "").substring(0, 12);
-        URI scratch = scratchDirOrEmpty.isEmpty()
+        URI scratch = st.scratchDir().isEmpty()
                 ? qualify(hadoop, "/tmp/spark-mp-" + System.getProperty("user.name", "user"), "spark.mp.scratchDir")
-                : qualify(hadoop, scratchDirOrEmpty, "spark.mp.scratchDir");
-        boolean scratchOutput = outputOrEmpty.isEmpty();
-        URI output = scratchOutput ? child(scratch, jobId + "-model") : qualify(hadoop, outputOrEmpty, "output");
+                : qualify(hadoop, st.scratchDir(), "spark.mp.scratchDir");
+        boolean scratchOutput = st.output().isEmpty();
+        URI output = scratchOutput ? child(scratch, jobId + "-model") : qualify(hadoop, st.output(), "output");
+        JobStore.Checkpointing checkpoints = JobStore.Checkpointing.OFF;
         URI init = null;
         boolean scratchInit = false;
-        long iteration = 0;
-        int epoch = 0;
+        JobStore.Position start = JobStore.Position.ZERO;
+        int endEpoch = st.epochs();
         FitStores made = null;
         try {
-            prepareOutput(hadoop, output, overwrite && !scratchOutput, scratchOutput);
-            MultiLayerNetwork start = initialNetworkOrNull;
-            if (!initFromOrEmpty.isEmpty()) {
-                URI from = qualify(hadoop, initFromOrEmpty, "initFrom");
+            prepareOutput(hadoop, output, st.overwrite() && !scratchOutput, scratchOutput);
+            if (!st.checkpointDir().isEmpty()) {
+                URI dir = qualify(hadoop, st.checkpointDir(), "checkpoint.dir");
+                prepareCheckpointDir(hadoop, dir);
+                checkpoints = new JobStore.Checkpointing(dir.toString(), st.checkpointEvery(), st.checkpointKeep());
+            }
+            MultiLayerNetwork startNet = initialNetworkOrNull;
+            if (!st.initFrom().isEmpty()) {
+                URI from = qualify(hadoop, st.initFrom(), "initFrom");
                 if (from.getPath().toLowerCase(Locale.ROOT).endsWith(".zip")) {
-                    start = readZip(hadoop, from);
+                    startNet = readZip(hadoop, from);
                 } else {
                     init = from;
                 }
             }
-            if (start != null) {
+            if (startNet != null) {
                 init = child(scratch, jobId + "-init");
                 scratchInit = true;
-                ModelStore.write(init, hadoop, start, seed, "init-" + tag);
+                ModelStore.write(init, hadoop, startNet, seed, "init-" + tag);
             }
             if (init != null) {
-                ModelStore from = openStart(hadoop, init, initFromOrEmpty.isEmpty() ? "initialParameters" : initFromOrEmpty);
+                ModelStore from = openStart(hadoop, init, st.initFrom().isEmpty() ? "initialParameters" : st.initFrom());
                 from.requireSameModel(conf);
-                iteration = from.manifest().iteration();
-                epoch = from.manifest().epoch();
+                start = new JobStore.Position(from.manifest().iteration(), from.manifest().epoch(), 0);
+                endEpoch = start.epoch() + st.epochs();
             }
-            made = new FitStores(hadoop, output, scratchOutput, init, scratchInit, iteration, epoch, tag);
+            if (!st.resumeFrom().isEmpty()) {
+                ModelStore from = openResume(hadoop, qualify(hadoop, st.resumeFrom(), "resumeFrom"), st.resumeFrom());
+                from.requireSameModel(conf);
+                init = from.uri();
+                start = JobStore.Position.of(from.manifest());
+                if (start.epoch() >= st.epochs()) {
+                    throw new IllegalArgumentException("resumeFrom " + st.resumeFrom() + " has already trained "
+                            + start.epoch() + " epochs (" + start.iteration() + " steps); epochs (" + st.epochs()
+                            + ") is the total when resuming");
+                }
+            }
+            made = new FitStores(hadoop, output, scratchOutput, init, scratchInit, start, endEpoch, checkpoints, fault,
+                    tag);
             return made;
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
@@ -116,7 +154,7 @@ final class FitStores implements AutoCloseable {
 
     /** What the tasks need: where to read and write, from which step on. */
     JobStore jobStore() {
-        return JobStore.of(output, initFrom, startIteration, startEpoch, tag, hadoop);
+        return JobStore.of(output, initFrom, start, endEpoch, checkpoints, fault, tag, hadoop);
     }
 
     URI output() {
@@ -128,29 +166,22 @@ final class FitStores implements AutoCloseable {
         return scratchOutput;
     }
 
-    long startIteration() {
-        return startIteration;
+    JobStore.Position start() {
+        return start;
     }
 
-    int startEpoch() {
-        return startEpoch;
-    }
-
-    /**
-     * Commits the output store from the tasks' entries, after every task finished.
-     *
-     * @param steps optimizer steps this fit took
-     * @param epochs epochs this fit completed
-     */
-    StoreManifest commit(MultiLayerConfiguration conf, List<TaskResult> results, long steps, int epochs, long seed,
-                         int[] boundaries, String jobId) {
+    /** Commits the output store from the tasks' entries, after every task finished. */
+    StoreManifest commit(MultiLayerConfiguration conf, List<TaskResult> results, long seed, int[] boundaries,
+                         String jobId) {
         List<LayerEntry> entries = new ArrayList<>();
+        long iteration = start.iteration();
         for (TaskResult t : results) {
             entries.addAll(t.layers());
+            iteration = Math.max(iteration, t.iteration());
         }
         entries.sort(Comparator.comparingInt(LayerEntry::layer));
-        StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, conf.toJson(), entries,
-                startIteration + steps, startEpoch + epochs, 0, seed, boundaries, jobId, System.currentTimeMillis());
+        StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, conf.toJson(), entries, iteration, endEpoch,
+                0, seed, boundaries, jobId, System.currentTimeMillis());
         try {
             ModelStore.commit(output, hadoop, m);
         } catch (IOException e) {
@@ -177,6 +208,37 @@ final class FitStores implements AutoCloseable {
         }
         if (scratch) {
             FileSystem.get(output, hadoop).deleteOnExit(new Path(output));
+        }
+    }
+
+    private static void prepareCheckpointDir(Configuration hadoop, URI dir) throws IOException {
+        FileSystem fs = FileSystem.get(dir, hadoop);
+        Path p = new Path(dir);
+        Path probe = new Path(p, "_spark-mp-probe-" + java.util.UUID.randomUUID());
+        try {
+            fs.mkdirs(p);
+            fs.create(probe, false).close();
+            fs.delete(probe, false);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("checkpoint.dir " + dir + " is not writable: " + e.getMessage(), e);
+        }
+    }
+
+    /** A store, or the newest complete checkpoint of a checkpoint directory. */
+    private static ModelStore openResume(Configuration hadoop, URI uri, String given) throws IOException {
+        if (CheckpointDir.isCheckpointDir(uri, hadoop)) {
+            ModelStore newest = CheckpointDir.newest(uri, hadoop, null);
+            if (newest == null) {
+                throw new IllegalArgumentException("resumeFrom " + given + " holds no complete checkpoint");
+            }
+            LOG.info("spark-mp: resuming from the checkpoint {} (after step {})", newest.uri(),
+                    newest.manifest().iteration());
+            return newest;
+        }
+        try {
+            return ModelStore.open(uri, hadoop);
+        } catch (IllegalArgumentException | IOException e) {
+            throw new IllegalArgumentException("resumeFrom " + given + ": " + e.getMessage(), e);
         }
     }
 

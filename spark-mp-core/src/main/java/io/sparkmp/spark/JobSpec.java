@@ -75,6 +75,7 @@ record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle,
                 + ", epochs " + epochs + ", seed " + pipeline.seed() + ", shuffle " + shuffle + ", boundaries "
                 + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + ", output " + store.output()
                 + (store.initFromOrEmpty().isEmpty() ? "" : ", from " + store.initFromOrEmpty() + " at step "
-                + store.startIteration()) + "]";
+                + store.start().iteration()) + (store.checkpoints().on() ? ", checkpoints " + store.checkpoints().dir()
+                + " every " + store.checkpoints().every() : "") + "]";
     }
 }

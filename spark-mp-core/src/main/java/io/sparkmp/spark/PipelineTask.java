@@ -84,43 +84,70 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                 throw new IllegalStateException("rank " + rank + " received training rows; only rank 0 reads data");
             }
 
+            JobStore store = s.store();
+            Configuration hadoop = store.hadoop();
+            Checkpointer checkpoints = new Checkpointer(s, hadoop, ctx, rank, attempt);
             InetSocketAddress me = endpoint.localAddress();
-            String[] all = ctx.allGather(me.getHostString() + "|" + me.getPort() + "|" + batches + "|" + examples);
+            // One gather: endpoints, rank 0's mini-batch count and, on a retried attempt, its recovery point.
+            String[] all = ctx.allGather(me.getHostString() + "|" + me.getPort() + "|" + batches + "|" + examples + "|"
+                    + checkpoints.recoveryPoint());
             Map<Integer, InetSocketAddress> peers = new TreeMap<>();
             for (int r = 0; r < all.length; r++) {
-                String[] f = all[r].split("\\|");
+                String[] f = all[r].split("\\|", -1);
                 peers.put(r, new InetSocketAddress(f[0], Integer.parseInt(f[1])));
             }
-            String[] rank0 = all[0].split("\\|");
+            String[] rank0 = all[0].split("\\|", -1);
             int stepsPerEpoch = Integer.parseInt(rank0[2]);
             if (stepsPerEpoch == 0) {
                 throw new IllegalArgumentException("the training data has " + rank0[3] + " examples, fewer than one "
                         + "mini-batch of batchSize " + s.batchSize());
             }
+            URI recovery = rank0[4].isEmpty() ? null : URI.create(rank0[4]);
 
             channel = endpoint.connect(peers);
             runner = runners.create(s, rank, channel);
-            JobStore store = s.store();
-            Configuration hadoop = store.hadoop();
-            if (store.initFromUri() != null) {
-                readInitialLayers(runner, store.initFromUri(), hadoop);
+            JobStore.Position start = store.start();
+            URI from = recovery != null ? recovery : store.initFromUri();
+            if (from != null) {
+                ModelStore read = readInitialLayers(runner, from, hadoop);
+                if (recovery != null) {
+                    start = JobStore.Position.of(read.manifest());
+                    LOG.info("job {} rank {} (stage attempt {}) resumes from the checkpoint {} after step {}",
+                            s.jobId(), rank, attempt, recovery, start.iteration());
+                }
             }
             List<RankStep> steps = new ArrayList<>();
-            long step = store.startIteration();
-            for (int e = 0; e < s.epochs(); e++) {
-                int epoch = store.startEpoch() + e;
+            long step = start.iteration();
+            for (int epoch = start.epoch(); epoch < store.endEpoch(); epoch++) {
                 java.util.Iterator<DataSet> data = spill != null ? spill.epoch(epoch, s.shuffle(), s.seed()) : null;
-                for (int i = 0; i < stepsPerEpoch; i++, step++) {
+                long skip = epoch == start.epoch() ? start.stepInEpoch() : 0;
+                for (int i = 0; i < stepsPerEpoch; i++) {
+                    if (i < skip) { // before the position training starts at: the same batch order, not trained
+                        if (data != null) {
+                            data.next();
+                        }
+                        continue;
+                    }
                     ctx.killTaskIfInterrupted();
                     RankStep rec = runner.runStep(epoch, step, data != null ? data.next() : null);
                     RankStep stamped = new RankStep(rank, attempt, epoch, step, rec.loss(), s.batchSize(),
                             rec.wallNanos(), rec.busyNanos());
                     steps.add(stamped);
                     progress.add(stamped);
+                    step++;
+                    store.fault().maybeThrow("fail", attempt, rank, step);
+                    boolean last = epoch == store.endEpoch() - 1 && i == stepsPerEpoch - 1;
+                    if (!last && store.checkpoints().after(step)) {
+                        checkpoints.write(runner, i + 1 == stepsPerEpoch ? new JobStore.Position(step, epoch + 1, 0)
+                                : new JobStore.Position(step, epoch, i + 1));
+                    }
                 }
             }
+            if (checkpoints.on()) {
+                checkpoints.write(runner, new JobStore.Position(step, store.endEpoch(), 0));
+            }
             List<LayerEntry> written = writeLayers(runner, store, hadoop, rank);
-            TaskResult result = new TaskResult(rank, written, steps, examples, dropped);
+            TaskResult result = new TaskResult(rank, written, steps, examples, dropped, step);
             return JavaConverters.asScalaIterator(List.of(JavaBytes.of(result)).iterator());
         } catch (RuntimeException | Error e) {
             failure = e;
@@ -136,9 +163,11 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
         }
     }
 
-    private static void readInitialLayers(StageRunner runner, URI from, Configuration hadoop) {
+    private static ModelStore readInitialLayers(StageRunner runner, URI from, Configuration hadoop) {
         try {
-            runner.readLayers(ModelStore.open(from, hadoop));
+            ModelStore store = ModelStore.open(from, hadoop);
+            runner.readLayers(store);
+            return store;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read this rank's layers from " + from + ": " + e.getMessage(), e);
         }

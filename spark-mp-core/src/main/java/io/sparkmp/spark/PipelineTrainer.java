@@ -171,8 +171,8 @@ public final class PipelineTrainer {
         Resolved r = resolve(PlanReport.settingsOf(settings, plan), mp);
         ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
         String jobId = UUID.randomUUID().toString();
-        FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), conf, jobId, r.output, r.overwrite, r.scratchDir,
-                r.initFrom, initialNetwork, r.seed);
+        FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), conf, jobId, r.storeSettings(), initialNetwork,
+                r.seed);
         JobSpec spec = jobSpec(jobId, r, plan.boundaries(), plan.recomputePerStage(), stores.jobStore());
         PlanReport.logPlan(plan);
         LOG.info("spark-mp: training {}", spec);
@@ -230,8 +230,7 @@ public final class PipelineTrainer {
         for (List<RankStep> step : byStep.values()) {
             metrics.add(StepReport.merge(step, r.stages - 1));
         }
-        StoreManifest manifest = stores.commit(conf, results, metrics.size(), r.epochs, r.seed, spec.boundaries(),
-                spec.jobId());
+        StoreManifest manifest = stores.commit(conf, results, r.seed, spec.boundaries(), spec.jobId());
         if (dropped > 0) {
             LOG.warn("spark-mp: {} of {} examples per epoch were in a partial last mini-batch and not trained on",
                     dropped, examples);
@@ -295,6 +294,11 @@ public final class PipelineTrainer {
         final boolean overwrite;
         final String scratchDir;
         final String initFrom;
+        final String resumeFrom;
+        final String checkpointDir;
+        final int checkpointEvery;
+        final int checkpointKeep;
+        final String fault;
 
         Resolved(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf) {
             stages = get(overrides, conf, SparkMpConf.STAGES);
@@ -317,6 +321,16 @@ public final class PipelineTrainer {
             overwrite = get(overrides, conf, SparkMpConf.OUTPUT_OVERWRITE);
             scratchDir = conf.get(SparkMpConf.SCRATCH_DIR);
             initFrom = get(overrides, conf, SparkMpConf.INIT_FROM);
+            resumeFrom = get(overrides, conf, SparkMpConf.RESUME_FROM);
+            checkpointDir = get(overrides, conf, SparkMpConf.CHECKPOINT_DIR);
+            checkpointEvery = get(overrides, conf, SparkMpConf.CHECKPOINT_EVERY);
+            checkpointKeep = get(overrides, conf, SparkMpConf.CHECKPOINT_KEEP);
+            fault = get(overrides, conf, SparkMpConf.TEST_FAULT);
+        }
+
+        FitStores.Settings storeSettings() {
+            return new FitStores.Settings(output, overwrite, scratchDir, initFrom, resumeFrom, checkpointDir,
+                    checkpointEvery, checkpointKeep, fault, epochs);
         }
 
         @SuppressWarnings("unchecked")
@@ -504,6 +518,30 @@ public final class PipelineTrainer {
             return set(SparkMpConf.INIT_FROM, storeOrZip.toString());
         }
 
+        /**
+         * Continues a run from a checkpoint directory (its newest complete checkpoint) or a store, at the data
+         * position it records; {@link #epochs} is then the total. Not together with {@link #initFrom} or
+         * {@link #initialParameters}.
+         */
+        public Builder resumeFrom(java.net.URI checkpointDirOrStore) {
+            if (checkpointDirOrStore == null) {
+                throw new IllegalArgumentException("resumeFrom must not be null");
+            }
+            return set(SparkMpConf.RESUME_FROM, checkpointDirOrStore.toString());
+        }
+
+        /**
+         * Checkpoints into {@code dir} after every {@code everySteps} optimizer steps (0: only when training
+         * ends); a retried barrier stage resumes from the newest complete one (see {@link SparkMpConf#CHECKPOINT_DIR}).
+         */
+        public Builder checkpoint(java.net.URI dir, int everySteps) {
+            if (dir == null) {
+                throw new IllegalArgumentException("checkpoint dir must not be null");
+            }
+            set(SparkMpConf.CHECKPOINT_DIR, dir.toString());
+            return set(SparkMpConf.CHECKPOINT_EVERY, everySteps);
+        }
+
         /** Receives the live progress records (instead of the driver log); called on Spark's listener thread. */
         public Builder progressListener(Consumer<StepReport> sink) {
             if (progressSink != null) {
@@ -574,6 +612,11 @@ public final class PipelineTrainer {
 
         private PlanChoices planChoices() {
             return new PlanChoices(boundaries, boundaryNames, profileMode, inputType);
+        }
+
+        /** Injects a fault on the first stage attempt (tests of recovery; see {@link SparkMpConf#TEST_FAULT}). */
+        Builder fault(String fault) {
+            return set(SparkMpConf.TEST_FAULT, fault);
         }
 
         /** Replaces the engine and transport (tests of the task lifecycle). */

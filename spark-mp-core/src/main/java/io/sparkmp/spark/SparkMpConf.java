@@ -138,6 +138,30 @@ public final class SparkMpConf {
                     + "each task reads only its own layers) or DL4J model zip (split once into a scratch store). "
                     + "Empty: seeded initialisation.", "URI", Function.identity(), v -> true, "", "", "");
 
+    /** Continue a previous run from its newest checkpoint or store. */
+    public static final ConfEntry<String> RESUME_FROM = entry("spark.mp.resumeFrom",
+            "Resume a run from a checkpoint directory (its newest complete checkpoint) or a store: layers, updater "
+                    + "state and the data position (epoch, step in it); training continues to the end of epoch "
+                    + "spark.mp.epochs, which is the total, not additional. The stage count may differ from the "
+                    + "writer's. Empty: no resume.", "URI", Function.identity(), v -> true, "", "", "");
+    /** Checkpoint directory. */
+    public static final ConfEntry<String> CHECKPOINT_DIR = entry("spark.mp.checkpoint.dir",
+            "Directory (any Hadoop FileSystem URI) for checkpoints, one per-layer store per checkpoint "
+                    + "(step-<steps>); a retried barrier stage resumes from the newest complete one of its job. "
+                    + "Empty: no checkpoints.", "URI", Function.identity(), v -> true, "", "", "");
+    /** Steps between checkpoints. */
+    public static final ConfEntry<Integer> CHECKPOINT_EVERY = intEntry("spark.mp.checkpoint.every",
+            "A checkpoint after every this many optimizer steps, and one when training ends (0: only that one).",
+            100, 0);
+    /** Checkpoints kept. */
+    public static final ConfEntry<Integer> CHECKPOINT_KEEP = intEntry("spark.mp.checkpoint.keep",
+            "The newest this many complete checkpoints are kept; older ones are deleted.", 2, 1);
+    /** Fault injection for tests. */
+    public static final ConfEntry<String> TEST_FAULT = entry("spark.mp.test.fault",
+            "For tests of recovery only: fail:<rank>:<step> fails that rank after that step, checkpoint:<rank>:<step> "
+                    + "fails it while writing that step's checkpoint; first stage attempt only. Empty: off.",
+            "string", Function.identity(), v -> true, "", "", "");
+
     private final Map<String, String> values;
 
     private SparkMpConf(Map<String, String> values) {

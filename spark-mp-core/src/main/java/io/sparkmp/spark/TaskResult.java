@@ -14,7 +14,10 @@ import java.util.List;
  * @param steps this rank's per-step records, in step order
  * @param examples examples stage 0 read (0 on other ranks)
  * @param droppedExamples examples of the dropped partial last mini-batch (0 on other ranks)
+ * @param iteration optimizer steps taken in all when training ended (counting steps before a checkpoint this
+ *     attempt resumed from, which {@code steps} does not hold)
  */
-record TaskResult(int rank, List<LayerEntry> layers, List<RankStep> steps, long examples, long droppedExamples)
+record TaskResult(int rank, List<LayerEntry> layers, List<RankStep> steps, long examples, long droppedExamples,
+                  long iteration)
         implements Serializable {
 }

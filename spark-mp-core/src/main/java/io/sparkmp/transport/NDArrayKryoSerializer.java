@@ -25,7 +25,7 @@ public final class NDArrayKryoSerializer extends Serializer<INDArray> {
         INDArray a = array.isAttached() ? array.detach() : array;
         WireDataType dtype = WireDataType.of(a.dataType());
         boolean empty = a.isEmpty();
-        if (!empty && (!SocketTensorChannel.hasDefaultStrides(a) || a.data().asNio() == null)) {
+        if (!empty && (!TensorPayload.hasDefaultStrides(a) || a.data().asNio() == null)) {
             a = a.dup(a.ordering());
         }
         out.writeByte(dtype.id);

@@ -66,7 +66,7 @@ class ReceivePool {
         } catch (IllegalArgumentException e) {
             return;
         }
-        if (!SocketTensorChannel.hasDefaultStrides(a)) {
+        if (!TensorPayload.hasDefaultStrides(a)) {
             return;
         }
         long bytes = a.length() * dtype.width;

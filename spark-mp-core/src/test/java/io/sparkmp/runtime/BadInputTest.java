@@ -148,7 +148,7 @@ class BadInputTest {
         assertEquals(java.util.Set.of(1, 2, 3), four.peersOf(0));
         assertEquals(java.util.Set.of(0, 2, 3), four.peersOf(1));
         assertEquals(java.util.Set.of(0, 1, 3), four.peersOf(2));
-        assertEquals(java.util.Set.of(0, 2), four.peersOf(3));
+        assertEquals(java.util.Set.of(0, 1, 2), four.peersOf(3)); // rank 1 sends it its regularization term
         {
         }
     }

@@ -187,7 +187,8 @@ class PipelineTrainingIT {
     void anExecutorThatDiesMidTrainingDoesNotHangTheFit() throws Exception {
         List<DataSet> data = examples(1600, 5);
         PipelineTrainer.Builder job = PipelineTrainer.builder(model()).stages(4).microBatches(2).batchSize(4)
-                .initialParameters(initialNetwork()).logEvery(1);
+                .initialParameters(initialNetwork()).logEvery(1)
+                .checkpoint(java.nio.file.Files.createTempDirectory("spark-mp-kill").toUri(), 10);
         MultiLayerNetwork undisturbed = PipelineTrainer.builder(model()).stages(4).microBatches(2).batchSize(4)
                 .initialParameters(initialNetwork()).build().fit(CLUSTER.sparkContext().parallelize(data, 2)).network();
 
@@ -215,7 +216,7 @@ class PipelineTrainingIT {
         TrainingResult result = null;
         try {
             result = job.progressListener(progress -> {
-                if (progress.step() >= 2 && killed.compareAndSet(false, true)) {
+                if (progress.step() >= 25 && killed.compareAndSet(false, true)) {
                     Long pid = CLUSTER.executorPids().get(executorByRank.get(1));
                     System.out.println("killing executor " + executorByRank.get(1) + " (pid " + pid
                             + ") running rank 1 at step " + progress.step());
@@ -236,10 +237,13 @@ class PipelineTrainingIT {
         assertTrue(killed.get(), "the test must have killed an executor mid-training");
         assertTrue(seconds < 240, "took " + seconds + " s");
         if (result != null) {
-            // Spark re-ran the whole barrier stage from the start: the same parameters as without the kill.
+            // Spark re-ran the barrier stage, which resumed from the newest checkpoint (every 10 steps; the
+            // kill came after step 25): the same parameters as without the kill.
             double err = relativeError(result.network().params(), undisturbed.params());
             assertEquals(0.0, err, 1e-12, "relative error of the retried run vs the undisturbed one");
-            assertEquals(400, result.metrics().size());
+            assertTrue(result.metrics().get(0).step() >= 20, "resumed at step " + result.metrics().get(0).step());
+            assertEquals(400, result.manifest().iteration());
+            assertEquals(399, result.metrics().get(result.metrics().size() - 1).step());
         }
     }
 
@@ -340,5 +344,81 @@ class PipelineTrainingIT {
 
         assertEquals(jobsBefore, CLUSTER.sparkContext().statusTracker().getJobIdsForGroup(null).length,
                 "no Spark job may run for a fit refused on the driver");
+    }
+
+    /** The fault-free run the recovery tests compare with: P = 2, M = 2, batch 12, 2 epochs (10 steps). */
+    private static PipelineTrainer.Builder recoveryJob(int stages) {
+        return PipelineTrainer.builder(model()).stages(stages).microBatches(2).batchSize(12).epochs(2).seed(3)
+                .initialParameters(initialNetwork());
+    }
+
+    private static MultiLayerNetwork faultFree;
+
+    private static synchronized MultiLayerNetwork faultFree() {
+        if (faultFree == null) {
+            faultFree = recoveryJob(2).build().fit(CLUSTER.sparkContext().parallelize(DATA, 3)).network();
+        }
+        return faultFree;
+    }
+
+    /**
+     * Rank 1 fails after step 7 on the first attempt: Spark re-runs the barrier stage, which resumes from the
+     * checkpoint after step 6 and ends where the fault-free run ends.
+     */
+    @Order(8)
+    @Test
+    void aStageThatFailsResumesFromTheNewestCheckpointToTheSameResult(@TempDir java.nio.file.Path tmp) throws Exception {
+        URI dir = tmp.resolve("checkpoints").toUri();
+        TrainingResult r = recoveryJob(2).checkpoint(dir, 3).fault("fail:1:7").build()
+                .fit(CLUSTER.sparkContext().parallelize(DATA, 3));
+        assertEquals(6, r.metrics().get(0).step(), "the retry must start after the checkpoint of step 6");
+        assertEquals(10, r.manifest().iteration());
+        double err = relativeError(r.network().params(), faultFree().params());
+        double stateErr = relativeError(r.network().getUpdater().getStateViewArray(),
+                faultFree().getUpdater().getStateViewArray());
+        System.out.printf("failed at step 7, resumed from step 6: parameters %.3e, Adam state %.3e vs fault-free%n",
+                err, stateErr);
+        assertTrue(err <= 1e-12 && stateErr <= 1e-12, err + " / " + stateErr);
+        try (var steps = Files.list(tmp.resolve("checkpoints"))) {
+            assertEquals(List.of("step-000000009", "step-000000010"),
+                    steps.map(p -> p.getFileName().toString()).sorted().toList(), "keep = 2 newest");
+        }
+    }
+
+    /** Rank 1 dies while writing the checkpoint of step 6: that one never commits, the retry resumes from step 3. */
+    @Order(9)
+    @Test
+    void aCrashWhileWritingACheckpointFallsBackToThePreviousOne(@TempDir java.nio.file.Path tmp) throws Exception {
+        URI dir = tmp.resolve("checkpoints").toUri();
+        TrainingResult r = recoveryJob(2).checkpoint(dir, 3).fault("checkpoint:1:6").build()
+                .fit(CLUSTER.sparkContext().parallelize(DATA, 3));
+        assertEquals(3, r.metrics().get(0).step(), "the incomplete checkpoint of step 6 must be skipped");
+        double err = relativeError(r.network().params(), faultFree().params());
+        assertTrue(err <= 1e-12, "relative error " + err);
+    }
+
+    /** A checkpoint written by 4 stages, resumed on 2 (each rank reads only its layers), continues identically. */
+    @Order(10)
+    @Test
+    void aFourStageCheckpointResumesOnTwoStages(@TempDir java.nio.file.Path tmp) throws Exception {
+        URI dir = tmp.resolve("checkpoints").toUri();
+        recoveryJob(4).checkpoint(dir, 3).build().fit(CLUSTER.sparkContext().parallelize(DATA, 3));
+        URI step6 = io.sparkmp.store.CheckpointDir.stepDir(dir, 6);
+        assertEquals(4, ModelStore.open(step6, new Configuration()).manifest().boundaries().length - 1);
+        assertEquals(1, ModelStore.open(step6, new Configuration()).manifest().epoch());
+        assertEquals(1, ModelStore.open(step6, new Configuration()).manifest().stepInEpoch());
+        TrainingResult resumed = PipelineTrainer.builder(model()).stages(2).microBatches(2).batchSize(12).epochs(2)
+                .seed(3).resumeFrom(step6).build().fit(CLUSTER.sparkContext().parallelize(DATA, 3));
+        assertEquals(6, resumed.metrics().get(0).step());
+        assertEquals(4, resumed.metrics().size());
+        double err = relativeError(resumed.network().params(), faultFree().params());
+        System.out.printf("4-stage checkpoint of step 6 resumed on 2 stages: parameters %.3e vs fault-free%n", err);
+        assertTrue(err <= 1e-12, "relative error " + err);
+
+        IllegalArgumentException done = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer
+                .builder(model()).stages(2).microBatches(2).batchSize(12).epochs(2).seed(3).resumeFrom(dir).build()
+                .fit(CLUSTER.sparkContext().parallelize(DATA, 3)));
+        assertTrue(done.getMessage().endsWith("has already trained 2 epochs (10 steps); epochs (2) is the total when "
+                + "resuming"), done.getMessage());
     }
 }

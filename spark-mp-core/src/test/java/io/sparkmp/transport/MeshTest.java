@@ -8,6 +8,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -15,8 +16,13 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Eight ranks, every pair linked, all exchanging frames at once and asking for them out of order. */
+/**
+ * Eight ranks, every pair linked, all exchanging frames at once and asking for them out of order; and a chain
+ * of three ranks linked only to their neighbours.
+ */
 class MeshTest {
     private static final int RANKS = 8;
     private static final int FRAMES = 30;
@@ -91,6 +97,43 @@ class MeshTest {
             }
             assertEquals(RANKS * (RANKS - 1) * FRAMES, sent);
             assertEquals(RANKS * (RANKS - 1) * FRAMES, received);
+        } finally {
+            pool.shutdownNow();
+            Loopback.closeAll(chans);
+        }
+    }
+
+    @Test
+    void onlyNamedPeersAreLinkedAndAnUnlinkedRankFailsAtOnceNamingBothRanks() throws Exception {
+        TransportConfig config = Loopback.config("chain");
+        List<SocketTensorChannel> chans = new ArrayList<>();
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            for (int r = 0; r < 3; r++) {
+                chans.add(SocketTensorChannel.open(config, r));
+            }
+            List<Future<?>> up = new ArrayList<>();
+            up.add(pool.submit(() -> chans.get(0).connect(Map.of(1, chans.get(1).localAddress()))));
+            up.add(pool.submit(() -> chans.get(1).connect(Map.of(0, chans.get(0).localAddress(),
+                    2, chans.get(2).localAddress()))));
+            up.add(pool.submit(() -> chans.get(2).connect(Map.of(1, chans.get(1).localAddress()))));
+            for (Future<?> f : up) {
+                f.get(30, TimeUnit.SECONDS);
+            }
+            INDArray t = Nd4j.ones(DataType.FLOAT, 4);
+            chans.get(0).send(1, Loopback.key(0, 0), t);
+            assertEquals(4, chans.get(1).receive(0, Loopback.key(0, 0)).length());
+
+            long start = System.nanoTime();
+            TransportException send = assertThrows(TransportException.class,
+                    () -> chans.get(0).send(2, Loopback.key(0, 1), t));
+            TransportException receive = assertThrows(TransportException.class,
+                    () -> chans.get(2).receive(0, Loopback.key(0, 1)));
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2), "unlinked ranks must fail at once");
+            assertEquals("rank 0 has no link to rank 2 (linked: [1]); call connect with that peer first",
+                    send.getMessage());
+            assertEquals("rank 2 has no link to rank 0 (linked: [1]); call connect with that peer first",
+                    receive.getMessage());
         } finally {
             pool.shutdownNow();
             Loopback.closeAll(chans);

@@ -2,6 +2,7 @@ package io.sparkmp.examples;
 
 import io.sparkmp.spark.AtomicFiles;
 import io.sparkmp.spark.PipelineTrainer;
+import io.sparkmp.spark.SparkMpConf;
 import io.sparkmp.spark.StepReport;
 import io.sparkmp.spark.TrainingResult;
 import org.apache.spark.SparkConf;
@@ -105,6 +106,15 @@ public final class TrainJob {
             }
             if (o.overwrite()) {
                 b.overwrite(true);
+            }
+            if (o.resumeFrom() != null) {
+                b.resumeFrom(TrainJobOptions.uriOf(o.resumeFrom()));
+            }
+            if (o.checkpointDir() != null) {
+                b.checkpoint(TrainJobOptions.uriOf(o.checkpointDir()),
+                        o.checkpointEvery() != null ? o.checkpointEvery() : SparkMpConf.CHECKPOINT_EVERY.defaultValue());
+            } else if (o.checkpointEvery() != null) {
+                throw new IllegalArgumentException("--checkpoint-every needs --checkpoint-dir");
             }
             PipelineTrainer trainer = b.build(); // settings are checked before Spark starts
             spark = existing != null ? existing : session();

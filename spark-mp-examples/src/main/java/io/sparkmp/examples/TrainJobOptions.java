@@ -15,8 +15,8 @@ import java.util.Map;
  */
 record TrainJobOptions(Path model, String initFrom, String train, int labelColumn, int numClasses, int batchSize,
                        int epochs, Integer stages, Integer microBatches, ScheduleKind schedule, Integer stagesPerDevice,
-                       int[] boundaries, long seed, boolean shuffle, String output, boolean overwrite, boolean dryRun,
-                       boolean help) {
+                       int[] boundaries, long seed, boolean shuffle, String output, boolean overwrite, String resumeFrom,
+                       String checkpointDir, Integer checkpointEvery, boolean dryRun, boolean help) {
 
     /** Flag, value placeholder, meaning; the order of --help. */
     static final String[][] FLAGS = {
@@ -41,6 +41,9 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
                     + "written by the stages themselves) or, ending in .zip, one DL4J ModelSerializer zip assembled "
                     + "on the driver (optional)"},
             {"--overwrite", "", "replace an existing store at --output (refused otherwise)"},
+            {"--checkpoint-dir", "<dir|URI>", "write checkpoints here (a failed attempt resumes from the newest)"},
+            {"--checkpoint-every", "<K>", "a checkpoint every K optimizer steps (default 100; 0: only at the end)"},
+            {"--resume-from", "<dir|URI>", "continue a run from a checkpoint directory or store; --epochs is the total"},
             {"--help", "", "print this help"},
     };
 
@@ -108,7 +111,7 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
         }
         if (help) {
             return new TrainJobOptions(null, null, null, 0, 0, 0, 0, null, null, null, null, null, 0, false, null,
-                    false, false, true);
+                    false, null, null, null, false, true);
         }
         ScheduleKind schedule = null;
         if (v.containsKey("--schedule")) {
@@ -136,6 +139,9 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
                 bool(v, "--shuffle", false),
                 v.get("--output"),
                 v.containsKey("--overwrite"),
+                v.get("--resume-from"),
+                v.get("--checkpoint-dir"),
+                optionalInteger(v, "--checkpoint-every", 0),
                 v.containsKey("--dry-run"),
                 false);
     }

@@ -90,6 +90,9 @@ class TrainJobTest {
         assertOneLineError(run(args(out, "--model", dir.resolve("missing.json").toString())),
                 "--model " + dir.resolve("missing.json") + " cannot be read", out);
         assertOneLineError(run(args(out, "--micro-batches", "3")), "microBatches (3) must divide batchSize (32)", out);
+        assertOneLineError(run(args(out, "--checkpoint-every", "5")), "--checkpoint-every needs --checkpoint-dir", out);
+        assertOneLineError(run(args(out, "--checkpoint-every", "-1", "--checkpoint-dir", dir.toString())),
+                "--checkpoint-every should be an integer >= 0, but was `-1`", out);
         assertOneLineError(run(args(out, "--stages", "5")), "stages (5) must be <= the model's layer count (4)", out);
         assertOneLineError(run(args(dir.resolve("no/such/dir/m.zip"))), "does not exist or is not writable",
                 dir.resolve("no/such/dir/m.zip"));
@@ -108,5 +111,38 @@ class TrainJobTest {
                 "label `3.0` in column `label` is not a class index in [0, 3)", out);
         assertOneLineError(run(args(out, "--train", dir.resolve("none.csv").toString())),
                 "--train " + dir.resolve("none.csv") + " cannot be read", out);
+    }
+
+    @Test
+    void outputToAStoreIsRefusedWhenNotEmptyWithoutOverwriteAndInitFromContinuesTheStepCount(@TempDir Path dir)
+            throws Exception {
+        Path store = dir.resolve("store");
+        Outcome first = run(args(store, "--epochs", "1", "--batch-size", "30", "--micro-batches", "2"));
+        assertEquals(0, first.code(), first.err());
+        assertTrue(first.out().contains("model written to file://" + store.toAbsolutePath()), first.out());
+        io.sparkmp.store.StoreManifest m = io.sparkmp.store.ModelStore.open(store.toUri(),
+                new org.apache.hadoop.conf.Configuration()).manifest();
+        long steps = m.iteration();
+        assertTrue(steps > 0, "steps " + steps);
+
+        Outcome again = run(args(store, "--epochs", "1", "--batch-size", "30", "--micro-batches", "2"));
+        assertEquals(TrainJob.EXIT_BAD_INPUT, again.code(), again.err());
+        assertTrue(again.err().contains("is not empty") && again.err().contains("--overwrite"), again.err());
+        assertEquals(m, io.sparkmp.store.ModelStore.open(store.toUri(), new org.apache.hadoop.conf.Configuration())
+                .manifest(), "a refused run must leave the store as it was");
+
+        Path next = dir.resolve("next");
+        Outcome resumed = run(args(next, "--epochs", "1", "--batch-size", "30", "--micro-batches", "2",
+                "--init-from", store.toString()));
+        assertEquals(0, resumed.code(), resumed.err());
+        assertTrue(resumed.out().contains("epoch 1 step " + steps + " loss"), resumed.out());
+        assertEquals(2 * steps, io.sparkmp.store.ModelStore.open(next.toUri(), new org.apache.hadoop.conf.Configuration())
+                .manifest().iteration());
+
+        List<String> overwrite = new ArrayList<>(List.of(args(store, "--epochs", "1", "--batch-size", "30",
+                "--micro-batches", "2")));
+        overwrite.add("--overwrite");
+        Outcome replaced = run(overwrite.toArray(new String[0]));
+        assertEquals(0, replaced.code(), replaced.err());
     }
 }

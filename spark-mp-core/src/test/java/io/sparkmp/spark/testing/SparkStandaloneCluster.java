@@ -45,7 +45,8 @@ import java.util.regex.Pattern;
 public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAllCallback {
 
     private static final Pattern ALIVE_WORKERS = Pattern.compile("\"aliveworkers\"\\s*:\\s*(\\d+)");
-    private static final long START_TIMEOUT_MS = 120_000;
+    /** Generous: on a loaded 2-core machine the master and four workers were measured to need over 120 s. */
+    private static final long START_TIMEOUT_MS = 300_000;
 
     private final int workers;
     private final int workerMemoryMb;

@@ -1,0 +1,149 @@
+package io.sparkmp.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+import io.sparkmp.model.TestModels;
+import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.transport.TensorChannel;
+import io.sparkmp.transport.TensorKey;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+/**
+ * {@link PipelineSpec#peersOf} is exactly the set of ranks a rank's worker talks to: two steps of real stage
+ * workers run over in-process channels that record every (rank, peer) pair of a send or receive, and the
+ * recorded sets must equal {@code peersOf} (a missing peer would be an unlinked socket, an extra one a
+ * wasted link and its threads).
+ */
+class PeersTest {
+
+    @ParameterizedTest(name = "{0}, P={1}, v={2}")
+    @CsvSource({
+        "ONE_F_ONE_B, 1, 1", "ONE_F_ONE_B, 2, 1", "ONE_F_ONE_B, 3, 1", "ONE_F_ONE_B, 4, 1",
+        "GPIPE, 3, 1",
+        "INTERLEAVED_1F1B, 2, 2", "INTERLEAVED_1F1B, 3, 2", "INTERLEAVED_1F1B, 4, 2"
+    })
+    void peersOfIsExactlyWhoTheWorkersTalkTo(ScheduleKind kind, int devices, int virtualStages) throws Exception {
+        int stages = devices * virtualStages;
+        int[] boundaries = new int[stages + 1];
+        for (int s = 0; s <= stages; s++) {
+            boundaries[s] = s;
+        }
+        PipelineSpec spec = PipelineSpec.of(mlp(stages), boundaries, kind, devices, virtualStages, devices, 4 * devices,
+                TestModels.SEED);
+        List<Set<Integer>> talked = new ArrayList<>();
+        List<InProcessChannel> hub = InProcessChannel.connect(devices, Duration.ofSeconds(30));
+        List<DataSet> data = TestModels.data("mlp", DataType.FLOAT, 2, 4 * devices, 7);
+        List<CompletableFuture<Void>> ranks = new ArrayList<>();
+        for (int r = 0; r < devices; r++) {
+            Set<Integer> peers = ConcurrentHashMap.newKeySet();
+            talked.add(peers);
+            TensorChannel recording = new Recording(hub.get(r), peers);
+            int rank = r;
+            ranks.add(CompletableFuture.runAsync(() -> {
+                StageWorker w = new StageWorker(spec, rank, recording, null);
+                for (int step = 0; step < data.size(); step++) {
+                    w.runStep(step, rank == 0 ? data.get(step) : null);
+                }
+            }));
+        }
+        try {
+            for (CompletableFuture<Void> f : ranks) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            hub.get(0).closeAll();
+        }
+        for (int r = 0; r < devices; r++) {
+            assertEquals(new TreeSet<>(talked.get(r)), spec.peersOf(r), "peers of rank " + r + " in " + spec);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, P={1}, v={2}")
+    @CsvSource({"ONE_F_ONE_B, 1, 1", "ONE_F_ONE_B, 4, 1", "ONE_F_ONE_B, 6, 1", "INTERLEAVED_1F1B, 4, 2",
+        "INTERLEAVED_1F1B, 6, 2"})
+    void peersOfIsSymmetricAndSparseForLongPipelines(ScheduleKind kind, int devices, int virtualStages) {
+        int stages = devices * virtualStages;
+        int[] boundaries = new int[stages + 1];
+        for (int s = 0; s <= stages; s++) {
+            boundaries[s] = s;
+        }
+        PipelineSpec spec = PipelineSpec.of(mlp(stages), boundaries, kind, devices, virtualStages, devices, devices, 1);
+        int links = 0;
+        for (int r = 0; r < devices; r++) {
+            SortedSet<Integer> mine = spec.peersOf(r);
+            assertTrue(!mine.contains(r), "rank " + r + " must not be its own peer: " + mine);
+            for (int p : mine) {
+                assertTrue(spec.peersOf(p).contains(r), "rank " + r + " names " + p + " but not the reverse");
+            }
+            links += mine.size();
+        }
+        // P = 6: ranks 1..4 need only rank 0, rank 5 and their stages' neighbours (with v = 2 the wrap from
+        // rank 5 back to rank 0 adds no pair among them), so 1-3, 1-4 and 2-4 are not linked.
+        int expected = devices == 6 ? 15 - 3 : devices * (devices - 1) / 2;
+        assertEquals(expected, links / 2, "links of " + spec);
+    }
+
+    /** Dense layers 8-4-...-4-3, one per stage. */
+    private static MultiLayerConfiguration mlp(int layers) {
+        NeuralNetConfiguration.ListBuilder b = new NeuralNetConfiguration.Builder().seed(TestModels.SEED)
+                .dataType(DataType.FLOAT).updater(new Sgd(0.1)).l2(1e-3).activation(Activation.TANH).list();
+        for (int i = 0; i < layers - 1; i++) {
+            b.layer(new DenseLayer.Builder().nOut(4).build());
+        }
+        b.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX).nOut(3).build());
+        return b.setInputType(InputType.feedForward(8)).build();
+    }
+
+    /** Records the peer of every send and receive. */
+    private record Recording(TensorChannel inner, Set<Integer> peers) implements TensorChannel {
+        @Override
+        public int localRank() {
+            return inner.localRank();
+        }
+
+        @Override
+        public void send(int peerRank, TensorKey key, INDArray tensor) {
+            peers.add(peerRank);
+            inner.send(peerRank, key, tensor);
+        }
+
+        @Override
+        public INDArray receive(int peerRank, TensorKey key) {
+            peers.add(peerRank);
+            return inner.receive(peerRank, key);
+        }
+
+        @Override
+        public void recycle(INDArray received) {
+            inner.recycle(received);
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+}
