@@ -271,6 +271,8 @@ public final class CapacityBenchmark {
                 case "rank" -> executorOfRank.put(Integer.parseInt(l.get("rank")), l.get("executor"));
                 case "trained" -> steps = l.getLong("steps");
                 case "ok" -> ok = true;
+                // The probe's own reading before it stopped Spark: the sampling from here can miss a process.
+                case "rss" -> peaks.merge("executor " + l.get("executor"), l.getLong("peak"), Math::max);
                 default -> {
                 }
             }

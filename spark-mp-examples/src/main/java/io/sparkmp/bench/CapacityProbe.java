@@ -145,6 +145,8 @@ public final class CapacityProbe {
                     "iteration", m.iteration());
             finish(r.metrics().size(), complete);
         } finally {
+            ProcessTreeSampler.executorPeaks(ProcessHandle.current())
+                    .forEach((id, peak) -> ProbeLog.say("rss", "executor", id, "peak", peak));
             jsc.stop();
         }
     }

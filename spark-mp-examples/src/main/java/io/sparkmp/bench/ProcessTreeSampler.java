@@ -115,6 +115,24 @@ final class ProcessTreeSampler implements AutoCloseable {
         }
     }
 
+    /**
+     * One reading, now, of the executor JVMs among {@code root}'s descendants: executor id to peak resident bytes.
+     * The probe calls it on itself before stopping Spark, a second source next to the sampling from outside.
+     */
+    static Map<String, Long> executorPeaks(ProcessHandle root) {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        try (Stream<ProcessHandle> d = root.descendants()) {
+            d.forEach(h -> {
+                Seen s = new Seen(h);
+                s.commandLine = commandLine(h.pid());
+                if (s.executorId() != null) {
+                    out.merge(s.executorId(), peakResidentBytes(h.pid()), Math::max);
+                }
+            });
+        }
+        return out;
+    }
+
     /** {@code VmHWM} of a process in bytes, or -1 when it cannot be read (gone, or not Linux). */
     static long peakResidentBytes(long pid) {
         try {
