@@ -2,10 +2,8 @@ package io.sparkmp.report;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -17,6 +15,7 @@ import java.util.Set;
 import java.util.TreeMap;
 
 import io.sparkmp.runtime.ActionEvent;
+import io.sparkmp.runtime.AtomicFiles;
 import io.sparkmp.schedule.SimulationResult;
 
 /**
@@ -156,20 +155,7 @@ public final class TimelineReport {
             throw new IllegalArgumentException("file must not be null");
         }
         String page = html(data);
-        Path target = file.toAbsolutePath();
-        Path dir = target.getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-        try {
-            Files.writeString(tmp, page, StandardCharsets.UTF_8);
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.replace(file, tmp -> Files.writeString(tmp, page, StandardCharsets.UTF_8));
     }
 
     /**

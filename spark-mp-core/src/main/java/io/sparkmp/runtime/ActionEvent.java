@@ -24,7 +24,7 @@ public record ActionEvent(int rank, long step, int stage, String kind, int micro
 
     /** Loading (splitting, sending to its stage) one micro-batch of the training rows. */
     public static final String LOAD = "LOAD";
-    /** Computing the loss of one micro-batch on the last stage. */
+    /** The loss on the last stage: of one micro-batch, or (no micro-batch) the step's reduction over all ranks. */
     public static final String LOSS = "LOSS";
     /** Time blocked in a receive: the device is idle, waiting for a neighbour. */
     public static final String WAIT = "WAIT";

@@ -9,8 +9,9 @@ import java.util.List;
  * next {@link #drain()}) are counted in {@link #dropped()} rather than kept, so a long run cannot grow
  * the recorder without bound.
  *
- * <p>Sampling: the first {@code firstSteps} steps (steps are 0-based, so {@code 0 .. firstSteps - 1}) and
- * every step that is a multiple of {@code every} ({@code every = 0}: none besides the first ones).
+ * <p>Sampling: see {@link TimelineSampling}; the {@code (rank, firstSteps, every, maxEvents)} constructor
+ * records the first {@code firstSteps} steps (steps are 0-based, so {@code 0 .. firstSteps - 1}) and every
+ * step that is a multiple of {@code every} ({@code every = 0}: none besides the first ones).
  *
  * <p>Times passed to {@link #record} are raw {@code System.nanoTime()} values; they are mapped onto
  * wall-clock epoch nanoseconds with one offset taken once per JVM, so events of ranks in one JVM (or on
@@ -24,8 +25,7 @@ public final class ActionRecorder {
     private static final long EPOCH_OFFSET_NANOS = System.currentTimeMillis() * 1_000_000L - System.nanoTime();
 
     private final int rank;
-    private final int firstSteps;
-    private final int every;
+    private final TimelineSampling sampling;
     private final long[] steps;
     private final int[] stages;
     private final String[] kinds;
@@ -43,21 +43,24 @@ public final class ActionRecorder {
      * @throws IllegalArgumentException if a value is negative
      */
     public ActionRecorder(int rank, int firstSteps, int every, int maxEvents) {
+        this(rank, sampling(firstSteps, every, maxEvents));
+    }
+
+    /**
+     * @param rank the rank whose actions this records
+     * @param sampling the steps to record and the most events held between two drains
+     * @throws IllegalArgumentException if the rank is negative or the sampling null
+     */
+    public ActionRecorder(int rank, TimelineSampling sampling) {
         if (rank < 0) {
             throw new IllegalArgumentException("rank must be >= 0, found " + rank);
         }
-        if (firstSteps < 0) {
-            throw new IllegalArgumentException("firstSteps must be >= 0, found " + firstSteps);
-        }
-        if (every < 0) {
-            throw new IllegalArgumentException("every must be >= 0, found " + every);
-        }
-        if (maxEvents < 0) {
-            throw new IllegalArgumentException("maxEvents must be >= 0, found " + maxEvents);
+        if (sampling == null) {
+            throw new IllegalArgumentException("sampling must not be null");
         }
         this.rank = rank;
-        this.firstSteps = firstSteps;
-        this.every = every;
+        this.sampling = sampling;
+        int maxEvents = sampling.maxEvents();
         steps = new long[maxEvents];
         stages = new int[maxEvents];
         kinds = new String[maxEvents];
@@ -68,7 +71,21 @@ public final class ActionRecorder {
 
     /** Whether actions of {@code step} are recorded: the stage worker can skip timing the others. */
     public boolean sampled(long step) {
-        return step >= 0 && (step < firstSteps || (every > 0 && step % every == 0));
+        return step >= 0 && sampling.sampled(step);
+    }
+
+    private static TimelineSampling sampling(int firstSteps, int every, int maxEvents) {
+        if (firstSteps < 0) {
+            throw new IllegalArgumentException("firstSteps must be >= 0, found " + firstSteps);
+        }
+        if (every < 0) {
+            throw new IllegalArgumentException("every must be >= 0, found " + every);
+        }
+        if (maxEvents < 0) {
+            throw new IllegalArgumentException("maxEvents must be >= 0, found " + maxEvents);
+        }
+        // Step 0 is a multiple of every step count: the old contract samples it whenever every > 0.
+        return new TimelineSampling(0, firstSteps == 0 && every > 0 ? 1 : firstSteps, every, maxEvents);
     }
 
     /**
@@ -117,6 +134,11 @@ public final class ActionRecorder {
         }
         size = 0;
         return out;
+    }
+
+    /** {@link #drain()} in the compact form shipped to the driver, with {@link #dropped()}. */
+    public synchronized RankTimeline drainTimeline() {
+        return RankTimeline.of(rank, drain(), dropped);
     }
 
     /** Events not kept, over the recorder's life, because {@code maxEvents} were already held. */

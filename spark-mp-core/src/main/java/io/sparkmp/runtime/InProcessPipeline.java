@@ -30,6 +30,7 @@ public final class InProcessPipeline {
     private final PipelineSpec spec;
     private final Map<Integer, INDArray> initialParams;
     private final Duration receiveTimeout;
+    private final TimelineSampling timelineOrNull;
 
     /** A pipeline starting from the deterministic initialisation of {@code spec.seed()}. */
     public InProcessPipeline(PipelineSpec spec) {
@@ -42,6 +43,15 @@ public final class InProcessPipeline {
      * @param receiveTimeout longest wait of one receive before the run fails
      */
     public InProcessPipeline(PipelineSpec spec, Map<Integer, INDArray> initialParamsOrNull, Duration receiveTimeout) {
+        this(spec, initialParamsOrNull, receiveTimeout, null);
+    }
+
+    /**
+     * As {@link #InProcessPipeline(PipelineSpec, Map, Duration)}, recording every rank's actions of the steps
+     * {@code timelineOrNull} samples ({@link Result#timelines()}).
+     */
+    public InProcessPipeline(PipelineSpec spec, Map<Integer, INDArray> initialParamsOrNull, Duration receiveTimeout,
+                             TimelineSampling timelineOrNull) {
         if (spec == null) {
             throw new IllegalArgumentException("spec must not be null");
         }
@@ -51,6 +61,7 @@ public final class InProcessPipeline {
         this.spec = spec;
         this.initialParams = initialParamsOrNull == null ? null : Map.copyOf(initialParamsOrNull);
         this.receiveTimeout = receiveTimeout;
+        this.timelineOrNull = timelineOrNull;
     }
 
     /**
@@ -62,9 +73,10 @@ public final class InProcessPipeline {
      * @param updaterState final updater state per layer (empty for a stateless updater)
      * @param steps optimizer steps run
      * @param epochs epochs run
+     * @param timelines each rank's recorded timeline, by rank; empty without timeline sampling
      */
     public record Result(PipelineSpec spec, List<StepMetrics> metrics, Map<Integer, INDArray> parameters,
-                         Map<Integer, INDArray> updaterState, int steps, int epochs) {
+                         Map<Integer, INDArray> updaterState, int steps, int epochs, List<RankTimeline> timelines) {
 
         /** Per-step loss (DL4J's score of each mini-batch), in step order. */
         public List<Double> losses() {
@@ -118,17 +130,20 @@ public final class InProcessPipeline {
         List<List<StepMetrics>> metrics = new ArrayList<>();
         List<Map<Integer, INDArray>> params = new ArrayList<>();
         List<Map<Integer, INDArray>> state = new ArrayList<>();
+        List<RankTimeline> timelines = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
         for (int r = 0; r < p; r++) {
             metrics.add(new ArrayList<>());
             params.add(null);
             state.add(null);
+            timelines.add(null);
         }
         for (int r = 0; r < p; r++) {
             final int rank = r;
             Thread t = new Thread(() -> {
                 try (InProcessChannel channel = channels.get(rank)) {
-                    StageWorker w = new StageWorker(spec, rank, channel, initialParams);
+                    ActionRecorder recorder = timelineOrNull == null ? null : timelineOrNull.recorder(rank);
+                    StageWorker w = new StageWorker(spec, rank, channel, initialParams, recorder);
                     long step = 0;
                     for (int e = 0; e < epochs; e++) {
                         for (DataSet ds : miniBatches) {
@@ -137,6 +152,9 @@ public final class InProcessPipeline {
                     }
                     params.set(rank, w.layerParameters());
                     state.set(rank, w.updaterState());
+                    if (recorder != null) {
+                        timelines.set(rank, recorder.drainTimeline());
+                    }
                 } catch (Throwable ex) {
                     if (!first.compareAndSet(null, ex)) {
                         later.add(ex);
@@ -178,6 +196,6 @@ public final class InProcessPipeline {
             allState.putAll(state.get(r));
         }
         return new Result(spec, List.copyOf(all), Collections.unmodifiableMap(allParams), Collections.unmodifiableMap(allState),
-                epochs * miniBatches.size(), epochs);
+                epochs * miniBatches.size(), epochs, timelineOrNull == null ? List.of() : List.copyOf(timelines));
     }
 }

@@ -1,5 +1,7 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.runtime.ActionRecorder;
+import io.sparkmp.runtime.RankTimeline;
 import io.sparkmp.runtime.StageStore;
 import io.sparkmp.runtime.StageWorker;
 import io.sparkmp.runtime.StepMetrics;
@@ -46,7 +48,10 @@ interface EngineBridge {
 
         @Override
         public StageRunnerFactory runners() {
-            return (spec, rank, channel) -> new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null));
+            return (spec, rank, channel) -> {
+                ActionRecorder recorder = spec.timelineOrNull() == null ? null : spec.timelineOrNull().recorder(rank);
+                return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder), recorder);
+            };
         }
 
         @Override
@@ -60,13 +65,19 @@ interface EngineBridge {
             return TransportConfig.newSecret();
         }
 
+        /** The TLS key store password from this executor's own Spark configuration (never from the spec). */
+        static String keyStorePassword() {
+            org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+            return env == null ? "" : env.conf().get(SparkMpConf.TLS_KEY_STORE_PASSWORD.key(), "");
+        }
+
         static TransportConfig transport(JobSpec spec, String bindHost) {
             TransportConfig.Builder b = TransportConfig.builder(spec.jobId(), spec.secret()).bindHost(bindHost)
                     .connectTimeout(Duration.ofMillis(spec.connectTimeoutMs()))
                     .receiveTimeout(Duration.ofMillis(spec.ioTimeoutMs()))
                     .sendTimeout(Duration.ofMillis(spec.ioTimeoutMs()));
             if (spec.tls()) {
-                b.tls(TlsSettings.sharedPkcs12(Paths.get(spec.keyStore()), spec.keyStorePassword().toCharArray()));
+                b.tls(TlsSettings.sharedPkcs12(Paths.get(spec.keyStore()), keyStorePassword().toCharArray()));
             }
             return b.build();
         }
@@ -104,9 +115,11 @@ interface EngineBridge {
     /** {@link StageWorker} as a {@link StageRunner}: busy time = wall time minus time blocked in receives. */
     final class WorkerRunner implements StageRunner {
         private final StageWorker worker;
+        private final ActionRecorder recorderOrNull;
 
-        WorkerRunner(StageWorker worker) {
+        WorkerRunner(StageWorker worker, ActionRecorder recorderOrNull) {
             this.worker = worker;
+            this.recorderOrNull = recorderOrNull;
         }
 
         @Override
@@ -124,6 +137,11 @@ interface EngineBridge {
         @Override
         public List<LayerEntry> writeLayers(FileSystem fs, Path dir, String tag) throws IOException {
             return StageStore.write(worker, fs, dir, tag);
+        }
+
+        @Override
+        public RankTimeline timeline() {
+            return recorderOrNull == null ? null : recorderOrNull.drainTimeline();
         }
 
         @Override

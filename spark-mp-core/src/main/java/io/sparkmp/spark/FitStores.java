@@ -45,10 +45,13 @@ final class FitStores implements AutoCloseable {
     private final JobStore.Checkpointing checkpoints;
     private final JobStore.Fault fault;
     private final String tag;
+    private final boolean createdOutput;
+    private boolean committed;
 
     private FitStores(Configuration hadoop, URI output, boolean scratchOutput, URI initFrom, boolean scratchInit,
                       JobStore.Position start, int endEpoch, JobStore.Checkpointing checkpoints, JobStore.Fault fault,
-                      String tag) {
+                      String tag, boolean createdOutput) {
+        this.createdOutput = createdOutput;
         this.hadoop = hadoop;
         this.output = output;
         this.scratchOutput = scratchOutput;
@@ -102,7 +105,9 @@ final class FitStores implements AutoCloseable {
         JobStore.Position start = JobStore.Position.ZERO;
         int endEpoch = st.epochs();
         FitStores made = null;
+        boolean createdOutput = false;
         try {
+            createdOutput = !FileSystem.get(output, hadoop).exists(new Path(output));
             prepareOutput(hadoop, output, st.overwrite() && !scratchOutput, scratchOutput);
             if (!st.checkpointDir().isEmpty()) {
                 URI dir = qualify(hadoop, st.checkpointDir(), "checkpoint.dir");
@@ -141,13 +146,18 @@ final class FitStores implements AutoCloseable {
                 }
             }
             made = new FitStores(hadoop, output, scratchOutput, init, scratchInit, start, endEpoch, checkpoints, fault,
-                    tag);
+                    tag, createdOutput);
             return made;
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
         } finally {
-            if (made == null && scratchInit) {
-                delete(hadoop, init);
+            if (made == null) {
+                if (scratchInit) {
+                    delete(hadoop, init);
+                }
+                if (createdOutput) {
+                    removeUncommitted(hadoop, output, tag, true);
+                }
             }
         }
     }
@@ -188,14 +198,42 @@ final class FitStores implements AutoCloseable {
             throw new UncheckedIOException("cannot commit the trained model's store at " + output + ": "
                     + e.getMessage(), e);
         }
+        committed = true;
         return m;
     }
 
-    /** Deletes the scratch store made to start from (the output stays). */
+    /**
+     * Deletes the scratch store made to start from; when the fit did not commit, also the layer files this job
+     * wrote to the output (an older store there stays as it was) and the output directory if this fit made it.
+     */
     @Override
     public void close() {
         if (scratchInit) {
             delete(hadoop, initFrom);
+        }
+        if (!committed) {
+            removeUncommitted(hadoop, output, tag, createdOutput);
+        }
+    }
+
+    /** Removes this job's layer files (named with its tag) from an uncommitted output, then the folder if made here. */
+    private static void removeUncommitted(Configuration hadoop, URI output, String tag, boolean createdHere) {
+        try {
+            FileSystem fs = FileSystem.get(output, hadoop);
+            Path dir = new Path(output);
+            if (!fs.exists(dir)) {
+                return;
+            }
+            for (org.apache.hadoop.fs.FileStatus st : fs.listStatus(dir)) {
+                if (st.getPath().getName().contains("-" + tag)) {
+                    fs.delete(st.getPath(), false);
+                }
+            }
+            if (createdHere && fs.listStatus(dir).length == 0) {
+                fs.delete(dir, false);
+            }
+        } catch (IOException e) {
+            LOG.warn("spark-mp: could not clean up the uncommitted output {}: {}", output, e.toString());
         }
     }
 

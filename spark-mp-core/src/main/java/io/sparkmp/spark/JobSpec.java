@@ -1,6 +1,7 @@
 package io.sparkmp.spark;
 
 import io.sparkmp.runtime.PipelineSpec;
+import io.sparkmp.runtime.TimelineSampling;
 
 import java.io.Serializable;
 import java.util.Arrays;
@@ -10,7 +11,9 @@ import java.util.Arrays;
  * pipeline (model, split, schedule, micro-batches, batch size, seed), the data pass settings, the
  * transport settings and the per-job secret. Immutable.
  *
- * <p>{@link #toString()} never prints the secret or the key store password.
+ * <p>{@link #toString()} never prints the secret. The TLS key store password is not part of the spec: each
+ * executor reads {@code spark.mp.transport.tls.keyStorePassword} from its own Spark configuration, so it is
+ * never broadcast nor logged.
  *
  * @param jobId unique id of this training run (names the channel's connections)
  * @param pipeline what every rank builds and runs
@@ -21,13 +24,13 @@ import java.util.Arrays;
  * @param bindHost channel bind host, "" for the executor's host
  * @param tls whether the channel uses TLS
  * @param keyStore TLS key store path ("" when not used)
- * @param keyStorePassword TLS key store password ("" when not used)
  * @param secret per-job shared secret for channel authentication
  * @param store where the tasks read (init) and write (result) their layers
+ * @param timelineOrNull which steps each rank records for the timeline, or null for none
  */
 record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle, long connectTimeoutMs,
-               long ioTimeoutMs, String bindHost, boolean tls, String keyStore, String keyStorePassword,
-               byte[] secret, JobStore store) implements Serializable {
+               long ioTimeoutMs, String bindHost, boolean tls, String keyStore, byte[] secret,
+               JobStore store, TimelineSampling timelineOrNull) implements Serializable {
 
     JobSpec {
         secret = secret.clone();
@@ -76,6 +79,7 @@ record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle,
                 + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + ", output " + store.output()
                 + (store.initFromOrEmpty().isEmpty() ? "" : ", from " + store.initFromOrEmpty() + " at step "
                 + store.start().iteration()) + (store.checkpoints().on() ? ", checkpoints " + store.checkpoints().dir()
-                + " every " + store.checkpoints().every() : "") + "]";
+                + " every " + store.checkpoints().every() : "") + (timelineOrNull == null ? "" : ", timeline " + timelineOrNull)
+                + "]";
     }
 }

@@ -147,7 +147,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                 checkpoints.write(runner, new JobStore.Position(step, store.endEpoch(), 0));
             }
             List<LayerEntry> written = writeLayers(runner, store, hadoop, rank);
-            TaskResult result = new TaskResult(rank, written, steps, examples, dropped, step);
+            TaskResult result = new TaskResult(rank, written, steps, examples, dropped, step, runner.timeline());
             return JavaConverters.asScalaIterator(List.of(JavaBytes.of(result)).iterator());
         } catch (RuntimeException | Error e) {
             failure = e;

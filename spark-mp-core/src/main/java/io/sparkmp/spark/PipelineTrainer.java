@@ -2,6 +2,7 @@ package io.sparkmp.spark;
 
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.runtime.PipelineSpec;
+import io.sparkmp.runtime.TimelineSampling;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.store.StoreManifest;
 import org.apache.spark.SparkContext;
@@ -142,7 +143,14 @@ public final class PipelineTrainer {
         SparkContext sc = data.sparkSession().sparkContext();
         // Settings, plan and slots first when the model tells its input shape: the label check reads the data.
         Launch l = PlanResolver.inputTypeOf(conf, planChoices.inputType()) != null ? launchable(sc, null) : null;
-        TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
+        try {
+            TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
+        } catch (RuntimeException bad) {
+            if (l != null) {
+                l.stores().close(); // nothing trained: no output, no scratch store left behind
+            }
+            throw bad;
+        }
         JavaRDD<DataSet> rows = TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, inputWidth(conf),
                 TrainingInput.ROW_CHUNK);
         if (l == null) {
@@ -155,7 +163,9 @@ public final class PipelineTrainer {
     private record Launch(PipelinePlan plan, Resolved r, JobSpec spec, FitStores stores) {
         /** The result with the plan and its accuracy (logged). */
         TrainingResult finish(TrainingResult result) {
-            return PlanReport.attach(result, plan);
+            TrainingResult out = PlanReport.attach(result, plan);
+            TimelineCapture.writeIfAsked(r.timelinePath, out, LOG);
+            return out;
         }
     }
 
@@ -186,12 +196,14 @@ public final class PipelineTrainer {
         Broadcast<byte[]> specB = jsc.broadcast(JavaBytes.of(spec));
         ProgressAccumulator progress = new ProgressAccumulator();
         sc.register(progress, "spark-mp progress " + spec.jobId());
+        String description = "spark-mp pipeline training " + spec.jobId();
         ProgressListener listener = new ProgressListener(progress.id(), r.stages, r.stages - 1,
-                r.logEvery, progressSink);
+                r.logEvery, progressSink, description, sc.getConf().getInt("spark.stage.maxConsecutiveAttempts", 4),
+                spec.store().checkpoints().on());
         sc.addSparkListener(listener);
         long t0 = System.nanoTime();
         try (FitStores stores = l.stores()) {
-            sc.setJobDescription("spark-mp pipeline training " + spec.jobId());
+            sc.setJobDescription(description);
             PipelineTask task = new PipelineTask(specB, progress, engine.channels(), engine.runners());
             RDD<byte[]> trained = input.rdd().barrier().mapPartitions(task, false, ClassTag$.MODULE$.apply(byte[].class));
             // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole
@@ -201,7 +213,7 @@ public final class PipelineTrainer {
                 results.add(JavaBytes.read(b, TaskResult.class));
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            return result(results, r, spec, stores, sc, seconds);
+            return result(results, r, spec, stores, sc, seconds).withFailures(listener.failures());
         } finally {
             sc.setJobDescription(null);
             sc.removeSparkListener(listener);
@@ -236,7 +248,8 @@ public final class PipelineTrainer {
                     dropped, examples);
         }
         TrainingResult out = new TrainingResult(stores.output(), stores.scratchOutput(), manifest,
-                sc.hadoopConfiguration(), metrics, examples, dropped, seconds, null, null);
+                sc.hadoopConfiguration(), metrics, examples, dropped, seconds, null, null)
+                .withTimeline(TimelineCapture.of(results.stream().map(TaskResult::timelineOrNull).toList()));
         LOG.info("spark-mp: trained {} steps in {} s ({} samples/s), final loss {}; model ({} MiB) in {}{}",
                 metrics.size(), String.format("%.1f", seconds), String.format("%.1f", out.samplesPerSecond()),
                 metrics.isEmpty() ? "n/a" : metrics.get(metrics.size() - 1).loss(), manifest.layerBytes() >> 20,
@@ -249,7 +262,7 @@ public final class PipelineTrainer {
         PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, r.schedule,
                 r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed).withRecompute(recompute);
         return new JobSpec(jobId, pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
-                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, r.keyStorePassword, engine.newSecret(), store);
+                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, engine.newSecret(), store, r.timeline);
     }
 
     static int layerCount(MultiLayerConfiguration conf) {
@@ -289,7 +302,6 @@ public final class PipelineTrainer {
         final String bindHost;
         final boolean tls;
         final String keyStore;
-        final String keyStorePassword;
         final String output;
         final boolean overwrite;
         final String scratchDir;
@@ -299,6 +311,8 @@ public final class PipelineTrainer {
         final int checkpointEvery;
         final int checkpointKeep;
         final String fault;
+        final String timelinePath;
+        final TimelineSampling timeline;
 
         Resolved(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf) {
             stages = get(overrides, conf, SparkMpConf.STAGES);
@@ -316,11 +330,12 @@ public final class PipelineTrainer {
             bindHost = conf.get(SparkMpConf.BIND_HOST);
             tls = conf.get(SparkMpConf.TLS_ENABLED);
             keyStore = conf.get(SparkMpConf.TLS_KEY_STORE);
-            keyStorePassword = conf.get(SparkMpConf.TLS_KEY_STORE_PASSWORD);
             output = get(overrides, conf, SparkMpConf.OUTPUT);
             overwrite = get(overrides, conf, SparkMpConf.OUTPUT_OVERWRITE);
             scratchDir = conf.get(SparkMpConf.SCRATCH_DIR);
             initFrom = get(overrides, conf, SparkMpConf.INIT_FROM);
+            timelinePath = get(overrides, conf, SparkMpConf.TIMELINE_PATH);
+            timeline = TimelineCapture.sampling(timelinePath, conf);
             resumeFrom = get(overrides, conf, SparkMpConf.RESUME_FROM);
             checkpointDir = get(overrides, conf, SparkMpConf.CHECKPOINT_DIR);
             checkpointEvery = get(overrides, conf, SparkMpConf.CHECKPOINT_EVERY);
@@ -461,6 +476,14 @@ public final class PipelineTrainer {
         /** One live progress line every {@code n} steps on the driver; 0 turns the lines off. */
         public Builder logEvery(int n) {
             return set(SparkMpConf.LOG_EVERY, n);
+        }
+
+        /**
+         * Records the timeline of the sampled steps and writes its report to this local file on the driver after
+         * {@code fit} (see {@link SparkMpConf#TIMELINE_PATH}; sampling from {@code spark.mp.timeline.*}).
+         */
+        public Builder timeline(String htmlFile) {
+            return set(SparkMpConf.TIMELINE_PATH, htmlFile);
         }
 
         /**
@@ -612,6 +635,11 @@ public final class PipelineTrainer {
 
         private PlanChoices planChoices() {
             return new PlanChoices(boundaries, boundaryNames, profileMode, inputType);
+        }
+
+        /** How many of the newest complete checkpoints are kept (default 2). */
+        public Builder checkpointsKept(int n) {
+            return set(SparkMpConf.CHECKPOINT_KEEP, n);
         }
 
         /** Injects a fault on the first stage attempt (tests of recovery; see {@link SparkMpConf#TEST_FAULT}). */

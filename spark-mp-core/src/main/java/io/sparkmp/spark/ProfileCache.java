@@ -1,6 +1,7 @@
 package io.sparkmp.spark;
 
 import io.sparkmp.plan.ModelProfile;
+import io.sparkmp.runtime.AtomicFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -19,6 +19,11 @@ import java.util.function.Consumer;
  * Driver-side live progress: reads the {@link ProgressAccumulator} values that executor heartbeats carry
  * and reports one line per {@code logEvery} steps (the latest step all P ranks have finished; with fast
  * steps and slow heartbeats some multiples are skipped rather than reported late).
+ *
+ * <p>It also reports, in one line per failed attempt of the training's barrier stage, the task that failed
+ * first (the cause; its neighbours then fail on the closed links, and Spark kills the rest): which rank,
+ * executor and host, the last step its heartbeats reported, why, and how many attempts Spark has left
+ * ({@link #failures()}).
  */
 final class ProgressListener extends SparkListener {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineTrainer.class);
@@ -32,8 +37,28 @@ final class ProgressListener extends SparkListener {
     private int attempt = -1;
     private long lastBucket = -1;
     private final List<StepReport> reported = new ArrayList<>();
+    private final String jobDescription;
+    private final int maxAttempts;
+    private final boolean checkpoints;
+    private final java.util.Set<Integer> trainingStages = new java.util.HashSet<>();
+    private final Map<String, Long> lastStepOfRank = new HashMap<>();
+    private final List<String> failures = new ArrayList<>();
+    private final java.util.Set<Integer> failedAttempts = new java.util.HashSet<>();
 
     ProgressListener(long accumulatorId, int devices, int lossRank, int logEvery, Consumer<StepReport> sinkOrNull) {
+        this(accumulatorId, devices, lossRank, logEvery, sinkOrNull, "", 4, false);
+    }
+
+    /**
+     * @param jobDescription the Spark job description of the training job (its stages are watched for failures)
+     * @param maxAttempts {@code spark.stage.maxConsecutiveAttempts}
+     * @param checkpoints whether a retry resumes from a checkpoint (else from the start)
+     */
+    ProgressListener(long accumulatorId, int devices, int lossRank, int logEvery, Consumer<StepReport> sinkOrNull,
+                     String jobDescription, int maxAttempts, boolean checkpoints) {
+        this.jobDescription = jobDescription;
+        this.maxAttempts = maxAttempts;
+        this.checkpoints = checkpoints;
         this.accumulatorId = accumulatorId;
         this.devices = devices;
         this.lossRank = lossRank;
@@ -59,6 +84,7 @@ final class ProgressListener extends SparkListener {
 
     /** Takes one record; reports a step once all ranks have sent it and it starts a new logEvery bucket. */
     synchronized void offer(RankStep r) {
+        lastStepOfRank.merge(r.attempt() + ":" + r.rank(), r.step(), Math::max);
         if (logEvery <= 0 || r.attempt() < attempt) {
             return;
         }
@@ -85,6 +111,44 @@ final class ProgressListener extends SparkListener {
             sink.accept(report);
         }
         pending.headMap(done, true).clear();
+    }
+
+    @Override
+    public synchronized void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart start) {
+        String d = start.properties() == null ? null : start.properties().getProperty("spark.job.description");
+        if (!jobDescription.isEmpty() && jobDescription.equals(d)) {
+            for (Object id : JavaConverters.seqAsJavaList(start.stageIds())) {
+                trainingStages.add((Integer) id);
+            }
+        }
+    }
+
+    @Override
+    public synchronized void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd end) {
+        if (!trainingStages.contains(end.stageId()) || end.reason() instanceof org.apache.spark.Success$
+                || end.reason() instanceof org.apache.spark.TaskKilled) {
+            return; // tasks killed because another rank failed are not the cause
+        }
+        if (!failedAttempts.add(end.stageAttemptId())) {
+            return; // the first failure of an attempt is the cause; its neighbours then lose their links
+        }
+        String why = end.reason() instanceof org.apache.spark.TaskFailedReason f ? f.toErrorString() : end.reason().toString();
+        why = why.strip().split("\n", 2)[0];
+        int rank = end.taskInfo().index();
+        Long step = lastStepOfRank.get(end.stageAttemptId() + ":" + rank);
+        int attemptsLeft = Math.max(0, maxAttempts - end.stageAttemptId() - 1);
+        String line = "rank " + rank + " (stage attempt " + end.stageAttemptId() + ", executor "
+                + end.taskInfo().executorId() + " on " + end.taskInfo().host() + ") failed "
+                + (step == null ? "before reporting a step" : "(last reported step " + step + ")") + ": " + why + "; "
+                + (attemptsLeft == 0 ? "no attempts left" : attemptsLeft + " attempt(s) left, a retry resumes "
+                + (checkpoints ? "from the newest checkpoint" : "from the start (no spark.mp.checkpoint.dir)"));
+        failures.add(line);
+        LOG.warn("spark-mp: {}", line);
+    }
+
+    /** One line per failed training task seen so far (the cause, not the tasks Spark then killed). */
+    synchronized List<String> failures() {
+        return List.copyOf(failures);
     }
 
     /** The live lines reported so far. */

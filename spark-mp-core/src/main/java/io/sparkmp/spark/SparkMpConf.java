@@ -137,6 +137,26 @@ public final class SparkMpConf {
             "Start training from this per-layer store (parameters, updater state, iteration and epoch counts; "
                     + "each task reads only its own layers) or DL4J model zip (split once into a scratch store). "
                     + "Empty: seeded initialisation.", "URI", Function.identity(), v -> true, "", "", "");
+    /** Where the driver writes the timeline report; empty: no timeline. */
+    public static final ConfEntry<String> TIMELINE_PATH = entry("spark.mp.timeline.path",
+            "Local file on the driver where fit writes the timeline report (one self-contained HTML page: measured "
+                    + "actions per stage of the sampled steps beside the plan's predicted step, bubble, loss and "
+                    + "throughput per step). Empty: no timeline is recorded.", "string", Function.identity(),
+            v -> true, "", "", "");
+    /** First step of the timeline's consecutive run. */
+    public static final ConfEntry<Integer> TIMELINE_FIRST_STEP = intEntry("spark.mp.timeline.firstStep",
+            "First optimizer step of the consecutive run the timeline records (step 0 pays connection set-up and "
+                    + "first allocations; the JIT warms up over the first few).", 1, 0);
+    /** Consecutive steps the timeline records. */
+    public static final ConfEntry<Integer> TIMELINE_STEPS = intEntry("spark.mp.timeline.steps",
+            "Consecutive optimizer steps the timeline records, from spark.mp.timeline.firstStep.", 3, 0);
+    /** Period of the timeline's later samples. */
+    public static final ConfEntry<Integer> TIMELINE_EVERY = intEntry("spark.mp.timeline.every",
+            "The timeline also records every N-th optimizer step (0: only the consecutive ones).", 100, 0);
+    /** Cap on the events one rank records. */
+    public static final ConfEntry<Integer> TIMELINE_MAX_EVENTS = intEntry("spark.mp.timeline.maxEvents",
+            "Most timeline events one rank keeps (36 bytes each, allocated when the rank starts); later ones are "
+                    + "counted as dropped.", 20_000, 1);
 
     /** Continue a previous run from its newest checkpoint or store. */
     public static final ConfEntry<String> RESUME_FROM = entry("spark.mp.resumeFrom",

@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.runtime.RankTimeline;
 import io.sparkmp.store.LayerEntry;
 import io.sparkmp.store.ModelStore;
 import org.apache.hadoop.fs.FileSystem;
@@ -28,6 +29,11 @@ interface StageRunner extends AutoCloseable {
      * @return their manifest entries
      */
     List<LayerEntry> writeLayers(FileSystem fs, Path dir, String tag) throws IOException;
+
+    /** This rank's recorded timeline since the last call, or null when it records none. */
+    default RankTimeline timeline() {
+        return null;
+    }
 
     @Override
     void close();

@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.runtime.RankTimeline;
 import io.sparkmp.store.LayerEntry;
 
 import java.io.Serializable;
@@ -16,8 +17,8 @@ import java.util.List;
  * @param droppedExamples examples of the dropped partial last mini-batch (0 on other ranks)
  * @param iteration optimizer steps taken in all when training ended (counting steps before a checkpoint this
  *     attempt resumed from, which {@code steps} does not hold)
+ * @param timelineOrNull this rank's recorded actions of the sampled steps, or null when the timeline is off
  */
 record TaskResult(int rank, List<LayerEntry> layers, List<RankStep> steps, long examples, long droppedExamples,
-                  long iteration)
-        implements Serializable {
+                  long iteration, RankTimeline timelineOrNull) implements Serializable {
 }

@@ -33,11 +33,22 @@ public final class TrainingResult {
     private final double trainingSeconds;
     private final PipelinePlan plan;
     private final PlanAccuracy planAccuracy;
+    private final List<String> failures;
+    private final TimelineCapture timeline;
     private MultiLayerNetwork network;
 
     TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
                    List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
                    PipelinePlan plan, PlanAccuracy planAccuracy) {
+        this(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch, trainingSeconds, plan,
+                planAccuracy, List.of(), TimelineCapture.NONE);
+    }
+
+    private TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
+                           List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
+                           PipelinePlan plan, PlanAccuracy planAccuracy, List<String> failures,
+                           TimelineCapture timeline) {
+        this.failures = List.copyOf(failures);
         this.store = store;
         this.scratchStore = scratchStore;
         this.manifest = manifest;
@@ -48,12 +59,42 @@ public final class TrainingResult {
         this.trainingSeconds = trainingSeconds;
         this.plan = plan;
         this.planAccuracy = planAccuracy;
+        this.timeline = timeline;
     }
 
     /** The same result with its plan and the plan's accuracy. */
     TrainingResult withPlan(PipelinePlan p, PlanAccuracy accuracy) {
         return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
-                trainingSeconds, p, accuracy);
+                trainingSeconds, p, accuracy, failures, timeline);
+    }
+
+    /** The same result with the task failures it recovered from. */
+    TrainingResult withFailures(List<String> f) {
+        return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
+                trainingSeconds, plan, planAccuracy, f, timeline);
+    }
+
+    /**
+     * The task failures this fit recovered from, one line each (rank, attempt, executor, host, the last step
+     * it reported, the cause, the attempts left); empty when nothing failed. The step records
+     * ({@link #metrics()}) of a retried attempt start at the checkpoint it resumed from.
+     */
+    public List<String> recoveredFailures() {
+        return failures;
+    }
+
+    /** The same result with the measured timeline of its sampled steps. */
+    TrainingResult withTimeline(TimelineCapture t) {
+        return new TrainingResult(store, scratchStore, manifest, hadoop, metrics, examplesPerEpoch, droppedPerEpoch,
+                trainingSeconds, plan, planAccuracy, failures, t);
+    }
+
+    /**
+     * The measured timeline of the sampled steps ({@link TimelineCapture#NONE} unless {@code spark.mp.timeline.path}
+     * was set); {@link TimelineCapture#report} puts it beside the plan's predicted step.
+     */
+    public TimelineCapture timeline() {
+        return timeline;
     }
 
     /** The per-layer store holding the trained model (parameters, updater state, iteration and epoch counts). */

@@ -13,14 +13,15 @@ import java.util.concurrent.TimeUnit;
 /**
  * Loads a page in headless Chromium and returns the DOM after its scripts ran ({@code --dump-dom}) and
  * the page's console messages (Chromium logs them to stderr as {@code INFO:CONSOLE:<line>] "text"}).
- * Absent Chromium fails the test: the browser check is part of the suite, not optional.
+ * Absent Chromium fails the test: the browser check is part of the suite, not optional. Public for the
+ * tests of other packages that open a report written by a real training run.
  */
-final class HeadlessChromium {
+public final class HeadlessChromium {
 
     static final long TIMEOUT_SECONDS = 60;
 
     /** What a page load left behind. */
-    record Load(String dom, List<String> consoleLines, String stderr) {
+    public record Load(String dom, List<String> consoleLines, String stderr) {
     }
 
     private HeadlessChromium() {
@@ -46,7 +47,7 @@ final class HeadlessChromium {
      * Loads {@code page} with a fresh profile under {@code work}; kills the browser (by its process id,
      * children first) and fails the test if it runs past {@link #TIMEOUT_SECONDS}.
      */
-    static Load load(Path page, Path work) throws IOException, InterruptedException {
+    public static Load load(Path page, Path work) throws IOException, InterruptedException {
         Path profile = Files.createTempDirectory(work, "chromium-profile");
         Path out = work.resolve("dom-" + System.nanoTime() + ".html");
         Path err = work.resolve("stderr-" + System.nanoTime() + ".txt");

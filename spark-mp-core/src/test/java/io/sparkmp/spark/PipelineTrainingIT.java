@@ -372,6 +372,11 @@ class PipelineTrainingIT {
         TrainingResult r = recoveryJob(2).checkpoint(dir, 3).fault("fail:1:7").build()
                 .fit(CLUSTER.sparkContext().parallelize(DATA, 3));
         assertEquals(6, r.metrics().get(0).step(), "the retry must start after the checkpoint of step 6");
+        assertEquals(1, r.recoveredFailures().size(), r.recoveredFailures().toString());
+        String failure = r.recoveredFailures().get(0);
+        assertTrue(failure.startsWith("rank 1 (stage attempt 0, executor "), failure);
+        assertTrue(failure.contains("injected fault (spark.mp.test.fault=fail:1:7) at rank 1 after step 7"), failure);
+        assertTrue(failure.endsWith("attempt(s) left, a retry resumes from the newest checkpoint"), failure);
         assertEquals(10, r.manifest().iteration());
         double err = relativeError(r.network().params(), faultFree().params());
         double stateErr = relativeError(r.network().getUpdater().getStateViewArray(),
@@ -402,7 +407,7 @@ class PipelineTrainingIT {
     @Test
     void aFourStageCheckpointResumesOnTwoStages(@TempDir java.nio.file.Path tmp) throws Exception {
         URI dir = tmp.resolve("checkpoints").toUri();
-        recoveryJob(4).checkpoint(dir, 3).build().fit(CLUSTER.sparkContext().parallelize(DATA, 3));
+        recoveryJob(4).checkpoint(dir, 3).checkpointsKept(4).build().fit(CLUSTER.sparkContext().parallelize(DATA, 3));
         URI step6 = io.sparkmp.store.CheckpointDir.stepDir(dir, 6);
         assertEquals(4, ModelStore.open(step6, new Configuration()).manifest().boundaries().length - 1);
         assertEquals(1, ModelStore.open(step6, new Configuration()).manifest().epoch());

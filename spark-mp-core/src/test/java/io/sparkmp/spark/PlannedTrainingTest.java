@@ -110,6 +110,11 @@ class PlannedTrainingTest {
     }
 
     static JavaRDD<DataSet> data(int examples) {
+        return data(examples, jsc);
+    }
+
+    /** {@code examples} rows of 8 uniform features and 2 alternating classes, in chunks of 8 on 2 partitions. */
+    static JavaRDD<DataSet> data(int examples, JavaSparkContext sc) {
         Nd4j.getRandom().setSeed(7);
         INDArray x = Nd4j.rand(examples, 8);
         INDArray y = Nd4j.zeros(examples, 2);
@@ -120,7 +125,7 @@ class PlannedTrainingTest {
         for (DataSet d : new DataSet(x, y).batchBy(8)) {
             chunks.add(d);
         }
-        return jsc.parallelize(chunks, 2);
+        return sc.parallelize(chunks, 2);
     }
 
     private static long profilingJobs() {

@@ -1,6 +1,6 @@
 package io.sparkmp.examples;
 
-import io.sparkmp.spark.AtomicFiles;
+import io.sparkmp.runtime.AtomicFiles;
 import io.sparkmp.spark.PipelineTrainer;
 import io.sparkmp.spark.SparkMpConf;
 import io.sparkmp.spark.StepReport;
@@ -79,6 +79,7 @@ public final class TrainJob {
             MultiLayerConfiguration conf = readModel(o.model());
             Path zip = o.outputIsZip() ? Paths.get(o.output()) : null;
             checkZipOutput(zip);
+            checkTimeline(o.timeline());
             PipelineTrainer.Builder b = PipelineTrainer.builder(conf).batchSize(o.batchSize())
                     .epochs(o.epochs()).seed(o.seed()).shuffle(o.shuffle()).logEvery(10)
                     .progressListener(r -> out.println("progress: " + r));
@@ -107,6 +108,9 @@ public final class TrainJob {
             if (o.overwrite()) {
                 b.overwrite(true);
             }
+            if (o.timeline() != null) {
+                b.timeline(o.timeline().toString());
+            }
             if (o.resumeFrom() != null) {
                 b.resumeFrom(TrainJobOptions.uriOf(o.resumeFrom()));
             }
@@ -123,6 +127,7 @@ public final class TrainJob {
                 out.print(trainer.plan(rows, "features", "label", o.numClasses()).explain());
                 return 0;
             }
+            long fitStartedMs = System.currentTimeMillis() / 1000 * 1000; // file times may have second granularity
             TrainingResult result = trainer.fit(rows, "features", "label", o.numClasses());
             for (StepReport r : result.metrics()) {
                 out.printf(Locale.ROOT, "epoch %d step %d loss %.6f (%.0f samples/s, bubble %.2f)%n", r.epoch(),
@@ -139,6 +144,16 @@ public final class TrainJob {
                             + (zip != null ? zip : result.store()));
             if (result.planAccuracy() != null) {
                 out.println("plan: " + result.planAccuracy());
+            }
+            if (o.timeline() != null) {
+                // The trainer logs, and does not throw, when it cannot write the report: a stale file is not it.
+                if (!Files.isRegularFile(o.timeline())
+                        || Files.getLastModifiedTime(o.timeline()).toMillis() < fitStartedMs) {
+                    err.println("error: the timeline report could not be written to " + o.timeline() + " (see the log)");
+                    return EXIT_FAILED;
+                }
+                out.printf(Locale.ROOT, "timeline: %d events (%d dropped) written to %s; open it in a browser%n",
+                        result.timeline().events().size(), result.timeline().dropped(), o.timeline());
             }
             return 0;
         } catch (IllegalArgumentException | IllegalStateException | io.sparkmp.plan.InfeasiblePlanException e) {
@@ -186,15 +201,24 @@ public final class TrainJob {
     }
 
     private static void checkZipOutput(Path output) {
-        if (output == null) {
+        checkFileTarget("--output", output, "a name ending in .zip is a DL4J zip");
+    }
+
+    private static void checkTimeline(Path timeline) {
+        checkFileTarget("--timeline", timeline, "expected an .html file path");
+    }
+
+    /** {@code file} (when given) can be created or replaced: its folder exists and is writable, it is no folder. */
+    private static void checkFileTarget(String flag, Path file, String whatIsExpected) {
+        if (file == null) {
             return;
         }
-        Path dir = output.toAbsolutePath().getParent();
+        Path dir = file.toAbsolutePath().getParent();
         if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
-            throw new IllegalArgumentException("--output " + output + ": folder " + dir + " does not exist or is not writable");
+            throw new IllegalArgumentException(flag + " " + file + ": folder " + dir + " does not exist or is not writable");
         }
-        if (Files.isDirectory(output)) {
-            throw new IllegalArgumentException("--output " + output + " is a folder; a name ending in .zip is a DL4J zip");
+        if (Files.isDirectory(file)) {
+            throw new IllegalArgumentException(flag + " " + file + " is a folder; " + whatIsExpected);
         }
     }
 

@@ -16,7 +16,7 @@ import java.util.Map;
 record TrainJobOptions(Path model, String initFrom, String train, int labelColumn, int numClasses, int batchSize,
                        int epochs, Integer stages, Integer microBatches, ScheduleKind schedule, Integer stagesPerDevice,
                        int[] boundaries, long seed, boolean shuffle, String output, boolean overwrite, String resumeFrom,
-                       String checkpointDir, Integer checkpointEvery, boolean dryRun, boolean help) {
+                       String checkpointDir, Integer checkpointEvery, Path timeline, boolean dryRun, boolean help) {
 
     /** Flag, value placeholder, meaning; the order of --help. */
     static final String[][] FLAGS = {
@@ -44,6 +44,8 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             {"--checkpoint-dir", "<dir|URI>", "write checkpoints here (a failed attempt resumes from the newest)"},
             {"--checkpoint-every", "<K>", "a checkpoint every K optimizer steps (default 100; 0: only at the end)"},
             {"--resume-from", "<dir|URI>", "continue a run from a checkpoint directory or store; --epochs is the total"},
+            {"--timeline", "<file.html>", "record the sampled steps' actions and write the timeline report here "
+                    + "(optional; sampling from spark.mp.timeline.*)"},
             {"--help", "", "print this help"},
     };
 
@@ -111,7 +113,7 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
         }
         if (help) {
             return new TrainJobOptions(null, null, null, 0, 0, 0, 0, null, null, null, null, null, 0, false, null,
-                    false, null, null, null, false, true);
+                    false, null, null, null, null, false, true);
         }
         ScheduleKind schedule = null;
         if (v.containsKey("--schedule")) {
@@ -142,6 +144,7 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
                 v.get("--resume-from"),
                 v.get("--checkpoint-dir"),
                 optionalInteger(v, "--checkpoint-every", 0),
+                v.containsKey("--timeline") ? Paths.get(v.get("--timeline")) : null,
                 v.containsKey("--dry-run"),
                 false);
     }

@@ -96,6 +96,25 @@ class TrainJobTest {
         assertOneLineError(run(args(out, "--stages", "5")), "stages (5) must be <= the model's layer count (4)", out);
         assertOneLineError(run(args(dir.resolve("no/such/dir/m.zip"))), "does not exist or is not writable",
                 dir.resolve("no/such/dir/m.zip"));
+        assertOneLineError(run(args(out, "--timeline", dir.resolve("no/such/dir/t.html").toString())),
+                "--timeline " + dir.resolve("no/such/dir/t.html") + ": folder", out);
+    }
+
+    @Test
+    void timelineFlagWritesTheReportAfterTraining(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("m.zip");
+        Path page = dir.resolve("timeline.html");
+        Outcome o = run(args(model, "--micro-batches", "4", "--timeline", page.toString()));
+        assertEquals(0, o.code(), o.err());
+        assertTrue(o.out().contains("timeline: ") && o.out().contains("written to " + page), o.out());
+        String html = Files.readString(page, StandardCharsets.UTF_8);
+        assertEquals(3, charts(html, "measured"), "steps 1, 2 and 3 are sampled");
+        assertEquals(1, charts(html, "predicted"));
+        assertTrue(Files.isRegularFile(model));
+    }
+
+    private static long charts(String html, String kind) {
+        return java.util.regex.Pattern.compile("<svg[^>]*data-chart=\"" + kind + "\"").matcher(html).results().count();
     }
 
     @Test
@@ -111,6 +130,10 @@ class TrainJobTest {
                 "label `3.0` in column `label` is not a class index in [0, 3)", out);
         assertOneLineError(run(args(out, "--train", dir.resolve("none.csv").toString())),
                 "--train " + dir.resolve("none.csv") + " cannot be read", out);
+        // A store output is prepared before the labels are read: refused rows leave no folder behind.
+        Path store = dir.resolve("store");
+        assertOneLineError(run(args(store, "--train", badLabel.toString())),
+                "label `3.0` in column `label` is not a class index in [0, 3)", store);
     }
 
     @Test

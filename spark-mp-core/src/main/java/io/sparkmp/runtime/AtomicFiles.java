@@ -1,4 +1,4 @@
-package io.sparkmp.spark;
+package io.sparkmp.runtime;
 
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
