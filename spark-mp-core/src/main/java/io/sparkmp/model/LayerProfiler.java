@@ -111,8 +111,9 @@ public final class LayerProfiler {
     }
 
     /**
-     * Profile with measured times (see the class comment). Builds one layer at a time, so a model too large for
-     * this JVM profiles as long as its largest layer fits.
+     * Profile with measured times (see the class comment). Holds one layer at a time (with its input and
+     * output at the two sample sizes): each layer's stage is freed before the next is built, so a model too
+     * large for this JVM profiles as long as its largest layer fits.
      *
      * @throws IllegalArgumentException when the configuration has no layers, has a layer the runtime cannot
      *     run, or the input type does not fit it
@@ -137,17 +138,25 @@ public final class LayerProfiler {
         List<InputType> outputs = conf.getLayerActivationTypes(inputType);
         List<LayerProfile> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
+            // One layer at a time: each slice and the previous layer's inputs are freed before the next is built.
             StageSlice slice = ModelSlicer.slice(conf, everyLayer, i, PROFILE_SEED, null);
             double[][] t = new double[2][m.length];
-            for (int k = 0; k < m.length; k++) {
-                INDArray labels = slice.isLast() ? oneHotLabels(conf.getDataType(), m[k], outputs.get(i)) : null;
-                double[] fb = time(slice, x[k], labels, m[k]);
-                t[0][k] = fb[0];
-                t[1][k] = fb[1];
-                if (!slice.isLast()) {
-                    slice.beginStep(0, 0, m[k]);
-                    x[k] = slice.forward(0, x[k], null).dup(); // the next layer's input
+            try {
+                for (int k = 0; k < m.length; k++) {
+                    INDArray labels = slice.isLast() ? oneHotLabels(conf.getDataType(), m[k], outputs.get(i)) : null;
+                    double[] fb = time(slice, x[k], labels, m[k]);
+                    close(labels);
+                    t[0][k] = fb[0];
+                    t[1][k] = fb[1];
+                    if (!slice.isLast()) {
+                        slice.beginStep(0, 0, m[k]);
+                        INDArray next = slice.forward(0, x[k], null).dup(); // the next layer's input
+                        close(x[k]);
+                        x[k] = next;
+                    }
                 }
+            } finally {
+                slice.release();
             }
             LayerProfile l = layers.get(i);
             double[] f = line(t[0][0], t[0][1], m[0], m[1]);
@@ -155,6 +164,9 @@ public final class LayerProfiler {
             out.add(new LayerProfile(l.name(), l.type(), l.parameters(), l.parameterBytes(), l.gradientBytes(),
                     l.updaterBytes(), l.outputBytesPerExample(), l.keptBytesPerExample(), l.workingBytesPerExample(),
                     l.forwardFlopsPerExample(), f[0], f[1], b[0], b[1]));
+        }
+        for (INDArray a : x) {
+            close(a);
         }
         return new ModelProfile(out, inputBytes(conf, inputType), conf.getDataType().name(), updaterName(conf),
                 ModelProfile.TimeSource.MEASURED, m[0], cacheKey(conf, inputType));
@@ -189,7 +201,14 @@ public final class LayerProfiler {
                 b[r] = (s2 - s1) / 1e9;
             }
         }
+        close(eps);
         return new double[] {median(f), median(b)};
+    }
+
+    private static void close(INDArray a) {
+        if (a != null && a.closeable()) {
+            a.close();
+        }
     }
 
     private static long[] withExamples(int mb, long[] shape) {

@@ -23,7 +23,9 @@ package io.sparkmp.plan;
  *
  * <p><b>Memory</b> of a stage holding {@code n} micro-batches in flight =
  * <pre>
- *   params + gradients + updater state                       (sum over its layers)
+ *   params + gradients + updater state                       (sum over its layers; with M &gt; 1 the
+ *                                                              gradients twice: the runtime sums the
+ *                                                              micro-batches' gradients in a copy)
  * + activations kept for backward: n * m * sum(kept bytes per example) without recomputation; with it
  *   (n - 1) * m * (input bytes of layer a) + m * sum(kept bytes per example)   (see {@link #activationBytes})
  * + m * max(working bytes per example)                        (one layer works at a time)
@@ -89,7 +91,7 @@ final class StageCostModel {
             LayerProfile l = profile.layer(i);
             computePrefix[i + 1] = computePrefix[i] + l.forwardSeconds(microBatchSize) + l.backwardSeconds(microBatchSize);
             forwardPrefix[i + 1] = forwardPrefix[i] + l.forwardSeconds(microBatchSize);
-            staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes();
+            staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes() + (microBatches > 1 ? l.gradientBytes() : 0);
             keptPrefix[i + 1] = keptPrefix[i] + l.keptBytesPerExample();
             paramPrefix[i + 1] = paramPrefix[i] + l.parameters();
         }
@@ -172,7 +174,7 @@ final class StageCostModel {
         return paramPrefix[b] - paramPrefix[a];
     }
 
-    /** Parameters + gradients + updater state of [a, b). */
+    /** Parameters + gradients (twice with M &gt; 1: the step's gradient sum) + updater state of [a, b). */
     long staticBytes(int a, int b) {
         return staticPrefix[b] - staticPrefix[a];
     }
@@ -217,7 +219,7 @@ final class StageCostModel {
         long u = 0;
         for (int i = a; i < b; i++) {
             p += profile.layer(i).parameterBytes();
-            g += profile.layer(i).gradientBytes();
+            g += profile.layer(i).gradientBytes() * (microBatches > 1 ? 2 : 1);
             u += profile.layer(i).updaterBytes();
         }
         return new StageMemory(p, g, u, inFlight, activationBytes(a, b, inFlight), working, receiveBytes(a, b), budget);

@@ -6,7 +6,8 @@ import java.io.Serializable;
  * Memory estimate of one stage (see {@link PipelinePlanner} for the formula) against its budget.
  *
  * @param parameterBytes parameters of its layers
- * @param gradientBytes parameter gradients of its layers
+ * @param gradientBytes parameter gradients of its layers; with more than one micro-batch twice that (the
+ *     runtime adds each micro-batch's gradient into a sum of the same size)
  * @param updaterBytes updater state of its layers
  * @param inFlight micro-batches whose activations the stage holds at its peak under the schedule
  * @param activationBytes activations held for backward: inFlight x kept bytes per micro-batch, or with

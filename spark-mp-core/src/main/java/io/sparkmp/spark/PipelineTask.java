@@ -67,6 +67,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
         MiniBatchSpill spill = null;
         ChannelFactory.Endpoint endpoint = null;
         TensorChannel channel = null;
+        PeakMemorySampler memory = PeakMemorySampler.start(); // after bind: ND4J's libraries are loaded
         StageRunner runner = null;
         Throwable failure = null;
         try {
@@ -131,8 +132,11 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                     ctx.killTaskIfInterrupted();
                     RankStep rec = runner.runStep(epoch, step, data != null ? data.next() : null);
                     RankStep stamped = new RankStep(rank, attempt, epoch, step, rec.loss(), s.batchSize(),
-                            rec.wallNanos(), rec.busyNanos());
+                            rec.wallNanos(), rec.busyNanos(), memory.startBytes(), memory.endStep());
                     steps.add(stamped);
+                    if (steps.size() == PeakMemorySampler.SAMPLED_STEPS) { // this task's steps, whatever the start
+                        memory.stop();
+                    }
                     progress.add(stamped);
                     step++;
                     store.fault().maybeThrow("fail", attempt, rank, step);
@@ -153,7 +157,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             failure = e;
             throw e;
         } finally {
-            Throwable closing = closeAll(failure, runner, channel, endpoint, spill);
+            Throwable closing = closeAll(failure, memory, runner, channel, endpoint, spill);
             if (failure != null) {
                 LOG.error("job {} rank {} failed: {}", s.jobId(), rank, failure.toString());
             } else if (closing != null) {

@@ -6,6 +6,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /** Ties a plan to a fit: the plan's choices as trainer settings, and the predicted-versus-measured report. */
@@ -36,6 +37,11 @@ final class PlanReport {
         PlanAccuracy acc = measured > 0 ? PlanAccuracy.of(plan, measured) : null;
         if (acc != null) {
             LOG.info("spark-mp: median step over {} steps: {}", r.metrics().size(), acc);
+        }
+        List<StageMemoryUse> memory = StageMemoryUse.of(plan, r.metrics());
+        if (!memory.isEmpty()) {
+            LOG.info("spark-mp: memory per device, predicted vs measured (resident bytes, first steps)\n{}",
+                    StageMemoryUse.table(memory));
         }
         return r.withPlan(plan, acc);
     }

@@ -7,7 +7,6 @@ import io.sparkmp.plan.PipelinePlanner;
 import io.sparkmp.schedule.ScheduleKind;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.network.util.JavaUtils;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.BaseRecurrentLayer;
@@ -15,14 +14,13 @@ import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.nd4j.linalg.dataset.DataSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Turns a trainer's settings and the cluster into a {@link PipelinePlan} (driver side): the profile (measured
@@ -36,15 +34,33 @@ import java.util.regex.Pattern;
  * A measured profile also carries the optimizer step time per parameter, which the planner charges to each
  * stage once per mini-batch.
  *
- * <p><b>Memory budget per device</b>, in order: {@code spark.mp.device.memory} when &gt; 0; else, when the
- * executor JVM (the driver's JVM in local mode) sets {@code -Dorg.bytedeco.javacpp.maxphysicalbytes=X}, which
- * caps the whole process, X less the executor heap (at least X / 4); else the executor heap size (javacpp's
- * default cap is twice the heap, leaving about one heap for off-heap ND4J arrays).
+ * <p><b>Memory budget per device</b>: {@code spark.mp.device.memory} when &gt; 0. Else what the executor process
+ * really leaves: its javacpp cap ({@code -Dorg.bytedeco.javacpp.maxphysicalbytes}, which caps the whole
+ * process's resident bytes, heap included; javacpp's default is twice the heap) less the bytes the process
+ * holds resident once ND4J is loaded (javacpp {@code Pointer.physicalBytes()}, measured by a one-task probe job
+ * on an executor and cached for the application, or in the driver's JVM in local mode), less a margin of
+ * {@value #MARGIN_BYTES} bytes for what a training task adds beyond the planner's estimate (see
+ * {@link #MARGIN_BYTES}). An idle heap is not resident, so it is not subtracted whole, as it was before. In local
+ * mode every rank lives in the driver's process under its one cap: what is left is divided by the task slots.
+ * A process capped at 0 (unlimited) gets its maximum heap.
+ *
+ * <p><b>Order</b>: slots, input shape, budget, then a memory check with the analytic profile (the memory
+ * figures of a measured profile are the same, only its times differ), so a layer that alone exceeds the budget
+ * fails with the planner's named error before any profiling job; then the measured profile (profiling job
+ * unless cached) and the plan.
  */
 final class PlanResolver {
+    private static final Logger LOG = LoggerFactory.getLogger(PlanResolver.class);
 
-    private static final Pattern MAX_PHYSICAL = Pattern.compile(
-            "-Dorg\\.bytedeco\\.javacpp\\.maxphysicalbytes=(\\S+)", Pattern.CASE_INSENSITIVE);
+    /**
+     * What a training task's process adds beyond the planner's estimate of its stage, kept out of the budget:
+     * 160 MiB. Measured on 2026-12-02 (two executors of 512 MiB heap capped at 1500m, MLPs of 4 and 8 M
+     * parameters on 2 stages; README "Memory truth"): a task starts up to 61 MiB above the probe's figure on an
+     * executor that ran the profiling job, the first steps' peak exceeds the estimate by up to 45 MiB (task heap,
+     * transport buffers, workspace slack), and the resident set grows 22-28 MiB more over the next 10-20 steps:
+     * 134 MiB, rounded up.
+     */
+    static final long MARGIN_BYTES = 160L << 20;
 
     private PlanResolver() {
     }
@@ -75,11 +91,26 @@ final class PlanResolver {
         }
         int executors = Math.max(1, ClusterCheck.slots(sc));
         InputType input = inputType(conf, choices.inputType(), data);
-        MeasuredProfile profile = profile(sc, conf, input, mp, choices.profileMode(), batchSize);
+        long budget = deviceBudget(sc, mp, executors);
+        ProfileMode mode = choices.profileMode() != null ? choices.profileMode() : mp.get(SparkMpConf.PLAN_PROFILE);
+        MeasuredProfile analytic = analyticProfile(conf, input, mp);
+        if (mode == ProfileMode.ANALYTIC) {
+            return planner(analytic, executors, budget, batchSize, settings, mp, choices, stages, v, m, schedule)
+                    .plan();
+        }
+        // Memory first, from the analytic profile: its memory figures equal the measured profile's, and the
+        // profiling job must not be the one to find that a layer does not fit.
+        planner(analytic, executors, budget, batchSize, settings, mp, choices, stages, v, m, schedule).plan();
+        MeasuredProfile profile = profile(sc, conf, input, mp, mode, batchSize);
+        return planner(profile, executors, budget, batchSize, settings, mp, choices, stages, v, m, schedule).plan();
+    }
 
+    private static PipelinePlanner planner(MeasuredProfile profile, int executors, long budget, int batchSize,
+                                           Map<ConfEntry<?>, Object> settings, SparkMpConf mp, PlanChoices choices,
+                                           Integer stages, Integer v, Integer m, ScheduleKind schedule) {
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
                 .updateSecondsPerParameter(profile.updateSecondsPerParameter())
-                .deviceMemoryBytes(deviceBudget(sc, mp)).bandwidthBytesPerSecond(mp.get(SparkMpConf.PLAN_BANDWIDTH))
+                .deviceMemoryBytes(budget).bandwidthBytesPerSecond(mp.get(SparkMpConf.PLAN_BANDWIDTH))
                 .batchSize(batchSize).replicas(1).recompute(value(settings, mp, SparkMpConf.RECOMPUTE));
         if (stages != null) {
             b.stages(stages);
@@ -94,7 +125,12 @@ final class PlanResolver {
             b.schedule(schedule);
         }
         choices.apply(b);
-        return b.build().plan();
+        return b.build();
+    }
+
+    private static MeasuredProfile analyticProfile(MultiLayerConfiguration conf, InputType input, SparkMpConf mp) {
+        return new MeasuredProfile(LayerProfiler.builder().build().analytic(conf, input,
+                mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS)), 0);
     }
 
     /** The measured (cached) or analytic profile of the model (analytic: no optimizer step time). */
@@ -102,8 +138,7 @@ final class PlanResolver {
                                 ProfileMode chosen, int batchSize) {
         ProfileMode mode = chosen != null ? chosen : mp.get(SparkMpConf.PLAN_PROFILE);
         if (mode == ProfileMode.ANALYTIC) {
-            return new MeasuredProfile(LayerProfiler.builder().build().analytic(conf, input,
-                    mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS)), 0);
+            return analyticProfile(conf, input, mp);
         }
         // Timed at m and 2m: around the micro-batch sizes of 2 to 8 micro-batches.
         int sample = Math.max(1, Math.min(32, batchSize / 4));
@@ -161,28 +196,29 @@ final class PlanResolver {
         return null;
     }
 
-    /** See the class comment. */
-    static long deviceBudget(SparkContext sc, SparkMpConf mp) {
+    /**
+     * See the class comment; {@code slots}: the executor task slots (local mode divides by them).
+     *
+     * @throws IllegalArgumentException when the process leaves no memory past the margin, naming the figures
+     */
+    static long deviceBudget(SparkContext sc, SparkMpConf mp, int slots) {
         long set = mp.get(SparkMpConf.DEVICE_MEMORY);
         if (set > 0) {
             return set;
         }
-        String max;
-        long heap;
-        if (sc.isLocal()) {
-            heap = Runtime.getRuntime().maxMemory();
-            max = System.getProperty("org.bytedeco.javacpp.maxphysicalbytes",
-                    System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes"));
-        } else {
-            heap = (long) sc.executorMemory() << 20;
-            Matcher mm = MAX_PHYSICAL.matcher(sc.getConf().get("spark.executor.extraJavaOptions", ""));
-            max = mm.find() ? mm.group(1) : null;
+        ResidentProbe probe = ResidentProbe.of(sc);
+        long budget = budget(probe, sc.isLocal() ? slots : 1);
+        LOG.info("spark-mp: memory budget per device {} bytes ({} MiB): {}", budget, budget >> 20, probe.describe(
+                MARGIN_BYTES, sc.isLocal() ? slots : 1));
+        return budget;
+    }
+
+    /** The rule of the class comment on a measured process shared by {@code ranksPerProcess} ranks. */
+    static long budget(ResidentProbe probe, int ranksPerProcess) {
+        if (ranksPerProcess < 1) {
+            throw new IllegalArgumentException("ranksPerProcess must be positive, found " + ranksPerProcess);
         }
-        if (max != null) {
-            long cap = JavaUtils.byteStringAsBytes(max.toLowerCase(Locale.ROOT));
-            return Math.max(cap - heap, cap / 4);
-        }
-        return heap;
+        return probe.budget(MARGIN_BYTES) / ranksPerProcess;
     }
 
     @SuppressWarnings("unchecked")

@@ -24,13 +24,15 @@ import org.nd4j.linalg.learning.config.Sgd;
  * Measures a model's layer times where it will train: a one-task Spark job builds the network on an executor
  * and runs {@link LayerProfiler#measure} on random micro-batches of the model's input shape, then times the
  * model's updater on {@value #UPDATE_SAMPLE} parameters (the optimizer step, which the per-layer times do not
- * contain). The result comes back as Java-serialized bytes (Spark's Kryo 4 cannot serialize records).
+ * contain). It holds one layer at a time: the profiler frees each layer before the next, and the updater sample
+ * is no larger than the model's largest layer. The result comes back as Java-serialized bytes (Spark's Kryo 4
+ * cannot serialize records).
  */
 final class ProfilingJob {
 
     /** Spark job description of the profiling job (tests find it by this prefix). */
     static final String DESCRIPTION = "spark-mp profiling";
-    /** Parameters the updater is timed on. */
+    /** Parameters the updater is timed on, at most (never more than the largest layer has). */
     static final int UPDATE_SAMPLE = 1 << 20;
 
     private ProfilingJob() {
@@ -78,7 +80,8 @@ final class ProfilingJob {
     /**
      * Median seconds per parameter of what the runtime does once per mini-batch for each parameter: copy the
      * summed gradient into the network's gradient view, the updater step, applying it ({@code params -= update})
-     * and clearing the sum for the next step; 2 warm-up and 5 timed repeats on {@link #UPDATE_SAMPLE} parameters.
+     * and clearing the sum for the next step; 2 warm-up and 5 timed repeats on {@link #sampleSize} parameters,
+     * freed before returning.
      */
     static double updateSecondsPerParameter(MultiLayerConfiguration conf) {
         IUpdater updater = new Sgd(0.1);
@@ -89,7 +92,7 @@ final class ProfilingJob {
             }
         }
         DataType dt = conf.getDataType();
-        int n = UPDATE_SAMPLE;
+        int n = sampleSize(conf);
         long stateSize = updater.stateSize(n);
         INDArray state = stateSize == 0 ? null : Nd4j.zeros(dt, 1, stateSize);
         GradientUpdater<?> u = updater.instantiate(state, true);
@@ -109,7 +112,24 @@ final class ProfilingJob {
                 t[r] = (t1 - t0) / 1e9;
             }
         }
+        for (INDArray a : new INDArray[] {state, params, gradient, step, nextSum}) {
+            if (a != null && a.closeable()) {
+                a.close();
+            }
+        }
         Arrays.sort(t);
         return t[t.length / 2] / n;
+    }
+
+    /**
+     * Parameters the updater is timed on: {@link #UPDATE_SAMPLE}, or the largest layer's count when smaller (the
+     * job then never holds more than one layer's worth); at least 1.
+     */
+    static int sampleSize(MultiLayerConfiguration conf) {
+        long largest = 1;
+        for (NeuralNetConfiguration c : conf.getConfs()) {
+            largest = Math.max(largest, c.getLayer().initializer().numParams(c));
+        }
+        return (int) Math.min(UPDATE_SAMPLE, largest);
     }
 }

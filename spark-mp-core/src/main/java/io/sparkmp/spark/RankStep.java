@@ -14,7 +14,15 @@ import java.io.Serializable;
  * @param examples examples in the mini-batch
  * @param wallNanos wall time of the step on this rank
  * @param busyNanos time this rank spent computing (not waiting) in the step, or -1 if unknown
+ * @param startBytes resident bytes of the rank's process when its task started, or -1 if unknown
+ * @param peakBytes peak resident bytes of the rank's process during the step (the first step's window opens
+ *     at task start), or -1 when the step was not sampled ({@link PeakMemorySampler})
  */
 record RankStep(int rank, int attempt, int epoch, long step, double loss, int examples, long wallNanos,
-                long busyNanos) implements Serializable {
+                long busyNanos, long startBytes, long peakBytes) implements Serializable {
+
+    /** A record without memory figures. */
+    RankStep(int rank, int attempt, int epoch, long step, double loss, int examples, long wallNanos, long busyNanos) {
+        this(rank, attempt, epoch, step, loss, examples, wallNanos, busyNanos, -1, -1);
+    }
 }

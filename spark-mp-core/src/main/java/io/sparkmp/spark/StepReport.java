@@ -1,6 +1,9 @@
 package io.sparkmp.spark;
 
 import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 
 /**
  * Measured figures of one optimizer step of a pipeline-parallel training run.
@@ -13,12 +16,25 @@ import java.io.Serializable;
  * @param samplesPerSecond examples / stepSeconds
  * @param bubbleFraction share of device time spent idle in the step: 1 - sum(busy) / (P * stepSeconds);
  *                       NaN if the engine did not report busy times
+ * @param memory per rank, its process's resident bytes at task start and peak in this step, for the first
+ *               sampled steps (3 by default); empty for the others
  */
 public record StepReport(int epoch, long step, double loss, int examples, double stepSeconds,
-                         double samplesPerSecond, double bubbleFraction) implements Serializable {
+                         double samplesPerSecond, double bubbleFraction, List<RankMemory> memory)
+        implements Serializable {
+
+    public StepReport {
+        memory = List.copyOf(memory);
+    }
+
+    /** A report without memory figures. */
+    public StepReport(int epoch, long step, double loss, int examples, double stepSeconds, double samplesPerSecond,
+                      double bubbleFraction) {
+        this(epoch, step, loss, examples, stepSeconds, samplesPerSecond, bubbleFraction, List.of());
+    }
 
     /** Merges the P rank records of one step; the loss comes from {@code lossRank} (the last stage's device). */
-    static StepReport merge(java.util.List<RankStep> ranks, int lossRank) {
+    static StepReport merge(List<RankStep> ranks, int lossRank) {
         if (ranks.isEmpty()) {
             throw new IllegalArgumentException("no rank records to merge");
         }
@@ -27,6 +43,7 @@ public record StepReport(int epoch, long step, double loss, int examples, double
         long busy = 0;
         boolean busyKnown = true;
         double loss = Double.NaN;
+        List<RankMemory> memory = new ArrayList<>();
         for (RankStep r : ranks) {
             if (r.step() != first.step()) {
                 throw new IllegalArgumentException("records of steps " + first.step() + " and " + r.step() + " mixed");
@@ -37,11 +54,15 @@ public record StepReport(int epoch, long step, double loss, int examples, double
             if (r.rank() == lossRank) {
                 loss = r.loss();
             }
+            if (r.peakBytes() >= 0) {
+                memory.add(new RankMemory(r.rank(), r.startBytes(), r.peakBytes()));
+            }
         }
+        memory.sort(Comparator.comparingInt(RankMemory::rank));
         double seconds = wall / 1e9;
         double bubble = busyKnown && wall > 0 ? Math.max(0, 1.0 - busy / ((double) ranks.size() * wall)) : Double.NaN;
         return new StepReport(first.epoch(), first.step(), loss, first.examples(), seconds,
-                seconds > 0 ? first.examples() / seconds : Double.NaN, bubble);
+                seconds > 0 ? first.examples() / seconds : Double.NaN, bubble, memory);
     }
 
     @Override

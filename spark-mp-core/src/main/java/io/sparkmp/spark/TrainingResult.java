@@ -175,6 +175,14 @@ public final class TrainingResult {
         return planAccuracy;
     }
 
+    /**
+     * Per pipeline device, the plan's memory estimate next to the peak resident bytes its process reached over
+     * the first steps and the resident bytes when its task started; empty without a plan or memory samples.
+     */
+    public List<StageMemoryUse> stageMemory() {
+        return StageMemoryUse.of(plan, metrics);
+    }
+
     /** Trained examples per second over the whole job (data routing and start-up included). */
     public double samplesPerSecond() {
         long trained = 0;

@@ -28,12 +28,17 @@ final class StoreSchemes {
 
     /** Renames {@code src} onto {@code dst}, replacing it, atomically where the file system can. */
     static void renameOver(FileSystem fs, Path src, Path dst) throws IOException {
-        FileContext fc;
-        try {
-            fc = FileContext.getFileContext(fs.getUri(), fs.getConf());
-        } catch (UnsupportedFileSystemException e) {
-            fc = null;
+        if (!fs.exists(dst)) {
+            // The common case (every job names its own layer files): a plain rename. FileContext's overwriting
+            // rename was measured copying the file on the local file system (340-880 ms for 16 MB against 3-13 ms).
+            if (fs.rename(src, dst)) {
+                return;
+            }
+            if (!fs.exists(dst)) {
+                throw new IOException("cannot rename " + src + " to " + dst);
+            }
         }
+        FileContext fc = fileContext(fs);
         if (fc != null) {
             // FileSystem.rename refuses an existing target on HDFS; FileContext's OVERWRITE replaces it in one step.
             fc.rename(fs.makeQualified(src), fs.makeQualified(dst), Options.Rename.OVERWRITE);
@@ -45,5 +50,19 @@ final class StoreSchemes {
         if (!fs.rename(src, dst)) {
             throw new IOException("cannot rename " + src + " to " + dst);
         }
+    }
+
+    /** FileContext of each (cached) FileSystem: made once, as making one per rename costs more than a small write. */
+    private static final java.util.Map<FileSystem, java.util.Optional<FileContext>> CONTEXTS =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    private static FileContext fileContext(FileSystem fs) {
+        return CONTEXTS.computeIfAbsent(fs, f -> {
+            try {
+                return java.util.Optional.of(FileContext.getFileContext(f.getUri(), f.getConf()));
+            } catch (UnsupportedFileSystemException e) {
+                return java.util.Optional.empty();
+            }
+        }).orElse(null);
     }
 }

@@ -156,4 +156,54 @@ class LayerProfilerTest {
         assertThrows(IllegalArgumentException.class, () -> PROFILER.analytic(
                 TestModels.mlp(DataType.FLOAT, TestModels.Opt.ADAM, 0), InputType.feedForward(8), 0));
     }
+
+    /**
+     * The profiler holds one layer at a time: profiling 8 dense 2048x2048 layers (each 16 MiB of parameters and
+     * 16 MiB of gradients once built) grows this process's resident bytes by at most two layers' parameters and
+     * gradients plus 64 MiB (inputs, outputs, workspaces, heap), where keeping every layer until the garbage
+     * collector finds it holds up to 8 layers (256 MiB and more). Sampled every 10 ms from another thread.
+     */
+    @Test
+    void measureHoldsOneLayerAtATime() throws Exception {
+        int width = 2048;
+        org.deeplearning4j.nn.conf.NeuralNetConfiguration.ListBuilder b =
+                new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder().seed(1).dataType(DataType.FLOAT)
+                        .updater(new org.nd4j.linalg.learning.config.Adam(1e-3)).list();
+        for (int i = 0; i < 8; i++) {
+            b.layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(width).nOut(width)
+                    .activation(org.nd4j.linalg.activations.Activation.RELU).build());
+        }
+        MultiLayerConfiguration conf = b.layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
+                org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT).nIn(width).nOut(10)
+                .activation(org.nd4j.linalg.activations.Activation.SOFTMAX).build()).build();
+        System.gc();
+        long start = org.bytedeco.javacpp.Pointer.physicalBytes();
+        java.util.concurrent.atomic.AtomicLong peak = new java.util.concurrent.atomic.AtomicLong(start);
+        java.util.concurrent.atomic.AtomicBoolean run = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Thread sampler = new Thread(() -> {
+            while (run.get()) {
+                peak.accumulateAndGet(org.bytedeco.javacpp.Pointer.physicalBytes(), Math::max);
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        sampler.setDaemon(true);
+        sampler.start();
+        try {
+            LayerProfiler.builder().sampleMicroBatch(8).warmup(1).repeats(2).build()
+                    .measure(conf, InputType.feedForward(width));
+        } finally {
+            run.set(false);
+            sampler.join(1000);
+        }
+        long layerBytes = 2L * width * width * 4; // parameters + gradients of one layer
+        long grown = peak.get() - start;
+        System.out.println("LayerProfilerTest: profiling 8 layers of " + width + "x" + width + " grew the process by "
+                + (grown >> 20) + " MiB");
+        assertTrue(grown <= 2 * layerBytes + (64L << 20), "profiling grew the process by " + (grown >> 20)
+                + " MiB; one layer's parameters and gradients are " + (layerBytes >> 20) + " MiB");
+    }
 }

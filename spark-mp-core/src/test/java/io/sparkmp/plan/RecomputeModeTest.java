@@ -14,9 +14,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The planner's activation recomputation choice on a fixed split of 6 equal layers into 3 stages, 1F1B, M = 4
- * (micro-batches of 2; in flight 3, 2, 1). Per stage with the stash: 32 000 B of parameter state + in-flight x 2 x
- * 20 000 B kept; with recomputation 32 000 + (in-flight - 1) x 2 x 128 B of inputs + 2 x 20 000 B. A budget of
- * 120 000 B holds stage 0 only with recomputation (stash 152 768 B), stage 1 also with its stash (113 024 B).
+ * (micro-batches of 2; in flight 3, 2, 1). Per stage with the stash: 40 000 B of parameter state (32 000 B of
+ * parameters, gradients and updater state, and with M &gt; 1 the 8 000 B gradient sum) + in-flight x 2 x 20 000 B
+ * kept; with recomputation 40 000 + (in-flight - 1) x 2 x 128 B of inputs + 2 x 20 000 B. A budget of 128 000 B
+ * holds stage 0 only with recomputation (stash 160 768 B), stage 1 also with its stash (121 024 B).
  */
 class RecomputeModeTest {
 
@@ -25,7 +26,7 @@ class RecomputeModeTest {
         for (int i = 0; i < 6; i++) {
             l.add(layer("dense" + i, 1e-3, 2e-3, 4000, 256, 10_000, 0));
         }
-        return PipelinePlanner.builder().profile(ModelProfile.of(l, 128)).executors(3).deviceMemoryBytes(120_000)
+        return PipelinePlanner.builder().profile(ModelProfile.of(l, 128)).executors(3).deviceMemoryBytes(128_000)
                 .bandwidthBytesPerSecond(1e12).batchSize(8).latencySeconds(0).stages(3).microBatches(4)
                 .schedule(ScheduleKind.ONE_F_ONE_B).boundaries(0, 2, 4, 6).recompute(mode);
     }
@@ -34,8 +35,8 @@ class RecomputeModeTest {
     void autoRecomputesOnlyWhereTheStashDoesNotFit() {
         PipelinePlan plan = planner(RecomputeMode.AUTO).build().plan();
         assertArrayEquals(new boolean[] {true, false, false}, plan.recomputePerStage(), plan.explain());
-        assertEquals(32_000 + 2 * 2 * 128 + 2 * 20_000 + 2 * (128 + 256), plan.stages().get(0).memory().totalBytes(), plan.explain());
-        assertEquals(113_024, plan.stages().get(1).memory().totalBytes(), plan.explain());
+        assertEquals(40_000 + 2 * 2 * 128 + 2 * 20_000 + 2 * (128 + 256), plan.stages().get(0).memory().totalBytes(), plan.explain());
+        assertEquals(121_024, plan.stages().get(1).memory().totalBytes(), plan.explain());
         // Stage 0 pays its forward twice (2 layers x 2 examples x 1 ms), stage 1 does not.
         assertEquals(8e-3 + 4e-3, plan.stages().get(0).backwardSeconds(), 1e-12);
         assertEquals(8e-3, plan.stages().get(1).backwardSeconds(), 1e-12);
@@ -65,8 +66,8 @@ class RecomputeModeTest {
         InfeasiblePlanException e = assertThrows(InfeasiblePlanException.class,
                 () -> planner(RecomputeMode.NEVER).build().plan());
         assertTrue(e.getMessage().contains("stage 0"), e.getMessage());
-        assertTrue(e.getMessage().contains("152768") || e.getMessage().contains("149.2 KiB"), e.getMessage());
-        assertTrue(e.getMessage().contains("120000") || e.getMessage().contains("117.2 KiB"), e.getMessage());
+        assertTrue(e.getMessage().contains("160768") || e.getMessage().contains("157.0 KiB"), e.getMessage());
+        assertTrue(e.getMessage().contains("128000") || e.getMessage().contains("125.0 KiB"), e.getMessage());
     }
 
     @Test

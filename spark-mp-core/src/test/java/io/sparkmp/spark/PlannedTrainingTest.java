@@ -241,6 +241,34 @@ class PlannedTrainingTest {
         assertEquals(first.predictedStepSeconds(), fromDisk.predictedStepSeconds(), 1e-12);
     }
 
+    /**
+     * A layer larger than the whole budget (16384 x 16384 floats: 1 GiB of parameters, 4 GiB with gradients
+     * and Adam's two moments) fails on the driver with the planner's named error, from the analytic profile,
+     * before any Spark job: the profiling job would otherwise be the one to run out of memory.
+     */
+    @Test
+    void aLayerLargerThanTheBudgetFailsBeforeAnyProfilingJob() {
+        MultiLayerConfiguration huge = new NeuralNetConfiguration.Builder().seed(3)
+                .dataType(org.nd4j.linalg.api.buffer.DataType.FLOAT).updater(new org.nd4j.linalg.learning.config.Adam(1e-3))
+                .list()
+                .layer(new DenseLayer.Builder().name("in").nIn(8).nOut(16384).activation(Activation.RELU).build())
+                .layer(new DenseLayer.Builder().name("huge").nIn(16384).nOut(16384).activation(Activation.RELU).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).name("out").nIn(16384).nOut(2)
+                        .activation(Activation.SOFTMAX).build())
+                .build();
+        int jobsBefore = JOBS.size();
+        long t0 = System.nanoTime();
+        io.sparkmp.plan.InfeasiblePlanException e = assertThrows(io.sparkmp.plan.InfeasiblePlanException.class,
+                () -> PipelineTrainer.builder(huge).stages(2).batchSize(16).profile(ProfileMode.MEASURED).build()
+                        .fit(data(32)));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertTrue(e.getMessage().startsWith("layer 1 'huge' (DenseLayer) alone needs 4.0 GiB"), e.getMessage());
+        assertTrue(e.getMessage().contains("but the budget is"), e.getMessage());
+        // No job at all, so in particular no profiling job ("spark-mp profiling ...").
+        assertEquals(List.of(), List.copyOf(JOBS.subList(jobsBefore, JOBS.size())));
+        assertTrue(seconds < 30, "took " + seconds + " s");
+    }
+
     private static void assertMessage(org.junit.jupiter.api.function.Executable e, String message) {
         IllegalArgumentException x = assertThrows(IllegalArgumentException.class, e);
         assertEquals(message, x.getMessage());
