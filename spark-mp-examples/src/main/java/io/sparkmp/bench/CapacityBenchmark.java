@@ -140,7 +140,7 @@ public final class CapacityBenchmark {
 
     /** One stage of a spark-mp probe: the plan's prediction and the JVM that ran it. */
     record StageRow(int stage, int firstLayer, int endLayer, long parameters, long predictedBytes, long budgetBytes,
-                    String executor, long executorPeakBytes) {
+                    String executor, long executorPeakBytes, long measuredStartBytes, long measuredPeakBytes) {
     }
 
     /**
@@ -263,6 +263,7 @@ public final class CapacityBenchmark {
                     o.work.resolve("logs"), contender + "-W" + width));
         }
         Map<Integer, String> executorOfRank = new LinkedHashMap<>();
+        Map<Integer, long[]> measured = new LinkedHashMap<>(); // device: start, peak (the trainer's own reading)
         long steps = 0;
         boolean ok = false;
         List<StageRow> stages = new ArrayList<>();
@@ -271,6 +272,8 @@ public final class CapacityBenchmark {
                 case "rank" -> executorOfRank.put(Integer.parseInt(l.get("rank")), l.get("executor"));
                 case "trained" -> steps = l.getLong("steps");
                 case "ok" -> ok = true;
+                case "measured" -> measured.put(Integer.parseInt(l.get("device")),
+                        new long[] {l.getLong("start"), l.getLong("peak")});
                 // The probe's own reading before it stopped Spark: the sampling from here can miss a process.
                 case "rss" -> peaks.merge("executor " + l.get("executor"), l.getLong("peak"), Math::max);
                 default -> {
@@ -281,9 +284,10 @@ public final class CapacityBenchmark {
             if (l.kind().equals("plan")) {
                 int s = Integer.parseInt(l.get("stage"));
                 String ex = executorOfRank.get(s);
+                long[] m = measured.getOrDefault(s, new long[] {-1, -1}); // one stage per device here (v = 1)
                 stages.add(new StageRow(s, Integer.parseInt(l.get("first")), Integer.parseInt(l.get("end")),
                         l.getLong("params"), l.getLong("predicted"), l.getLong("budget"), ex,
-                        ex == null ? -1 : peaks.getOrDefault("executor " + ex, -1L)));
+                        ex == null ? -1 : peaks.getOrDefault("executor " + ex, -1L), m[0], m[1]));
             }
         }
         boolean trained = finished && exit == 0 && ok;
@@ -373,9 +377,11 @@ public final class CapacityBenchmark {
         System.out.printf(Locale.ROOT, "(*) parameters + Adam's two moments, 12 bytes per parameter; the gradient adds "
                 + "4 more while training; cap %s%n", o.cap);
         System.out.printf(Locale.ROOT, "%nPer stage, at each spark-mp contender's largest W (predicted: the planner's "
-                + "estimate; measured peak per stage: not reported by this spark-mp; RSS: the stage's executor JVM)%n");
-        System.out.printf(Locale.ROOT, "%-14s %6s %5s %7s %12s %15s %12s %9s %14s%n", "contender", "W", "stage", "layers",
-                "parameters", "predicted MiB", "budget MiB", "executor", "peak RSS MiB");
+                + "estimate; measured: the trainer's peak less start resident bytes of the stage's process; RSS: "
+                + "VmHWM of the stage's executor JVM)%n");
+        System.out.printf(Locale.ROOT, "%-14s %6s %5s %7s %12s %15s %12s %13s %10s %9s %14s%n", "contender", "W", "stage",
+                "layers", "parameters", "predicted MiB", "budget MiB", "measured MiB", "start MiB", "executor",
+                "peak RSS MiB");
         for (Map.Entry<String, List<Probe>> e : probes.entrySet()) {
             int w = searches.get(e.getKey()).largestFit();
             for (Probe p : e.getValue()) {
@@ -383,9 +389,11 @@ public final class CapacityBenchmark {
                     continue;
                 }
                 for (StageRow r : p.stages) {
-                    System.out.printf(Locale.ROOT, "%-14s %6d %5d %7s %12d %15s %12s %9s %14s%n", label(p.contender),
-                            p.width, r.stage, r.firstLayer + "-" + (r.endLayer - 1), r.parameters, mib(r.predictedBytes),
-                            mib(r.budgetBytes), r.executor == null ? "?" : r.executor, mib(r.executorPeakBytes));
+                    System.out.printf(Locale.ROOT, "%-14s %6d %5d %7s %12d %15s %12s %13s %10s %9s %14s%n",
+                            label(p.contender), p.width, r.stage, r.firstLayer + "-" + (r.endLayer - 1), r.parameters,
+                            mib(r.predictedBytes), mib(r.budgetBytes),
+                            r.measuredPeakBytes < 0 ? "?" : mib(r.measuredPeakBytes - r.measuredStartBytes),
+                            mib(r.measuredStartBytes), r.executor == null ? "?" : r.executor, mib(r.executorPeakBytes));
                 }
             }
         }

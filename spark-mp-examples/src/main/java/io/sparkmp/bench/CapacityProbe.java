@@ -5,6 +5,7 @@ import io.sparkmp.plan.StagePlan;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.spark.PipelineTrainer;
 import io.sparkmp.spark.ProfileMode;
+import io.sparkmp.spark.StageMemoryUse;
 import io.sparkmp.spark.TrainingResult;
 import io.sparkmp.store.LayerEntry;
 import io.sparkmp.store.ModelStore;
@@ -133,6 +134,10 @@ public final class CapacityProbe {
             TrainingResult r = trainer.fit(data);
             ProbeLog.say("trained", "steps", r.metrics().size(), "loss",
                     r.metrics().isEmpty() ? Double.NaN : r.metrics().get(r.metrics().size() - 1).loss());
+            for (StageMemoryUse u : r.stageMemory()) {
+                ProbeLog.say("measured", "device", u.device(), "predicted", u.predictedBytes(), "start", u.startBytes(),
+                        "peak", u.peakBytes());
+            }
             // Never r.network(): the point is that no JVM holds the whole model. Reopening the store checks its
             // manifest and every layer file's size; it must name each layer with that layer's parameter count.
             StoreManifest m = ModelStore.open(r.store(), new Configuration()).manifest();
