@@ -282,6 +282,7 @@ public final class StageSlice {
                 }
                 view.assign(gradientSum);
             }
+            requireFinite(view);
             net.getUpdater().update(net, gradientLayout, Math.toIntExact(step), epoch, miniBatchSize, NO_WS);
             net.params().subi(view.reshape(net.params().shape()));
             net.applyConstraints(Math.toIntExact(step), epoch);
@@ -289,6 +290,35 @@ public final class StageSlice {
         net.setIterationCount(Math.toIntExact(step + 1));
         net.syncCounts();
         step = -1;
+    }
+
+    /**
+     * Stops training before a NaN or infinite gradient reaches the parameters: one sum over the step's
+     * gradient (a NaN or an infinity anywhere makes it non-finite), and only then a search for the layer.
+     *
+     * @throws IllegalStateException naming the step, the stage and the first layer with a non-finite gradient
+     */
+    private void requireFinite(INDArray gradient) {
+        if (Double.isFinite(gradient.sumNumber().doubleValue())) {
+            return;
+        }
+        String where = "its summed gradient";
+        long offset = 0;
+        for (int i = 0; i < net.getnLayers(); i++) {
+            NeuralNetConfiguration c = net.getLayer(i).conf();
+            long len = c.getLayer().initializer().numParams(c);
+            if (len > 0) {
+                INDArray g = gradient.get(NDArrayIndex.interval(0, 0, true), NDArrayIndex.interval(offset, offset + len));
+                if (!Double.isFinite(g.sumNumber().doubleValue())) {
+                    where = "layer " + (fromLayer + i) + " (" + c.getLayer().getClass().getSimpleName() + ")";
+                    break;
+                }
+            }
+            offset += len;
+        }
+        throw new IllegalStateException("non-finite gradient (NaN or infinity) at step " + step + " on stage " + stage
+                + ", first in " + where + ": training stops before the update (check the data for NaN/Inf, the "
+                + "learning rate, or add gradient clipping)");
     }
 
     /** Copies of this stage's parameters, keyed by global layer index (layers with parameters only). */

@@ -188,9 +188,16 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
         return Collections.unmodifiableSortedSet(out);
     }
 
-    /** The schedule every rank runs: generated compute actions plus the communication pass. */
+    /**
+     * The schedule every rank runs: generated compute actions plus the communication pass, validated
+     * ({@link io.sparkmp.schedule.ScheduleValidator}) before it is returned.
+     */
     public Schedule buildSchedule() {
-        return Communication.add(Schedules.generate(schedule, devices, microBatches, stagesPerDevice));
+        Schedule lowered = Communication.add(Schedules.generate(schedule, devices, microBatches, stagesPerDevice));
+        // The schedule the runtime executes (with its sends and receives) is checked before anything runs:
+        // completeness, order, send/receive pairing and no deadlock.
+        io.sparkmp.schedule.ScheduleValidator.validate(lowered);
+        return lowered;
     }
 
     @Override

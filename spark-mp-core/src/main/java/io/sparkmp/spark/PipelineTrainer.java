@@ -261,6 +261,7 @@ public final class PipelineTrainer {
     private JobSpec jobSpec(String jobId, Resolved r, int[] boundaries, boolean[] recompute, JobStore store) {
         PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, r.schedule,
                 r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed).withRecompute(recompute);
+        pipeline.buildSchedule(); // the executed schedule, validated on the driver before launch
         return new JobSpec(jobId, pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
                 r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, engine.newSecret(), store, r.timeline);
     }

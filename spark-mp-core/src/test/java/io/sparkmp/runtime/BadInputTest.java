@@ -76,6 +76,17 @@ class BadInputTest {
     }
 
     @Test
+    void aNaNInTheDataStopsTrainingNamingTheStepStageAndLayer() {
+        PipelineSpec spec = PipelineSpec.of(MLP, new int[] {0, 2, 4}, ScheduleKind.ONE_F_ONE_B, 2, 1, 4, 16, 1);
+        List<DataSet> data = TestModels.data("mlp", DataType.DOUBLE, 3, 16, 1);
+        data.get(2).getFeatures().putScalar(5, 0, Double.NaN); // one example of the third mini-batch
+        Throwable e = assertThrows(RuntimeException.class, () -> new InProcessPipeline(spec).fit(data, 1));
+        String all = e.getMessage() + (e.getCause() == null ? "" : " / " + e.getCause().getMessage());
+        assertTrue(all.contains("non-finite gradient (NaN or infinity) at step 2 on stage "), all);
+        assertTrue(all.contains(", first in layer "), all);
+    }
+
+    @Test
     void unsupportedLayerIsNamedWithItsIndex() {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().list()
                 .layer(new DenseLayer.Builder().nOut(4).build())
