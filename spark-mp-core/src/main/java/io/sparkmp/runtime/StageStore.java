@@ -32,13 +32,7 @@ public final class StageStore {
     public static List<LayerEntry> write(StageWorker worker, FileSystem fs, Path dir, String tag) throws IOException {
         List<LayerEntry> out = new ArrayList<>();
         for (StageSlice slice : worker.slices()) {
-            Map<Integer, List<INDArray>> params = slice.parameterSegments();
-            Map<Integer, List<INDArray>> state = slice.stateSegments();
-            for (Map.Entry<Integer, List<INDArray>> e : params.entrySet()) {
-                int layer = e.getKey();
-                out.add(LayerFiles.write(fs, dir, LayerFiles.fileName(layer, tag), layer, e.getValue(),
-                        state.getOrDefault(layer, List.of())));
-            }
+            out.addAll(LayerFiles.writeAll(fs, dir, tag, slice.parameterSegments(), slice.stateSegments()));
         }
         return out;
     }

@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -67,7 +66,6 @@ final class Checkpointer {
         for (String s : all) {
             entries.addAll(decode(s));
         }
-        entries.sort(Comparator.comparingInt(LayerEntry::layer));
         StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, spec.pipeline().modelJson(), entries,
                 at.iteration(), at.epoch(), at.stepInEpoch(), spec.seed(), spec.boundaries(), spec.jobId(),
                 System.currentTimeMillis());

@@ -18,7 +18,6 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 
@@ -189,7 +188,6 @@ final class FitStores implements AutoCloseable {
             entries.addAll(t.layers());
             iteration = Math.max(iteration, t.iteration());
         }
-        entries.sort(Comparator.comparingInt(LayerEntry::layer));
         StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, conf.toJson(), entries, iteration, endEpoch,
                 0, seed, boundaries, jobId, System.currentTimeMillis());
         try {

@@ -173,6 +173,22 @@ public final class LayerFiles {
     }
 
     /**
+     * Writes one file per layer of {@code params} (segments by global layer index), each with that layer's
+     * updater-state segments from {@code state} (none when absent), named {@link #fileName}{@code (layer, tag)}.
+     *
+     * @return the manifest entries, in layer order
+     */
+    public static List<LayerEntry> writeAll(FileSystem fs, Path dir, String tag, java.util.Map<Integer, List<INDArray>> params,
+                                            java.util.Map<Integer, List<INDArray>> state) throws IOException {
+        List<LayerEntry> out = new java.util.ArrayList<>();
+        for (java.util.Map.Entry<Integer, List<INDArray>> e : new java.util.TreeMap<>(params).entrySet()) {
+            int layer = e.getKey();
+            out.add(write(fs, dir, fileName(layer, tag), layer, e.getValue(), state.getOrDefault(layer, List.of())));
+        }
+        return out;
+    }
+
+    /**
      * The file of {@code layer} written by the writer tagged {@code tag}. Each job writes its own names, so a
      * store being replaced stays complete and readable until the new manifest commits.
      */

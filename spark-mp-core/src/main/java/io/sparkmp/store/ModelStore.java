@@ -188,11 +188,7 @@ public final class ModelStore {
         Map<Integer, List<INDArray>> params = LayerParameters.parameterSegments(net, 0);
         Map<Integer, List<INDArray>> state = net.getUpdater(false) == null ? Map.of()
                 : LayerParameters.stateSegments(net, 0);
-        List<LayerEntry> entries = new java.util.ArrayList<>();
-        for (Map.Entry<Integer, List<INDArray>> e : params.entrySet()) {
-            entries.add(LayerFiles.write(fs, dir, LayerFiles.fileName(e.getKey(), writer), e.getKey(), e.getValue(),
-                    state.getOrDefault(e.getKey(), List.of())));
-        }
+        List<LayerEntry> entries = LayerFiles.writeAll(fs, dir, writer, params, state);
         MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
         commit(uri, hadoop, new StoreManifest(StoreManifest.FORMAT_VERSION, conf.toJson(), entries,
                 conf.getIterationCount(), conf.getEpochCount(), 0, seed, new int[0], writer, System.currentTimeMillis()));

@@ -19,7 +19,7 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  *
  * @param formatVersion layout version of the store ({@link #FORMAT_VERSION})
  * @param modelJson the DL4J {@code MultiLayerConfiguration} JSON of the whole model
- * @param layers one entry per layer with parameters, in layer order
+ * @param layers one entry per layer with parameters (kept in layer order, whatever order they are given in)
  * @param iteration optimizer steps taken so far
  * @param epoch epochs completed so far
  * @param stepInEpoch steps taken in the current epoch
@@ -47,7 +47,7 @@ public record StoreManifest(int formatVersion, String modelJson, List<LayerEntry
         if (layers == null || writer == null) {
             throw new IllegalArgumentException("layers and writer must not be null");
         }
-        layers = List.copyOf(layers);
+        layers = layers.stream().sorted(java.util.Comparator.comparingInt(LayerEntry::layer)).toList();
         Set<Integer> seen = new HashSet<>();
         Set<String> files = new HashSet<>();
         for (LayerEntry e : layers) {

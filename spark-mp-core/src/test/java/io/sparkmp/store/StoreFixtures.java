@@ -76,15 +76,8 @@ final class StoreFixtures {
 
     /** Writes every layer of {@code net} to {@code uri} as a task would; no commit. */
     static List<LayerEntry> writeLayers(MultiLayerNetwork net, URI uri, String job) throws IOException {
-        FileSystem fs = fs(uri);
-        Map<Integer, List<INDArray>> params = LayerParameters.parameterSegments(net, 0);
-        Map<Integer, List<INDArray>> state = LayerParameters.stateSegments(net, 0);
-        List<LayerEntry> entries = new ArrayList<>();
-        for (Map.Entry<Integer, List<INDArray>> e : params.entrySet()) {
-            entries.add(LayerFiles.write(fs, new Path(uri), fileName(e.getKey(), job), e.getKey(), e.getValue(),
-                    state.getOrDefault(e.getKey(), List.of())));
-        }
-        return entries;
+        return LayerFiles.writeAll(fs(uri), new Path(uri), job, LayerParameters.parameterSegments(net, 0),
+                LayerParameters.stateSegments(net, 0));
     }
 
     static StoreManifest manifest(MultiLayerNetwork net, List<LayerEntry> entries, String job) {
