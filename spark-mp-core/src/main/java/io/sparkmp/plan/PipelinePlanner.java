@@ -627,10 +627,9 @@ public final class PipelinePlanner {
     }
 
     private InfeasiblePlanException noPlan(String lastFailure, int minMb) {
-        long staticTotal = 0;
-        for (LayerProfile l : profile.layers()) {
-            staticTotal += l.staticBytes();
-        }
+        // The least any split holds for the model's state: one micro-batch per step, each layer updated after its
+        // backward, so parameters and updater state plus one layer's gradient (see StageCostModel).
+        long staticTotal = new StageCostModel(profile, 1, bandwidth, latency, false).staticBytes(0, profile.layerCount());
         String where = boundaries != null ? "the given boundaries " + Arrays.toString(boundaries)
                 : stages != null ? "any split into " + stages + " stages"
                 : "any split over 1.." + Math.min(executors, profile.layerCount()) + " stages";
@@ -638,7 +637,7 @@ public final class PipelinePlanner {
                 "no feasible plan: %s of %d layers does not fit %s (%d bytes) per device with %d executors, batch %d "
                         + "(smallest micro-batch tried: %d)",
                 where, profile.layerCount(), PipelinePlan.bytes(budget), budget, executors, batchSize, minMb));
-        sb.append(String.format(Locale.ROOT, "; parameters+gradients+updater total %s = %.2f device budgets",
+        sb.append(String.format(Locale.ROOT, "; parameters+updater state+largest layer's gradient total %s = %.2f device budgets",
                 PipelinePlan.bytes(staticTotal), (double) staticTotal / budget));
         if (lastFailure != null) {
             sb.append("; e.g. ").append(lastFailure);
