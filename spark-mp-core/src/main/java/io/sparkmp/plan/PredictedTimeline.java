@@ -2,10 +2,9 @@ package io.sparkmp.plan;
 
 import io.sparkmp.schedule.Action;
 import io.sparkmp.schedule.ActionCosts;
-import io.sparkmp.schedule.Communication;
+import io.sparkmp.schedule.ControlTraffic;
 import io.sparkmp.schedule.Schedule;
 import io.sparkmp.schedule.ScheduleSimulator;
-import io.sparkmp.schedule.Schedules;
 import io.sparkmp.schedule.SimulationResult;
 
 /**
@@ -37,8 +36,8 @@ public final class PredictedTimeline {
         if (4L * k * plan.microBatches() > MAX_ACTIONS) {
             return null;
         }
-        Schedule schedule = Communication.add(Schedules.generate(plan.schedule(), plan.devices(), plan.microBatches(),
-                plan.stagesPerDevice()));
+        Schedule schedule = ControlTraffic.lowered(plan.schedule(), plan.devices(), plan.microBatches(),
+                plan.stagesPerDevice());
         return ScheduleSimulator.simulate(schedule, new PlanCosts(plan));
     }
 
