@@ -48,8 +48,16 @@ public final class RuntimeProbe {
                 warmup, repeats);
         double t8 = timeLoads(PipelineSpec.of(conf, new int[] {0, layers}, ScheduleKind.GPIPE, 1, 1, 8, examples, 1), ds,
                 warmup, repeats);
-        double fixed = Math.max(0, (t8 - t2) / 6);
-        double perExample = Math.max(0, (t2 - 2 * fixed) / examples);
+        // t(M) = M x fixed + examples x perExample. When noise makes a part negative it is 0 and the other part
+        // carries the whole measured time (of 8 micro-batches for the fixed part, of 2 for the per-example part).
+        double fixed = (t8 - t2) / 6;
+        if (fixed <= 0) {
+            return new double[] {0, t2 / examples};
+        }
+        double perExample = (t2 - 2 * fixed) / examples;
+        if (perExample <= 0) {
+            return new double[] {t8 / 8, 0};
+        }
         return new double[] {fixed, perExample};
     }
 
