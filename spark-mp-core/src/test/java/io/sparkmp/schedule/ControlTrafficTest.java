@@ -1,6 +1,7 @@
 package io.sparkmp.schedule;
 
 import static io.sparkmp.schedule.ScheduleFixtures.schedule;
+import static io.sparkmp.schedule.ScheduleValidatorTest.rejected;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -63,13 +64,6 @@ class ControlTrafficTest {
         Schedule once = ControlTraffic.lowered(ScheduleKind.GPIPE, 2, 2, 1);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ControlTraffic.add(once));
         assertEquals("schedule already has control actions: found 0LOAD0 on device 0", e.getMessage());
-    }
-
-    private static void rejected(Schedule s, String problem, String markedRow) {
-        ScheduleException e = assertThrows(ScheduleException.class, () -> ScheduleValidator.validate(s));
-        String msg = e.getMessage();
-        assertTrue(msg.startsWith(problem + "\n"), msg);
-        assertTrue(msg.contains("\n" + markedRow + "\n"), msg);
     }
 
     @Test
