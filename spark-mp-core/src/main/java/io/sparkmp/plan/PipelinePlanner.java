@@ -1,7 +1,6 @@
 package io.sparkmp.plan;
 
-import io.sparkmp.schedule.ActionCosts;
-import io.sparkmp.schedule.Schedule;
+import io.sparkmp.schedule.ControlTraffic;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.schedule.ScheduleSimulator;
 import io.sparkmp.schedule.Schedules;
@@ -100,8 +99,10 @@ public final class PipelinePlanner {
     private final boolean recomputeForward;
     private final RecomputeMode recomputeMode;
     private final double updateSecondsPerParameter;
+    private final RuntimeCosts runtimeCosts;
 
     private PipelinePlanner(Builder b) {
+        runtimeCosts = b.runtimeCosts;
         recomputeMode = b.recomputeMode;
         recomputeForward = b.recomputeMode == RecomputeMode.ALWAYS;
         updateSecondsPerParameter = b.updateSecondsPerParameter;
@@ -124,6 +125,7 @@ public final class PipelinePlanner {
         recomputeMode = recompute ? RecomputeMode.ALWAYS : RecomputeMode.NEVER;
         recomputeForward = recompute;
         updateSecondsPerParameter = o.updateSecondsPerParameter;
+        runtimeCosts = o.runtimeCosts;
         profile = o.profile;
         executors = o.executors;
         budget = o.budget;
@@ -324,58 +326,23 @@ public final class PipelinePlanner {
                     cost.recomputeForward() && b < cost.layers()));
         }
         double[] t = stepSeconds(perStage, split, c);
-        double pipeline = t[1];
-        double bubble = t[3];
-        String method = "closed form";
+        // Closed form: the measured per-step overhead and the loads add to the pipeline as they stand.
+        double pipeline = t[1] + runtimeCosts.stepSeconds() + c.m() * runtimeCosts.load(c.mb());
+        PipelinePlan closed = new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out,
+                pipeline, t[2], pipeline + t[2], t[3], "closed form", profile.timeSource(), budget, bandwidth, considered,
+                solved, runtimeCosts);
         long actions = 2L * k * c.m();
-        if (actions <= MAX_SIMULATED_ACTIONS) {
-            SimulationResult sim = simulate(perStage, split, c);
-            pipeline = sim.makespan();
-            bubble = sim.bubbleFraction();
-            method = "simulated";
-            if (updateSecondsPerParameter > 0) {
-                // Each device updates its stages' parameters once its last action is done.
-                double end = 0;
-                for (int d = 0; d < sim.timeline().size(); d++) {
-                    double last = 0;
-                    for (SimulationResult.TimedAction a : sim.timeline().get(d)) {
-                        last = Math.max(last, a.end());
-                    }
-                    double upd = 0;
-                    for (int s = d; s < k; s += c.p()) {
-                        upd += perStage[s].update(split[s], split[s + 1]);
-                    }
-                    end = Math.max(end, last + upd);
-                }
-                pipeline = end;
-                method = "simulated + optimizer step";
-            }
-        } else {
-            method = "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS + " to simulate";
+        if (actions > MAX_SIMULATED_ACTIONS) {
+            return closed.withPipeline(pipeline, t[3], "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS
+                    + " to simulate");
         }
-        return new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out, pipeline, t[2],
-                pipeline + t[2], bubble, method, profile.timeSource(), budget, bandwidth, considered, solved);
-    }
-
-    /**
-     * Simulates the generated schedule with per-stage costs: F of stage s = its forward compute + putting its
-     * activation on the wire (bytes / bandwidth), B = backward compute + sending its input gradient; each
-     * link adds the per-message latency without occupying a device.
-     */
-    private SimulationResult simulate(StageCostModel[] perStage, int[] split, Candidate c) {
-        int k = split.length - 1;
-        double[] fwd = new double[k];
-        double[] bwd = new double[k];
-        double[] link = new double[k - 1];
-        for (int s = 0; s < k; s++) {
-            StageCostModel cost = perStage[s];
-            fwd[s] = cost.forward(split[s], split[s + 1]) + cost.cutBytes(split[s + 1]) / bandwidth;
-            bwd[s] = cost.backward(split[s], split[s + 1]) + cost.recompute(split[s], split[s + 1])
-                    + cost.cutBytes(split[s]) / bandwidth;
-        }
-        Arrays.fill(link, latency);
-        Schedule schedule = Schedules.generate(c.kind(), c.p(), c.m(), c.v());
-        return ScheduleSimulator.simulate(schedule, ActionCosts.perStage(fwd, bwd, link));
+        // The schedule the runtime executes (communication and control actions included), with the plan's costs:
+        // the same simulation the predicted timeline shows.
+        SimulationResult sim = ScheduleSimulator.simulate(ControlTraffic.lowered(c.kind(), c.p(), c.m(), c.v()),
+                new PlanActionCosts(closed));
+        String method = "simulated" + (updateSecondsPerParameter > 0 ? " + optimizer step" : "")
+                + (runtimeCosts.measured() ? " + measured runtime costs" : "");
+        return closed.withPipeline(sim.makespan(), sim.bubbleFraction(), method);
     }
 
     /** Every combination allowed by the fixed choices, with its lower bound. */
@@ -673,6 +640,7 @@ public final class PipelinePlanner {
         private int[] resolvedBoundaries;
         private RecomputeMode recomputeMode = RecomputeMode.NEVER;
         private double updateSecondsPerParameter;
+        private RuntimeCosts runtimeCosts = RuntimeCosts.NONE;
         private final java.util.Set<String> set = new java.util.HashSet<>();
 
         private Builder() {
@@ -836,6 +804,20 @@ public final class PipelinePlanner {
                 throw new IllegalArgumentException("updateSecondsPerParameter must be finite and >= 0, found " + seconds);
             }
             updateSecondsPerParameter = seconds;
+            return this;
+        }
+
+        /**
+         * The runtime's measured message, LOAD and per-step costs (default {@link RuntimeCosts#NONE}): the
+         * simulated step time charges them to the actions of the schedule the runtime executes (see
+         * {@link PlanActionCosts}); the partition and the ranking of candidates keep the bandwidth and latency.
+         */
+        public Builder runtimeCosts(RuntimeCosts costs) {
+            once("runtimeCosts");
+            if (costs == null) {
+                throw new IllegalArgumentException("runtimeCosts must not be null");
+            }
+            runtimeCosts = costs;
             return this;
         }
 

@@ -24,10 +24,11 @@ import org.nd4j.linalg.dataset.DataSet;
  * stages with interleaved schedules) and its list of schedule actions, one mini-batch per
  * {@link #runStep}.
  *
- * <p>Per step, the {@link MicroBatchFeed} splits the mini-batch on rank 0 and brings every stage its
- * micro-batches' rows, labels and masks; the {@link LossReduction} gathers DL4J's score on the last stage's
- * rank. Then each rank runs its actions through one small handler per action type; an unknown or
- * unsupported type fails loudly. With an {@link ActionRecorder}, the actions and waits of its sampled steps
+ * <p>Per step, the {@link MicroBatchFeed} takes the mini-batch on rank 0 and passes the step header on, and
+ * the {@link LossReduction} sums every rank's L1/L2 terms along the pipeline. Then each rank runs its actions
+ * through one small handler per action type, the control traffic included: LOAD (rank 0 takes a micro-batch's
+ * rows), SEND_L / RECV_L (labels and masks travel to the last stage), LOSS (the step's score on the last
+ * stage); an unknown or unsupported type fails loudly. With an {@link ActionRecorder}, the actions and waits of its sampled steps
  * are recorded for the timeline.
  *
  * <p>Misuse: every rank must call {@link #runStep} with the same step numbers in the same order; only
@@ -55,6 +56,9 @@ public final class StageWorker {
     /** Activations received for a stage's forward, handed back to the channel after that micro-batch's backward. */
     private final MicroBatchTensors heldActivations;
     private long step;
+    /** The step's score once the LOSS action ran (last stage's rank), else NaN. */
+    private double loss;
+    private boolean lossReduced;
 
     /**
      * Builds this rank's stages from {@code spec} (only its own layers are ever created).
@@ -111,8 +115,8 @@ public final class StageWorker {
         this.actions = schedule.actions(rank);
         this.timing = new StepTiming(recorderOrNull);
         this.channel = new StepChannel(channel, timing);
-        this.feed = new MicroBatchFeed(spec, rank, this.channel, timing);
-        this.lossReduction = new LossReduction(spec, rank, this.channel, timing);
+        this.feed = new MicroBatchFeed(spec, rank, this.channel);
+        this.lossReduction = new LossReduction(spec, rank, this.channel);
         int n = spec.numStages();
         int m = spec.microBatches();
         forwardOutputs = new MicroBatchTensors(n, m);
@@ -196,6 +200,8 @@ public final class StageWorker {
             throw fail(null, e);
         }
         boolean[] stepped = new boolean[spec.numStages()];
+        loss = Double.NaN;
+        lossReduced = false;
         for (Action a : actions) {
             long t0 = System.nanoTime();
             try {
@@ -208,15 +214,14 @@ public final class StageWorker {
                 stepped[a.stage()] = true;
             }
         }
-        double loss = Double.NaN;
         try {
             for (int s : slices.keySet()) {
                 if (!stepped[s]) {
                     throw new IllegalStateException("the schedule of rank " + rank + " has no STEP for stage " + s);
                 }
             }
-            if (slices.containsKey(lastStage)) {
-                loss = lossReduction.loss(slices.values(), feed.examples());
+            if (slices.containsKey(lastStage) && !lossReduced) {
+                throw new IllegalStateException("the schedule of rank " + rank + " has no LOSS for the last stage " + lastStage);
             }
         } catch (RuntimeException e) {
             throw fail(null, e);
@@ -260,6 +265,14 @@ public final class StageWorker {
             case SEND_B -> sendBackward(a.stage(), a.microBatch());
             case RECV_B -> receiveBackward(a.stage(), a.microBatch());
             case STEP -> slice(a.stage()).applyUpdate(feed.examples());
+            case LOAD -> feed.load(a.microBatch());
+            case SEND_L -> feed.sendLabels(a.stage(), a.microBatch());
+            case RECV_L -> feed.receiveLabels(a.stage(), a.microBatch());
+            case LOSS -> {
+                slice(a.stage());
+                loss = lossReduction.loss(slices.values(), feed.examples());
+                lossReduced = true;
+            }
             default -> throw new UnsupportedOperationException("action type " + a.type()
                     + " is not supported by the stage worker (no split backward, no data-parallel replicas)");
         }

@@ -4,6 +4,7 @@ import io.sparkmp.model.LayerProfiler;
 import io.sparkmp.plan.ModelProfile;
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.plan.PipelinePlanner;
+import io.sparkmp.plan.RuntimeCosts;
 import io.sparkmp.schedule.ScheduleKind;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -32,7 +33,8 @@ import java.util.Map;
  * {@code spark.mp.recompute} (default auto: each stage keeps its layers' inputs of the micro-batches in flight
  * where that fits its budget; a stage that recomputes is charged its forward twice).
  * A measured profile also carries the optimizer step time per parameter, which the planner charges to each
- * stage once per mini-batch.
+ * stage once per mini-batch, and the runtime's message, LOAD and per-step costs, which its simulated step time
+ * charges to the schedule's actions.
  *
  * <p><b>Memory budget per device</b>: {@code spark.mp.device.memory} when &gt; 0. Else what the executor process
  * really leaves: its javacpp cap ({@code -Dorg.bytedeco.javacpp.maxphysicalbytes}, which caps the whole
@@ -110,7 +112,7 @@ final class PlanResolver {
                                            Map<ConfEntry<?>, Object> settings, SparkMpConf mp, PlanChoices choices,
                                            Integer stages, Integer v, Integer m, ScheduleKind schedule) {
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
-                .updateSecondsPerParameter(profile.updateSecondsPerParameter())
+                .updateSecondsPerParameter(profile.updateSecondsPerParameter()).runtimeCosts(profile.runtimeCosts())
                 .deviceMemoryBytes(budget).bandwidthBytesPerSecond(mp.get(SparkMpConf.PLAN_BANDWIDTH))
                 .batchSize(batchSize).replicas(1).recompute(value(settings, mp, SparkMpConf.RECOMPUTE));
         if (stages != null) {
@@ -131,7 +133,7 @@ final class PlanResolver {
 
     private static MeasuredProfile analyticProfile(MultiLayerConfiguration conf, InputType input, SparkMpConf mp) {
         return new MeasuredProfile(LayerProfiler.builder().build().analytic(conf, input,
-                mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS)), 0);
+                mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS)), 0, RuntimeCosts.NONE);
     }
 
     /** The measured (cached) or analytic profile of the model (analytic: no optimizer step time). */
@@ -148,7 +150,7 @@ final class PlanResolver {
         String key = ProfilingJob.profiler(sample, hardware).cacheKey(conf, input);
         String folder = mp.get(SparkMpConf.PLAN_PROFILE_CACHE);
         Path dir = folder.isBlank() ? null : Paths.get(folder);
-        return ProfileCache.get(key, dir, () -> ProfilingJob.run(sc, conf, input, sample, hardware));
+        return ProfileCache.get(key, dir, () -> ProfilingJob.run(sc, conf, input, sample, hardware, batchSize));
     }
 
     /**

@@ -156,10 +156,11 @@ class BadInputTest {
             assertEquals(java.util.Set.of(0), back.peersOf(1));
         }
         PipelineSpec four = PipelineSpec.of(MLP, new int[] {0, 1, 2, 3, 4}, ScheduleKind.ONE_F_ONE_B, 4, 1, 4, 16, 5);
-        assertEquals(java.util.Set.of(1, 2, 3), four.peersOf(0));
-        assertEquals(java.util.Set.of(0, 2, 3), four.peersOf(1));
-        assertEquals(java.util.Set.of(0, 1, 3), four.peersOf(2));
-        assertEquals(java.util.Set.of(0, 1, 2), four.peersOf(3)); // rank 1 sends it its regularization term
+        // Labels, the step header and the L1/L2 sum travel along the pipeline: neighbours only, no full mesh.
+        assertEquals(java.util.Set.of(1), four.peersOf(0));
+        assertEquals(java.util.Set.of(0, 2), four.peersOf(1));
+        assertEquals(java.util.Set.of(1, 3), four.peersOf(2));
+        assertEquals(java.util.Set.of(2), four.peersOf(3));
         {
         }
     }
