@@ -160,7 +160,8 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
      * connect (symmetric: {@code q} is in {@code peersOf(r)} iff {@code r} is in {@code peersOf(q)}). That is
      * what {@link StageWorker} sends: activations and gradients between the ranks of neighbouring (virtual)
      * stages; from rank 0 the step header and features masks to every rank and the labels and labels masks
-     * to the rank of the last stage; to the last stage's rank every rank's regularization term. So rank 0
+     * to the rank of the last stage; to the last stage's rank every rank's regularization term; with the skip
+     * policy for non-finite gradients, every rank's finiteness flag to rank 0 and its answer back. So rank 0
      * and the last stage's rank talk to every rank, and any other rank to rank 0, the last stage's rank and
      * its stages' neighbours.
      *

@@ -55,6 +55,11 @@ public final class StageWorker {
     /** Activations received for a stage's forward, handed back to the channel after that micro-batch's backward. */
     private final MicroBatchTensors heldActivations;
     private long step;
+    private NonFinitePolicy nonFinite = NonFinitePolicy.FAIL;
+    /** Steps whose update every stage left out (skip policy): DL4J's iteration count is the step minus these. */
+    private long skippedSteps;
+    private String lastSkipReason;
+    private final List<Action> deferredSteps = new java.util.ArrayList<>();
 
     /**
      * Builds this rank's stages from {@code spec} (only its own layers are ever created).
@@ -147,6 +152,39 @@ public final class StageWorker {
         return schedule;
     }
 
+    /**
+     * What a step with a non-finite gradient does (default {@link NonFinitePolicy#FAIL}); every rank must use
+     * the same policy. With {@link NonFinitePolicy#SKIP} the updates of a step wait until its last backward on
+     * every rank and one exchange of a flag between all ranks; then all apply, or none does.
+     */
+    public void nonFinite(NonFinitePolicy policy) {
+        if (policy == null) {
+            throw new IllegalArgumentException("nonFinite policy must not be null");
+        }
+        nonFinite = policy;
+    }
+
+    /** Steps skipped so far (including those a checkpoint this worker resumed from counted). */
+    public long skippedSteps() {
+        return skippedSteps;
+    }
+
+    /**
+     * Continues the count of skipped steps of a run resumed from a checkpoint, so DL4J's iteration count (the
+     * step minus the skipped steps) continues where it was.
+     */
+    public void restoreSkippedSteps(long n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("skipped steps must be >= 0, found " + n);
+        }
+        skippedSteps = n;
+    }
+
+    /** Why the last skipped step was skipped (step, stage, layer), or null when none was. */
+    public String lastSkipReason() {
+        return lastSkipReason;
+    }
+
     /** {@link #runStep(long, int, DataSet)} in epoch 0. */
     public StepMetrics runStep(long step, DataSet miniBatchOrNull) {
         return runStep(step, 0, miniBatchOrNull);
@@ -188,7 +226,7 @@ public final class StageWorker {
             int microBatchSize = feed.examples() / spec.microBatches();
             double localRegularization = 0;
             for (StageSlice slice : slices.values()) {
-                slice.beginStep(step, epoch, microBatchSize);
+                slice.beginStep(step - skippedSteps, epoch, microBatchSize); // DL4J's iteration: updates applied
                 localRegularization += slice.regularizationScore();
             }
             lossReduction.shareRegularization(step, localRegularization);
@@ -196,7 +234,13 @@ public final class StageWorker {
             throw fail(null, e);
         }
         boolean[] stepped = new boolean[spec.numStages()];
+        deferredSteps.clear();
         for (Action a : actions) {
+            if (a.type() == ActionType.STEP && nonFinite == NonFinitePolicy.SKIP) {
+                deferredSteps.add(a); // applied below, once every rank's gradients are known to be finite
+                stepped[a.stage()] = true;
+                continue;
+            }
             long t0 = System.nanoTime();
             try {
                 run(a);
@@ -209,6 +253,7 @@ public final class StageWorker {
             }
         }
         double loss = Double.NaN;
+        boolean skipped = false;
         try {
             for (int s : slices.keySet()) {
                 if (!stepped[s]) {
@@ -221,7 +266,83 @@ public final class StageWorker {
         } catch (RuntimeException e) {
             throw fail(null, e);
         }
-        return timing.metrics(rank, feed.examples(), loss, System.nanoTime() - start);
+        if (nonFinite == NonFinitePolicy.SKIP) {
+            String reason;
+            try {
+                reason = nonFiniteAnywhere();
+            } catch (RuntimeException e) {
+                throw fail(null, e);
+            }
+            if (reason != null) {
+                skipped = true;
+                skippedSteps++;
+                lastSkipReason = "step " + step + " skipped on every stage: non-finite gradient (NaN or infinity) "
+                        + reason + " (" + skippedSteps + " skipped so far)";
+            } else {
+                for (Action a : deferredSteps) {
+                    long t0 = System.nanoTime();
+                    try {
+                        run(a);
+                    } catch (RuntimeException e) {
+                        throw fail(a, e);
+                    }
+                    timing.action(a, t0, System.nanoTime());
+                }
+            }
+        }
+        StepMetrics m = timing.metrics(rank, feed.examples(), loss, System.nanoTime() - start);
+        return skipped ? m.asSkipped() : m;
+    }
+
+    /** Micro-batch field of the control keys of the finiteness flags (to rank 0) and its answer (skip policy). */
+    static final int CONTROL_FINITE = 2;
+    static final int CONTROL_FINITE_ANSWER = 3;
+
+    /**
+     * The collective half of the skip policy, over links every pipeline has (rank 0 talks to every rank):
+     * every other rank sends rank 0 the first stage and layer where its gradient of this step is not finite
+     * (or none); rank 0 answers every rank with the first (lowest stage) of all. Returns where that is, or
+     * null when every stage's gradient is finite. Every rank gets the same answer, so either all stages apply
+     * the step's update or none does.
+     */
+    private String nonFiniteAnywhere() {
+        int badStage = -1;
+        int badLayer = -1;
+        for (StageSlice slice : slices.values()) {
+            int layer = slice.firstNonFiniteLayer();
+            if (layer >= 0 && badStage < 0) {
+                badStage = slice.stage();
+                badLayer = layer;
+            }
+        }
+        if (rank != 0) {
+            channel.send(0, new TensorKey(FrameType.CONTROL, step, CONTROL_FINITE, MicroBatchFeed.firstStage(rank), 0),
+                    org.nd4j.linalg.factory.Nd4j.createFromArray((double) badStage, (double) badLayer));
+            INDArray answer = channel.receive(0, new TensorKey(FrameType.CONTROL, step, CONTROL_FINITE_ANSWER, 0,
+                    MicroBatchFeed.firstStage(rank)));
+            badStage = (int) answer.getDouble(0);
+            badLayer = (int) answer.getDouble(1);
+        } else {
+            for (int r = 1; r < spec.devices(); r++) {
+                INDArray f = channel.receive(r, new TensorKey(FrameType.CONTROL, step, CONTROL_FINITE,
+                        MicroBatchFeed.firstStage(r), 0));
+                int st = (int) f.getDouble(0);
+                if (st >= 0 && (badStage < 0 || st < badStage)) {
+                    badStage = st;
+                    badLayer = (int) f.getDouble(1);
+                }
+            }
+            for (int r = 1; r < spec.devices(); r++) {
+                channel.send(r, new TensorKey(FrameType.CONTROL, step, CONTROL_FINITE_ANSWER, 0,
+                        MicroBatchFeed.firstStage(r)), org.nd4j.linalg.factory.Nd4j.createFromArray((double) badStage,
+                        (double) badLayer));
+            }
+        }
+        if (badStage < 0) {
+            return null;
+        }
+        return "on stage " + badStage + ", first in layer " + badLayer + " ("
+                + spec.configuration().getConf(badLayer).getLayer().getClass().getSimpleName() + ")";
     }
 
     /** Copies of the parameters of this rank's layers, keyed by global layer index. */
