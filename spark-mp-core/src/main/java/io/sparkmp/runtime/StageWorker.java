@@ -241,13 +241,7 @@ public final class StageWorker {
                 stepped[a.stage()] = true;
                 continue;
             }
-            long t0 = System.nanoTime();
-            try {
-                run(a);
-            } catch (RuntimeException e) {
-                throw fail(a, e);
-            }
-            timing.action(a, t0, System.nanoTime());
+            runTimed(a);
             if (a.type() == ActionType.STEP) {
                 stepped[a.stage()] = true;
             }
@@ -280,13 +274,7 @@ public final class StageWorker {
                         + reason + " (" + skippedSteps + " skipped so far)";
             } else {
                 for (Action a : deferredSteps) {
-                    long t0 = System.nanoTime();
-                    try {
-                        run(a);
-                    } catch (RuntimeException e) {
-                        throw fail(a, e);
-                    }
-                    timing.action(a, t0, System.nanoTime());
+                    runTimed(a);
                 }
             }
         }
@@ -368,6 +356,17 @@ public final class StageWorker {
         for (StageSlice s : slices.values()) {
             s.setUpdaterState(state);
         }
+    }
+
+    /** Runs one action and records its time; a failure is reported with the action and the grid. */
+    private void runTimed(Action a) {
+        long t0 = System.nanoTime();
+        try {
+            run(a);
+        } catch (RuntimeException e) {
+            throw fail(a, e);
+        }
+        timing.action(a, t0, System.nanoTime());
     }
 
     // ---- one handler per action type ----
