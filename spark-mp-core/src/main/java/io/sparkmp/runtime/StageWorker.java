@@ -84,6 +84,18 @@ public final class StageWorker {
         this(spec, spec == null ? null : spec.buildSchedule(), rank, channel, initialParamsOrNull, recorderOrNull);
     }
 
+    /**
+     * As {@link #StageWorker(PipelineSpec, int, TensorChannel, Map, ActionRecorder)}, with the policy for a step
+     * whose gradient is not finite. With {@link NonFinitePolicy#SKIP} no stage fuses its update into the backward
+     * (with one micro-batch per step it would otherwise update each layer before the step's gradient is whole):
+     * the stages then hold a gradient of their size, as DL4J's {@code fit} does.
+     */
+    public StageWorker(PipelineSpec spec, int rank, TensorChannel channel, Map<Integer, INDArray> initialParamsOrNull,
+                       ActionRecorder recorderOrNull, NonFinitePolicy nonFinite) {
+        this(spec, spec == null ? null : spec.buildSchedule(), rank, channel, initialParamsOrNull, recorderOrNull,
+                nonFinite);
+    }
+
     /** As the public constructor, with an explicit schedule (tests: hand-made or broken action lists). */
     StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel, Map<Integer, INDArray> params) {
         this(spec, schedule, rank, channel, params, null);
@@ -91,6 +103,11 @@ public final class StageWorker {
 
     private StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel,
                         Map<Integer, INDArray> params, ActionRecorder recorderOrNull) {
+        this(spec, schedule, rank, channel, params, recorderOrNull, NonFinitePolicy.FAIL);
+    }
+
+    private StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel,
+                        Map<Integer, INDArray> params, ActionRecorder recorderOrNull, NonFinitePolicy nonFinite) {
         if (spec == null || schedule == null || channel == null) {
             throw new IllegalArgumentException("spec, schedule and channel must not be null");
         }
@@ -127,8 +144,13 @@ public final class StageWorker {
         heldActivations = new MicroBatchTensors(n, m);
         MultiLayerConfiguration conf = spec.configuration();
         int[] boundaries = spec.boundaries();
+        if (nonFinite == null) {
+            throw new IllegalArgumentException("nonFinite policy must not be null");
+        }
+        this.nonFinite = nonFinite;
         for (int s : spec.stagesOf(rank)) {
-            slices.put(s, ModelSlicer.slice(conf, boundaries, s, spec.seed(), params, spec.recomputes(s)));
+            slices.put(s, ModelSlicer.slice(conf, boundaries, s, spec.seed(), params, spec.recomputes(s),
+                    spec.fusesUpdate() && nonFinite == NonFinitePolicy.FAIL));
         }
     }
 
@@ -155,11 +177,21 @@ public final class StageWorker {
     /**
      * What a step with a non-finite gradient does (default {@link NonFinitePolicy#FAIL}); every rank must use
      * the same policy. With {@link NonFinitePolicy#SKIP} the updates of a step wait until its last backward on
-     * every rank and one exchange of a flag between all ranks; then all apply, or none does.
+     * every rank and one exchange of a flag through rank 0; then all apply, or none does. A worker whose stages
+     * fuse the update into the backward (one micro-batch per step, built with {@code FAIL}) cannot skip: build it
+     * with the policy instead.
      */
     public void nonFinite(NonFinitePolicy policy) {
         if (policy == null) {
             throw new IllegalArgumentException("nonFinite policy must not be null");
+        }
+        if (policy == NonFinitePolicy.SKIP) {
+            for (StageSlice s : slices.values()) {
+                if (s.fusesUpdate()) {
+                    throw new IllegalStateException("stage " + s.stage() + " fuses its update into the backward; "
+                            + "build the worker with NonFinitePolicy.SKIP to skip steps");
+                }
+            }
         }
         nonFinite = policy;
     }

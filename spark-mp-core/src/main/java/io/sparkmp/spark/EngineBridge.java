@@ -50,9 +50,8 @@ interface EngineBridge {
         public StageRunnerFactory runners() {
             return (spec, rank, channel) -> {
                 ActionRecorder recorder = spec.timelineOrNull() == null ? null : spec.timelineOrNull().recorder(rank);
-                StageWorker worker = new StageWorker(spec.pipeline(), rank, channel, null, recorder);
-                worker.nonFinite(spec.nonFinite());
-                return new WorkerRunner(worker, recorder);
+                return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder, spec.nonFinite()),
+                        recorder);
             };
         }
 

@@ -61,8 +61,8 @@ class NonFiniteSkipTest {
             final int rank = r;
             Thread t = new Thread(() -> {
                 try {
-                    StageWorker w = new StageWorker(spec, rank, wrap.apply(rank, channels.get(rank)), null);
-                    w.nonFinite(NonFinitePolicy.SKIP);
+                    StageWorker w = new StageWorker(spec, rank, wrap.apply(rank, channels.get(rank)), null, null,
+                            NonFinitePolicy.SKIP);
                     long step = 0;
                     for (int e = 0; e < epochs; e++) {
                         for (DataSet ds : data) {
@@ -141,6 +141,30 @@ class NonFiniteSkipTest {
         assertTrue(err <= DOUBLE_BOUND, "max relative parameter error " + err);
         InProcessPipeline.Result cleanRun = new InProcessPipeline(spec).fit(clean, 2);
         assertTrue(TestModels.maxRelativeError(r.state(), cleanRun.updaterState()) <= DOUBLE_BOUND, "updater state");
+    }
+
+    @Test
+    void withOneMicroBatchTheSkipPolicyTurnsTheFusedUpdateOffAndStillEqualsDl4jWithoutTheBatch() {
+        MultiLayerConfiguration conf = TestModels.mlp(DataType.DOUBLE, Opt.ADAM, 0);
+        PipelineSpec spec = PipelineSpec.of(conf, new int[] {0, 2, 4}, ScheduleKind.ONE_F_ONE_B, 2, 1, 1, 16,
+                TestModels.SEED);
+        assertTrue(spec.fusesUpdate(), "one micro-batch: the default worker fuses each layer's update into the backward");
+        List<DataSet> data = TestModels.data("mlp", DataType.DOUBLE, 4, 16, 5);
+        List<DataSet> clean = without(data, 1);
+        DataSet bad = data.get(1).copy();
+        bad.getFeatures().putScalar(3, 2, Double.NaN);
+        data.set(1, bad);
+
+        Run r = run(spec, data, 1, (rank, c) -> c);
+
+        assertSkipped(r, 1);
+        double err = TestModels.maxRelativeError(r.params(), ModelAssembler.split(TestModels.referenceFit(conf, clean, 1,
+                null)));
+        assertTrue(err <= DOUBLE_BOUND, "max relative parameter error " + err);
+        StageWorker fused = new StageWorker(spec, 0, InProcessChannel.connect(2, Duration.ofSeconds(1)).get(0), null);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> fused.nonFinite(NonFinitePolicy.SKIP));
+        assertEquals("stage 0 fuses its update into the backward; build the worker with NonFinitePolicy.SKIP to skip "
+                + "steps", e.getMessage());
     }
 
     @Test
