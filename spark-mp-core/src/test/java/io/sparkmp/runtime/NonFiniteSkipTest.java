@@ -100,6 +100,13 @@ class NonFiniteSkipTest {
         return out;
     }
 
+    /** Replaces mini-batch {@code index} by a copy with a NaN feature at ({@code row}, {@code col}). */
+    private static void putNaN(List<DataSet> data, int index, int row, int col) {
+        DataSet bad = data.get(index).copy();
+        bad.getFeatures().putScalar(row, col, Double.NaN);
+        data.set(index, bad);
+    }
+
     private static void assertSkipped(Run r, long... steps) {
         List<Long> expected = new ArrayList<>();
         for (long s : steps) {
@@ -123,9 +130,7 @@ class NonFiniteSkipTest {
                 TestModels.SEED);
         List<DataSet> data = TestModels.data("mlp", DataType.DOUBLE, 5, 16, 7);
         List<DataSet> clean = without(data, 2);
-        DataSet bad = data.get(2).copy();
-        bad.getFeatures().putScalar(5, 0, Double.NaN);
-        data.set(2, bad);
+        putNaN(data, 2, 5, 0);
 
         Run r = run(spec, data, 2, (rank, c) -> c);
 
@@ -151,9 +156,7 @@ class NonFiniteSkipTest {
         assertTrue(spec.fusesUpdate(), "one micro-batch: the default worker fuses each layer's update into the backward");
         List<DataSet> data = TestModels.data("mlp", DataType.DOUBLE, 4, 16, 5);
         List<DataSet> clean = without(data, 1);
-        DataSet bad = data.get(1).copy();
-        bad.getFeatures().putScalar(3, 2, Double.NaN);
-        data.set(1, bad);
+        putNaN(data, 1, 3, 2);
 
         Run r = run(spec, data, 1, (rank, c) -> c);
 
