@@ -167,8 +167,9 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
      * connect (symmetric: {@code q} is in {@code peersOf(r)} iff {@code r} is in {@code peersOf(q)}): the devices
      * at the other end of this rank's sends and receives in {@link #buildSchedule()} (activations, gradients and
      * the labels, which travel device to device along the pipeline, see
-     * {@link io.sparkmp.schedule.ControlTraffic}). The step header and the L1/L2 terms travel the same way, from
-     * rank {@code r} to rank {@code r + 1}, over links the labels use already. So with one stage per device a
+     * {@link io.sparkmp.schedule.ControlTraffic}). The step header, the L1/L2 terms and, with the skip policy
+     * for non-finite gradients, the finiteness flags travel the same way, from rank {@code r} to rank
+     * {@code r + 1} (and the answer back), over links the labels use already. So with one stage per device a
      * rank links only to its neighbours: P - 1 links, not P (P - 1) / 2.
      *
      * @throws IllegalArgumentException if {@code rank} is out of range

@@ -50,7 +50,8 @@ interface EngineBridge {
         public StageRunnerFactory runners() {
             return (spec, rank, channel) -> {
                 ActionRecorder recorder = spec.timelineOrNull() == null ? null : spec.timelineOrNull().recorder(rank);
-                return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder), recorder);
+                return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder, spec.nonFinite()),
+                        recorder);
             };
         }
 
@@ -126,7 +127,17 @@ interface EngineBridge {
         public RankStep runStep(int epoch, long step, DataSet miniBatchOrNull) {
             StepMetrics m = worker.runStep(step, epoch, miniBatchOrNull);
             return new RankStep(m.rank(), 0, epoch, m.step(), m.loss(), m.examples(), m.wallNanos(),
-                    Math.max(0, m.wallNanos() - m.waitNanos()));
+                    Math.max(0, m.wallNanos() - m.waitNanos()), -1, -1, m.skipped());
+        }
+
+        @Override
+        public void restoreSkippedSteps(long skipped) {
+            worker.restoreSkippedSteps(skipped);
+        }
+
+        @Override
+        public String lastSkipReason() {
+            return worker.lastSkipReason();
         }
 
         @Override

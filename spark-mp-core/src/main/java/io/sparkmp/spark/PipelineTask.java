@@ -87,10 +87,11 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
 
             JobStore store = s.store();
             Configuration hadoop = store.hadoop();
-            Checkpointer checkpoints = new Checkpointer(s, hadoop, ctx, rank, attempt);
+            BarrierSync barrier = new BarrierSync(ctx, progress, rank, attempt, s.barrierTimeoutMs());
+            Checkpointer checkpoints = new Checkpointer(s, hadoop, ctx, barrier, rank, attempt);
             InetSocketAddress me = endpoint.localAddress();
             // One gather: endpoints, rank 0's mini-batch count and, on a retried attempt, its recovery point.
-            String[] all = ctx.allGather(me.getHostString() + "|" + me.getPort() + "|" + batches + "|" + examples + "|"
+            String[] all = barrier.allGather("start-up rendezvous", me.getHostString() + "|" + me.getPort() + "|" + batches + "|" + examples + "|"
                     + checkpoints.recoveryPoint());
             Map<Integer, InetSocketAddress> peers = new TreeMap<>();
             for (int r = 0; r < all.length; r++) {
@@ -118,6 +119,12 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                 }
             }
             List<RankStep> steps = new ArrayList<>();
+            if (recovery != null) { // the earlier attempts' records of the steps before the checkpoint
+                steps.addAll(Checkpointer.readHistory(recovery, hadoop, rank));
+            }
+            long skipped = start.skippedSteps();
+            runner.restoreSkippedSteps(skipped);
+            int ran = 0;
             long step = start.iteration();
             for (int epoch = start.epoch(); epoch < store.endEpoch(); epoch++) {
                 java.util.Iterator<DataSet> data = spill != null ? spill.epoch(epoch, s.shuffle(), s.seed()) : null;
@@ -132,26 +139,34 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                     ctx.killTaskIfInterrupted();
                     RankStep rec = runner.runStep(epoch, step, data != null ? data.next() : null);
                     RankStep stamped = new RankStep(rank, attempt, epoch, step, rec.loss(), s.batchSize(),
-                            rec.wallNanos(), rec.busyNanos(), memory.startBytes(), memory.endStep());
+                            rec.wallNanos(), rec.busyNanos(), memory.startBytes(), memory.endStep(), rec.skipped());
                     steps.add(stamped);
-                    if (steps.size() == PeakMemorySampler.SAMPLED_STEPS) { // this task's steps, whatever the start
+                    if (++ran == PeakMemorySampler.SAMPLED_STEPS) { // this task's steps, whatever the start
                         memory.stop();
+                    }
+                    if (rec.skipped()) {
+                        skipped++;
+                        if (rank == 0) {
+                            LOG.warn("job {}: {}", s.jobId(), runner.lastSkipReason());
+                        }
                     }
                     progress.add(stamped);
                     step++;
                     store.fault().maybeThrow("fail", attempt, rank, step);
                     boolean last = epoch == store.endEpoch() - 1 && i == stepsPerEpoch - 1;
                     if (!last && store.checkpoints().after(step)) {
-                        checkpoints.write(runner, i + 1 == stepsPerEpoch ? new JobStore.Position(step, epoch + 1, 0)
-                                : new JobStore.Position(step, epoch, i + 1));
+                        checkpoints.write(runner, i + 1 == stepsPerEpoch
+                                ? new JobStore.Position(step, epoch + 1, 0, skipped)
+                                : new JobStore.Position(step, epoch, i + 1, skipped), steps);
                     }
                 }
             }
             if (checkpoints.on()) {
-                checkpoints.write(runner, new JobStore.Position(step, store.endEpoch(), 0));
+                checkpoints.write(runner, new JobStore.Position(step, store.endEpoch(), 0, skipped), steps);
             }
             List<LayerEntry> written = writeLayers(runner, store, hadoop, rank);
-            TaskResult result = new TaskResult(rank, written, steps, examples, dropped, step, runner.timeline());
+            TaskResult result = new TaskResult(rank, written, steps, examples, dropped, step, runner.timeline(),
+                    skipped);
             return JavaConverters.asScalaIterator(List.of(JavaBytes.of(result)).iterator());
         } catch (RuntimeException | Error e) {
             failure = e;

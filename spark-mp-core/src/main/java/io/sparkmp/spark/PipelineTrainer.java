@@ -247,6 +247,11 @@ public final class PipelineTrainer {
             LOG.warn("spark-mp: {} of {} examples per epoch were in a partial last mini-batch and not trained on",
                     dropped, examples);
         }
+        List<Long> skipped = metrics.stream().filter(StepReport::skipped).map(StepReport::step).toList();
+        if (!skipped.isEmpty()) {
+            LOG.warn("spark-mp: {} of {} steps were skipped on every stage for a non-finite gradient "
+                    + "(spark.mp.nonFinite=skip): steps {}", skipped.size(), metrics.size(), skipped);
+        }
         TrainingResult out = new TrainingResult(stores.output(), stores.scratchOutput(), manifest,
                 sc.hadoopConfiguration(), metrics, examples, dropped, seconds, null, null)
                 .withTimeline(TimelineCapture.of(results.stream().map(TaskResult::timelineOrNull).toList()));
@@ -263,7 +268,8 @@ public final class PipelineTrainer {
                 r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed).withRecompute(recompute);
         pipeline.buildSchedule(); // the executed schedule, validated on the driver before launch
         return new JobSpec(jobId, pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
-                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, engine.newSecret(), store, r.timeline);
+                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, engine.newSecret(), store, r.timeline, r.nonFinite,
+                r.barrierTimeoutMs);
     }
 
     static int layerCount(MultiLayerConfiguration conf) {
@@ -312,6 +318,8 @@ public final class PipelineTrainer {
         final int checkpointEvery;
         final int checkpointKeep;
         final String fault;
+        final io.sparkmp.runtime.NonFinitePolicy nonFinite;
+        final long barrierTimeoutMs;
         final String timelinePath;
         final TimelineSampling timeline;
 
@@ -342,6 +350,8 @@ public final class PipelineTrainer {
             checkpointEvery = get(overrides, conf, SparkMpConf.CHECKPOINT_EVERY);
             checkpointKeep = get(overrides, conf, SparkMpConf.CHECKPOINT_KEEP);
             fault = get(overrides, conf, SparkMpConf.TEST_FAULT);
+            nonFinite = get(overrides, conf, SparkMpConf.NON_FINITE);
+            barrierTimeoutMs = get(overrides, conf, SparkMpConf.BARRIER_TIMEOUT);
         }
 
         FitStores.Settings storeSettings() {
@@ -636,6 +646,28 @@ public final class PipelineTrainer {
 
         private PlanChoices planChoices() {
             return new PlanChoices(boundaries, boundaryNames, profileMode, inputType);
+        }
+
+        /**
+         * What a step with a NaN or infinite gradient does: {@code FAIL} (default) stops training naming the step,
+         * stage and layer; {@code SKIP} leaves the step's update out on every stage (see {@link SparkMpConf#NON_FINITE}).
+         */
+        public Builder nonFinite(io.sparkmp.runtime.NonFinitePolicy policy) {
+            if (policy == null) {
+                throw new IllegalArgumentException("nonFinite must not be null");
+            }
+            return set(SparkMpConf.NON_FINITE, policy);
+        }
+
+        /**
+         * Longest wait of a task at one barrier {@code allGather} for every rank to arrive (see
+         * {@link SparkMpConf#BARRIER_TIMEOUT}); must be positive.
+         */
+        public Builder barrierTimeout(java.time.Duration timeout) {
+            if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("barrierTimeout must be positive, found " + timeout);
+            }
+            return set(SparkMpConf.BARRIER_TIMEOUT, timeout.toMillis());
         }
 
         /** How many of the newest complete checkpoints are kept (default 2). */

@@ -179,10 +179,23 @@ public final class SparkMpConf {
     /** Checkpoints kept. */
     public static final ConfEntry<Integer> CHECKPOINT_KEEP = intEntry("spark.mp.checkpoint.keep",
             "The newest this many complete checkpoints are kept; older ones are deleted.", 2, 1);
+    /** What a step with a non-finite gradient does. */
+    public static final ConfEntry<io.sparkmp.runtime.NonFinitePolicy> NON_FINITE = entry("spark.mp.nonFinite",
+            "A step whose gradient holds a NaN or an infinity on any stage: fail stops training with an error naming "
+                    + "the step, stage and layer; skip leaves that step's update out on every stage alike (parameters, "
+                    + "updater state and DL4J's iteration count stay as without the mini-batch), counts it and trains "
+                    + "on. Skip makes each step's updates wait for one flag exchange through rank 0.", "fail|skip",
+            io.sparkmp.runtime.NonFinitePolicy::parse, v -> true, "", io.sparkmp.runtime.NonFinitePolicy.FAIL, "fail");
+    /** Longest wait at a barrier allGather. */
+    public static final ConfEntry<Long> BARRIER_TIMEOUT = durationEntry("spark.mp.barrier.timeout",
+            "Longest wait of a task at one barrier allGather (start-up rendezvous, checkpoint commit) for every rank "
+                    + "to arrive; then the attempt fails naming the call and the ranks that did not arrive (Spark's own "
+                    + "spark.barrier.sync.timeout is 365 days).", "10min");
     /** Fault injection for tests. */
     public static final ConfEntry<String> TEST_FAULT = entry("spark.mp.test.fault",
             "For tests of recovery only: fail:<rank>:<step> fails that rank after that step, checkpoint:<rank>:<step> "
-                    + "fails it while writing that step's checkpoint; first stage attempt only. Empty: off.",
+                    + "fails it while writing that step's checkpoint, stall:<rank>:<step> makes it never arrive at that "
+                    + "checkpoint's barrier call; first stage attempt only. Empty: off.",
             "string", Function.identity(), v -> true, "", "", "");
 
     private final Map<String, String> values;

@@ -30,6 +30,19 @@ interface StageRunner extends AutoCloseable {
      */
     List<LayerEntry> writeLayers(FileSystem fs, Path dir, String tag) throws IOException;
 
+    /**
+     * Continues the count of steps left out for a non-finite gradient from a checkpoint or store, so DL4J's
+     * iteration count (steps minus skipped ones) continues where it was. Engines without the skip policy
+     * ignore it.
+     */
+    default void restoreSkippedSteps(long skipped) {
+    }
+
+    /** Why the last skipped step was skipped (for the executor log), or null. */
+    default String lastSkipReason() {
+        return null;
+    }
+
     /** This rank's recorded timeline since the last call, or null when it records none. */
     default RankTimeline timeline() {
         return null;

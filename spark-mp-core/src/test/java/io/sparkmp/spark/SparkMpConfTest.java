@@ -44,6 +44,31 @@ class SparkMpConfTest {
         assertEquals("`spark.mp.shuffle` should be boolean, but was `yes`", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SparkMpConf.of(Map.of("spark.mp.schedule", "zb")));
         assertEquals("`spark.mp.schedule` should be schedule (gpipe|1f1b|interleaved), but was `zb`", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SparkMpConf.of(Map.of("spark.mp.nonFinite", "ignore")));
+        assertEquals("`spark.mp.nonFinite` should be fail|skip, but was `ignore`", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SparkMpConf.of(Map.of("spark.mp.barrier.timeout", "soon")));
+        assertTrue(e.getMessage().startsWith("`spark.mp.barrier.timeout` should be duration"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SparkMpConf.of(Map.of("spark.mp.barrier.timeout", "0s")));
+        assertEquals("`spark.mp.barrier.timeout` must be > 0, but was `0`", e.getMessage());
+        SparkMpConf ok = SparkMpConf.of(Map.of("spark.mp.nonFinite", "SKIP", "spark.mp.barrier.timeout", "90s"));
+        assertEquals(io.sparkmp.runtime.NonFinitePolicy.SKIP, ok.get(SparkMpConf.NON_FINITE));
+        assertEquals(90_000L, ok.get(SparkMpConf.BARRIER_TIMEOUT));
+        assertEquals(io.sparkmp.runtime.NonFinitePolicy.FAIL, SparkMpConf.of(Map.of()).get(SparkMpConf.NON_FINITE));
+        assertEquals(600_000L, SparkMpConf.of(Map.of()).get(SparkMpConf.BARRIER_TIMEOUT));
+    }
+
+    @Test
+    void theBuilderChecksTheFaultToleranceSettings() {
+        PipelineTrainer.Builder b = PipelineTrainer.builder(new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder()
+                .list().layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder().nIn(2).nOut(2).build()).build());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.nonFinite(null));
+        assertEquals("nonFinite must not be null", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> b.barrierTimeout(java.time.Duration.ZERO));
+        assertEquals("barrierTimeout must be positive, found PT0S", e.getMessage());
+        b.nonFinite(io.sparkmp.runtime.NonFinitePolicy.SKIP);
+        IllegalStateException twice = assertThrows(IllegalStateException.class,
+                () -> b.nonFinite(io.sparkmp.runtime.NonFinitePolicy.FAIL));
+        assertEquals("nonFinite was already set to SKIP", twice.getMessage());
     }
 
     @Test

@@ -114,6 +114,9 @@ public final class TrainJob {
             if (o.resumeFrom() != null) {
                 b.resumeFrom(TrainJobOptions.uriOf(o.resumeFrom()));
             }
+            if (o.nonFinite() != null) {
+                b.nonFinite(o.nonFinite());
+            }
             if (o.checkpointDir() != null) {
                 b.checkpoint(TrainJobOptions.uriOf(o.checkpointDir()),
                         o.checkpointEvery() != null ? o.checkpointEvery() : SparkMpConf.CHECKPOINT_EVERY.defaultValue());

@@ -16,7 +16,8 @@ import java.util.Map;
 record TrainJobOptions(Path model, String initFrom, String train, int labelColumn, int numClasses, int batchSize,
                        int epochs, Integer stages, Integer microBatches, ScheduleKind schedule, Integer stagesPerDevice,
                        int[] boundaries, long seed, boolean shuffle, String output, boolean overwrite, String resumeFrom,
-                       String checkpointDir, Integer checkpointEvery, Path timeline, boolean dryRun, boolean help) {
+                       String checkpointDir, Integer checkpointEvery, Path timeline, boolean dryRun, boolean help,
+                       io.sparkmp.runtime.NonFinitePolicy nonFinite) {
 
     /** Flag, value placeholder, meaning; the order of --help. */
     static final String[][] FLAGS = {
@@ -44,6 +45,8 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             {"--checkpoint-dir", "<dir|URI>", "write checkpoints here (a failed attempt resumes from the newest)"},
             {"--checkpoint-every", "<K>", "a checkpoint every K optimizer steps (default 100; 0: only at the end)"},
             {"--resume-from", "<dir|URI>", "continue a run from a checkpoint directory or store; --epochs is the total"},
+            {"--non-finite", "fail|skip", "a step with a NaN/infinite gradient: fail stops training (default), skip "
+                    + "leaves that step's update out on every stage and trains on"},
             {"--timeline", "<file.html>", "record the sampled steps' actions and write the timeline report here "
                     + "(optional; sampling from spark.mp.timeline.*)"},
             {"--help", "", "print this help"},
@@ -113,7 +116,7 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
         }
         if (help) {
             return new TrainJobOptions(null, null, null, 0, 0, 0, 0, null, null, null, null, null, 0, false, null,
-                    false, null, null, null, null, false, true);
+                    false, null, null, null, null, false, true, null);
         }
         ScheduleKind schedule = null;
         if (v.containsKey("--schedule")) {
@@ -146,7 +149,20 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
                 optionalInteger(v, "--checkpoint-every", 0),
                 v.containsKey("--timeline") ? Paths.get(v.get("--timeline")) : null,
                 v.containsKey("--dry-run"),
-                false);
+                false,
+                nonFinite(v));
+    }
+
+    private static io.sparkmp.runtime.NonFinitePolicy nonFinite(Map<String, String> v) {
+        String s = v.get("--non-finite");
+        if (s == null) {
+            return null;
+        }
+        try {
+            return io.sparkmp.runtime.NonFinitePolicy.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--non-finite should be fail or skip, but was `" + s + "`");
+        }
     }
 
     private static boolean known(String name) {

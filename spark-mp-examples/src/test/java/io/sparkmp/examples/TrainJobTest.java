@@ -86,6 +86,8 @@ class TrainJobTest {
         Path out = dir.resolve("m.zip");
         assertOneLineError(run(args(out, "--epochs", "x")), "--epochs should be an integer >= 1, but was `x`", out);
         assertOneLineError(run(args(out, "--schedule", "zb")), "--schedule should be gpipe, 1f1b or interleaved, but was `zb`", out);
+        assertOneLineError(run(args(out, "--non-finite", "ignore")), "--non-finite should be fail or skip, but was "
+                + "`ignore`", out);
         assertOneLineError(run("--model", "m.json"), "--train is required", out);
         assertOneLineError(run(args(out, "--model", dir.resolve("missing.json").toString())),
                 "--model " + dir.resolve("missing.json") + " cannot be read", out);
