@@ -186,7 +186,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
         }
     }
 
-    private static String bindHost(JobSpec s) {
+    static String bindHost(JobSpec s) {
         if (!s.bindHost().isEmpty()) {
             return s.bindHost();
         }
@@ -201,7 +201,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
     }
 
     /** Closes in order; the first failure wins, later ones are attached to it as suppressed. */
-    private static Throwable closeAll(Throwable failure, AutoCloseable... resources) {
+    static Throwable closeAll(Throwable failure, AutoCloseable... resources) {
         for (AutoCloseable r : resources) {
             if (r == null) {
                 continue;

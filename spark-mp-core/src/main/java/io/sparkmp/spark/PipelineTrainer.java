@@ -271,7 +271,7 @@ public final class PipelineTrainer {
     }
 
     /** nIn of the first layer, or -1 when it is not a feed-forward layer with a known width. */
-    static int inputWidth(MultiLayerConfiguration conf) {
+    public static int inputWidth(MultiLayerConfiguration conf) {
         Layer first = conf.getConf(0).getLayer();
         if (first instanceof FeedForwardLayer ff && ff.getNIn() > 0) {
             return (int) ff.getNIn();
