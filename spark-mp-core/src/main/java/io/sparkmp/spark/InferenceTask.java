@@ -21,7 +21,6 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The body of one barrier task of a pipelined transform: the training task's shape (bind the device, open the
@@ -66,12 +65,7 @@ final class InferenceTask extends AbstractFunction1<Iterator<double[]>, Iterator
             endpoint = channels.open(s, rank, PipelineTask.bindHost(s));
             InetSocketAddress me = endpoint.localAddress();
             String[] all = ctx.allGather(me.getHostString() + "|" + me.getPort());
-            Map<Integer, InetSocketAddress> peers = new TreeMap<>();
-            for (int r = 0; r < all.length; r++) {
-                String[] f = all[r].split("\\|", -1);
-                peers.put(r, new InetSocketAddress(f[0], Integer.parseInt(f[1])));
-            }
-            channel = endpoint.connect(peers);
+            channel = endpoint.connect(PipelineTask.endpoints(all));
             Map<Integer, StageSlice> slices = InferenceStages.read(s.pipeline(), s.pipeline().stagesOf(rank),
                     s.store().outputUri(), s.store().hadoop());
             List<Tuple2<Long, double[]>> out = forward(s.pipeline(), slices, channel,

@@ -92,11 +92,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             // One gather: endpoints, rank 0's mini-batch count and, on a retried attempt, its recovery point.
             String[] all = ctx.allGather(me.getHostString() + "|" + me.getPort() + "|" + batches + "|" + examples + "|"
                     + checkpoints.recoveryPoint());
-            Map<Integer, InetSocketAddress> peers = new TreeMap<>();
-            for (int r = 0; r < all.length; r++) {
-                String[] f = all[r].split("\\|", -1);
-                peers.put(r, new InetSocketAddress(f[0], Integer.parseInt(f[1])));
-            }
+            Map<Integer, InetSocketAddress> peers = endpoints(all);
             String[] rank0 = all[0].split("\\|", -1);
             int stepsPerEpoch = Integer.parseInt(rank0[2]);
             if (stepsPerEpoch == 0) {
@@ -184,6 +180,16 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
         } catch (IOException e) {
             throw new UncheckedIOException("rank " + rank + " cannot write its layers to " + out + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Every rank's channel address from the gathered messages (host|port first, in rank order). */
+    static Map<Integer, InetSocketAddress> endpoints(String[] gathered) {
+        Map<Integer, InetSocketAddress> peers = new TreeMap<>();
+        for (int r = 0; r < gathered.length; r++) {
+            String[] f = gathered[r].split("\\|", -1);
+            peers.put(r, new InetSocketAddress(f[0], Integer.parseInt(f[1])));
+        }
+        return peers;
     }
 
     static String bindHost(JobSpec s) {
