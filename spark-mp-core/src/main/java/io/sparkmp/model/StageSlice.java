@@ -16,6 +16,7 @@ import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
@@ -36,9 +37,14 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * BatchNormalization layer always recomputes: that layer's backward reads statistics its forward left in the
  * layer object. The last stage defers its forward to the backward, where DL4J computes both together.
  *
- * <p>Gradients of several micro-batches are summed in a buffer of the stage's gradient size, allocated at the
- * first step that has more than one micro-batch: with one micro-batch per step the stage holds no more than
- * DL4J's own {@code fit} (parameters, gradients, updater state).
+ * <p>Memory of the gradient: the step's gradient lives in DL4J's own gradient view of the stage (what the updater
+ * reads), as in {@code fit}. The first micro-batch's backward writes there directly, so with one micro-batch
+ * per step the stage holds no more than DL4J's own {@code fit} (parameters, gradients, updater state). For the
+ * second and later micro-batches of a step every layer with parameters writes its gradient into one scratch
+ * buffer of the largest layer's size instead, and a {@link GradientTap} after that layer's backward adds it to
+ * the layer's part of the step's gradient; before the update the layers point at their own parts again (DL4J's
+ * gradient normalization reads them there). A step of M micro-batches so costs one layer's gradient more than
+ * {@code fit}, not a second copy of the stage's. The sum is formed in micro-batch order.
  *
  * <p>Not thread-safe: one thread drives a stage.
  */
@@ -53,7 +59,12 @@ public final class StageSlice {
     private final SliceNetwork net;
     private final List<ExampleSeededDropout> dropouts = new ArrayList<>();
     private final boolean recompute;
-    private INDArray gradientSum;
+    /** Where the layers' backward writes from a step's second micro-batch on; made at the first such backward. */
+    private INDArray gradientScratch;
+    /** Per local layer: its part of the step's gradient (DL4J's gradient view); set with {@link #gradientScratch}. */
+    private INDArray[] stepGradients;
+    /** Whether the layers now write into {@link #gradientScratch} (else into their parts of the step's gradient). */
+    private boolean intoScratch;
     /** Per micro-batch in flight (stash mode): the input of each layer, as the forward fed it. */
     private final Map<Integer, INDArray[]> stash = new HashMap<>();
     private final List<INDArray> runningStatSums = new ArrayList<>();
@@ -112,16 +123,32 @@ public final class StageSlice {
         return recompute;
     }
 
-    /** The gradient sum and the BatchNormalization running-statistic views into it, made on first need. */
-    private void allocateGradientSum() {
-        gradientSum = net.getFlattenedGradients().ulike().assign(0);
-        long offset = 0;
-        for (int i = 0; i < net.getnLayers(); i++) {
+    /**
+     * Makes the scratch buffer of the largest layer's size and puts a tap after each layer's backward that adds
+     * the layer's gradient from there to its part of DL4J's gradient view (see the class comment). Also finds the
+     * BatchNormalization running-statistic entries of the view, which are averaged, not summed.
+     */
+    private void makeGradientScratch() {
+        INDArray flat = net.getFlattenedGradients();
+        int n = net.getnLayers();
+        stepGradients = new INDArray[n];
+        long largest = 0;
+        for (int i = 0; i < n; i++) {
             NeuralNetConfiguration c = net.getLayer(i).conf();
+            largest = Math.max(largest, c.getLayer().initializer().numParams(c));
+        }
+        gradientScratch = Nd4j.create(flat.dataType(), new long[] {1, largest}, 'f');
+        Map<Integer, InputPreProcessor> preprocessors = net.getLayerWiseConfigurations().getInputPreProcessors();
+        for (int i = 0; i < n; i++) {
+            Layer layer = net.getLayer(i);
+            NeuralNetConfiguration c = layer.conf();
             long len = c.getLayer().initializer().numParams(c);
-            if (c.getLayer() instanceof BatchNormalization && len > 0) {
-                INDArray view = gradientSum.get(NDArrayIndex.interval(0, 0, true), NDArrayIndex.interval(offset, offset + len));
-                Map<String, INDArray> byName = c.getLayer().initializer().getGradientsFromFlattened(c, view);
+            if (len == 0) {
+                continue;
+            }
+            stepGradients[i] = layer.getGradientsViewArray();
+            if (c.getLayer() instanceof BatchNormalization) {
+                Map<String, INDArray> byName = c.getLayer().initializer().getGradientsFromFlattened(c, stepGradients[i]);
                 for (String key : List.of(BatchNormalizationParamInitializer.GLOBAL_MEAN,
                         BatchNormalizationParamInitializer.GLOBAL_VAR, BatchNormalizationParamInitializer.GLOBAL_LOG_STD)) {
                     if (byName.containsKey(key)) {
@@ -129,7 +156,26 @@ public final class StageSlice {
                     }
                 }
             }
-            offset += len;
+            preprocessors.put(i, new GradientTap(preprocessors.get(i), this::addLayerGradient, i));
+        }
+    }
+
+    /** Points the layers' gradients at the scratch buffer ({@code true}) or at their parts of the step's gradient. */
+    private void writeIntoScratch(boolean scratch) {
+        for (int i = 0; i < stepGradients.length; i++) {
+            if (stepGradients[i] != null) {
+                net.getLayer(i).setBackpropGradientsViewArray(!scratch ? stepGradients[i]
+                        : gradientScratch.get(NDArrayIndex.interval(0, 0, true), NDArrayIndex.interval(0, stepGradients[i].length()))
+                                .reshape(stepGradients[i].shape())); // the layer's view has its shape (rank 1)
+            }
+        }
+        intoScratch = scratch;
+    }
+
+    /** The tap after layer {@code i}'s backward: its gradient, when in the scratch buffer, into the step's sum. */
+    private void addLayerGradient(int i) {
+        if (intoScratch) {
+            stepGradients[i].addi(net.getLayer(i).getGradientsViewArray());
         }
     }
 
@@ -175,6 +221,9 @@ public final class StageSlice {
         this.microBatches = 0;
         this.lossSum = 0;
         this.forwardStateOf = -1;
+        if (intoScratch) {
+            writeIntoScratch(false); // a step that ended without its update: the next one starts in the view
+        }
         inputs.clear();
         stash.clear();
         net.setIterationCount(Math.toIntExact(step));
@@ -291,12 +340,14 @@ public final class StageSlice {
             if (gradientLayout == null) {
                 throw new IllegalStateException("stage " + stage + ": no backward ran before the update of step " + step);
             }
+            if (intoScratch) {
+                writeIntoScratch(false);
+            }
             INDArray view = net.getFlattenedGradients();
             if (microBatches > 1) {
                 for (INDArray stat : runningStatSums) {
                     stat.divi(microBatches);
                 }
-                view.assign(gradientSum);
             }
             requireFinite(view);
             net.getUpdater().update(net, gradientLayout, Math.toIntExact(step), epoch, miniBatchSize, NO_WS);
@@ -384,10 +435,10 @@ public final class StageSlice {
         stash.clear();
         inputs.clear();
         runningStatSums.clear();
-        if (gradientSum != null && gradientSum.closeable()) {
-            gradientSum.close();
+        if (gradientScratch != null && gradientScratch.closeable()) {
+            gradientScratch.close();
         }
-        gradientSum = null;
+        gradientScratch = null;
         if (net.numParams() > 0) {
             net.close(); // parameters, gradients, updater state, workspaces
         } else {
@@ -395,13 +446,16 @@ public final class StageSlice {
         }
     }
 
-    /** Before the second backward of a step overwrites DL4J's gradient view: save the first micro-batch's gradient. */
+    /**
+     * Before the second backward of a step: the first micro-batch's gradient is in DL4J's gradient view, and the
+     * layers must not overwrite it until the update.
+     */
     private void keepFirstGradient() {
         if (microBatches == 1 && net.numParams() > 0) {
-            if (gradientSum == null) {
-                allocateGradientSum();
+            if (gradientScratch == null) {
+                makeGradientScratch();
             }
-            gradientSum.assign(net.getFlattenedGradients());
+            writeIntoScratch(true);
         }
     }
 
@@ -475,12 +529,11 @@ public final class StageSlice {
     private INDArray finishBackward(int microBatch, Pair<Gradient, INDArray> p) {
         forwardStateOf = -1;
         if (net.numParams() > 0) {
-            // One micro-batch: DL4J's gradient view already is the step's gradient; from the second on, sum
-            // (the first was saved in keepFirstGradient before the second backward overwrote the view).
-            if (microBatches > 0) {
-                gradientSum.addi(net.getFlattenedGradients());
+            // The first micro-batch's backward wrote into DL4J's gradient view: its Gradient names the parts the
+            // updater needs. Later ones wrote into the scratch buffer (the taps summed), so theirs names that.
+            if (!intoScratch) {
+                gradientLayout = p.getFirst();
             }
-            gradientLayout = p.getFirst();
         }
         microBatches++;
         return p.getSecond();
