@@ -30,8 +30,8 @@ import java.util.Map;
  * frame says how many rows follow, and 0 ends the stream (so no rank needs to know the row count up front). The
  * last stage's rank returns (row index, output row) for every row; the other ranks return nothing.
  *
- * <p>With interleaved splits (v &gt; 1) a rank runs its stages of one batch in order, so a batch passes through
- * the ranks v times before the next one starts on rank 0: correct, with less overlap than v = 1.
+ * <p>With interleaved splits (v &gt; 1) a rank's later stages run earlier batches in the same round (see
+ * {@link #forward}), so the ranks stay busy as with v = 1.
  */
 final class InferenceTask extends AbstractFunction1<Iterator<double[]>, Iterator<Tuple2<Long, double[]>>>
         implements Serializable {
@@ -84,16 +84,27 @@ final class InferenceTask extends AbstractFunction1<Iterator<double[]>, Iterator
         }
     }
 
-    /** The forward-only loop of one rank; returns the last stage's outputs (empty elsewhere). */
+    /**
+     * The forward-only loop of one rank; returns the last stage's outputs (empty elsewhere). In round {@code t} the
+     * rank's k-th stage (stage {@code k * P + rank}) runs batch {@code t - k}: with virtual stages the batches
+     * still overlap across ranks, as the interleaved schedule's forwards do, instead of one batch passing through
+     * the ranks v times before the next starts. Each stage stops after its end-of-stream frame.
+     */
     private List<Tuple2<Long, double[]>> forward(PipelineSpec p, Map<Integer, StageSlice> slices, TensorChannel channel,
                                                  java.util.Iterator<double[]> rowsOrNull) {
         int last = p.numStages() - 1;
         List<Tuple2<Long, double[]>> out = new ArrayList<>();
+        List<Integer> stages = new ArrayList<>(slices.keySet());
+        boolean[] done = new boolean[stages.size()];
+        int running = stages.size();
         long index = 0;
-        for (long batch = 0; ; batch++) {
-            boolean done = false;
-            for (Map.Entry<Integer, StageSlice> e : slices.entrySet()) {
-                int stage = e.getKey();
+        for (long round = 0; running > 0; round++) {
+            for (int k = 0; k < stages.size(); k++) {
+                long batch = round - k;
+                if (batch < 0 || done[k]) {
+                    continue;
+                }
+                int stage = stages.get(k);
                 INDArray x;
                 int n;
                 if (stage == 0) {
@@ -110,10 +121,11 @@ final class InferenceTask extends AbstractFunction1<Iterator<double[]>, Iterator
                             Nd4j.createFromArray(new double[] {n}));
                 }
                 if (n == 0) {
-                    done = true;
+                    done[k] = true;
+                    running--;
                     continue;
                 }
-                INDArray y = e.getValue().infer(x, n);
+                INDArray y = slices.get(stage).infer(x, n);
                 boolean ownsInput = stage > 0 && x.data() != y.data(); // a pass-through layer may return its input
                 if (stage < last) {
                     channel.send(p.rankOf(stage + 1), key(FrameType.ACTIVATION, batch, stage), y);
@@ -127,10 +139,8 @@ final class InferenceTask extends AbstractFunction1<Iterator<double[]>, Iterator
                     channel.recycle(x);
                 }
             }
-            if (done) {
-                return out;
-            }
         }
+        return out;
     }
 
     private static TensorKey key(FrameType type, long batch, int fromStage) {

@@ -120,7 +120,23 @@ class PipelineParallelEstimatorTest {
     }
 
     @Test
-    void paramsHaveDefaultsDocsValidatorsAndCopyWithGridMaps() {
+    void interleavedSplitTransformsPipelinedAsPerPartition() throws Exception {
+        Dataset<Row> train = MlFixtures.readCsv(spark, MlFixtures.writeCsv(dir, 64, 3));
+        PipelineModel fitted = MlFixtures.pipeline(MlFixtures.estimator().setSchedule("interleaved")
+                .setStagesPerDevice(2).setEpochs(1)).fit(train);
+        PipelineParallelModel model = (PipelineParallelModel) fitted.stages()[2];
+        assertEquals(5, model.stageBoundaries().length, "4 virtual stages on 2 devices");
+        Dataset<Row> features = ((org.apache.spark.ml.Transformer) fitted.stages()[0]).transform(
+                ((org.apache.spark.ml.Transformer) fitted.stages()[1]).transform(train));
+        List<double[]> local = rowsByFeatures(model.copy(ParamMap.empty()).setTransformMode("local").transform(features));
+        List<double[]> pipelined = rowsByFeatures(model.copy(ParamMap.empty()).setTransformMode("pipelined")
+                .setTransformBatchSize(5).transform(features));
+        assertEquals(64, local.size());
+        assertEqualRows(local, pipelined);
+    }
+
+    @Test
+    void paramsHaveDefaultsDocsValidatorsAndCopyWithGridMaps() throws Exception {
         PipelineParallelEstimator est = new PipelineParallelEstimator();
         assertEquals("features", est.getFeaturesCol());
         assertEquals(32, est.getBatchSize());
@@ -146,6 +162,13 @@ class PipelineParallelEstimatorTest {
         assertEquals(16, copy.getBatchSize());
         assertEquals(2, (Integer) copy.getOrDefault(copy.microBatches()));
         assertEquals(32, est.getBatchSize(), "copy must not change the original");
+
+        // The estimator saves and loads with Spark ML's default writer (so an unfitted Pipeline holding it does too).
+        String path = dir.resolve("estimator").toString();
+        copy.setModelConfiguration(MlFixtures.classifier().toJson()).write().overwrite().save(path);
+        PipelineParallelEstimator loaded = PipelineParallelEstimator.load(path);
+        assertEquals(copy.uid(), loaded.uid());
+        assertEquals(copy.extractParamMap().toString(), loaded.extractParamMap().toString());
     }
 
     @Test

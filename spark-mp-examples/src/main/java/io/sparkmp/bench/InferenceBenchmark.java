@@ -79,7 +79,8 @@ public final class InferenceBenchmark {
         Dataset<Row> data = frame(spark, rows, 2, partitions).cache();
         data.count();
         PipelineParallelModel model = new PipelineParallelEstimator().setModelConfiguration(conf.toJson())
-                .setNumClasses(TeacherData.CLASSES).setStages(2).setMicroBatches(4).setBatchSize(64).setEpochs(1)
+                .setNumClasses(TeacherData.CLASSES).setStages(2).setSchedule("1f1b").setMicroBatches(4)
+                .setBatchSize(64).setEpochs(1)
                 .fit(train);
         List<String[]> table = new ArrayList<>();
         table.add(time("transform, pipelined (P = 2, barrier job)", rows, () -> score(model.copy(
