@@ -10,11 +10,14 @@ import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.updater.LayerUpdater;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -46,6 +49,14 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * gradient normalization reads them there). A step of M micro-batches so costs one layer's gradient more than
  * {@code fit}, not a second copy of the stage's. The sum is formed in micro-batch order.
  *
+ * <p>Fused update (steps of one micro-batch, {@link #fusesUpdate()}): there is no gradient of the stage's size at
+ * all. Every layer writes its gradient into the layer-sized scratch buffer, and its tap applies the optimizer to
+ * that layer at once (its own DL4J {@code LayerUpdater}, the same update rules per parameter as the whole-network
+ * updater, so the result is the same) before the layer below runs its backward, which needs only the epsilon
+ * the layer already returned. A stage then holds parameters, updater state and one layer's gradient: with
+ * Adam 12 bytes per parameter instead of {@code fit}'s 16. A non-finite gradient is found per layer before
+ * that layer's update; the layers after it (towards the output) have been updated by then.
+ *
  * <p>Not thread-safe: one thread drives a stage.
  */
 public final class StageSlice {
@@ -65,6 +76,14 @@ public final class StageSlice {
     private INDArray[] stepGradients;
     /** Whether the layers now write into {@link #gradientScratch} (else into their parts of the step's gradient). */
     private boolean intoScratch;
+    /** Whether each layer is updated right after its backward (steps of one micro-batch; see the class comment). */
+    private final boolean fusedUpdate;
+    /** Fused update: per local layer with parameters its own updater, made on first need; else null. */
+    private LayerUpdater[] layerUpdaters;
+    /** Fused update: per local layer with parameters the Gradient naming its parts of the scratch buffer. */
+    private Gradient[] layerGradients;
+    /** Fused update: layers updated in the current step. */
+    private int layersUpdated;
     /** Per micro-batch in flight (stash mode): the input of each layer, as the forward fed it. */
     private final Map<Integer, INDArray[]> stash = new HashMap<>();
     private final List<INDArray> runningStatSums = new ArrayList<>();
@@ -81,7 +100,7 @@ public final class StageSlice {
     private double lossSum;
 
     StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, List<InputPreProcessor> upstream,
-               boolean recompute) {
+               boolean recompute, boolean fusedUpdate) {
         this.upstreamPreprocessors = List.copyOf(upstream);
         this.stage = stage;
         this.numStages = numStages;
@@ -94,7 +113,10 @@ public final class StageSlice {
             }
         }
         long n = net.numParams();
-        if (n > 0) {
+        this.fusedUpdate = fusedUpdate && n > 0;
+        if (this.fusedUpdate) {
+            makeFusedGradient();
+        } else if (n > 0) {
             net.initGradientsView();
         }
         this.recompute = recompute || hasForwardState(net);
@@ -121,6 +143,91 @@ public final class StageSlice {
     /** Whether this stage re-runs a micro-batch's forward before its backward (else it keeps the layer inputs). */
     public boolean recomputes() {
         return recompute;
+    }
+
+    /** Whether each layer is updated as soon as its backward is done (no gradient of the stage's size). */
+    public boolean fusesUpdate() {
+        return fusedUpdate;
+    }
+
+    /** Fused update: the layer-sized scratch buffer as the network's gradient array, and a tap after each layer. */
+    private void makeFusedGradient() {
+        int n = net.getnLayers();
+        long largest = 0;
+        for (int i = 0; i < n; i++) {
+            NeuralNetConfiguration c = net.getLayer(i).conf();
+            largest = Math.max(largest, c.getLayer().initializer().numParams(c));
+        }
+        gradientScratch = Nd4j.create(net.params().dataType(), new long[] {1, largest}, 'f');
+        net.useGradientArray(gradientScratch);
+        INDArray flat = gradientScratch.reshape(largest);
+        layerGradients = new Gradient[n];
+        Map<Integer, InputPreProcessor> preprocessors = net.getLayerWiseConfigurations().getInputPreProcessors();
+        for (int i = 0; i < n; i++) {
+            Layer layer = net.getLayer(i);
+            NeuralNetConfiguration c = layer.conf();
+            long len = c.getLayer().initializer().numParams(c);
+            if (len == 0) {
+                continue;
+            }
+            INDArray view = flat.get(NDArrayIndex.interval(0, len));
+            layer.setBackpropGradientsViewArray(view);
+            Gradient g = new DefaultGradient(view);
+            for (Map.Entry<String, INDArray> e : c.getLayer().initializer().getGradientsFromFlattened(c, view).entrySet()) {
+                g.setGradientFor(e.getKey(), e.getValue());
+            }
+            layerGradients[i] = g;
+            preprocessors.put(i, new GradientTap(preprocessors.get(i), this::updateLayer, i));
+        }
+    }
+
+    /** Fused update: the layers' own updaters (state included), made outside any workspace on first need. */
+    private LayerUpdater[] layerUpdaters() {
+        if (layerUpdaters == null) {
+            LayerUpdater[] u = new LayerUpdater[net.getnLayers()];
+            try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                for (int i = 0; i < u.length; i++) {
+                    if (layerGradients[i] != null) {
+                        u[i] = new LayerUpdater(net.getLayer(i), null);
+                    }
+                }
+            }
+            layerUpdaters = u;
+        }
+        return layerUpdaters;
+    }
+
+    private List<LayerUpdater> presentLayerUpdaters() {
+        List<LayerUpdater> out = new ArrayList<>();
+        for (LayerUpdater u : layerUpdaters()) {
+            if (u != null) {
+                out.add(u);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The tap after layer {@code i}'s backward in a fused stage: the layer's gradient (in the scratch buffer) is
+     * checked, turned into its update by the layer's updater and applied, as {@link #applyUpdate} does for a
+     * whole stage. The output layer's loss is taken first, while its parameters are those of the forward.
+     */
+    private void updateLayer(int i) {
+        if (isLast() && i == net.getnLayers() - 1) {
+            net.takeLossNow();
+        }
+        Layer layer = net.getLayer(i);
+        INDArray gradient = layerGradients[i].gradient();
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            if (!Double.isFinite(gradient.sumNumber().doubleValue())) {
+                throw nonFinite("layer " + (fromLayer + i) + " (" + layer.conf().getLayer().getClass().getSimpleName() + ")");
+            }
+            layerUpdaters()[i].update(layerGradients[i], Math.toIntExact(step), epoch, microBatchSize, NO_WS);
+            INDArray params = layer.params();
+            params.subi(gradient.reshape(params.shape()));
+            layer.applyConstraints(Math.toIntExact(step), epoch);
+        }
+        layersUpdated++;
     }
 
     /**
@@ -219,6 +326,7 @@ public final class StageSlice {
         this.epoch = epoch;
         this.microBatchSize = microBatchSize;
         this.microBatches = 0;
+        this.layersUpdated = 0;
         this.lossSum = 0;
         this.forwardStateOf = -1;
         if (intoScratch) {
@@ -336,7 +444,12 @@ public final class StageSlice {
             throw new IllegalStateException("stage " + stage + ": step " + step + " still has micro-batches without backward: "
                     + inputs.keySet());
         }
-        if (net.numParams() > 0) {
+        if (fusedUpdate) {
+            if (microBatches != 1 || layersUpdated == 0) {
+                throw new IllegalStateException("stage " + stage + " updates each layer after its backward, which needs "
+                        + "exactly one micro-batch per step; step " + step + " had " + microBatches);
+            }
+        } else if (net.numParams() > 0) {
             if (gradientLayout == null) {
                 throw new IllegalStateException("stage " + stage + ": no backward ran before the update of step " + step);
             }
@@ -383,7 +496,11 @@ public final class StageSlice {
             }
             offset += len;
         }
-        throw new IllegalStateException("non-finite gradient (NaN or infinity) at step " + step + " on stage " + stage
+        throw nonFinite(where);
+    }
+
+    private IllegalStateException nonFinite(String where) {
+        return new IllegalStateException("non-finite gradient (NaN or infinity) at step " + step + " on stage " + stage
                 + ", first in " + where + ": training stops before the update (check the data for NaN/Inf, the "
                 + "learning rate, or add gradient clipping)");
     }
@@ -395,7 +512,7 @@ public final class StageSlice {
 
     /** Copies of this stage's updater state per global layer index (see {@link LayerParameters}). */
     public Map<Integer, INDArray> updaterState() {
-        return LayerParameters.updaterState(net, fromLayer);
+        return fusedUpdate ? LayerParameters.concatenatedCopies(stateSegments()) : LayerParameters.updaterState(net, fromLayer);
     }
 
     /**
@@ -412,6 +529,9 @@ public final class StageSlice {
      * the updater first if it does not exist yet; empty for a stateless updater (SGD).
      */
     public Map<Integer, List<INDArray>> stateSegments() {
+        if (fusedUpdate) {
+            return LayerParameters.stateSegments(net, presentLayerUpdaters(), fromLayer);
+        }
         if (net.numParams() > 0) {
             net.getUpdater();
         }
@@ -420,7 +540,9 @@ public final class StageSlice {
 
     /** Replaces this stage's updater state (e.g. from a checkpoint); entries of other layers are ignored. */
     public void setUpdaterState(Map<Integer, INDArray> state) {
-        if (net.numParams() > 0) {
+        if (fusedUpdate) {
+            LayerParameters.setUpdaterState(net, presentLayerUpdaters(), fromLayer, state);
+        } else if (net.numParams() > 0) {
             net.getUpdater();
             LayerParameters.setUpdaterState(net, fromLayer, state);
         }
@@ -439,6 +561,15 @@ public final class StageSlice {
             gradientScratch.close();
         }
         gradientScratch = null;
+        if (fusedUpdate) {
+            net.useGradientArray(null); // it was the scratch buffer
+            for (LayerUpdater u : layerUpdaters == null ? new LayerUpdater[0] : layerUpdaters) {
+                if (u != null && u.getStateViewArray() != null && u.getStateViewArray().closeable()) {
+                    u.getStateViewArray().close();
+                }
+            }
+            layerUpdaters = null;
+        }
         if (net.numParams() > 0) {
             net.close(); // parameters, gradients, updater state, workspaces
         } else {
@@ -451,6 +582,10 @@ public final class StageSlice {
      * layers must not overwrite it until the update.
      */
     private void keepFirstGradient() {
+        if (fusedUpdate && microBatches > 0) {
+            throw new IllegalStateException("stage " + stage + " updates each layer after its backward, which needs "
+                    + "exactly one micro-batch per step; step " + step + " has a second one");
+        }
         if (microBatches == 1 && net.numParams() > 0) {
             if (gradientScratch == null) {
                 makeGradientScratch();
@@ -599,6 +734,11 @@ public final class StageSlice {
         if (step < 0) {
             throw new IllegalStateException("stage " + stage + ": beginStep was not called");
         }
+    }
+
+    /** Length of the network's gradient array: the stage's parameters, or the largest layer's when fused (tests). */
+    long gradientArrayLength() {
+        return net.getFlattenedGradients() == null ? 0 : net.getFlattenedGradients().length();
     }
 
     /** The layers of this stage (read-only use: tests and diagnostics). */

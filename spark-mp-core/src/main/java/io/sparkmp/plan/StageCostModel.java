@@ -23,9 +23,12 @@ package io.sparkmp.plan;
  *
  * <p><b>Memory</b> of a stage holding {@code n} micro-batches in flight =
  * <pre>
- *   params + gradients + updater state                       (sum over its layers; with M &gt; 1 plus the
- *                                                              largest layer's gradient: the runtime's
- *                                                              scratch for the later micro-batches)
+ *   params + updater state                                   (sum over its layers)
+ * + gradients: with M &gt; 1 all its layers' plus the largest   (the step's sum in DL4J's gradient view, and the
+ *   layer's again; with M = 1 the largest layer's only          runtime's scratch for the later micro-batches;
+ *                                                              with one micro-batch the runtime updates each
+ *                                                              layer right after its backward: one layer's
+ *                                                              gradient exists at a time)
  * + activations kept for backward: n * m * sum(kept bytes per example) without recomputation; with it
  *   (n - 1) * m * (input bytes of layer a) + m * sum(kept bytes per example)   (see {@link #activationBytes})
  * + m * max(working bytes per example)                        (one layer works at a time)
@@ -93,7 +96,7 @@ final class StageCostModel {
             LayerProfile l = profile.layer(i);
             computePrefix[i + 1] = computePrefix[i] + l.forwardSeconds(microBatchSize) + l.backwardSeconds(microBatchSize);
             forwardPrefix[i + 1] = forwardPrefix[i] + l.forwardSeconds(microBatchSize);
-            staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes();
+            staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes() - (microBatches > 1 ? 0 : l.gradientBytes());
             keptPrefix[i + 1] = keptPrefix[i] + l.keptBytesPerExample();
             paramPrefix[i + 1] = paramPrefix[i] + l.parameters();
         }
@@ -192,14 +195,14 @@ final class StageCostModel {
         return paramPrefix[b] - paramPrefix[a];
     }
 
-    /** Parameters + gradients + updater state of [a, b), and with M &gt; 1 the largest layer's gradient again. */
+    /** Parameters + updater state + the gradients the runtime holds for [a, b) (see the class comment). */
     long staticBytes(int a, int b) {
         return staticPrefix[b] - staticPrefix[a] + gradientScratch(a, b);
     }
 
-    /** The runtime's gradient scratch of stage [a, b): its largest layer's gradient with M &gt; 1, else 0. */
+    /** The runtime's gradient scratch of stage [a, b): its largest layer's gradient. */
     long gradientScratch(int a, int b) {
-        if (microBatches <= 1 || b <= a) {
+        if (b <= a) {
             return 0;
         }
         int k = 31 - Integer.numberOfLeadingZeros(b - a);
@@ -246,7 +249,7 @@ final class StageCostModel {
         long u = 0;
         for (int i = a; i < b; i++) {
             p += profile.layer(i).parameterBytes();
-            g += profile.layer(i).gradientBytes();
+            g += microBatches > 1 ? profile.layer(i).gradientBytes() : 0;
             u += profile.layer(i).updaterBytes();
         }
         g += gradientScratch(a, b);
