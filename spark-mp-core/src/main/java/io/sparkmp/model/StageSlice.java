@@ -407,6 +407,22 @@ public final class StageSlice {
         return finishBackward(microBatch, p);
     }
 
+    /**
+     * Inference forward of {@code examples} rows through this stage's layers (no dropout, nothing kept for a
+     * backward, no step begun): the last stage returns the model's output, the others their activations for
+     * the next stage. Independent of the training state; used by the pipelined and per-partition transform.
+     *
+     * @param examples rows of the model's input this batch holds (a stage inside a time-distributed block sees
+     *     {@code examples * T} rows of {@code input})
+     */
+    public INDArray infer(INDArray input, int examples) {
+        if (examples <= 0) {
+            throw new IllegalArgumentException("examples must be positive, found " + examples);
+        }
+        net.pinMiniBatchSize(examples);
+        return net.output(input, false);
+    }
+
     /** Sum over the step's micro-batches so far of the per-example loss (no regularization term). */
     public double lossSum() {
         return lossSum;

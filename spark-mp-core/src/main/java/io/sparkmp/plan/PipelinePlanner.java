@@ -1,6 +1,7 @@
 package io.sparkmp.plan;
 
 import io.sparkmp.schedule.ControlTraffic;
+import io.sparkmp.schedule.PipelineRules;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.schedule.ScheduleSimulator;
 import io.sparkmp.schedule.Schedules;
@@ -862,10 +863,8 @@ public final class PipelinePlanner {
             }
             int layers = profile.layerCount();
             int v = stagesPerDevice == null ? 1 : stagesPerDevice;
-            if (stagesPerDevice != null && stagesPerDevice > 1 && schedule != null
-                    && schedule != ScheduleKind.INTERLEAVED_1F1B) {
-                throw new IllegalArgumentException("stagesPerDevice (" + stagesPerDevice + ") > 1 needs schedule "
-                        + "interleaved, found " + schedule.label());
+            if (stagesPerDevice != null && schedule != null) {
+                PipelineRules.requireStagesPerDevice(schedule, stagesPerDevice);
             }
             if (schedule == ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice == null) {
                 v = 2;
@@ -873,9 +872,8 @@ public final class PipelinePlanner {
             if (stages != null && stages > executors) {
                 throw new IllegalArgumentException("stages (" + stages + ") exceed executors (" + executors + ")");
             }
-            if (stages != null && (long) stages * v > layers) {
-                throw new IllegalArgumentException("stages x stagesPerDevice (" + stages + " x " + v + " = "
-                        + stages * v + ") must not exceed layers (" + layers + ")");
+            if (stages != null) {
+                PipelineRules.requireLayersPerStage(stages, v, layers);
             }
             if (replicas != null) {
                 if (batchSize % replicas != 0) {
@@ -891,16 +889,14 @@ public final class PipelinePlanner {
                             + stages * replicas + ") exceed executors (" + executors + ")");
                 }
             }
-            if (microBatches != null) {
-                int perReplica = replicas == null ? batchSize : batchSize / replicas;
-                if (microBatches > perReplica || (replicas != null && perReplica % microBatches != 0)) {
+            if (microBatches != null && (replicas == null || replicas == 1)) {
+                PipelineRules.requireMicroBatchesDivide(microBatches, batchSize);
+            } else if (microBatches != null) {
+                int perReplica = batchSize / replicas;
+                if (microBatches > perReplica || perReplica % microBatches != 0) {
                     throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide the batch per "
                             + "replica (" + perReplica + " = batchSize " + batchSize + " / replicas "
                             + (replicas == null ? 1 : replicas) + ")");
-                }
-                if (replicas == null && batchSize % microBatches != 0) {
-                    throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide batchSize ("
-                            + batchSize + ")");
                 }
             }
             if (boundaryIndices != null && boundaryNames != null) {

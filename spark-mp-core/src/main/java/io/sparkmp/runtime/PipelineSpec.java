@@ -11,6 +11,7 @@ import java.util.TreeSet;
 
 import io.sparkmp.model.ModelSlicer;
 import io.sparkmp.schedule.ControlTraffic;
+import io.sparkmp.schedule.PipelineRules;
 import io.sparkmp.schedule.Schedule;
 import io.sparkmp.schedule.ScheduleKind;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -59,17 +60,9 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
         positive("stagesPerDevice", stagesPerDevice);
         positive("microBatches", microBatches);
         positive("batchSize", batchSize);
-        if (batchSize % microBatches != 0) {
-            throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide batchSize (" + batchSize + ")");
-        }
-        if (schedule != ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice != 1) {
-            throw new IllegalArgumentException(schedule.label() + " runs one stage per device: stagesPerDevice must be 1, found "
-                    + stagesPerDevice);
-        }
-        if (schedule == ScheduleKind.INTERLEAVED_1F1B && microBatches % devices != 0) {
-            throw new IllegalArgumentException("interleaved 1F1B needs microBatches (" + microBatches
-                    + ") to be a multiple of devices (" + devices + ")");
-        }
+        PipelineRules.requireMicroBatchesDivide(microBatches, batchSize);
+        PipelineRules.requireStagesPerDevice(schedule, stagesPerDevice);
+        PipelineRules.requireInterleavedRounds(schedule, microBatches, devices);
         if (boundaries == null) {
             throw new IllegalArgumentException("boundaries must not be null");
         }

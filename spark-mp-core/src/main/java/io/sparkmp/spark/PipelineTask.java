@@ -93,11 +93,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             // One gather: endpoints, rank 0's mini-batch count and, on a retried attempt, its recovery point.
             String[] all = barrier.allGather("start-up rendezvous", me.getHostString() + "|" + me.getPort() + "|" + batches + "|" + examples + "|"
                     + checkpoints.recoveryPoint());
-            Map<Integer, InetSocketAddress> peers = new TreeMap<>();
-            for (int r = 0; r < all.length; r++) {
-                String[] f = all[r].split("\\|", -1);
-                peers.put(r, new InetSocketAddress(f[0], Integer.parseInt(f[1])));
-            }
+            Map<Integer, InetSocketAddress> peers = endpoints(all);
             String[] rank0 = all[0].split("\\|", -1);
             int stepsPerEpoch = Integer.parseInt(rank0[2]);
             if (stepsPerEpoch == 0) {
@@ -201,7 +197,17 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
         }
     }
 
-    private static String bindHost(JobSpec s) {
+    /** Every rank's channel address from the gathered messages (host|port first, in rank order). */
+    static Map<Integer, InetSocketAddress> endpoints(String[] gathered) {
+        Map<Integer, InetSocketAddress> peers = new TreeMap<>();
+        for (int r = 0; r < gathered.length; r++) {
+            String[] f = gathered[r].split("\\|", -1);
+            peers.put(r, new InetSocketAddress(f[0], Integer.parseInt(f[1])));
+        }
+        return peers;
+    }
+
+    static String bindHost(JobSpec s) {
         if (!s.bindHost().isEmpty()) {
             return s.bindHost();
         }
@@ -216,7 +222,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
     }
 
     /** Closes in order; the first failure wins, later ones are attached to it as suppressed. */
-    private static Throwable closeAll(Throwable failure, AutoCloseable... resources) {
+    static Throwable closeAll(Throwable failure, AutoCloseable... resources) {
         for (AutoCloseable r : resources) {
             if (r == null) {
                 continue;

@@ -21,7 +21,6 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.Arrays;
-import java.util.Map;
 
 /**
  * Turns a trainer's settings and the cluster into a {@link PipelinePlan} (driver side): the profile (measured
@@ -77,13 +76,14 @@ final class PlanResolver {
      * @throws IllegalArgumentException for bad or contradictory settings, naming them
      * @throws io.sparkmp.plan.InfeasiblePlanException when nothing fits the memory budget
      */
-    static PipelinePlan plan(SparkContext sc, MultiLayerConfiguration conf, Map<ConfEntry<?>, Object> settings,
-                             SparkMpConf mp, PlanChoices choices, JavaRDD<DataSet> data) {
-        Integer stages = given(settings, mp, SparkMpConf.STAGES);
-        Integer v = given(settings, mp, SparkMpConf.STAGES_PER_DEVICE);
-        Integer m = given(settings, mp, SparkMpConf.MICRO_BATCHES);
-        ScheduleKind schedule = given(settings, mp, SparkMpConf.SCHEDULE);
-        int batchSize = value(settings, mp, SparkMpConf.BATCH_SIZE);
+    static PipelinePlan plan(SparkContext sc, MultiLayerConfiguration conf, TrainingSettings settings,
+                             PlanChoices choices, JavaRDD<DataSet> data) {
+        SparkMpConf mp = settings.conf();
+        Integer stages = settings.given(SparkMpConf.STAGES);
+        Integer v = settings.given(SparkMpConf.STAGES_PER_DEVICE);
+        Integer m = settings.given(SparkMpConf.MICRO_BATCHES);
+        ScheduleKind schedule = settings.given(SparkMpConf.SCHEDULE);
+        int batchSize = settings.get(SparkMpConf.BATCH_SIZE);
         long slotWait = mp.get(SparkMpConf.SLOT_WAIT);
         choices.check(conf, stages, v);
         int layers = conf.getConfs().size();
@@ -98,23 +98,23 @@ final class PlanResolver {
         ProfileMode mode = choices.profileMode() != null ? choices.profileMode() : mp.get(SparkMpConf.PLAN_PROFILE);
         MeasuredProfile analytic = analyticProfile(conf, input, mp);
         if (mode == ProfileMode.ANALYTIC) {
-            return planner(analytic, executors, budget, batchSize, settings, mp, choices, stages, v, m, schedule)
+            return planner(analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule)
                     .plan();
         }
         // Memory first, from the analytic profile: its memory figures equal the measured profile's, and the
         // profiling job must not be the one to find that a layer does not fit.
-        planner(analytic, executors, budget, batchSize, settings, mp, choices, stages, v, m, schedule).plan();
+        planner(analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
         MeasuredProfile profile = profile(sc, conf, input, mp, mode, batchSize);
-        return planner(profile, executors, budget, batchSize, settings, mp, choices, stages, v, m, schedule).plan();
+        return planner(profile, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
     }
 
     private static PipelinePlanner planner(MeasuredProfile profile, int executors, long budget, int batchSize,
-                                           Map<ConfEntry<?>, Object> settings, SparkMpConf mp, PlanChoices choices,
+                                           TrainingSettings settings, PlanChoices choices,
                                            Integer stages, Integer v, Integer m, ScheduleKind schedule) {
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
                 .updateSecondsPerParameter(profile.updateSecondsPerParameter()).runtimeCosts(profile.runtimeCosts())
-                .deviceMemoryBytes(budget).bandwidthBytesPerSecond(mp.get(SparkMpConf.PLAN_BANDWIDTH))
-                .batchSize(batchSize).replicas(1).recompute(value(settings, mp, SparkMpConf.RECOMPUTE));
+                .deviceMemoryBytes(budget).bandwidthBytesPerSecond(settings.get(SparkMpConf.PLAN_BANDWIDTH))
+                .batchSize(batchSize).replicas(1).recompute(settings.get(SparkMpConf.RECOMPUTE));
         if (stages != null) {
             b.stages(stages);
         }
@@ -222,18 +222,5 @@ final class PlanResolver {
             throw new IllegalArgumentException("ranksPerProcess must be positive, found " + ranksPerProcess);
         }
         return probe.budget(MARGIN_BYTES) / ranksPerProcess;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> T given(Map<ConfEntry<?>, Object> settings, SparkMpConf mp, ConfEntry<T> e) {
-        if (settings.containsKey(e)) {
-            return (T) settings.get(e);
-        }
-        return mp.isSet(e) ? mp.get(e) : null;
-    }
-
-    private static <T> T value(Map<ConfEntry<?>, Object> settings, SparkMpConf mp, ConfEntry<T> e) {
-        T t = given(settings, mp, e);
-        return t != null ? t : e.defaultValue();
     }
 }

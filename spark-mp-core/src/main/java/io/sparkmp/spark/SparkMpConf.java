@@ -25,20 +25,22 @@ import java.util.function.Predicate;
 public final class SparkMpConf {
 
     private static final Map<String, ConfEntry<?>> ENTRIES = new LinkedHashMap<>();
+    /** Default text of the settings the planner chooses when unset. */
+    private static final String PLANNER = "(planner)";
 
     /** Pipeline stages = devices = barrier tasks, P. */
-    public static final ConfEntry<Integer> STAGES = intEntry("spark.mp.stages",
-            "Pipeline stages P: one barrier task (one executor slot, one device) each. Unset: the planner chooses.", 2, 1);
+    public static final ConfEntry<Integer> STAGES = plannedIntEntry("spark.mp.stages",
+            "Pipeline stages P: one barrier task (one executor slot, one device) each. Unset: the planner chooses.", 1);
     /** Micro-batches per mini-batch, M. */
-    public static final ConfEntry<Integer> MICRO_BATCHES = intEntry("spark.mp.microBatches",
-            "Micro-batches M per mini-batch; must divide the batch size. Unset: the planner chooses.", 4, 1);
+    public static final ConfEntry<Integer> MICRO_BATCHES = plannedIntEntry("spark.mp.microBatches",
+            "Micro-batches M per mini-batch; must divide the batch size. Unset: the planner chooses.", 1);
     /** Virtual stages per device, v (interleaved schedule only). */
-    public static final ConfEntry<Integer> STAGES_PER_DEVICE = intEntry("spark.mp.stagesPerDevice",
-            "Virtual stages v per device for the interleaved schedule (1 for gpipe and 1f1b). Unset: the planner chooses.", 1, 1);
+    public static final ConfEntry<Integer> STAGES_PER_DEVICE = plannedIntEntry("spark.mp.stagesPerDevice",
+            "Virtual stages v per device for the interleaved schedule (1 for gpipe and 1f1b). Unset: the planner chooses.", 1);
     /** Pipeline schedule. */
     public static final ConfEntry<ScheduleKind> SCHEDULE = entry("spark.mp.schedule",
             "Pipeline schedule: gpipe, 1f1b or interleaved. Unset: the planner chooses (1f1b or interleaved).", "schedule (gpipe|1f1b|interleaved)",
-            ScheduleKind::parse, v -> true, "", ScheduleKind.ONE_F_ONE_B, "1f1b");
+            ScheduleKind::parse, v -> true, "", null, PLANNER);
     /** Activation recomputation. */
     public static final ConfEntry<io.sparkmp.plan.RecomputeMode> RECOMPUTE = entry("spark.mp.recompute",
             "Activation recomputation: auto (each stage keeps the activations of its micro-batches in flight where "
@@ -275,6 +277,11 @@ public final class SparkMpConf {
             return false;
         }
         throw new IllegalArgumentException(s);
+    }
+
+    /** An int setting without a fixed default: unset, the planner chooses it. */
+    private static ConfEntry<Integer> plannedIntEntry(String key, String doc, int min) {
+        return entry(key, doc, "int", Integer::parseInt, v -> v >= min, "must be >= " + min, null, PLANNER);
     }
 
     private static ConfEntry<Integer> intEntry(String key, String doc, int def, int min) {

@@ -53,9 +53,9 @@ class BadInputTest {
                 Arguments.of(new int[] {0, 2, 4}, g, 2, 1, 0, 64, "microBatches must be positive, found 0"),
                 Arguments.of(new int[] {0, 2, 4}, g, 0, 1, 4, 64, "devices must be positive, found 0"),
                 Arguments.of(new int[] {0, 1, 2, 3, 4}, g, 2, 2, 4, 16,
-                        "gpipe runs one stage per device: stagesPerDevice must be 1, found 2"),
+                        "stagesPerDevice (2) > 1 needs schedule interleaved, found gpipe"),
                 Arguments.of(new int[] {0, 1, 2, 3, 4}, i, 2, 2, 3, 12,
-                        "interleaved 1F1B needs microBatches (3) to be a multiple of devices (2)"));
+                        "interleaved needs microBatches (3) to be a multiple of stages (2)"));
     }
 
     @ParameterizedTest(name = "{6}")
