@@ -54,6 +54,8 @@ public final class StageWorker {
     private final MicroBatchTensors inputGradients;
     /** Activations received for a stage's forward, handed back to the channel after that micro-batch's backward. */
     private final MicroBatchTensors heldActivations;
+    /** Per stage: the most micro-batches its slice held at once (inputs or stashed activations kept for backward). */
+    private final int[] peakHeld;
     private long step;
 
     /**
@@ -120,6 +122,7 @@ public final class StageWorker {
         receivedGradients = new MicroBatchTensors(n, m);
         inputGradients = new MicroBatchTensors(n, m);
         heldActivations = new MicroBatchTensors(n, m);
+        peakHeld = new int[n];
         MultiLayerConfiguration conf = spec.configuration();
         int[] boundaries = spec.boundaries();
         for (int s : spec.stagesOf(rank)) {
@@ -165,6 +168,14 @@ public final class StageWorker {
      * @throws StageExecutionException when an action fails (message: stage, rank, step, micro-batch, grid)
      */
     public StepMetrics runStep(long step, int epoch, DataSet miniBatchOrNull) {
+        return runStep(step, epoch, MiniBatch.of(miniBatchOrNull));
+    }
+
+    /**
+     * As {@link #runStep(long, int, DataSet)}, reading rank 0's mini-batch one micro-batch at a time: stage 0
+     * reads a micro-batch's rows when it first runs it, so rank 0 holds only the micro-batches in flight.
+     */
+    public StepMetrics runStep(long step, int epoch, MiniBatch miniBatchOrNull) {
         if (step < 0) {
             throw new IllegalArgumentException("step must be >= 0, found " + step);
         }
@@ -175,7 +186,7 @@ public final class StageWorker {
             throw new IllegalArgumentException("only rank 0 takes data; rank " + rank + " got a mini-batch at step " + step);
         }
         if (miniBatchOrNull != null) {
-            int n = miniBatchOrNull.numExamples();
+            int n = miniBatchOrNull.examples();
             if (n % spec.microBatches() != 0) {
                 throw new IllegalArgumentException("microBatches (" + spec.microBatches() + ") must divide the mini-batch size ("
                         + n + ") of step " + step);
@@ -222,6 +233,15 @@ public final class StageWorker {
             throw fail(null, e);
         }
         return timing.metrics(rank, feed.examples(), loss, System.nanoTime() - start);
+    }
+
+    /**
+     * The most micro-batches stage {@code stage} (of this rank) held at once for its backward since the worker
+     * was built: the in-flight count its schedule allows (1F1B: at most P - s).
+     */
+    int peakHeldMicroBatches(int stage) {
+        slice(stage);
+        return peakHeld[stage];
     }
 
     /** Copies of the parameters of this rank's layers, keyed by global layer index. */
@@ -276,6 +296,7 @@ public final class StageWorker {
             input = receivedActivations.take(stage, mb, "an activation received by RECV_F");
         }
         INDArray out = slice.forward(mb, input, feed.featuresMask(mb));
+        peakHeld[stage] = Math.max(peakHeld[stage], slice.heldMicroBatches());
         if (stage != 0 && !slices.containsKey(stage - 1)) {
             heldActivations.put(stage, mb, input);
         }

@@ -100,7 +100,7 @@ public final class PipelineTrainer {
     public TrainingResult fit(JavaRDD<DataSet> data) {
         SparkContext sc = data.context();
         Launch l = launchable(sc, data);
-        return l.finish(run(sc, l, TrainingInput.route(data, l.r().stages, l.r().shuffle, l.r().seed)));
+        return l.finish(run(sc, l, TrainingInput.route(data, l.r().stages, l.r().shuffle, l.r().seed, conf.getDataType())));
     }
 
     /**
@@ -156,7 +156,7 @@ public final class PipelineTrainer {
         if (l == null) {
             l = launchable(sc, rows);
         }
-        return l.finish(run(sc, l, TrainingInput.route(rows, l.r().stages, l.r().shuffle, l.r().seed)));
+        return l.finish(run(sc, l, TrainingInput.route(rows, l.r().stages, l.r().shuffle, l.r().seed, conf.getDataType())));
     }
 
     /** A fit ready to launch: its plan, effective settings and job spec. */
