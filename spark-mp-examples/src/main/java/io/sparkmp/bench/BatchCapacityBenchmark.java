@@ -32,8 +32,8 @@ import java.util.OptionalInt;
  *
  * <p>Run: {@code OMP_NUM_THREADS=1 mvn -B -q -pl spark-mp-core,spark-mp-examples -DskipTests -Pcapacity-bench
  * -Dbench.main=io.sparkmp.bench.BatchCapacityBenchmark package}; options through {@code -Dbench.args="..."}:
- * {@code --contenders dl4j,p1,p2}, {@code --cap 1000m}, {@code --executor-heap-mb 512}, {@code --side 48},
- * {@code --steps 2}, {@code --start 64}, {@code --step 16}, {@code --max-batch 65536}, {@code --max-probes 10},
+ * {@code --contenders dl4j,p1,p2}, {@code --cap 600m}, {@code --executor-heap-mb 512}, {@code --side 24},
+ * {@code --steps 2}, {@code --start 256}, {@code --step 256}, {@code --max-batch 65536}, {@code --max-probes 10},
  * {@code --spark-start 8}, {@code --spark-probes 2}, {@code --dl4j-largest N} (skip DL4J's search: a known
  * result), {@code --micro-batches auto}, {@code --timeout-s 900}, {@code --work <dir>}.
  */
@@ -55,8 +55,8 @@ public final class BatchCapacityBenchmark {
     }
 
     private static void run(String[] args) throws IOException {
-        Map<String, String> v = new LinkedHashMap<>(Map.of("contenders", "dl4j,p1,p2", "cap", "1000m",
-                "executor-heap-mb", "512", "side", "48", "steps", "2", "start", "64", "step", "16", "max-batch", "65536",
+        Map<String, String> v = new LinkedHashMap<>(Map.of("contenders", "dl4j,p1,p2", "cap", "600m",
+                "executor-heap-mb", "512", "side", "24", "steps", "2", "start", "256", "step", "256", "max-batch", "65536",
                 "max-probes", "10", "spark-start", "8"));
         v.putAll(Map.of("spark-probes", "2", "dl4j-largest", "0", "micro-batches", "auto", "timeout-s", "900",
                 "work", "batch-capacity", "driver-heap", "1g"));
