@@ -183,7 +183,10 @@ public final class CapacityProbe {
             // Never r.network(): the point is that no JVM holds the whole model. Reopening the store checks its
             // manifest and every layer file's size; it must name each layer with that layer's parameter count.
             StoreManifest m = ModelStore.open(r.store(), new Configuration()).manifest();
-            boolean complete = m.layers().size() == conf.getConfs().size() && m.iteration() >= 2;
+            long withParameters = java.util.stream.IntStream.range(0, conf.getConfs().size())
+                    .filter(i -> conf.getConf(i).getLayer().initializer().numParams(conf.getConf(i)) > 0).count();
+            // Every layer with parameters (a pooling layer has none and no file).
+            boolean complete = m.layers().size() == withParameters && m.iteration() >= 2;
             for (LayerEntry e : m.layers()) { // Adam: two moments per parameter
                 complete &= e.paramCount() == conf.getConf(e.layer()).getLayer().initializer()
                         .numParams(conf.getConf(e.layer())) && e.stateCount() == 2 * e.paramCount();
