@@ -221,6 +221,16 @@ public final class ModelSlicer {
      */
     public static StageSlice slice(MultiLayerConfiguration conf, int[] boundaries, int stage, long seed,
                                    Map<Integer, INDArray> params, boolean recompute) {
+        return slice(conf, boundaries, stage, seed, params, recompute, false);
+    }
+
+    /**
+     * As {@link #slice(MultiLayerConfiguration, int[], int, long, Map, boolean)}, choosing whether the stage
+     * applies the optimizer to each layer as soon as its backward is done ({@code fusedUpdate}: for steps of one
+     * micro-batch only; the stage then never holds more than one layer's gradient, see {@link StageSlice}).
+     */
+    public static StageSlice slice(MultiLayerConfiguration conf, int[] boundaries, int stage, long seed,
+                                   Map<Integer, INDArray> params, boolean recompute, boolean fusedUpdate) {
         validate(conf, boundaries);
         int numStages = boundaries.length - 1;
         if (stage < 0 || stage >= numStages) {
@@ -272,7 +282,7 @@ public final class ModelSlicer {
                 upstream.add(conf.getInputPreProcess(i).clone());
             }
         }
-        return new StageSlice(stage, numStages, from, to, net, upstream, recompute);
+        return new StageSlice(stage, numStages, from, to, net, upstream, recompute, fusedUpdate);
     }
 
     static String describe(int index, Layer layer) {

@@ -161,7 +161,8 @@ public final class CapacityProbe {
                     .schedule(ScheduleKind.ONE_F_ONE_B).batchSize(batch).epochs(1).shuffle(false).logEvery(1)
                     .profile(ProfileMode.ANALYTIC).output(new File(need(a, "out")).toURI()).overwrite(true);
             String mArg = need(a, "microBatches");
-            if (!mArg.equals("auto")) { // auto: the planner sizes M from the batch and the budget
+            // auto or 0: the planner sizes M from the batch and the budget
+            if (!mArg.equals("auto") && Integer.parseInt(mArg) > 0) {
                 tb.microBatches(Integer.parseInt(mArg));
             }
             PipelineTrainer trainer = tb.build();
@@ -169,7 +170,7 @@ public final class CapacityProbe {
             PipelinePlan plan = trainer.plan(data);
             ProbeLog.say("microbatches", "m", plan.microBatches(), "size", plan.microBatchSize());
             for (StagePlan s : plan.stages()) {
-                ProbeLog.say("plan", "stage", s.index(), "first", s.firstLayer(), "end", s.endLayer(),
+                ProbeLog.say("plan", "stage", s.index(), "m", plan.microBatches(), "first", s.firstLayer(), "end", s.endLayer(),
                         "params", s.parameters(), "predicted", s.memory().totalBytes(),
                         "budget", s.memory().budgetBytes());
             }
