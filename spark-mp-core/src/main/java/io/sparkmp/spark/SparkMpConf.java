@@ -92,7 +92,7 @@ public final class SparkMpConf {
                     + "what an executor process really holds: its javacpp maxphysicalbytes cap (default twice the "
                     + "heap) less its resident bytes once ND4J is loaded (measured by a one-task probe job, or in "
                     + "the driver in local mode, where the ranks share it: divided by the task slots), less a "
-                    + "160 MiB margin for what a training task adds beyond the estimate.", "bytes",
+                    + "128 MiB margin for what a training task adds beyond the estimate.", "bytes",
             s -> JavaUtils.byteStringAsBytes(s), v -> v >= 0, "must be >= 0", 0L, "0");
     /** Where the planner's layer times come from. */
     public static final ConfEntry<ProfileMode> PLAN_PROFILE = entry("spark.mp.plan.profile",
