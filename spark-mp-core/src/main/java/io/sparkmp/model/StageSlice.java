@@ -423,6 +423,11 @@ public final class StageSlice {
         return net.output(input, false);
     }
 
+    /** Micro-batches forwarded and not yet back-propagated: each holds its input (and stash) until its backward. */
+    public int heldMicroBatches() {
+        return inputs.size();
+    }
+
     /** Sum over the step's micro-batches so far of the per-example loss (no regularization term). */
     public double lossSum() {
         return lossSum;

@@ -123,8 +123,13 @@ public final class PipelinePlanner {
 
     /** This planner with every stage recomputing ({@code on}) or stashing. */
     private PipelinePlanner(PipelinePlanner o, boolean recompute) {
-        recomputeMode = recompute ? RecomputeMode.ALWAYS : RecomputeMode.NEVER;
-        recomputeForward = recompute;
+        this(o, o.microBatches, recompute ? RecomputeMode.ALWAYS : RecomputeMode.NEVER);
+    }
+
+    /** This planner with micro-batches {@code m} (null: the planner chooses) and recomputation {@code mode}. */
+    private PipelinePlanner(PipelinePlanner o, Integer m, RecomputeMode mode) {
+        recomputeMode = mode;
+        recomputeForward = mode == RecomputeMode.ALWAYS;
         updateSecondsPerParameter = o.updateSecondsPerParameter;
         runtimeCosts = o.runtimeCosts;
         profile = o.profile;
@@ -135,7 +140,7 @@ public final class PipelinePlanner {
         batchSize = o.batchSize;
         stages = o.stages;
         stagesPerDevice = o.stagesPerDevice;
-        microBatches = o.microBatches;
+        microBatches = m;
         schedule = o.schedule;
         replicas = o.replicas;
         boundaries = o.boundaries;
@@ -168,6 +173,23 @@ public final class PipelinePlanner {
      *     the message names the layer or stage, its bytes, the budget and the options
      */
     public PipelinePlan plan() {
+        try {
+            return planAnyRecompute();
+        } catch (InfeasiblePlanException e) {
+            PipelinePlan freeM = null;
+            if (microBatches != null && boundaries == null) {
+                try {
+                    freeM = new PipelinePlanner(this, null, recomputeMode).planAnyRecompute();
+                } catch (InfeasiblePlanException alsoWithFreeM) {
+                    // reported below in the batch's terms
+                }
+            }
+            throw new InfeasiblePlanException(e.getMessage() + MicroBatchSizing.explain(profile, budget, batchSize,
+                    microBatches, freeM, recomputeMode != RecomputeMode.NEVER, bandwidth, latency));
+        }
+    }
+
+    private PipelinePlan planAnyRecompute() {
         if (recomputeMode != RecomputeMode.AUTO) {
             return planOneMode();
         }

@@ -6,16 +6,14 @@ import java.util.Map;
 import io.sparkmp.transport.FrameType;
 import io.sparkmp.transport.TensorKey;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The training rows of one step as a rank's stages see them, moved by the schedule's control actions
  * ({@link io.sparkmp.schedule.ControlTraffic}). At the start of the step the header (mini-batch size, which
- * masks exist) travels rank 0 -> 1 -> ... -> P - 1. On rank 0, {@link #load} (the LOAD action) takes one
- * micro-batch's rows out of the mini-batch; {@link #sendLabels} (SEND_L) passes its labels and masks to the next
+ * masks exist) travels rank 0 -> 1 -> ... -> P - 1. On rank 0, {@link #load} (the LOAD action) reads one
+ * micro-batch's rows from the {@link MiniBatch} (the spilled data, in the model's data type), so rank 0 never
+ * holds the whole mini-batch, only the micro-batches in flight; {@link #sendLabels} (SEND_L) passes its labels and masks to the next
  * rank, {@link #receiveLabels} (RECV_L) takes them from the previous one; every rank keeps the features mask for
  * its forwards, and the last stage's rank the labels for its backward.
  */
@@ -34,7 +32,7 @@ final class MicroBatchFeed {
     private final Map<Integer, INDArray> labels = new HashMap<>();
     private final Map<Integer, INDArray> labelsMasks = new HashMap<>();
     private long step;
-    private DataSet miniBatch;
+    private MiniBatch source;
     private int examples;
     private boolean hasFeaturesMask;
     private boolean hasLabelsMask;
@@ -53,17 +51,18 @@ final class MicroBatchFeed {
      *
      * @throws IllegalStateException if a received header announces a size the micro-batches cannot split
      */
-    void begin(long step, DataSet miniBatchOrNull) {
+    void begin(long step, MiniBatch miniBatchOrNull) {
         this.step = step;
         features.clear();
         featuresMasks.clear();
         labels.clear();
         labelsMasks.clear();
+        source = null;
         if (rank == 0) {
-            miniBatch = miniBatchOrNull;
-            examples = miniBatchOrNull.numExamples();
-            hasFeaturesMask = miniBatchOrNull.getFeaturesMaskArray() != null;
-            hasLabelsMask = miniBatchOrNull.getLabelsMaskArray() != null;
+            source = miniBatchOrNull;
+            examples = miniBatchOrNull.examples();
+            hasFeaturesMask = miniBatchOrNull.hasFeaturesMask();
+            hasLabelsMask = miniBatchOrNull.hasLabelsMask();
         } else {
             receiveHeader();
         }
@@ -75,23 +74,23 @@ final class MicroBatchFeed {
     }
 
     /**
-     * The LOAD action (rank 0): micro-batch {@code mb}'s features, labels and masks out of the step's mini-batch.
+     * The LOAD action (rank 0): micro-batch {@code mb}'s features, labels and masks read from the step's mini-batch.
      *
      * @throws IllegalStateException on another rank
      */
     void load(int mb) {
-        if (rank != 0 || miniBatch == null) {
+        if (rank != 0 || source == null) {
             throw new IllegalStateException("LOAD of micro-batch " + mb + " on rank " + rank + ": only rank 0 holds the data");
         }
         int size = examples / spec.microBatches();
-        long from = (long) mb * size;
-        features.put(mb, rows(miniBatch.getFeatures(), from, size));
-        labels.put(mb, rows(miniBatch.getLabels(), from, size));
+        int from = mb * size;
+        features.put(mb, source.features(from, size));
+        labels.put(mb, source.labels(from, size));
         if (hasFeaturesMask) {
-            featuresMasks.put(mb, rows(miniBatch.getFeaturesMaskArray(), from, size));
+            featuresMasks.put(mb, source.featuresMask(from, size));
         }
         if (hasLabelsMask) {
-            labelsMasks.put(mb, rows(miniBatch.getLabelsMaskArray(), from, size));
+            labelsMasks.put(mb, source.labelsMask(from, size));
         }
     }
 
@@ -125,6 +124,11 @@ final class MicroBatchFeed {
         if (hasFeaturesMask) {
             featuresMasks.put(mb, channel.receive(from, new TensorKey(FrameType.FEATURES_MASK, step, mb, stage - 1, stage)));
         }
+    }
+
+    /** Micro-batches whose rows the feed holds now (read, not yet taken by the stages). */
+    int heldMicroBatches() {
+        return features.size() + labels.size();
     }
 
     /** Examples in this step's mini-batch. */
@@ -182,14 +186,5 @@ final class MicroBatchFeed {
     /** The first (lowest) stage of rank {@code r}: stage {@code r}, as stage s runs on rank s % P. */
     static int firstStage(int r) {
         return r;
-    }
-
-    private static INDArray rows(INDArray a, long from, long count) {
-        INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
-        idx[0] = NDArrayIndex.interval(from, from + count);
-        for (int i = 1; i < idx.length; i++) {
-            idx[i] = NDArrayIndex.all();
-        }
-        return a.get(idx).dup('c');
     }
 }

@@ -66,7 +66,7 @@ public final class RuntimeProbe {
         MicroBatchFeed feed = new MicroBatchFeed(spec, 0, null);
         double[] t = new double[repeats];
         for (int r = -warmup; r < repeats; r++) {
-            feed.begin(r + warmup, ds);
+            feed.begin(r + warmup, MiniBatch.of(ds));
             long t0 = System.nanoTime();
             for (int mb = 0; mb < spec.microBatches(); mb++) {
                 feed.load(mb);

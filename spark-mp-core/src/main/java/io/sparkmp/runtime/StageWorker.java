@@ -55,6 +55,8 @@ public final class StageWorker {
     private final MicroBatchTensors inputGradients;
     /** Activations received for a stage's forward, handed back to the channel after that micro-batch's backward. */
     private final MicroBatchTensors heldActivations;
+    /** Per stage: the most micro-batches its slice held at once (inputs or stashed activations kept for backward). */
+    private final int[] peakHeld;
     private long step;
     /** The step's score once the LOSS action ran (last stage's rank), else NaN. */
     private double loss;
@@ -146,6 +148,7 @@ public final class StageWorker {
         receivedGradients = new MicroBatchTensors(n, m);
         inputGradients = new MicroBatchTensors(n, m);
         heldActivations = new MicroBatchTensors(n, m);
+        peakHeld = new int[n];
         MultiLayerConfiguration conf = spec.configuration();
         int[] boundaries = spec.boundaries();
         if (nonFinite == null) {
@@ -239,6 +242,14 @@ public final class StageWorker {
      * @throws StageExecutionException when an action fails (message: stage, rank, step, micro-batch, grid)
      */
     public StepMetrics runStep(long step, int epoch, DataSet miniBatchOrNull) {
+        return runStep(step, epoch, MiniBatch.of(miniBatchOrNull));
+    }
+
+    /**
+     * As {@link #runStep(long, int, DataSet)}, reading rank 0's mini-batch one micro-batch at a time: stage 0
+     * reads a micro-batch's rows when it first runs it, so rank 0 holds only the micro-batches in flight.
+     */
+    public StepMetrics runStep(long step, int epoch, MiniBatch miniBatchOrNull) {
         if (step < 0) {
             throw new IllegalArgumentException("step must be >= 0, found " + step);
         }
@@ -249,7 +260,7 @@ public final class StageWorker {
             throw new IllegalArgumentException("only rank 0 takes data; rank " + rank + " got a mini-batch at step " + step);
         }
         if (miniBatchOrNull != null) {
-            int n = miniBatchOrNull.numExamples();
+            int n = miniBatchOrNull.examples();
             if (n % spec.microBatches() != 0) {
                 throw new IllegalArgumentException("microBatches (" + spec.microBatches() + ") must divide the mini-batch size ("
                         + n + ") of step " + step);
@@ -372,6 +383,15 @@ public final class StageWorker {
                 + spec.configuration().getConf(badLayer).getLayer().getClass().getSimpleName() + ")";
     }
 
+    /**
+     * The most micro-batches stage {@code stage} (of this rank) held at once for its backward since the worker
+     * was built: the in-flight count its schedule allows (1F1B: at most P - s).
+     */
+    int peakHeldMicroBatches(int stage) {
+        slice(stage);
+        return peakHeld[stage];
+    }
+
     /** Copies of the parameters of this rank's layers, keyed by global layer index. */
     public Map<Integer, INDArray> layerParameters() {
         Map<Integer, INDArray> out = new TreeMap<>();
@@ -443,6 +463,7 @@ public final class StageWorker {
             input = receivedActivations.take(stage, mb, "an activation received by RECV_F");
         }
         INDArray out = slice.forward(mb, input, feed.featuresMask(mb));
+        peakHeld[stage] = Math.max(peakHeld[stage], slice.heldMicroBatches());
         if (stage != 0 && !slices.containsKey(stage - 1)) {
             heldActivations.put(stage, mb, input);
         }

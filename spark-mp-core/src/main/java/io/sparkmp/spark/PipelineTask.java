@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.runtime.MiniBatch;
 import io.sparkmp.store.LayerEntry;
 import io.sparkmp.store.ModelStore;
 import io.sparkmp.transport.TensorChannel;
@@ -123,7 +124,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             int ran = 0;
             long step = start.iteration();
             for (int epoch = start.epoch(); epoch < store.endEpoch(); epoch++) {
-                java.util.Iterator<DataSet> data = spill != null ? spill.epoch(epoch, s.shuffle(), s.seed()) : null;
+                java.util.Iterator<MiniBatch> data = spill != null ? spill.epoch(epoch, s.shuffle(), s.seed()) : null;
                 long skip = epoch == start.epoch() ? start.stepInEpoch() : 0;
                 for (int i = 0; i < stepsPerEpoch; i++) {
                     if (i < skip) { // before the position training starts at: the same batch order, not trained

@@ -198,8 +198,9 @@ public final class PipelineTrainer {
         return TrainingSettings.of(settings, SparkMpConf.from(sc.getConf()));
     }
 
-    private static JavaRDD<byte[]> route(JavaRDD<DataSet> data, TrainingSettings s) {
-        return TrainingInput.route(data, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.SHUFFLE), s.get(SparkMpConf.SEED));
+    private JavaRDD<byte[]> route(JavaRDD<DataSet> data, TrainingSettings s) {
+        return TrainingInput.route(data, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.SHUFFLE), s.get(SparkMpConf.SEED),
+                conf.getDataType());
     }
 
     private TrainingResult run(SparkContext sc, Launch l, JavaRDD<byte[]> input) {
