@@ -58,9 +58,9 @@ final class PlanResolver {
      * 128 MiB. Measured on 2026-12-02 (executors of 512 MiB heap capped at 1500m; README "Memory truth" and
      * "Capacity"): a task starts up to 61 MiB above the probe's figure on an executor that ran the profiling job;
      * the first steps' peak exceeds the estimate by up to 28 MiB now that the estimate counts the gradient the
-     * runtime really holds (MLPs of 4 to 307 M parameters on 2 and 4 stages: +9 to +28 MiB; the 45 MiB measured
+     * runtime really holds (MLPs of 4 to 333 M parameters on 2 and 4 stages: +9 to +37 MiB; the 45 MiB measured
      * earlier included an uncounted gradient sum); the resident set grows 22-28 MiB more over the next 10-20
-     * steps: 117 MiB, rounded up.
+     * steps: 126 MiB, rounded up.
      */
     static final long MARGIN_BYTES = 128L << 20;
 
