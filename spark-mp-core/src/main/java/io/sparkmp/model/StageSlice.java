@@ -51,15 +51,16 @@ public final class StageSlice {
     private final int fromLayer;
     private final int toLayer;
     private final SliceNetwork net;
-    private final List<ExampleSeededDropout> dropouts = new ArrayList<>();
     private final boolean recompute;
     private INDArray gradientSum;
     /** Per micro-batch in flight (stash mode): the input of each layer, as the forward fed it. */
     private final Map<Integer, INDArray[]> stash = new HashMap<>();
     private final List<INDArray> runningStatSums = new ArrayList<>();
     private final Map<Integer, INDArray[]> inputs = new HashMap<>();
-    /** Preprocessors of the layers before this stage: they reshape the features mask on its way here. */
-    private final List<InputPreProcessor> upstreamPreprocessors;
+    /** Preprocessors and layers before this stage: they change the features mask on its way here. */
+    private final MaskFlow upstream;
+    /** Read by every dropout of this stage's layers (wrapped ones included). */
+    private final ExampleSeededDropout.Context dropoutContext;
 
     private Gradient gradientLayout;
     private long step = -1;
@@ -69,19 +70,15 @@ public final class StageSlice {
     private int forwardStateOf = -1;
     private double lossSum;
 
-    StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, List<InputPreProcessor> upstream,
-               boolean recompute) {
-        this.upstreamPreprocessors = List.copyOf(upstream);
+    StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, MaskFlow upstream,
+               ExampleSeededDropout.Context dropoutContext, boolean recompute) {
+        this.upstream = upstream;
+        this.dropoutContext = dropoutContext;
         this.stage = stage;
         this.numStages = numStages;
         this.fromLayer = fromLayer;
         this.toLayer = toLayer;
         this.net = net;
-        for (int i = 0; i < net.getnLayers(); i++) {
-            if (net.getLayer(i).conf().getLayer().getIDropout() instanceof ExampleSeededDropout d) {
-                dropouts.add(d);
-            }
-        }
         long n = net.numParams();
         if (n > 0) {
             net.initGradientsView();
@@ -97,10 +94,14 @@ public final class StageSlice {
         }
     }
 
-    /** Whether a layer's backward reads state its forward left in the layer object beyond its input. */
+    /**
+     * Whether a layer's backward reads state its forward left in the layer object beyond its input, or is not known
+     * to read only its input ({@link LayerSupport#needsRecompute}).
+     */
     static boolean hasForwardState(MultiLayerNetwork net) {
         for (int i = 0; i < net.getnLayers(); i++) {
-            if (net.getLayer(i).conf().getLayer() instanceof BatchNormalization) {
+            // The configuration's layer: a wrapper's runtime layer reports the wrapped layer's configuration.
+            if (LayerSupport.needsRecompute(net.getLayerWiseConfigurations().getConf(i).getLayer())) {
                 return true;
             }
         }
@@ -497,17 +498,10 @@ public final class StageSlice {
         if (featuresMask == null) {
             return;
         }
-        INDArray mask = featuresMask;
-        MaskState state = MaskState.Active;
-        for (InputPreProcessor p : upstreamPreprocessors) {
-            Pair<INDArray, MaskState> next = p.feedForwardMaskArray(mask, state, microBatchSize);
-            if (next == null || next.getFirst() == null) {
-                return;
-            }
-            mask = next.getFirst();
-            state = next.getSecond();
+        Pair<INDArray, MaskState> here = upstream.apply(featuresMask, MaskState.Active, microBatchSize);
+        if (here != null) {
+            net.feedForwardMaskArray(here.getFirst(), here.getSecond(), microBatchSize);
         }
-        net.feedForwardMaskArray(mask, state, microBatchSize);
     }
 
     private INDArray[] takeInput(int microBatch) {
@@ -521,9 +515,7 @@ public final class StageSlice {
     }
 
     private void setDropoutContext(int microBatch) {
-        for (ExampleSeededDropout d : dropouts) {
-            d.setContext(step, (long) microBatch * microBatchSize, microBatchSize);
-        }
+        dropoutContext.set(step, (long) microBatch * microBatchSize, microBatchSize);
     }
 
     private void requireStep() {

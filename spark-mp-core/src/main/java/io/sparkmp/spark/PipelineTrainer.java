@@ -1,5 +1,8 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.model.ModelInput;
+import io.sparkmp.model.ModelSlicer;
+
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.runtime.PipelineSpec;
 import io.sparkmp.runtime.TimelineSampling;
@@ -14,8 +17,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
-import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
 import org.slf4j.Logger;
@@ -270,13 +271,9 @@ public final class PipelineTrainer {
         return conf.getConfs().size();
     }
 
-    /** nIn of the first layer, or -1 when it is not a feed-forward layer with a known width. */
-    static int inputWidth(MultiLayerConfiguration conf) {
-        Layer first = conf.getConf(0).getLayer();
-        if (first instanceof FeedForwardLayer ff && ff.getNIn() > 0) {
-            return (int) ff.getNIn();
-        }
-        return -1;
+    /** What a row of features must hold for the model ({@link ModelInput}), or null when the model does not tell. */
+    static ModelInput inputWidth(MultiLayerConfiguration conf) {
+        return ModelInput.of(conf);
     }
 
     /** Builder values over spark.mp.* settings over defaults, checked together. */
@@ -661,6 +658,7 @@ public final class PipelineTrainer {
          * @throws IllegalArgumentException e.g. "microBatches (3) must divide batchSize (64)"
          */
         public PipelineTrainer build() {
+            ModelSlicer.validate(conf); // unsupported layers and the like: a driver-side error before any job
             checkCrossFields((Integer) settings.get(SparkMpConf.STAGES),
                     (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE),
                     (Integer) settings.get(SparkMpConf.MICRO_BATCHES), (ScheduleKind) settings.get(SparkMpConf.SCHEDULE),
