@@ -218,12 +218,15 @@ class TrainJobTest {
                 "has 16 columns (15 features + label), but the model input expects 16 features (convolutionalFlat(4, 4, 1))",
                 dir.resolve("x.zip"));
 
-        // An EmbeddingLayer first takes one index column (its nIn is the vocabulary size, 10).
+        // An EmbeddingLayer first takes one index column (its nIn is the vocabulary size, 10; sizes given by hand:
+        // setInputType would set that nIn to the input width).
         Path emb = model(dir, "emb.json", list()
                 .layer(new org.deeplearning4j.nn.conf.layers.EmbeddingLayer.Builder().nIn(10).nOut(4).build())
-                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(4).build())
-                .layer(softmax3())
-                .setInputType(org.deeplearning4j.nn.conf.inputs.InputType.feedForward(1)).build());
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(4).nOut(4).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
+                        org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT)
+                        .activation(org.nd4j.linalg.activations.Activation.SOFTMAX).nIn(4).nOut(3).build())
+                .build());
         Path indices = csv(dir, "indices.csv", 64, 1, v -> v % 10);
         Outcome embOk = run(args(dir.resolve("emb.zip"), "--model", emb.toString(), "--train", indices.toString(),
                 "--label-column", "1", "--batch-size", "16", "--epochs", "1"));
