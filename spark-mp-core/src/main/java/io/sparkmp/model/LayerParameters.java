@@ -120,8 +120,13 @@ public final class LayerParameters {
      * {@code firstLayer + local index}; empty when the updater keeps no state (SGD) or none exists yet.
      */
     static Map<Integer, INDArray> updaterState(MultiLayerNetwork net, int firstLayer) {
+        return concatenatedCopies(stateSegments(net, firstLayer));
+    }
+
+    /** Per layer: one rank-1 copy of its segments, concatenated in order. */
+    static Map<Integer, INDArray> concatenatedCopies(Map<Integer, List<INDArray>> segments) {
         Map<Integer, INDArray> out = new TreeMap<>();
-        for (Map.Entry<Integer, List<INDArray>> e : stateSegments(net, firstLayer).entrySet()) {
+        for (Map.Entry<Integer, List<INDArray>> e : segments.entrySet()) {
             List<INDArray> flat = new ArrayList<>();
             for (INDArray a : e.getValue()) {
                 flat.add(a.dup().reshape(a.length()));
@@ -133,9 +138,19 @@ public final class LayerParameters {
 
     /** Writes per-layer updater state (layout in the class comment) into {@code net}'s updater. */
     static void setUpdaterState(MultiLayerNetwork net, int firstLayer, Map<Integer, INDArray> state) {
+        setUpdaterState(visitor -> forEachStateSlice(net, visitor), firstLayer, state);
+    }
+
+    /** {@link #setUpdaterState(MultiLayerNetwork, int, Map)} of a network whose layers have one updater each. */
+    static void setUpdaterState(MultiLayerNetwork net, List<? extends BaseMultiLayerUpdater<?>> layerUpdaters, int firstLayer,
+                                Map<Integer, INDArray> state) {
+        setUpdaterState(visitor -> forEachStateSlice(net, layerUpdaters, visitor), firstLayer, state);
+    }
+
+    private static void setUpdaterState(java.util.function.Consumer<SliceVisitor> walk, int firstLayer, Map<Integer, INDArray> state) {
         Map<Integer, Long> offsets = new LinkedHashMap<>();
         Map<Integer, Long> expected = new TreeMap<>();
-        forEachStateSlice(net, (layer, slice) -> expected.merge(layer, slice.length(), Long::sum));
+        walk.accept((layer, slice) -> expected.merge(layer, slice.length(), Long::sum));
         for (Map.Entry<Integer, Long> e : expected.entrySet()) {
             INDArray s = state.get(firstLayer + e.getKey());
             if (s == null || s.length() != e.getValue()) {
@@ -143,7 +158,7 @@ public final class LayerParameters {
                         + " must have " + e.getValue() + " values, found " + (s == null ? "none" : s.length()));
             }
         }
-        forEachStateSlice(net, (layer, slice) -> {
+        walk.accept((layer, slice) -> {
             INDArray s = state.get(firstLayer + layer).reshape(state.get(firstLayer + layer).length());
             long off = offsets.getOrDefault(layer, 0L);
             slice.assign(s.get(NDArrayIndex.interval(off, off + slice.length())).reshape(slice.shape()));
@@ -160,42 +175,60 @@ public final class LayerParameters {
         if (net.getUpdater(false) == null || net.numParams() == 0) {
             return;
         }
-        BaseMultiLayerUpdater<?> updater = (BaseMultiLayerUpdater<?>) net.getUpdater();
+        forEachStateSlice(net, List.of((BaseMultiLayerUpdater<?>) net.getUpdater()), visitor);
+    }
+
+    /**
+     * As {@link #forEachStateSlice(MultiLayerNetwork, SliceVisitor)} over the given updaters of {@code net}'s
+     * layers: DL4J's whole-network one, or one per layer in layer order (a stage that updates layer by layer).
+     */
+    private static void forEachStateSlice(MultiLayerNetwork net, List<? extends BaseMultiLayerUpdater<?>> updaters,
+                                          SliceVisitor visitor) {
         Map<Trainable, Integer> index = new IdentityHashMap<>();
         for (int i = 0; i < net.getnLayers(); i++) {
             index.put((Trainable) net.getLayer(i), i);
         }
-        // (layer, paramOffsetStart) -> slices, so layers and parameters come out in flattened order.
-        TreeMap<Long, List<INDArray>> ordered = new TreeMap<>();
-        Map<Long, Integer> layerOf = new TreeMap<>();
-        for (UpdaterBlock block : updater.getUpdaterBlocks()) {
-            INDArray view = block.getUpdaterView();
-            if (view == null || view.length() == 0) {
-                continue;
+        for (BaseMultiLayerUpdater<?> updater : updaters) {
+            // paramOffsetStart -> slices, so layers and parameters come out in flattened order.
+            TreeMap<Long, List<INDArray>> ordered = new TreeMap<>();
+            Map<Long, Integer> layerOf = new TreeMap<>();
+            for (UpdaterBlock block : updater.getUpdaterBlocks()) {
+                INDArray view = block.getUpdaterView();
+                if (view == null || view.length() == 0) {
+                    continue;
+                }
+                long blockLen = block.getParamOffsetEnd() - block.getParamOffsetStart();
+                long states = view.length() / blockLen;
+                INDArray flatView = view.reshape(view.length());
+                for (UpdaterBlock.ParamState ps : block.getLayersAndVariablesInBlock()) {
+                    Integer layer = index.get(ps.getLayer());
+                    if (layer == null) {
+                        throw new IllegalStateException("updater block refers to a layer outside the network");
+                    }
+                    long rel = ps.getParamOffsetStart() - block.getParamOffsetStart();
+                    long len = ps.getParamOffsetEnd() - ps.getParamOffsetStart();
+                    List<INDArray> slices = new ArrayList<>();
+                    for (long st = 0; st < states; st++) {
+                        long from = st * blockLen + rel;
+                        slices.add(flatView.get(NDArrayIndex.interval(from, from + len)));
+                    }
+                    ordered.put((long) ps.getParamOffsetStart(), slices);
+                    layerOf.put((long) ps.getParamOffsetStart(), layer);
+                }
             }
-            long blockLen = block.getParamOffsetEnd() - block.getParamOffsetStart();
-            long states = view.length() / blockLen;
-            INDArray flatView = view.reshape(view.length());
-            for (UpdaterBlock.ParamState ps : block.getLayersAndVariablesInBlock()) {
-                Integer layer = index.get(ps.getLayer());
-                if (layer == null) {
-                    throw new IllegalStateException("updater block refers to a layer outside the network");
+            for (Map.Entry<Long, List<INDArray>> e : ordered.entrySet()) {
+                for (INDArray slice : e.getValue()) {
+                    visitor.visit(layerOf.get(e.getKey()), slice);
                 }
-                long rel = ps.getParamOffsetStart() - block.getParamOffsetStart();
-                long len = ps.getParamOffsetEnd() - ps.getParamOffsetStart();
-                List<INDArray> slices = new ArrayList<>();
-                for (long s = 0; s < states; s++) {
-                    long from = s * blockLen + rel;
-                    slices.add(flatView.get(NDArrayIndex.interval(from, from + len)));
-                }
-                ordered.put((long) ps.getParamOffsetStart(), slices);
-                layerOf.put((long) ps.getParamOffsetStart(), layer);
             }
         }
-        for (Map.Entry<Long, List<INDArray>> e : ordered.entrySet()) {
-            for (INDArray slice : e.getValue()) {
-                visitor.visit(layerOf.get(e.getKey()), slice);
-            }
-        }
+    }
+
+    /** {@link #stateSegments(MultiLayerNetwork, int)} of a network whose layers have one updater each. */
+    static Map<Integer, List<INDArray>> stateSegments(MultiLayerNetwork net, List<? extends BaseMultiLayerUpdater<?>> layerUpdaters,
+                                                      int firstLayer) {
+        Map<Integer, List<INDArray>> out = new TreeMap<>();
+        forEachStateSlice(net, layerUpdaters, (layer, slice) -> out.computeIfAbsent(firstLayer + layer, k -> new ArrayList<>()).add(slice));
+        return out;
     }
 }

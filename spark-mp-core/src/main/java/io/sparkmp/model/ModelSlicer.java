@@ -212,6 +212,16 @@ public final class ModelSlicer {
      */
     public static StageSlice slice(MultiLayerConfiguration conf, int[] boundaries, int stage, long seed,
                                    Map<Integer, INDArray> params, boolean recompute) {
+        return slice(conf, boundaries, stage, seed, params, recompute, false);
+    }
+
+    /**
+     * As {@link #slice(MultiLayerConfiguration, int[], int, long, Map, boolean)}, choosing whether the stage
+     * applies the optimizer to each layer as soon as its backward is done ({@code fusedUpdate}: for steps of one
+     * micro-batch only; the stage then never holds more than one layer's gradient, see {@link StageSlice}).
+     */
+    public static StageSlice slice(MultiLayerConfiguration conf, int[] boundaries, int stage, long seed,
+                                   Map<Integer, INDArray> params, boolean recompute, boolean fusedUpdate) {
         validate(conf, boundaries);
         int numStages = boundaries.length - 1;
         if (stage < 0 || stage >= numStages) {
@@ -252,7 +262,8 @@ public final class ModelSlicer {
         } else {
             net.init(flat, false);
         }
-        return new StageSlice(stage, numStages, from, to, net, MaskFlow.upTo(conf, from), dropoutContext, recompute);
+        return new StageSlice(stage, numStages, from, to, net, MaskFlow.upTo(conf, from), dropoutContext, recompute,
+                fusedUpdate);
     }
 
     static String describe(int index, Layer layer) {

@@ -22,6 +22,7 @@ final class SliceNetwork extends MultiLayerNetwork {
 
     private int pinnedMiniBatchSize = -1;
     private double loss = Double.NaN;
+    private boolean lossTaken;
 
     SliceNetwork(MultiLayerConfiguration conf) {
         super(conf);
@@ -58,11 +59,31 @@ final class SliceNetwork extends MultiLayerNetwork {
         return loss;
     }
 
+    /**
+     * Uses {@code gradients} as the network's gradient array instead of one of the stage's size (which DL4J would
+     * otherwise make at the first backward): for a stage whose layers write into one layer-sized buffer and
+     * are updated one at a time. DL4J's whole-network updater must not be used then.
+     */
+    void useGradientArray(INDArray gradients) {
+        this.flattenedGradients = gradients;
+    }
+
+    /**
+     * Takes the loss of the output layer now, from within its backward (a stage that updates each layer right
+     * after its backward changes the output layer's parameters before {@code calculateGradients} returns);
+     * the backward's own loss computation is skipped then.
+     */
+    void takeLossNow() {
+        loss = ((IOutputLayer) getOutputLayer()).computeScore(0.0, true, LayerWorkspaceMgr.noWorkspaces());
+        lossTaken = true;
+    }
+
     @Override
     protected Pair<Gradient, INDArray> calcBackpropGradients(INDArray epsilon, boolean withOutputLayer, boolean tbptt,
                                                              boolean returnInputActGrad) {
+        lossTaken = false;
         Pair<Gradient, INDArray> p = super.calcBackpropGradients(epsilon, withOutputLayer, tbptt, returnInputActGrad);
-        if (withOutputLayer) {
+        if (withOutputLayer && !lossTaken) {
             // Still inside calculateGradients' workspace scope: the output layer's input is valid here.
             loss = ((IOutputLayer) getOutputLayer()).computeScore(0.0, true, LayerWorkspaceMgr.noWorkspaces());
         }

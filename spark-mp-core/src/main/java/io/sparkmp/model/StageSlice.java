@@ -10,12 +10,16 @@ import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.updater.LayerUpdater;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
@@ -36,9 +40,22 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * BatchNormalization layer always recomputes: that layer's backward reads statistics its forward left in the
  * layer object. The last stage defers its forward to the backward, where DL4J computes both together.
  *
- * <p>Gradients of several micro-batches are summed in a buffer of the stage's gradient size, allocated at the
- * first step that has more than one micro-batch: with one micro-batch per step the stage holds no more than
- * DL4J's own {@code fit} (parameters, gradients, updater state).
+ * <p>Memory of the gradient: the step's gradient lives in DL4J's own gradient view of the stage (what the updater
+ * reads), as in {@code fit}. The first micro-batch's backward writes there directly, so with one micro-batch
+ * per step the stage holds no more than DL4J's own {@code fit} (parameters, gradients, updater state). For the
+ * second and later micro-batches of a step every layer with parameters writes its gradient into one scratch
+ * buffer of the largest layer's size instead, and a {@link GradientTap} after that layer's backward adds it to
+ * the layer's part of the step's gradient; before the update the layers point at their own parts again (DL4J's
+ * gradient normalization reads them there). A step of M micro-batches so costs one layer's gradient more than
+ * {@code fit}, not a second copy of the stage's. The sum is formed in micro-batch order.
+ *
+ * <p>Fused update (steps of one micro-batch, {@link #fusesUpdate()}): there is no gradient of the stage's size at
+ * all. Every layer writes its gradient into the layer-sized scratch buffer, and its tap applies the optimizer to
+ * that layer at once (its own DL4J {@code LayerUpdater}, the same update rules per parameter as the whole-network
+ * updater, so the result is the same) before the layer below runs its backward, which needs only the epsilon
+ * the layer already returned. A stage then holds parameters, updater state and one layer's gradient: with
+ * Adam 12 bytes per parameter instead of {@code fit}'s 16. A non-finite gradient is found per layer before
+ * that layer's update; the layers after it (towards the output) have been updated by then.
  *
  * <p>Not thread-safe: one thread drives a stage.
  */
@@ -52,7 +69,20 @@ public final class StageSlice {
     private final int toLayer;
     private final SliceNetwork net;
     private final boolean recompute;
-    private INDArray gradientSum;
+    /** Where the layers' backward writes from a step's second micro-batch on; made at the first such backward. */
+    private INDArray gradientScratch;
+    /** Per local layer: its part of the step's gradient (DL4J's gradient view); set with {@link #gradientScratch}. */
+    private INDArray[] stepGradients;
+    /** Whether the layers now write into {@link #gradientScratch} (else into their parts of the step's gradient). */
+    private boolean intoScratch;
+    /** Whether each layer is updated right after its backward (steps of one micro-batch; see the class comment). */
+    private final boolean fusedUpdate;
+    /** Fused update: per local layer with parameters its own updater, made on first need; else null. */
+    private LayerUpdater[] layerUpdaters;
+    /** Fused update: per local layer with parameters the Gradient naming its parts of the scratch buffer. */
+    private Gradient[] layerGradients;
+    /** Fused update: layers updated in the current step. */
+    private int layersUpdated;
     /** Per micro-batch in flight (stash mode): the input of each layer, as the forward fed it. */
     private final Map<Integer, INDArray[]> stash = new HashMap<>();
     private final List<INDArray> runningStatSums = new ArrayList<>();
@@ -71,7 +101,7 @@ public final class StageSlice {
     private double lossSum;
 
     StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, MaskFlow upstream,
-               ExampleSeededDropout.Context dropoutContext, boolean recompute) {
+               ExampleSeededDropout.Context dropoutContext, boolean recompute, boolean fusedUpdate) {
         this.upstream = upstream;
         this.dropoutContext = dropoutContext;
         this.stage = stage;
@@ -80,7 +110,10 @@ public final class StageSlice {
         this.toLayer = toLayer;
         this.net = net;
         long n = net.numParams();
-        if (n > 0) {
+        this.fusedUpdate = fusedUpdate && n > 0;
+        if (this.fusedUpdate) {
+            makeFusedGradient();
+        } else if (n > 0) {
             net.initGradientsView();
         }
         this.recompute = recompute || hasForwardState(net);
@@ -113,16 +146,117 @@ public final class StageSlice {
         return recompute;
     }
 
-    /** The gradient sum and the BatchNormalization running-statistic views into it, made on first need. */
-    private void allocateGradientSum() {
-        gradientSum = net.getFlattenedGradients().ulike().assign(0);
-        long offset = 0;
-        for (int i = 0; i < net.getnLayers(); i++) {
+    /** Whether each layer is updated as soon as its backward is done (no gradient of the stage's size). */
+    public boolean fusesUpdate() {
+        return fusedUpdate;
+    }
+
+    /** Fused update: the layer-sized scratch buffer as the network's gradient array, and a tap after each layer. */
+    private void makeFusedGradient() {
+        int n = net.getnLayers();
+        long largest = 0;
+        for (int i = 0; i < n; i++) {
             NeuralNetConfiguration c = net.getLayer(i).conf();
+            largest = Math.max(largest, c.getLayer().initializer().numParams(c));
+        }
+        gradientScratch = Nd4j.create(net.params().dataType(), new long[] {1, largest}, 'f');
+        net.useGradientArray(gradientScratch);
+        INDArray flat = gradientScratch.reshape(largest);
+        layerGradients = new Gradient[n];
+        Map<Integer, InputPreProcessor> preprocessors = net.getLayerWiseConfigurations().getInputPreProcessors();
+        for (int i = 0; i < n; i++) {
+            Layer layer = net.getLayer(i);
+            NeuralNetConfiguration c = layer.conf();
             long len = c.getLayer().initializer().numParams(c);
-            if (c.getLayer() instanceof BatchNormalization && len > 0) {
-                INDArray view = gradientSum.get(NDArrayIndex.interval(0, 0, true), NDArrayIndex.interval(offset, offset + len));
-                Map<String, INDArray> byName = c.getLayer().initializer().getGradientsFromFlattened(c, view);
+            if (len == 0) {
+                continue;
+            }
+            INDArray view = flat.get(NDArrayIndex.interval(0, len));
+            layer.setBackpropGradientsViewArray(view);
+            Gradient g = new DefaultGradient(view);
+            for (Map.Entry<String, INDArray> e : c.getLayer().initializer().getGradientsFromFlattened(c, view).entrySet()) {
+                g.setGradientFor(e.getKey(), e.getValue());
+            }
+            layerGradients[i] = g;
+            preprocessors.put(i, new GradientTap(preprocessors.get(i), this::updateLayer, i));
+        }
+    }
+
+    /** Fused update: the layers' own updaters (state included), made outside any workspace on first need. */
+    private LayerUpdater[] layerUpdaters() {
+        if (layerUpdaters == null) {
+            LayerUpdater[] u = new LayerUpdater[net.getnLayers()];
+            try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                for (int i = 0; i < u.length; i++) {
+                    if (layerGradients[i] != null) {
+                        u[i] = new LayerUpdater(net.getLayer(i), null);
+                    }
+                }
+            }
+            layerUpdaters = u;
+        }
+        return layerUpdaters;
+    }
+
+    private List<LayerUpdater> presentLayerUpdaters() {
+        List<LayerUpdater> out = new ArrayList<>();
+        for (LayerUpdater u : layerUpdaters()) {
+            if (u != null) {
+                out.add(u);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The tap after layer {@code i}'s backward in a fused stage: the layer's gradient (in the scratch buffer) is
+     * checked, turned into its update by the layer's updater and applied, as {@link #applyUpdate} does for a
+     * whole stage. The output layer's loss is taken first, while its parameters are those of the forward.
+     */
+    private void updateLayer(int i) {
+        if (isLast() && i == net.getnLayers() - 1) {
+            net.takeLossNow();
+        }
+        Layer layer = net.getLayer(i);
+        INDArray gradient = layerGradients[i].gradient();
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            if (!Double.isFinite(gradient.sumNumber().doubleValue())) {
+                throw nonFinite("layer " + (fromLayer + i) + " (" + layer.conf().getLayer().getClass().getSimpleName() + ")");
+            }
+            layerUpdaters()[i].update(layerGradients[i], Math.toIntExact(step), epoch, microBatchSize, NO_WS);
+            INDArray params = layer.params();
+            params.subi(gradient.reshape(params.shape()));
+            layer.applyConstraints(Math.toIntExact(step), epoch);
+        }
+        layersUpdated++;
+    }
+
+    /**
+     * Makes the scratch buffer of the largest layer's size and puts a tap after each layer's backward that adds
+     * the layer's gradient from there to its part of DL4J's gradient view (see the class comment). Also finds the
+     * BatchNormalization running-statistic entries of the view, which are averaged, not summed.
+     */
+    private void makeGradientScratch() {
+        INDArray flat = net.getFlattenedGradients();
+        int n = net.getnLayers();
+        stepGradients = new INDArray[n];
+        long largest = 0;
+        for (int i = 0; i < n; i++) {
+            NeuralNetConfiguration c = net.getLayer(i).conf();
+            largest = Math.max(largest, c.getLayer().initializer().numParams(c));
+        }
+        gradientScratch = Nd4j.create(flat.dataType(), new long[] {1, largest}, 'f');
+        Map<Integer, InputPreProcessor> preprocessors = net.getLayerWiseConfigurations().getInputPreProcessors();
+        for (int i = 0; i < n; i++) {
+            Layer layer = net.getLayer(i);
+            NeuralNetConfiguration c = layer.conf();
+            long len = c.getLayer().initializer().numParams(c);
+            if (len == 0) {
+                continue;
+            }
+            stepGradients[i] = layer.getGradientsViewArray();
+            if (c.getLayer() instanceof BatchNormalization) {
+                Map<String, INDArray> byName = c.getLayer().initializer().getGradientsFromFlattened(c, stepGradients[i]);
                 for (String key : List.of(BatchNormalizationParamInitializer.GLOBAL_MEAN,
                         BatchNormalizationParamInitializer.GLOBAL_VAR, BatchNormalizationParamInitializer.GLOBAL_LOG_STD)) {
                     if (byName.containsKey(key)) {
@@ -130,7 +264,26 @@ public final class StageSlice {
                     }
                 }
             }
-            offset += len;
+            preprocessors.put(i, new GradientTap(preprocessors.get(i), this::addLayerGradient, i));
+        }
+    }
+
+    /** Points the layers' gradients at the scratch buffer ({@code true}) or at their parts of the step's gradient. */
+    private void writeIntoScratch(boolean scratch) {
+        for (int i = 0; i < stepGradients.length; i++) {
+            if (stepGradients[i] != null) {
+                net.getLayer(i).setBackpropGradientsViewArray(!scratch ? stepGradients[i]
+                        : gradientScratch.get(NDArrayIndex.interval(0, 0, true), NDArrayIndex.interval(0, stepGradients[i].length()))
+                                .reshape(stepGradients[i].shape())); // the layer's view has its shape (rank 1)
+            }
+        }
+        intoScratch = scratch;
+    }
+
+    /** The tap after layer {@code i}'s backward: its gradient, when in the scratch buffer, into the step's sum. */
+    private void addLayerGradient(int i) {
+        if (intoScratch) {
+            stepGradients[i].addi(net.getLayer(i).getGradientsViewArray());
         }
     }
 
@@ -174,8 +327,12 @@ public final class StageSlice {
         this.epoch = epoch;
         this.microBatchSize = microBatchSize;
         this.microBatches = 0;
+        this.layersUpdated = 0;
         this.lossSum = 0;
         this.forwardStateOf = -1;
+        if (intoScratch) {
+            writeIntoScratch(false); // a step that ended without its update: the next one starts in the view
+        }
         inputs.clear();
         stash.clear();
         net.setIterationCount(Math.toIntExact(step));
@@ -272,16 +429,23 @@ public final class StageSlice {
             throw new IllegalStateException("stage " + stage + ": step " + step + " still has micro-batches without backward: "
                     + inputs.keySet());
         }
-        if (net.numParams() > 0) {
+        if (fusedUpdate) {
+            if (microBatches != 1 || layersUpdated == 0) {
+                throw new IllegalStateException("stage " + stage + " updates each layer after its backward, which needs "
+                        + "exactly one micro-batch per step; step " + step + " had " + microBatches);
+            }
+        } else if (net.numParams() > 0) {
             if (gradientLayout == null) {
                 throw new IllegalStateException("stage " + stage + ": no backward ran before the update of step " + step);
+            }
+            if (intoScratch) {
+                writeIntoScratch(false);
             }
             INDArray view = net.getFlattenedGradients();
             if (microBatches > 1) {
                 for (INDArray stat : runningStatSums) {
                     stat.divi(microBatches);
                 }
-                view.assign(gradientSum);
             }
             requireFinite(view);
             net.getUpdater().update(net, gradientLayout, Math.toIntExact(step), epoch, miniBatchSize, NO_WS);
@@ -317,7 +481,11 @@ public final class StageSlice {
             }
             offset += len;
         }
-        throw new IllegalStateException("non-finite gradient (NaN or infinity) at step " + step + " on stage " + stage
+        throw nonFinite(where);
+    }
+
+    private IllegalStateException nonFinite(String where) {
+        return new IllegalStateException("non-finite gradient (NaN or infinity) at step " + step + " on stage " + stage
                 + ", first in " + where + ": training stops before the update (check the data for NaN/Inf, the "
                 + "learning rate, or add gradient clipping)");
     }
@@ -329,7 +497,7 @@ public final class StageSlice {
 
     /** Copies of this stage's updater state per global layer index (see {@link LayerParameters}). */
     public Map<Integer, INDArray> updaterState() {
-        return LayerParameters.updaterState(net, fromLayer);
+        return fusedUpdate ? LayerParameters.concatenatedCopies(stateSegments()) : LayerParameters.updaterState(net, fromLayer);
     }
 
     /**
@@ -346,6 +514,9 @@ public final class StageSlice {
      * the updater first if it does not exist yet; empty for a stateless updater (SGD).
      */
     public Map<Integer, List<INDArray>> stateSegments() {
+        if (fusedUpdate) {
+            return LayerParameters.stateSegments(net, presentLayerUpdaters(), fromLayer);
+        }
         if (net.numParams() > 0) {
             net.getUpdater();
         }
@@ -354,7 +525,9 @@ public final class StageSlice {
 
     /** Replaces this stage's updater state (e.g. from a checkpoint); entries of other layers are ignored. */
     public void setUpdaterState(Map<Integer, INDArray> state) {
-        if (net.numParams() > 0) {
+        if (fusedUpdate) {
+            LayerParameters.setUpdaterState(net, presentLayerUpdaters(), fromLayer, state);
+        } else if (net.numParams() > 0) {
             net.getUpdater();
             LayerParameters.setUpdaterState(net, fromLayer, state);
         }
@@ -369,10 +542,19 @@ public final class StageSlice {
         stash.clear();
         inputs.clear();
         runningStatSums.clear();
-        if (gradientSum != null && gradientSum.closeable()) {
-            gradientSum.close();
+        if (gradientScratch != null && gradientScratch.closeable()) {
+            gradientScratch.close();
         }
-        gradientSum = null;
+        gradientScratch = null;
+        if (fusedUpdate) {
+            net.useGradientArray(null); // it was the scratch buffer
+            for (LayerUpdater u : layerUpdaters == null ? new LayerUpdater[0] : layerUpdaters) {
+                if (u != null && u.getStateViewArray() != null && u.getStateViewArray().closeable()) {
+                    u.getStateViewArray().close();
+                }
+            }
+            layerUpdaters = null;
+        }
         if (net.numParams() > 0) {
             net.close(); // parameters, gradients, updater state, workspaces
         } else {
@@ -380,13 +562,20 @@ public final class StageSlice {
         }
     }
 
-    /** Before the second backward of a step overwrites DL4J's gradient view: save the first micro-batch's gradient. */
+    /**
+     * Before the second backward of a step: the first micro-batch's gradient is in DL4J's gradient view, and the
+     * layers must not overwrite it until the update.
+     */
     private void keepFirstGradient() {
+        if (fusedUpdate && microBatches > 0) {
+            throw new IllegalStateException("stage " + stage + " updates each layer after its backward, which needs "
+                    + "exactly one micro-batch per step; step " + step + " has a second one");
+        }
         if (microBatches == 1 && net.numParams() > 0) {
-            if (gradientSum == null) {
-                allocateGradientSum();
+            if (gradientScratch == null) {
+                makeGradientScratch();
             }
-            gradientSum.assign(net.getFlattenedGradients());
+            writeIntoScratch(true);
         }
     }
 
@@ -460,12 +649,11 @@ public final class StageSlice {
     private INDArray finishBackward(int microBatch, Pair<Gradient, INDArray> p) {
         forwardStateOf = -1;
         if (net.numParams() > 0) {
-            // One micro-batch: DL4J's gradient view already is the step's gradient; from the second on, sum
-            // (the first was saved in keepFirstGradient before the second backward overwrote the view).
-            if (microBatches > 0) {
-                gradientSum.addi(net.getFlattenedGradients());
+            // The first micro-batch's backward wrote into DL4J's gradient view: its Gradient names the parts the
+            // updater needs. Later ones wrote into the scratch buffer (the taps summed), so theirs names that.
+            if (!intoScratch) {
+                gradientLayout = p.getFirst();
             }
-            gradientLayout = p.getFirst();
         }
         microBatches++;
         return p.getSecond();
@@ -522,6 +710,11 @@ public final class StageSlice {
         if (step < 0) {
             throw new IllegalStateException("stage " + stage + ": beginStep was not called");
         }
+    }
+
+    /** Length of the network's gradient array: the stage's parameters, or the largest layer's when fused (tests). */
+    long gradientArrayLength() {
+        return net.getFlattenedGradients() == null ? 0 : net.getFlattenedGradients().length();
     }
 
     /** The layers of this stage (read-only use: tests and diagnostics). */

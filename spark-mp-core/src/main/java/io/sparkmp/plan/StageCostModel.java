@@ -2,7 +2,7 @@ package io.sparkmp.plan;
 
 /**
  * Time and memory of a candidate stage {@code [a, b)} (layers a..b-1) at a fixed micro-batch size, in O(1)
- * from prefix sums. This is the cost model the partitioner optimises; {@link PipelinePlan} reports the same
+ * from prefix sums (and a sparse table for the largest layer's gradient). This is the cost model the partitioner optimises; {@link PipelinePlan} reports the same
  * numbers.
  *
  * <p><b>Time</b> of a stage per micro-batch = forward + backward of its layers
@@ -23,9 +23,12 @@ package io.sparkmp.plan;
  *
  * <p><b>Memory</b> of a stage holding {@code n} micro-batches in flight =
  * <pre>
- *   params + gradients + updater state                       (sum over its layers; with M &gt; 1 the
- *                                                              gradients twice: the runtime sums the
- *                                                              micro-batches' gradients in a copy)
+ *   params + updater state                                   (sum over its layers)
+ * + gradients: with M &gt; 1 all its layers' plus the largest   (the step's sum in DL4J's gradient view, and the
+ *   layer's again; with M = 1 the largest layer's only          runtime's scratch for the later micro-batches;
+ *                                                              with one micro-batch the runtime updates each
+ *                                                              layer right after its backward: one layer's
+ *                                                              gradient exists at a time)
  * + activations kept for backward: n * m * sum(kept bytes per example) without recomputation; with it
  *   (n - 1) * m * (input bytes of layer a) + m * sum(kept bytes per example)   (see {@link #activationBytes})
  * + m * max(working bytes per example)                        (one layer works at a time)
@@ -49,6 +52,8 @@ final class StageCostModel {
     private final long[] staticPrefix;
     private final long[] keptPrefix;
     private final long[] paramPrefix;
+    /** {@code largestGradient[k][i]}: the largest gradient of layers [i, i + 2^k) (a sparse table: O(1) range maxima). */
+    private final long[][] largestGradient;
 
     /**
      * @param microBatchSize examples per micro-batch, m
@@ -91,9 +96,25 @@ final class StageCostModel {
             LayerProfile l = profile.layer(i);
             computePrefix[i + 1] = computePrefix[i] + l.forwardSeconds(microBatchSize) + l.backwardSeconds(microBatchSize);
             forwardPrefix[i + 1] = forwardPrefix[i] + l.forwardSeconds(microBatchSize);
-            staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes() + (microBatches > 1 ? l.gradientBytes() : 0);
+            staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes() - (microBatches > 1 ? 0 : l.gradientBytes());
             keptPrefix[i + 1] = keptPrefix[i] + l.keptBytesPerExample();
             paramPrefix[i + 1] = paramPrefix[i] + l.parameters();
+        }
+        int levels = 1;
+        while ((1 << levels) <= layers) {
+            levels++;
+        }
+        largestGradient = new long[levels][];
+        largestGradient[0] = new long[layers];
+        for (int i = 0; i < layers; i++) {
+            largestGradient[0][i] = profile.layer(i).gradientBytes();
+        }
+        for (int k = 1; k < levels; k++) {
+            int half = 1 << (k - 1);
+            largestGradient[k] = new long[layers - (1 << k) + 1];
+            for (int i = 0; i < largestGradient[k].length; i++) {
+                largestGradient[k][i] = Math.max(largestGradient[k - 1][i], largestGradient[k - 1][i + half]);
+            }
         }
     }
 
@@ -174,9 +195,18 @@ final class StageCostModel {
         return paramPrefix[b] - paramPrefix[a];
     }
 
-    /** Parameters + gradients (twice with M &gt; 1: the step's gradient sum) + updater state of [a, b). */
+    /** Parameters + updater state + the gradients the runtime holds for [a, b) (see the class comment). */
     long staticBytes(int a, int b) {
-        return staticPrefix[b] - staticPrefix[a];
+        return staticPrefix[b] - staticPrefix[a] + gradientScratch(a, b);
+    }
+
+    /** The runtime's gradient scratch of stage [a, b): its largest layer's gradient. */
+    long gradientScratch(int a, int b) {
+        if (b <= a) {
+            return 0;
+        }
+        int k = 31 - Integer.numberOfLeadingZeros(b - a);
+        return Math.max(largestGradient[k][a], largestGradient[k][b - (1 << k)]);
     }
 
     /** Bytes kept for backward per micro-batch of stage [a, b). */
@@ -219,9 +249,10 @@ final class StageCostModel {
         long u = 0;
         for (int i = a; i < b; i++) {
             p += profile.layer(i).parameterBytes();
-            g += profile.layer(i).gradientBytes() * (microBatches > 1 ? 2 : 1);
+            g += microBatches > 1 ? profile.layer(i).gradientBytes() : 0;
             u += profile.layer(i).updaterBytes();
         }
+        g += gradientScratch(a, b);
         return new StageMemory(p, g, u, inFlight, activationBytes(a, b, inFlight), working, receiveBytes(a, b), budget);
     }
 }

@@ -100,6 +100,14 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
                 perStage);
     }
 
+    /**
+     * Whether the stages apply the optimizer to each layer right after its backward: with one micro-batch per
+     * step, where it is exact and a stage never holds a gradient larger than one layer's.
+     */
+    public boolean fusesUpdate() {
+        return microBatches == 1;
+    }
+
     /** Whether stage {@code stage} recomputes its forwards (true unless the spec says otherwise). */
     public boolean recomputes(int stage) {
         return recompute == null || recompute[stage];

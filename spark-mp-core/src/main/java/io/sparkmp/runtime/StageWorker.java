@@ -123,7 +123,7 @@ public final class StageWorker {
         MultiLayerConfiguration conf = spec.configuration();
         int[] boundaries = spec.boundaries();
         for (int s : spec.stagesOf(rank)) {
-            slices.put(s, ModelSlicer.slice(conf, boundaries, s, spec.seed(), params, spec.recomputes(s)));
+            slices.put(s, ModelSlicer.slice(conf, boundaries, s, spec.seed(), params, spec.recomputes(s), spec.fusesUpdate()));
         }
     }
 

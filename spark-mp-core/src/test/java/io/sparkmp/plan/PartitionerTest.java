@@ -215,16 +215,19 @@ class PartitionerTest {
         long stat = 0;
         long kept = 0;
         long work = 0;
+        long largestGradient = 0;
         for (int i = a; i < b; i++) {
             LayerProfile l = p.layer(i);
-            stat += l.parameterBytes() + l.gradientBytes() + l.updaterBytes();
+            // One micro-batch per step: each layer is updated after its backward, one layer's gradient at a time.
+            stat += l.parameterBytes() + l.updaterBytes();
+            largestGradient = Math.max(largestGradient, l.gradientBytes());
             kept += l.keptBytesPerExample();
             work = Math.max(work, l.workingBytesPerExample());
         }
         long in = a == 0 ? p.inputBytesPerExample() : p.layer(a - 1).outputBytesPerExample();
         // Recomputing: the inputs of the other in-flight micro-batches, and one micro-batch's activations.
         long activations = recompute ? (long) (inFlight - 1) * mb * in + mb * kept : (long) inFlight * mb * kept;
-        return stat + activations + mb * work + mb * (in + p.layer(b - 1).outputBytesPerExample());
+        return stat + largestGradient + activations + mb * work + mb * (in + p.layer(b - 1).outputBytesPerExample());
     }
 
     /** Best bottleneck over all contiguous splits into k non-empty stages, NaN if none fits. */

@@ -119,7 +119,7 @@ class PipelinePlannerTest {
         for (StagePlan s : plan.stages()) {
             StageMemory m = s.memory();
             assertEquals(Math.min(8, 4 - s.index()), m.inFlight(), "stage " + s.index());
-            // One layer per stage, micro-batch of 1 example; M = 8: the gradients twice (the step's sum).
+            // One layer per stage, micro-batch of 1 example; M = 8: the gradient and the one-layer scratch (as large).
             long in = s.index() == 0 ? 512 : 1024;
             assertEquals(4096 + 2 * 4096 + 8192 + m.inFlight() * MIB + 2048 + in + 1024, m.totalBytes(),
                     "stage " + s.index());

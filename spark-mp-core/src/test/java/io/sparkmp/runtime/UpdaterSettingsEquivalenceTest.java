@@ -64,6 +64,9 @@ class UpdaterSettingsEquivalenceTest {
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY).nOut(3).build())
                 .setInputType(InputType.feedForward(8)).build();
         check(conf, "mlp", new int[] {0, 1, 2, 3}, ScheduleKind.ONE_F_ONE_B, 3, 4, 5);
+        // Two layers with parameters on one stage: from the second micro-batch on they share one gradient
+        // scratch buffer, and the per-layer normalization must still see each layer's own summed gradient.
+        check(conf, "mlp", new int[] {0, 2, 3}, ScheduleKind.ONE_F_ONE_B, 2, 4, 5);
     }
 
     @Test

@@ -42,7 +42,7 @@ import java.util.stream.Stream;
  * dl4j,p2,p4}, {@code --hidden 9}, {@code --step 128}, {@code --start 1024} (or per contender
  * {@code dl4j=3072,p4=6144}; {@code W:H} probes H after a successful W instead of 2W, to re-check an earlier
  * run's bracket with two probes), {@code --max-width 16384}, {@code --max-probes 12} (per contender),
- * {@code --timeout-s 1500} (per probe; a timeout counts as a failure, named as such), {@code --steps 3}, {@code --micro-batches 4}, {@code --cap 1500m},
+ * {@code --timeout-s 1500} (per probe; a timeout counts as a failure, named as such), {@code --steps 3}, {@code --micro-batches auto} (the planner's choice, printed per probe; or a number), {@code --cap 1500m},
  * {@code --executor-heap-mb 512}, {@code --driver-heap 1g}, {@code --device-memory <bytes>} (sets
  * {@code spark.mp.device.memory}; default: the trainer derives the budget), {@code --work <dir>}. Spark-mp
  * contenders need {@code SPARK_HOME} with the runtime jars in {@code jars/}, {@code SPARK_SCALA_VERSION=2.12} and
@@ -95,7 +95,7 @@ public final class CapacityBenchmark {
                     starts, defaultStart, intOf("max-width", v.getOrDefault("max-width", quick ? "512" : "16384")),
                     intOf("max-probes", v.getOrDefault("max-probes", quick ? "2" : "12")),
                     intOf("timeout-s", v.getOrDefault("timeout-s", quick ? "900" : "1500")),
-                    intOf("steps", v.getOrDefault("steps", "3")), intOf("micro-batches", v.getOrDefault("micro-batches", "4")),
+                    intOf("steps", v.getOrDefault("steps", "3")), microBatchesOf(v.getOrDefault("micro-batches", "auto")),
                     v.getOrDefault("cap", "1500m"), intOf("executor-heap-mb", v.getOrDefault("executor-heap-mb", "512")),
                     v.getOrDefault("driver-heap", "1g"), v.getOrDefault("device-memory", ""),
                     Paths.get(v.getOrDefault("work", "capacity-bench")).toAbsolutePath());
@@ -125,6 +125,11 @@ public final class CapacityBenchmark {
                     : new int[] {intOf("start", text.substring(0, colon)), intOf("start", text.substring(colon + 1))};
         }
 
+        /** {@code auto} (0: the planner chooses) or a positive number of micro-batches. */
+        private static int microBatchesOf(String v) {
+            return v.equalsIgnoreCase("auto") ? 0 : intOf("micro-batches", v);
+        }
+
         private static int intOf(String key, String text) {
             try {
                 return Integer.parseInt(text.trim());
@@ -139,7 +144,7 @@ public final class CapacityBenchmark {
     }
 
     /** One stage of a spark-mp probe: the plan's prediction and the JVM that ran it. */
-    record StageRow(int stage, int firstLayer, int endLayer, long parameters, long predictedBytes, long budgetBytes,
+    record StageRow(int stage, int microBatches, int firstLayer, int endLayer, long parameters, long predictedBytes, long budgetBytes,
                     String executor, long executorPeakBytes, long measuredStartBytes, long measuredPeakBytes) {
     }
 
@@ -285,7 +290,7 @@ public final class CapacityBenchmark {
                 int s = Integer.parseInt(l.get("stage"));
                 String ex = executorOfRank.get(s);
                 long[] m = measured.getOrDefault(s, new long[] {-1, -1}); // one stage per device here (v = 1)
-                stages.add(new StageRow(s, Integer.parseInt(l.get("first")), Integer.parseInt(l.get("end")),
+                stages.add(new StageRow(s, Integer.parseInt(l.get("m")), Integer.parseInt(l.get("first")), Integer.parseInt(l.get("end")),
                         l.getLong("params"), l.getLong("predicted"), l.getLong("budget"), ex,
                         ex == null ? -1 : peaks.getOrDefault("executor " + ex, -1L), m[0], m[1]));
             }
@@ -353,9 +358,9 @@ public final class CapacityBenchmark {
         long dl4jParams = searches.containsKey("dl4j") && searches.get("dl4j").largestFit() > 0
                 ? CapacityModel.parameters(searches.get("dl4j").largestFit(), o.hidden) : 0;
         System.out.printf(Locale.ROOT, "%nCapacity: MLP 784-W x %d-10 (ReLU, softmax, Adam, FLOAT, batch %d, %d steps, "
-                        + "spark-mp M=%d 1F1B), cap maxphysicalbytes=%s and -Xmx%dm per JVM, one ND4J thread; "
+                        + "spark-mp M=%s 1F1B), cap maxphysicalbytes=%s and -Xmx%dm per JVM, one ND4J thread; "
                         + "spark-mp driver -Xmx%s; %s to %s on %s (%d cores)%n", o.hidden, CapacityModel.BATCH, o.steps,
-                o.microBatches, o.cap, o.executorHeapMb, o.driverHeap, began.truncatedTo(ChronoUnit.SECONDS),
+                o.microBatches == 0 ? "auto" : String.valueOf(o.microBatches), o.cap, o.executorHeapMb, o.driverHeap, began.truncatedTo(ChronoUnit.SECONDS),
                 Instant.now().truncatedTo(ChronoUnit.SECONDS), host(), Runtime.getRuntime().availableProcessors());
         System.out.printf(Locale.ROOT, "%-14s %9s %12s %13s %8s %7s  %-30s %s%n", "contender", "largest W", "parameters",
                 "state GiB(*)", "vs DL4J", "probes", "peak RSS MiB at largest W", "first failure above");
@@ -374,12 +379,13 @@ public final class CapacityBenchmark {
                     s.probes(), rss, fail == null ? (s.largestFit() >= o.maxWidth ? "none up to --max-width" : "none probed")
                             : "W=" + fail.width + ": " + fail.reason + (s.converged() ? "" : " (not converged)"));
         }
-        System.out.printf(Locale.ROOT, "(*) parameters + Adam's two moments, 12 bytes per parameter; the gradient adds "
-                + "4 more while training; cap %s%n", o.cap);
+        System.out.printf(Locale.ROOT, "(*) parameters + Adam's two moments, 12 bytes per parameter; DL4J's fit adds "
+                + "4 more for the gradient while training (spark-mp: one layer's gradient at M = 1, all layers' plus one "
+                + "at M > 1); cap %s%n", o.cap);
         System.out.printf(Locale.ROOT, "%nPer stage, at each spark-mp contender's largest W (predicted: the planner's "
                 + "estimate; measured: the trainer's peak less start resident bytes of the stage's process; RSS: "
                 + "VmHWM of the stage's executor JVM)%n");
-        System.out.printf(Locale.ROOT, "%-14s %6s %5s %7s %12s %15s %12s %13s %10s %9s %14s%n", "contender", "W", "stage",
+        System.out.printf(Locale.ROOT, "%-14s %6s %3s %5s %7s %12s %15s %12s %13s %10s %9s %14s%n", "contender", "W", "M", "stage",
                 "layers", "parameters", "predicted MiB", "budget MiB", "measured MiB", "start MiB", "executor",
                 "peak RSS MiB");
         for (Map.Entry<String, List<Probe>> e : probes.entrySet()) {
@@ -389,8 +395,8 @@ public final class CapacityBenchmark {
                     continue;
                 }
                 for (StageRow r : p.stages) {
-                    System.out.printf(Locale.ROOT, "%-14s %6d %5d %7s %12d %15s %12s %13s %10s %9s %14s%n",
-                            label(p.contender), p.width, r.stage, r.firstLayer + "-" + (r.endLayer - 1), r.parameters,
+                    System.out.printf(Locale.ROOT, "%-14s %6d %3d %5d %7s %12d %15s %12s %13s %10s %9s %14s%n",
+                            label(p.contender), p.width, r.microBatches, r.stage, r.firstLayer + "-" + (r.endLayer - 1), r.parameters,
                             mib(r.predictedBytes), mib(r.budgetBytes),
                             r.measuredPeakBytes < 0 ? "?" : mib(r.measuredPeakBytes - r.measuredStartBytes),
                             mib(r.measuredStartBytes), r.executor == null ? "?" : r.executor, mib(r.executorPeakBytes));
@@ -454,4 +460,5 @@ public final class CapacityBenchmark {
             throw new UncheckedIOException("cannot delete " + p, e);
         }
     }
+
 }

@@ -120,14 +120,18 @@ public final class CapacityProbe {
             LocalCluster.awaitExecutors(jsc.sc(), master);
             MultiLayerConfiguration conf = CapacityModel.conf(width, hidden);
             JavaRDD<DataSet> data = jsc.parallelize(CapacityModel.data(steps), 1);
-            PipelineTrainer trainer = PipelineTrainer.builder(conf).stages(stages)
-                    .microBatches(Integer.parseInt(need(a, "microBatches"))).schedule(ScheduleKind.ONE_F_ONE_B)
+            int microBatches = Integer.parseInt(need(a, "microBatches")); // 0: the planner chooses
+            PipelineTrainer.Builder builder = PipelineTrainer.builder(conf).stages(stages);
+            if (microBatches > 0) {
+                builder.microBatches(microBatches);
+            }
+            PipelineTrainer trainer = builder.schedule(ScheduleKind.ONE_F_ONE_B)
                     .batchSize(CapacityModel.BATCH).epochs(1).shuffle(false).logEvery(1)
                     .profile(ProfileMode.ANALYTIC).output(new File(need(a, "out")).toURI()).overwrite(true).build();
             // The dry run first, so that the predicted memory is reported even when training then fails.
             PipelinePlan plan = trainer.plan(data);
             for (StagePlan s : plan.stages()) {
-                ProbeLog.say("plan", "stage", s.index(), "first", s.firstLayer(), "end", s.endLayer(),
+                ProbeLog.say("plan", "stage", s.index(), "m", plan.microBatches(), "first", s.firstLayer(), "end", s.endLayer(),
                         "params", s.parameters(), "predicted", s.memory().totalBytes(),
                         "budget", s.memory().budgetBytes());
             }
