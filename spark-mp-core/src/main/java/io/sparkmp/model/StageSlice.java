@@ -174,7 +174,7 @@ public final class StageSlice {
             INDArray view = flat.get(NDArrayIndex.interval(0, len));
             layer.setBackpropGradientsViewArray(view);
             Gradient g = new DefaultGradient(view);
-            for (Map.Entry<String, INDArray> e : c.getLayer().initializer().getGradientsFromFlattened(c, view).entrySet()) {
+            for (Map.Entry<String, INDArray> e : StageLayers.gradientsFromFlattened(c, view).entrySet()) {
                 g.setGradientFor(e.getKey(), e.getValue());
             }
             layerGradients[i] = g;

@@ -26,8 +26,9 @@ import org.nd4j.linalg.dataset.DataSet;
 /**
  * Every supported layer family ({@link LayerCases}) in a pipeline equals DL4J's {@code fit}: the layer under test
  * alone in its stage, so a cut sits on each side of it (where it has sides), DOUBLE, Adam with L2, 5 steps of 16
- * examples, each model twice: 1F1B with M = 4 micro-batches recomputing forwards, and GPipe with M = 2 keeping
- * activations (stash; stages whose layers need it recompute anyway). Sequence models train on masked sequences
+ * examples, each model three times: 1F1B with M = 4 micro-batches recomputing forwards, GPipe with M = 2 keeping
+ * activations (stash; stages whose layers need it recompute anyway), and 1F1B with M = 1 (each layer updated right
+ * after its backward). Sequence models train on masked sequences
  * of different lengths in every mini-batch, so the masks cross the cuts. BatchNormalization runs with M = 1
  * (per-micro-batch statistics differ by design: DropoutAndBatchNormTest bounds that).
  */
@@ -41,6 +42,9 @@ class LayerEquivalenceTest {
             boolean bn = c.name().startsWith("BatchNormalization");
             out.add(Arguments.of(c, ScheduleKind.ONE_F_ONE_B, bn ? 1 : 4, false));
             out.add(Arguments.of(c, ScheduleKind.GPIPE, bn ? 1 : 2, true));
+            if (!bn) { // one micro-batch per step: each layer is updated right after its backward (fused update)
+                out.add(Arguments.of(c, ScheduleKind.ONE_F_ONE_B, 1, false));
+            }
         }
         return out.stream();
     }
