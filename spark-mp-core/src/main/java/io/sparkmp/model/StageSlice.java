@@ -408,6 +408,27 @@ public final class StageSlice {
         return finishBackward(microBatch, p);
     }
 
+    /**
+     * Inference forward of {@code examples} rows through this stage's layers (no dropout, nothing kept for a
+     * backward, no step begun): the last stage returns the model's output, the others their activations for
+     * the next stage. Independent of the training state; used by the pipelined and per-partition transform.
+     *
+     * @param examples rows of the model's input this batch holds (a stage inside a time-distributed block sees
+     *     {@code examples * T} rows of {@code input})
+     */
+    public INDArray infer(INDArray input, int examples) {
+        if (examples <= 0) {
+            throw new IllegalArgumentException("examples must be positive, found " + examples);
+        }
+        net.pinMiniBatchSize(examples);
+        return net.output(input, false);
+    }
+
+    /** Micro-batches forwarded and not yet back-propagated: each holds its input (and stash) until its backward. */
+    public int heldMicroBatches() {
+        return inputs.size();
+    }
+
     /** Sum over the step's micro-batches so far of the per-example loss (no regularization term). */
     public double lossSum() {
         return lossSum;
@@ -458,16 +479,28 @@ public final class StageSlice {
     }
 
     /**
-     * Stops training before a NaN or infinite gradient reaches the parameters: one sum over the step's
-     * gradient (a NaN or an infinity anywhere makes it non-finite), and only then a search for the layer.
-     *
-     * @throws IllegalStateException naming the step, the stage and the first layer with a non-finite gradient
+     * The first layer whose gradient of the current step (summed over its micro-batches so far) holds a NaN
+     * or an infinity, as a global layer index, or -1 when every gradient is finite (or the stage has no
+     * parameters or ran no backward yet). One sum over the whole gradient decides; only a non-finite one is
+     * searched per layer. For the worker's collective skip decision ({@code spark.mp.nonFinite=skip}): call it
+     * after the step's last backward and before {@link #applyUpdate}.
      */
-    private void requireFinite(INDArray gradient) {
-        if (Double.isFinite(gradient.sumNumber().doubleValue())) {
-            return;
+    public int firstNonFiniteLayer() {
+        requireStep();
+        if (fusedUpdate) {
+            throw new IllegalStateException("stage " + stage + " updates each layer right after its backward: its "
+                    + "step's gradient is never whole, so the step cannot be left out (build it without the fused update)");
         }
-        String where = "its summed gradient";
+        if (net.numParams() == 0 || gradientLayout == null || microBatches == 0) {
+            return -1;
+        }
+        return firstNonFinite(net.getFlattenedGradients()); // the step's sum: the layers' taps add into it
+    }
+
+    private int firstNonFinite(INDArray gradient) {
+        if (Double.isFinite(gradient.sumNumber().doubleValue())) {
+            return -1;
+        }
         long offset = 0;
         for (int i = 0; i < net.getnLayers(); i++) {
             NeuralNetConfiguration c = net.getLayer(i).conf();
@@ -475,19 +508,31 @@ public final class StageSlice {
             if (len > 0) {
                 INDArray g = gradient.get(NDArrayIndex.interval(0, 0, true), NDArrayIndex.interval(offset, offset + len));
                 if (!Double.isFinite(g.sumNumber().doubleValue())) {
-                    where = "layer " + (fromLayer + i) + " (" + c.getLayer().getClass().getSimpleName() + ")";
-                    break;
+                    return fromLayer + i;
                 }
             }
             offset += len;
         }
-        throw nonFinite(where);
+        return fromLayer; // the whole sum overflowed although every layer's is finite: name the stage's first layer
+    }
+
+    /**
+     * Stops training before a NaN or infinite gradient reaches the parameters.
+     *
+     * @throws IllegalStateException naming the step, the stage and the first layer with a non-finite gradient
+     */
+    private void requireFinite(INDArray gradient) {
+        int layer = firstNonFinite(gradient);
+        if (layer >= 0) {
+            throw nonFinite("layer " + layer + " ("
+                    + net.getLayer(layer - fromLayer).conf().getLayer().getClass().getSimpleName() + ")");
+        }
     }
 
     private IllegalStateException nonFinite(String where) {
         return new IllegalStateException("non-finite gradient (NaN or infinity) at step " + step + " on stage " + stage
                 + ", first in " + where + ": training stops before the update (check the data for NaN/Inf, the "
-                + "learning rate, or add gradient clipping)");
+                + "learning rate, or add gradient clipping, or set spark.mp.nonFinite=skip to leave such steps out)");
     }
 
     /** Copies of this stage's parameters, keyed by global layer index (layers with parameters only). */

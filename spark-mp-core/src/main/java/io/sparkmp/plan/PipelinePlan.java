@@ -31,18 +31,21 @@ import java.util.Locale;
  * @param bandwidthBytesPerSecond link bandwidth assumed between stages and replicas
  * @param candidatesConsidered (stages, replicas, micro-batches, schedule) combinations the planner considered
  * @param partitionsSolved combinations for which it ran the partitioner (the rest were pruned by a bound)
+ * @param runtimeCosts the measured message, LOAD and per-step costs the simulated step time includes
+ *     ({@link RuntimeCosts#NONE} when not measured)
  */
 public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
                            int microBatches, int replicas, int batchSize, int microBatchSize, List<StagePlan> stages,
                            double pipelineSeconds, double allreduceSeconds, double predictedStepSeconds,
                            double bubbleFraction, String stepTimeMethod, ModelProfile.TimeSource timeSource,
                            long budgetBytes, double bandwidthBytesPerSecond, int candidatesConsidered,
-                           int partitionsSolved) implements Serializable {
+                           int partitionsSolved, RuntimeCosts runtimeCosts) implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
     public PipelinePlan {
         boundaries = boundaries.clone();
+        runtimeCosts = runtimeCosts == null ? RuntimeCosts.NONE : runtimeCosts;
         stages = List.copyOf(stages);
         if (boundaries.length != devices * stagesPerDevice + 1 || stages.size() != devices * stagesPerDevice) {
             throw new IllegalArgumentException("a plan of " + devices + " devices x " + stagesPerDevice
@@ -72,6 +75,13 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
         return predictedStepSeconds > 0 ? batchSize / predictedStepSeconds : Double.POSITIVE_INFINITY;
     }
 
+    /** This plan with its pipeline time and bubble replaced (the simulated ones). */
+    PipelinePlan withPipeline(double pipeline, double bubble, String method) {
+        return new PipelinePlan(boundaries, schedule, devices, stagesPerDevice, microBatches, replicas, batchSize,
+                microBatchSize, stages, pipeline, allreduceSeconds, pipeline + allreduceSeconds, bubble, method, timeSource,
+                budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts);
+    }
+
     /** Stage {@code s}. */
     public StagePlan stage(int s) {
         return stages.get(s);
@@ -93,7 +103,8 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
                 && Double.compare(bubbleFraction, p.bubbleFraction) == 0 && stepTimeMethod.equals(p.stepTimeMethod)
                 && timeSource == p.timeSource && budgetBytes == p.budgetBytes
                 && Double.compare(bandwidthBytesPerSecond, p.bandwidthBytesPerSecond) == 0
-                && candidatesConsidered == p.candidatesConsidered && partitionsSolved == p.partitionsSolved;
+                && candidatesConsidered == p.candidatesConsidered && partitionsSolved == p.partitionsSolved
+                && runtimeCosts.equals(p.runtimeCosts);
     }
 
     @Override
@@ -141,6 +152,9 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
         sb.append(fmt("predicted step %.3f ms (pipeline %.3f ms + all-reduce %.3f ms, %s), bubble %.1f%%, "
                         + "throughput %.1f samples/s%n", 1e3 * predictedStepSeconds, 1e3 * pipelineSeconds,
                 1e3 * allreduceSeconds, stepTimeMethod, 100 * bubbleFraction, throughput()));
+        if (runtimeCosts.measured()) {
+            sb.append("runtime costs (measured): ").append(runtimeCosts).append('\n');
+        }
         sb.append(fmt("planner: %d candidate (P, R, M, schedule) combinations, %d partitioned, rest pruned by bound%n",
                 candidatesConsidered, partitionsSolved));
         return sb.toString();

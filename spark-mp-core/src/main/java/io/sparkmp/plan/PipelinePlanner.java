@@ -1,7 +1,7 @@
 package io.sparkmp.plan;
 
-import io.sparkmp.schedule.ActionCosts;
-import io.sparkmp.schedule.Schedule;
+import io.sparkmp.schedule.ControlTraffic;
+import io.sparkmp.schedule.PipelineRules;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.schedule.ScheduleSimulator;
 import io.sparkmp.schedule.Schedules;
@@ -100,8 +100,10 @@ public final class PipelinePlanner {
     private final boolean recomputeForward;
     private final RecomputeMode recomputeMode;
     private final double updateSecondsPerParameter;
+    private final RuntimeCosts runtimeCosts;
 
     private PipelinePlanner(Builder b) {
+        runtimeCosts = b.runtimeCosts;
         recomputeMode = b.recomputeMode;
         recomputeForward = b.recomputeMode == RecomputeMode.ALWAYS;
         updateSecondsPerParameter = b.updateSecondsPerParameter;
@@ -121,9 +123,15 @@ public final class PipelinePlanner {
 
     /** This planner with every stage recomputing ({@code on}) or stashing. */
     private PipelinePlanner(PipelinePlanner o, boolean recompute) {
-        recomputeMode = recompute ? RecomputeMode.ALWAYS : RecomputeMode.NEVER;
-        recomputeForward = recompute;
+        this(o, o.microBatches, recompute ? RecomputeMode.ALWAYS : RecomputeMode.NEVER);
+    }
+
+    /** This planner with micro-batches {@code m} (null: the planner chooses) and recomputation {@code mode}. */
+    private PipelinePlanner(PipelinePlanner o, Integer m, RecomputeMode mode) {
+        recomputeMode = mode;
+        recomputeForward = mode == RecomputeMode.ALWAYS;
         updateSecondsPerParameter = o.updateSecondsPerParameter;
+        runtimeCosts = o.runtimeCosts;
         profile = o.profile;
         executors = o.executors;
         budget = o.budget;
@@ -132,7 +140,7 @@ public final class PipelinePlanner {
         batchSize = o.batchSize;
         stages = o.stages;
         stagesPerDevice = o.stagesPerDevice;
-        microBatches = o.microBatches;
+        microBatches = m;
         schedule = o.schedule;
         replicas = o.replicas;
         boundaries = o.boundaries;
@@ -165,6 +173,23 @@ public final class PipelinePlanner {
      *     the message names the layer or stage, its bytes, the budget and the options
      */
     public PipelinePlan plan() {
+        try {
+            return planAnyRecompute();
+        } catch (InfeasiblePlanException e) {
+            PipelinePlan freeM = null;
+            if (microBatches != null && boundaries == null) {
+                try {
+                    freeM = new PipelinePlanner(this, null, recomputeMode).planAnyRecompute();
+                } catch (InfeasiblePlanException alsoWithFreeM) {
+                    // reported below in the batch's terms
+                }
+            }
+            throw new InfeasiblePlanException(e.getMessage() + MicroBatchSizing.explain(profile, budget, batchSize,
+                    microBatches, freeM, recomputeMode != RecomputeMode.NEVER, bandwidth, latency));
+        }
+    }
+
+    private PipelinePlan planAnyRecompute() {
         if (recomputeMode != RecomputeMode.AUTO) {
             return planOneMode();
         }
@@ -324,58 +349,23 @@ public final class PipelinePlanner {
                     cost.recomputeForward() && b < cost.layers()));
         }
         double[] t = stepSeconds(perStage, split, c);
-        double pipeline = t[1];
-        double bubble = t[3];
-        String method = "closed form";
+        // Closed form: the measured per-step overhead and the loads add to the pipeline as they stand.
+        double pipeline = t[1] + runtimeCosts.stepSeconds() + c.m() * runtimeCosts.load(c.mb());
+        PipelinePlan closed = new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out,
+                pipeline, t[2], pipeline + t[2], t[3], "closed form", profile.timeSource(), budget, bandwidth, considered,
+                solved, runtimeCosts);
         long actions = 2L * k * c.m();
-        if (actions <= MAX_SIMULATED_ACTIONS) {
-            SimulationResult sim = simulate(perStage, split, c);
-            pipeline = sim.makespan();
-            bubble = sim.bubbleFraction();
-            method = "simulated";
-            if (updateSecondsPerParameter > 0) {
-                // Each device updates its stages' parameters once its last action is done.
-                double end = 0;
-                for (int d = 0; d < sim.timeline().size(); d++) {
-                    double last = 0;
-                    for (SimulationResult.TimedAction a : sim.timeline().get(d)) {
-                        last = Math.max(last, a.end());
-                    }
-                    double upd = 0;
-                    for (int s = d; s < k; s += c.p()) {
-                        upd += perStage[s].update(split[s], split[s + 1]);
-                    }
-                    end = Math.max(end, last + upd);
-                }
-                pipeline = end;
-                method = "simulated + optimizer step";
-            }
-        } else {
-            method = "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS + " to simulate";
+        if (actions > MAX_SIMULATED_ACTIONS) {
+            return closed.withPipeline(pipeline, t[3], "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS
+                    + " to simulate");
         }
-        return new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out, pipeline, t[2],
-                pipeline + t[2], bubble, method, profile.timeSource(), budget, bandwidth, considered, solved);
-    }
-
-    /**
-     * Simulates the generated schedule with per-stage costs: F of stage s = its forward compute + putting its
-     * activation on the wire (bytes / bandwidth), B = backward compute + sending its input gradient; each
-     * link adds the per-message latency without occupying a device.
-     */
-    private SimulationResult simulate(StageCostModel[] perStage, int[] split, Candidate c) {
-        int k = split.length - 1;
-        double[] fwd = new double[k];
-        double[] bwd = new double[k];
-        double[] link = new double[k - 1];
-        for (int s = 0; s < k; s++) {
-            StageCostModel cost = perStage[s];
-            fwd[s] = cost.forward(split[s], split[s + 1]) + cost.cutBytes(split[s + 1]) / bandwidth;
-            bwd[s] = cost.backward(split[s], split[s + 1]) + cost.recompute(split[s], split[s + 1])
-                    + cost.cutBytes(split[s]) / bandwidth;
-        }
-        Arrays.fill(link, latency);
-        Schedule schedule = Schedules.generate(c.kind(), c.p(), c.m(), c.v());
-        return ScheduleSimulator.simulate(schedule, ActionCosts.perStage(fwd, bwd, link));
+        // The schedule the runtime executes (communication and control actions included), with the plan's costs:
+        // the same simulation the predicted timeline shows.
+        SimulationResult sim = ScheduleSimulator.simulate(ControlTraffic.lowered(c.kind(), c.p(), c.m(), c.v()),
+                new PlanActionCosts(closed));
+        String method = "simulated" + (updateSecondsPerParameter > 0 ? " + optimizer step" : "")
+                + (runtimeCosts.measured() ? " + measured runtime costs" : "");
+        return closed.withPipeline(sim.makespan(), sim.bubbleFraction(), method);
     }
 
     /** Every combination allowed by the fixed choices, with its lower bound. */
@@ -627,10 +617,9 @@ public final class PipelinePlanner {
     }
 
     private InfeasiblePlanException noPlan(String lastFailure, int minMb) {
-        long staticTotal = 0;
-        for (LayerProfile l : profile.layers()) {
-            staticTotal += l.staticBytes();
-        }
+        // The least any split holds for the model's state: one micro-batch per step, each layer updated after its
+        // backward, so parameters and updater state plus one layer's gradient (see StageCostModel).
+        long staticTotal = new StageCostModel(profile, 1, bandwidth, latency, false).staticBytes(0, profile.layerCount());
         String where = boundaries != null ? "the given boundaries " + Arrays.toString(boundaries)
                 : stages != null ? "any split into " + stages + " stages"
                 : "any split over 1.." + Math.min(executors, profile.layerCount()) + " stages";
@@ -638,7 +627,7 @@ public final class PipelinePlanner {
                 "no feasible plan: %s of %d layers does not fit %s (%d bytes) per device with %d executors, batch %d "
                         + "(smallest micro-batch tried: %d)",
                 where, profile.layerCount(), PipelinePlan.bytes(budget), budget, executors, batchSize, minMb));
-        sb.append(String.format(Locale.ROOT, "; parameters+gradients+updater total %s = %.2f device budgets",
+        sb.append(String.format(Locale.ROOT, "; parameters+updater state+largest layer's gradient total %s = %.2f device budgets",
                 PipelinePlan.bytes(staticTotal), (double) staticTotal / budget));
         if (lastFailure != null) {
             sb.append("; e.g. ").append(lastFailure);
@@ -674,6 +663,7 @@ public final class PipelinePlanner {
         private int[] resolvedBoundaries;
         private RecomputeMode recomputeMode = RecomputeMode.NEVER;
         private double updateSecondsPerParameter;
+        private RuntimeCosts runtimeCosts = RuntimeCosts.NONE;
         private final java.util.Set<String> set = new java.util.HashSet<>();
 
         private Builder() {
@@ -841,6 +831,20 @@ public final class PipelinePlanner {
         }
 
         /**
+         * The runtime's measured message, LOAD and per-step costs (default {@link RuntimeCosts#NONE}): the
+         * simulated step time charges them to the actions of the schedule the runtime executes (see
+         * {@link PlanActionCosts}); the partition and the ranking of candidates keep the bandwidth and latency.
+         */
+        public Builder runtimeCosts(RuntimeCosts costs) {
+            once("runtimeCosts");
+            if (costs == null) {
+                throw new IllegalArgumentException("runtimeCosts must not be null");
+            }
+            runtimeCosts = costs;
+            return this;
+        }
+
+        /**
          * Fixes the split by layer indices: {@code [0, b1, ..., L]}, strictly increasing, P * v + 1 values.
          * Not together with {@link #boundaryNames(String...)}.
          */
@@ -881,10 +885,8 @@ public final class PipelinePlanner {
             }
             int layers = profile.layerCount();
             int v = stagesPerDevice == null ? 1 : stagesPerDevice;
-            if (stagesPerDevice != null && stagesPerDevice > 1 && schedule != null
-                    && schedule != ScheduleKind.INTERLEAVED_1F1B) {
-                throw new IllegalArgumentException("stagesPerDevice (" + stagesPerDevice + ") > 1 needs schedule "
-                        + "interleaved, found " + schedule.label());
+            if (stagesPerDevice != null && schedule != null) {
+                PipelineRules.requireStagesPerDevice(schedule, stagesPerDevice);
             }
             if (schedule == ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice == null) {
                 v = 2;
@@ -892,9 +894,8 @@ public final class PipelinePlanner {
             if (stages != null && stages > executors) {
                 throw new IllegalArgumentException("stages (" + stages + ") exceed executors (" + executors + ")");
             }
-            if (stages != null && (long) stages * v > layers) {
-                throw new IllegalArgumentException("stages x stagesPerDevice (" + stages + " x " + v + " = "
-                        + stages * v + ") must not exceed layers (" + layers + ")");
+            if (stages != null) {
+                PipelineRules.requireLayersPerStage(stages, v, layers);
             }
             if (replicas != null) {
                 if (batchSize % replicas != 0) {
@@ -910,16 +911,14 @@ public final class PipelinePlanner {
                             + stages * replicas + ") exceed executors (" + executors + ")");
                 }
             }
-            if (microBatches != null) {
-                int perReplica = replicas == null ? batchSize : batchSize / replicas;
-                if (microBatches > perReplica || (replicas != null && perReplica % microBatches != 0)) {
+            if (microBatches != null && (replicas == null || replicas == 1)) {
+                PipelineRules.requireMicroBatchesDivide(microBatches, batchSize);
+            } else if (microBatches != null) {
+                int perReplica = batchSize / replicas;
+                if (microBatches > perReplica || perReplica % microBatches != 0) {
                     throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide the batch per "
                             + "replica (" + perReplica + " = batchSize " + batchSize + " / replicas "
                             + (replicas == null ? 1 : replicas) + ")");
-                }
-                if (replicas == null && batchSize % microBatches != 0) {
-                    throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide batchSize ("
-                            + batchSize + ")");
                 }
             }
             if (boundaryIndices != null && boundaryNames != null) {

@@ -28,6 +28,8 @@ final class KindColours {
         KNOWN.put(ActionType.ALLREDUCE.code(), "#b07aa1");
         KNOWN.put(ActionType.STEP.code(), "#76b7b2");
         KNOWN.put(ActionEvent.LOAD, "#edc948");
+        KNOWN.put(ActionType.SEND_L.code(), "#b07aa1");
+        KNOWN.put(ActionType.RECV_L.code(), "#d4a6c8");
         KNOWN.put(ActionEvent.LOSS, "#9c755f");
         KNOWN.put(ActionEvent.WAIT, "#d9d9d9");
     }

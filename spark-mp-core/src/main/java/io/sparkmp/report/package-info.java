@@ -1,2 +1,2 @@
-/** Renders what a run measured and what the simulator predicted as a self-contained HTML timeline report. */
+/** Renders what a run measured and what the simulator predicted as a self-contained HTML timeline report. Internal. */
 package io.sparkmp.report;

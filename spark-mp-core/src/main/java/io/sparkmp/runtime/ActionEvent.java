@@ -11,8 +11,8 @@ import java.io.Serializable;
  * @param step global optimizer step, 0-based
  * @param stage pipeline (virtual) stage of the action; -1 when the action belongs to no stage
  * @param kind the action's short label: an {@link io.sparkmp.schedule.ActionType#code() ActionType code}
- *     ({@code F}, {@code B}, {@code SEND_F}, {@code RECV_B}, {@code STEP}, ...) or one the runtime adds:
- *     {@link #LOAD}, {@link #LOSS}, {@link #WAIT}
+ *     ({@code F}, {@code B}, {@code SEND_F}, {@code RECV_B}, {@code STEP}, {@code LOAD}, {@code SEND_L},
+ *     {@code LOSS}, ...) or {@link #WAIT}, which the runtime adds
  * @param microBatch the micro-batch, or {@link #NO_MICRO_BATCH} when the action is not per micro-batch
  * @param startNanos start, wall-clock nanoseconds since the epoch
  * @param endNanos end, wall-clock nanoseconds since the epoch; {@code >= startNanos}
@@ -22,10 +22,10 @@ public record ActionEvent(int rank, long step, int stage, String kind, int micro
 
     private static final long serialVersionUID = 1L;
 
-    /** Loading (splitting, sending to its stage) one micro-batch of the training rows. */
-    public static final String LOAD = "LOAD";
-    /** The loss on the last stage: of one micro-batch, or (no micro-batch) the step's reduction over all ranks. */
-    public static final String LOSS = "LOSS";
+    /** The LOAD action: stage 0 takes one micro-batch's training rows out of the step's mini-batch. */
+    public static final String LOAD = io.sparkmp.schedule.ActionType.LOAD.code();
+    /** The LOSS action: the step's score on the last stage, reduced over all ranks. */
+    public static final String LOSS = io.sparkmp.schedule.ActionType.LOSS.code();
     /** Time blocked in a receive: the device is idle, waiting for a neighbour. */
     public static final String WAIT = "WAIT";
     /** {@code microBatch} of an event that is not per micro-batch. */

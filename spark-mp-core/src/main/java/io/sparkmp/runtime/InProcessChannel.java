@@ -22,7 +22,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>A receive waits at most the timeout, then fails naming the peer and the key. Closing an endpoint
  * wakes every receive waiting on it or on a message from it; {@link #closeAll} stops a whole pipeline.
  */
-public final class InProcessChannel implements TensorChannel {
+final class InProcessChannel implements TensorChannel {
 
     private final int rank;
     private final Hub hub;

@@ -141,7 +141,10 @@ public final class InProcessPipeline {
         for (int r = 0; r < p; r++) {
             final int rank = r;
             Thread t = new Thread(() -> {
-                try (InProcessChannel channel = channels.get(rank)) {
+                // Not try-with-resources: the failure must be recorded before this rank's channel closes, or a rank
+                // that then fails on the closed channel could be reported first.
+                InProcessChannel channel = channels.get(rank);
+                try {
                     ActionRecorder recorder = timelineOrNull == null ? null : timelineOrNull.recorder(rank);
                     StageWorker w = new StageWorker(spec, rank, channel, initialParams, recorder);
                     long step = 0;
@@ -160,6 +163,8 @@ public final class InProcessPipeline {
                         later.add(ex);
                     }
                     channels.get(0).closeAll();
+                } finally {
+                    channel.close();
                 }
             }, "sparkmp-rank-" + rank);
             t.setDaemon(true);

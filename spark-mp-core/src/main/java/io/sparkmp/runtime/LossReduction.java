@@ -9,9 +9,11 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * DL4J's score of one step, reduced on the last stage's rank: the summed loss of its micro-batches over the
- * mini-batch's examples, plus the L1/L2 terms of every rank's layers taken before the update. Every other
- * rank sends its terms at the start of the step.
+ * DL4J's score of one step, reduced on the last stage's rank (the LOSS action): the summed loss of its
+ * micro-batches over the mini-batch's examples, plus the L1/L2 terms of every rank's layers taken before the
+ * update. The terms are summed along the pipeline at the start of the step: rank r adds its own to the sum it
+ * receives from rank r - 1 and sends the result to rank r + 1, so rank P - 1 (which holds the last stage) ends
+ * with the total and no rank links to a rank that is not its neighbour.
  */
 final class LossReduction {
 
@@ -22,47 +24,42 @@ final class LossReduction {
     private final int rank;
     private final int lastStage;
     private final StepChannel channel;
-    private final StepTiming timing;
-    private long step;
-    private double ownRegularization;
+    private double regularization;
 
-    LossReduction(PipelineSpec spec, int rank, StepChannel channel, StepTiming timing) {
+    LossReduction(PipelineSpec spec, int rank, StepChannel channel) {
         this.spec = spec;
         this.rank = rank;
         this.lastStage = spec.numStages() - 1;
         this.channel = channel;
-        this.timing = timing;
     }
 
-    /** This rank's L1/L2 terms of {@code step}, before its update: kept, or sent to the last stage's rank. */
+    /** This rank's L1/L2 terms of {@code step}, before its update, added to the sum of the ranks before it. */
     void shareRegularization(long step, double localRegularization) {
-        this.step = step;
-        ownRegularization = localRegularization;
-        int lastRank = spec.rankOf(lastStage);
-        if (rank != lastRank) {
-            channel.send(lastRank, new TensorKey(FrameType.CONTROL, step, CONTROL_REGULARIZATION,
-                    MicroBatchFeed.firstStage(rank), lastStage), Nd4j.scalar(DataType.DOUBLE, localRegularization).reshape(1));
+        double sum = localRegularization;
+        if (rank > 0) {
+            sum += channel.receive(rank - 1, key(step, rank - 1)).getDouble(0);
         }
+        if (rank + 1 < spec.devices()) {
+            channel.send(rank + 1, key(step, rank), Nd4j.scalar(DataType.DOUBLE, sum).reshape(1));
+        }
+        regularization = sum;
     }
 
-    /** The step's score, on the last stage's rank after its last backward; receives the other ranks' terms. */
+    /** The LOSS action: the step's score, on the last stage's rank after its last backward. */
     double loss(Collection<StageSlice> slices, int examples) {
-        long t0 = System.nanoTime();
+        if (spec.rankOf(lastStage) != rank) {
+            throw new IllegalStateException("LOSS on rank " + rank + ": the last stage runs on rank " + spec.rankOf(lastStage));
+        }
         double sum = 0;
-        double regularization = 0;
         for (StageSlice s : slices) {
             sum += s.lossSum();
         }
-        for (int r = 0; r < spec.devices(); r++) {
-            if (r == rank) {
-                continue;
-            }
-            regularization += channel.receive(r, new TensorKey(FrameType.CONTROL, step, CONTROL_REGULARIZATION,
-                    MicroBatchFeed.firstStage(r), lastStage)).getDouble(0);
-        }
-        regularization += ownRegularization;
-        double loss = sum / examples + regularization;
-        timing.event(lastStage, ActionEvent.LOSS, ActionEvent.NO_MICRO_BATCH, t0, System.nanoTime());
-        return loss;
+        return sum / examples + regularization;
+    }
+
+    /** The key of the L1/L2 sum rank {@code from} sends to rank {@code from + 1}. */
+    private static TensorKey key(long step, int from) {
+        return new TensorKey(FrameType.CONTROL, step, CONTROL_REGULARIZATION, MicroBatchFeed.firstStage(from),
+                MicroBatchFeed.firstStage(from + 1));
     }
 }

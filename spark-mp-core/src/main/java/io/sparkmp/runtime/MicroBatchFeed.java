@@ -1,23 +1,21 @@
 package io.sparkmp.runtime;
 
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 import io.sparkmp.transport.FrameType;
 import io.sparkmp.transport.TensorKey;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * The training rows of one step as a rank's stages see them. On rank 0 (stage 0): the mini-batch split into
- * micro-batches of equal size, the step header (mini-batch size, which masks exist) sent to every other rank,
- * the features masks to every other rank and the labels (and labels masks) to the last stage's rank. On the
- * other ranks: the header received, and the masks and labels received when a stage first asks for them.
+ * The training rows of one step as a rank's stages see them, moved by the schedule's control actions
+ * ({@link io.sparkmp.schedule.ControlTraffic}). At the start of the step the header (mini-batch size, which
+ * masks exist) travels rank 0 -> 1 -> ... -> P - 1. On rank 0, {@link #load} (the LOAD action) reads one
+ * micro-batch's rows from the {@link MiniBatch} (the spilled data, in the model's data type), so rank 0 never
+ * holds the whole mini-batch, only the micro-batches in flight; {@link #sendLabels} (SEND_L) passes its labels and masks to the next
+ * rank, {@link #receiveLabels} (RECV_L) takes them from the previous one; every rank keeps the features mask for
+ * its forwards, and the last stage's rank the labels for its backward.
  */
 final class MicroBatchFeed {
 
@@ -29,41 +27,108 @@ final class MicroBatchFeed {
     private final int lastStage;
     private final int lastRank;
     private final StepChannel channel;
-    private final StepTiming timing;
-    private final List<INDArray> features = new ArrayList<>();
+    private final Map<Integer, INDArray> features = new HashMap<>();
     private final Map<Integer, INDArray> featuresMasks = new HashMap<>();
     private final Map<Integer, INDArray> labels = new HashMap<>();
     private final Map<Integer, INDArray> labelsMasks = new HashMap<>();
     private long step;
+    private MiniBatch source;
     private int examples;
     private boolean hasFeaturesMask;
     private boolean hasLabelsMask;
 
-    MicroBatchFeed(PipelineSpec spec, int rank, StepChannel channel, StepTiming timing) {
+    MicroBatchFeed(PipelineSpec spec, int rank, StepChannel channel) {
         this.spec = spec;
         this.rank = rank;
         this.lastStage = spec.numStages() - 1;
         this.lastRank = spec.rankOf(lastStage);
         this.channel = channel;
-        this.timing = timing;
     }
 
     /**
-     * Starts {@code step}: rank 0 splits and sends {@code miniBatchOrNull}; the other ranks receive the header.
+     * Starts {@code step}: rank 0 takes {@code miniBatchOrNull} and sends the header on; the other ranks receive
+     * the header and pass it on to the next rank.
      *
      * @throws IllegalStateException if a received header announces a size the micro-batches cannot split
      */
-    void begin(long step, DataSet miniBatchOrNull) {
+    void begin(long step, MiniBatch miniBatchOrNull) {
         this.step = step;
         features.clear();
         featuresMasks.clear();
         labels.clear();
         labelsMasks.clear();
+        source = null;
         if (rank == 0) {
-            distribute(miniBatchOrNull);
+            source = miniBatchOrNull;
+            examples = miniBatchOrNull.examples();
+            hasFeaturesMask = miniBatchOrNull.hasFeaturesMask();
+            hasLabelsMask = miniBatchOrNull.hasLabelsMask();
         } else {
             receiveHeader();
         }
+        if (rank + 1 < spec.devices()) {
+            INDArray header = Nd4j.createFromArray((double) examples, hasFeaturesMask ? 1 : 0, hasLabelsMask ? 1 : 0);
+            channel.send(rank + 1, new TensorKey(FrameType.CONTROL, step, CONTROL_HEADER, firstStage(rank),
+                    firstStage(rank + 1)), header);
+        }
+    }
+
+    /**
+     * The LOAD action (rank 0): micro-batch {@code mb}'s features, labels and masks read from the step's mini-batch.
+     *
+     * @throws IllegalStateException on another rank
+     */
+    void load(int mb) {
+        if (rank != 0 || source == null) {
+            throw new IllegalStateException("LOAD of micro-batch " + mb + " on rank " + rank + ": only rank 0 holds the data");
+        }
+        int size = examples / spec.microBatches();
+        int from = mb * size;
+        features.put(mb, source.features(from, size));
+        labels.put(mb, source.labels(from, size));
+        if (hasFeaturesMask) {
+            featuresMasks.put(mb, source.featuresMask(from, size));
+        }
+        if (hasLabelsMask) {
+            labelsMasks.put(mb, source.labelsMask(from, size));
+        }
+    }
+
+    /**
+     * The SEND_L action of {@code stage}: micro-batch {@code mb}'s labels (and masks) to the rank of
+     * {@code stage + 1}. This rank keeps the features mask for its own forwards; the labels leave it.
+     */
+    void sendLabels(int stage, int mb) {
+        int to = spec.rankOf(stage + 1);
+        INDArray y = labels.remove(mb);
+        if (y == null) {
+            throw new IllegalStateException("no labels of micro-batch " + mb + " on rank " + rank + " to send: expected "
+                    + (rank == 0 ? "a LOAD" : "a RECV_L") + " before this action");
+        }
+        channel.send(to, new TensorKey(FrameType.LABELS, step, mb, stage, stage + 1), y);
+        if (hasLabelsMask) {
+            channel.send(to, new TensorKey(FrameType.LABEL_MASK, step, mb, stage, stage + 1), labelsMasks.remove(mb));
+        }
+        if (hasFeaturesMask) {
+            channel.send(to, new TensorKey(FrameType.FEATURES_MASK, step, mb, stage, stage + 1), featuresMasks.get(mb));
+        }
+    }
+
+    /** The RECV_L action of {@code stage}: micro-batch {@code mb}'s labels (and masks) from the rank of {@code stage - 1}. */
+    void receiveLabels(int stage, int mb) {
+        int from = spec.rankOf(stage - 1);
+        labels.put(mb, channel.receive(from, new TensorKey(FrameType.LABELS, step, mb, stage - 1, stage)));
+        if (hasLabelsMask) {
+            labelsMasks.put(mb, channel.receive(from, new TensorKey(FrameType.LABEL_MASK, step, mb, stage - 1, stage)));
+        }
+        if (hasFeaturesMask) {
+            featuresMasks.put(mb, channel.receive(from, new TensorKey(FrameType.FEATURES_MASK, step, mb, stage - 1, stage)));
+        }
+    }
+
+    /** Micro-batches whose rows the feed holds now (read, not yet taken by the stages). */
+    int heldMicroBatches() {
+        return features.size() + labels.size();
     }
 
     /** Examples in this step's mini-batch. */
@@ -71,37 +136,32 @@ final class MicroBatchFeed {
         return examples;
     }
 
-    /** Stage 0's input of micro-batch {@code mb} (rank 0 only). */
+    /** Stage 0's input of micro-batch {@code mb} (rank 0, after its LOAD); handed over once. */
     INDArray features(int mb) {
-        return features.get(mb);
+        return required(features.remove(mb), "features", mb, "a LOAD");
     }
 
-    /** The features mask of micro-batch {@code mb}, or null without one; received from rank 0 on first use. */
+    /** The features mask of micro-batch {@code mb}, or null without one (after its LOAD or RECV_L). */
     INDArray featuresMask(int mb) {
-        if (!hasFeaturesMask) {
-            return null;
-        }
-        INDArray m = featuresMasks.get(mb);
-        if (m == null) {
-            m = channel.receive(0, new TensorKey(FrameType.FEATURES_MASK, step, mb, 0, firstStage(rank)));
-            featuresMasks.put(mb, m);
-        }
-        return m;
+        return hasFeaturesMask ? required(featuresMasks.get(mb), "features mask", mb, rank == 0 ? "a LOAD" : "a RECV_L") : null;
     }
 
     /** The labels of micro-batch {@code mb}, for the last stage; hand them to {@link #release} after use. */
     INDArray labels(int mb) {
-        INDArray y = labels.remove(mb);
-        return y != null ? y : channel.receive(0, new TensorKey(FrameType.LABELS, step, mb, 0, lastStage));
+        return required(labels.remove(mb), "labels", mb, rank == 0 ? "a LOAD" : "a RECV_L");
     }
 
     /** The labels mask of micro-batch {@code mb}, or null without one. */
     INDArray labelsMask(int mb) {
-        if (!hasLabelsMask) {
-            return null;
+        return hasLabelsMask ? required(labelsMasks.remove(mb), "labels mask", mb, rank == 0 ? "a LOAD" : "a RECV_L") : null;
+    }
+
+    private INDArray required(INDArray a, String what, int mb, String action) {
+        if (a == null) {
+            throw new IllegalStateException("no " + what + " of micro-batch " + mb + " on rank " + rank + ": expected "
+                    + action + " of it before this action");
         }
-        INDArray m = labelsMasks.remove(mb);
-        return m != null ? m : channel.receive(0, new TensorKey(FrameType.LABEL_MASK, step, mb, 0, lastStage));
+        return a;
     }
 
     /** The last stage is done with labels from {@link #labels}: received ones go back to the channel. */
@@ -111,45 +171,9 @@ final class MicroBatchFeed {
         }
     }
 
-    private void distribute(DataSet ds) {
-        int m = spec.microBatches();
-        examples = ds.numExamples();
-        int size = examples / m;
-        hasFeaturesMask = ds.getFeaturesMaskArray() != null;
-        hasLabelsMask = ds.getLabelsMaskArray() != null;
-        for (int r = 1; r < spec.devices(); r++) {
-            INDArray header = Nd4j.createFromArray((double) examples, hasFeaturesMask ? 1 : 0, hasLabelsMask ? 1 : 0);
-            channel.send(r, new TensorKey(FrameType.CONTROL, step, CONTROL_HEADER, 0, firstStage(r)), header);
-        }
-        for (int i = 0; i < m; i++) {
-            long t0 = System.nanoTime();
-            features.add(rows(ds.getFeatures(), i * size, size));
-            INDArray y = rows(ds.getLabels(), i * size, size);
-            INDArray fm = hasFeaturesMask ? rows(ds.getFeaturesMaskArray(), i * size, size) : null;
-            INDArray lm = hasLabelsMask ? rows(ds.getLabelsMaskArray(), i * size, size) : null;
-            if (fm != null) {
-                featuresMasks.put(i, fm);
-                for (int r = 1; r < spec.devices(); r++) {
-                    channel.send(r, new TensorKey(FrameType.FEATURES_MASK, step, i, 0, firstStage(r)), fm);
-                }
-            }
-            if (lastRank == 0) {
-                labels.put(i, y);
-                if (lm != null) {
-                    labelsMasks.put(i, lm);
-                }
-            } else {
-                channel.send(lastRank, new TensorKey(FrameType.LABELS, step, i, 0, lastStage), y);
-                if (lm != null) {
-                    channel.send(lastRank, new TensorKey(FrameType.LABEL_MASK, step, i, 0, lastStage), lm);
-                }
-            }
-            timing.event(0, ActionEvent.LOAD, i, t0, System.nanoTime());
-        }
-    }
-
     private void receiveHeader() {
-        INDArray h = channel.receive(0, new TensorKey(FrameType.CONTROL, step, CONTROL_HEADER, 0, firstStage(rank)));
+        INDArray h = channel.receive(rank - 1, new TensorKey(FrameType.CONTROL, step, CONTROL_HEADER, firstStage(rank - 1),
+                firstStage(rank)));
         examples = (int) h.getDouble(0);
         hasFeaturesMask = h.getDouble(1) != 0;
         hasLabelsMask = h.getDouble(2) != 0;
@@ -162,14 +186,5 @@ final class MicroBatchFeed {
     /** The first (lowest) stage of rank {@code r}: stage {@code r}, as stage s runs on rank s % P. */
     static int firstStage(int r) {
         return r;
-    }
-
-    private static INDArray rows(INDArray a, long from, long count) {
-        INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
-        idx[0] = NDArrayIndex.interval(from, from + count);
-        for (int i = 1; i < idx.length; i++) {
-            idx[i] = NDArrayIndex.all();
-        }
-        return a.get(idx).dup('c');
     }
 }

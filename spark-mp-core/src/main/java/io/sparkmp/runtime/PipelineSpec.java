@@ -10,10 +10,10 @@ import java.util.SortedSet;
 import java.util.TreeSet;
 
 import io.sparkmp.model.ModelSlicer;
-import io.sparkmp.schedule.Communication;
+import io.sparkmp.schedule.ControlTraffic;
+import io.sparkmp.schedule.PipelineRules;
 import io.sparkmp.schedule.Schedule;
 import io.sparkmp.schedule.ScheduleKind;
-import io.sparkmp.schedule.Schedules;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 
 /**
@@ -60,17 +60,9 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
         positive("stagesPerDevice", stagesPerDevice);
         positive("microBatches", microBatches);
         positive("batchSize", batchSize);
-        if (batchSize % microBatches != 0) {
-            throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide batchSize (" + batchSize + ")");
-        }
-        if (schedule != ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice != 1) {
-            throw new IllegalArgumentException(schedule.label() + " runs one stage per device: stagesPerDevice must be 1, found "
-                    + stagesPerDevice);
-        }
-        if (schedule == ScheduleKind.INTERLEAVED_1F1B && microBatches % devices != 0) {
-            throw new IllegalArgumentException("interleaved 1F1B needs microBatches (" + microBatches
-                    + ") to be a multiple of devices (" + devices + ")");
-        }
+        PipelineRules.requireMicroBatchesDivide(microBatches, batchSize);
+        PipelineRules.requireStagesPerDevice(schedule, stagesPerDevice);
+        PipelineRules.requireInterleavedRounds(schedule, microBatches, devices);
         if (boundaries == null) {
             throw new IllegalArgumentException("boundaries must not be null");
         }
@@ -165,45 +157,40 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
 
     /**
      * The ranks that rank {@code rank} exchanges frames with, i.e. exactly the links a socket channel must
-     * connect (symmetric: {@code q} is in {@code peersOf(r)} iff {@code r} is in {@code peersOf(q)}). That is
-     * what {@link StageWorker} sends: activations and gradients between the ranks of neighbouring (virtual)
-     * stages; from rank 0 the step header and features masks to every rank and the labels and labels masks
-     * to the rank of the last stage; to the last stage's rank every rank's regularization term. So rank 0
-     * and the last stage's rank talk to every rank, and any other rank to rank 0, the last stage's rank and
-     * its stages' neighbours.
+     * connect (symmetric: {@code q} is in {@code peersOf(r)} iff {@code r} is in {@code peersOf(q)}): the devices
+     * at the other end of this rank's sends and receives in {@link #buildSchedule()} (activations, gradients and
+     * the labels, which travel device to device along the pipeline, see
+     * {@link io.sparkmp.schedule.ControlTraffic}). The step header, the L1/L2 terms and, with the skip policy
+     * for non-finite gradients, the finiteness flags travel the same way, from rank {@code r} to rank
+     * {@code r + 1} (and the answer back), over links the labels use already. So with one stage per device a
+     * rank links only to its neighbours: P - 1 links, not P (P - 1) / 2.
      *
      * @throws IllegalArgumentException if {@code rank} is out of range
      */
     public SortedSet<Integer> peersOf(int rank) {
+        if (rank < 0 || rank >= devices) {
+            throw new IllegalArgumentException("rank " + rank + " is out of range [0, " + devices + ")");
+        }
+        Schedule lowered = buildSchedule();
         SortedSet<Integer> out = new TreeSet<>();
-        int lastRank = rankOf(numStages() - 1);
-        if (rank == 0 || rank == lastRank) {
-            for (int r = 0; r < devices; r++) {
-                out.add(r);
+        for (io.sparkmp.schedule.Action a : lowered.actions(rank)) {
+            if (a.type().isCommunication()) {
+                out.add(lowered.deviceOf(ControlTraffic.peerStage(a)));
             }
         }
-        for (int s : stagesOf(rank)) {
-            if (s > 0) {
-                out.add(rankOf(s - 1));
-            }
-            if (s < numStages() - 1) {
-                out.add(rankOf(s + 1));
-            }
-        }
-        out.add(0);
-        out.add(lastRank);
         out.remove(rank);
         return Collections.unmodifiableSortedSet(out);
     }
 
     /**
-     * The schedule every rank runs: generated compute actions plus the communication pass, validated
+     * The schedule every rank runs: generated compute actions, the communication pass and the control traffic
+     * (LOAD, labels, LOSS; see {@link ControlTraffic#lowered}), validated
      * ({@link io.sparkmp.schedule.ScheduleValidator}) before it is returned.
      */
     public Schedule buildSchedule() {
-        Schedule lowered = Communication.add(Schedules.generate(schedule, devices, microBatches, stagesPerDevice));
+        Schedule lowered = ControlTraffic.lowered(schedule, devices, microBatches, stagesPerDevice);
         // The schedule the runtime executes (with its sends and receives) is checked before anything runs:
-        // completeness, order, send/receive pairing and no deadlock.
+        // completeness, order, send/receive pairing, control traffic and no deadlock.
         io.sparkmp.schedule.ScheduleValidator.validate(lowered);
         return lowered;
     }

@@ -24,10 +24,11 @@ import org.nd4j.linalg.dataset.DataSet;
  * stages with interleaved schedules) and its list of schedule actions, one mini-batch per
  * {@link #runStep}.
  *
- * <p>Per step, the {@link MicroBatchFeed} splits the mini-batch on rank 0 and brings every stage its
- * micro-batches' rows, labels and masks; the {@link LossReduction} gathers DL4J's score on the last stage's
- * rank. Then each rank runs its actions through one small handler per action type; an unknown or
- * unsupported type fails loudly. With an {@link ActionRecorder}, the actions and waits of its sampled steps
+ * <p>Per step, the {@link MicroBatchFeed} takes the mini-batch on rank 0 and passes the step header on, and
+ * the {@link LossReduction} sums every rank's L1/L2 terms along the pipeline. Then each rank runs its actions
+ * through one small handler per action type, the control traffic included: LOAD (rank 0 takes a micro-batch's
+ * rows), SEND_L / RECV_L (labels and masks travel to the last stage), LOSS (the step's score on the last
+ * stage); an unknown or unsupported type fails loudly. With an {@link ActionRecorder}, the actions and waits of its sampled steps
  * are recorded for the timeline.
  *
  * <p>Misuse: every rank must call {@link #runStep} with the same step numbers in the same order; only
@@ -54,7 +55,17 @@ public final class StageWorker {
     private final MicroBatchTensors inputGradients;
     /** Activations received for a stage's forward, handed back to the channel after that micro-batch's backward. */
     private final MicroBatchTensors heldActivations;
+    /** Per stage: the most micro-batches its slice held at once (inputs or stashed activations kept for backward). */
+    private final int[] peakHeld;
     private long step;
+    /** The step's score once the LOSS action ran (last stage's rank), else NaN. */
+    private double loss;
+    private boolean lossReduced;
+    private NonFinitePolicy nonFinite = NonFinitePolicy.FAIL;
+    /** Steps whose update every stage left out (skip policy): DL4J's iteration count is the step minus these. */
+    private long skippedSteps;
+    private String lastSkipReason;
+    private final List<Action> deferredSteps = new java.util.ArrayList<>();
 
     /**
      * Builds this rank's stages from {@code spec} (only its own layers are ever created).
@@ -79,6 +90,18 @@ public final class StageWorker {
         this(spec, spec == null ? null : spec.buildSchedule(), rank, channel, initialParamsOrNull, recorderOrNull);
     }
 
+    /**
+     * As {@link #StageWorker(PipelineSpec, int, TensorChannel, Map, ActionRecorder)}, with the policy for a step
+     * whose gradient is not finite. With {@link NonFinitePolicy#SKIP} no stage fuses its update into the backward
+     * (with one micro-batch per step it would otherwise update each layer before the step's gradient is whole):
+     * the stages then hold a gradient of their size, as DL4J's {@code fit} does.
+     */
+    public StageWorker(PipelineSpec spec, int rank, TensorChannel channel, Map<Integer, INDArray> initialParamsOrNull,
+                       ActionRecorder recorderOrNull, NonFinitePolicy nonFinite) {
+        this(spec, spec == null ? null : spec.buildSchedule(), rank, channel, initialParamsOrNull, recorderOrNull,
+                nonFinite);
+    }
+
     /** As the public constructor, with an explicit schedule (tests: hand-made or broken action lists). */
     StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel, Map<Integer, INDArray> params) {
         this(spec, schedule, rank, channel, params, null);
@@ -86,6 +109,11 @@ public final class StageWorker {
 
     private StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel,
                         Map<Integer, INDArray> params, ActionRecorder recorderOrNull) {
+        this(spec, schedule, rank, channel, params, recorderOrNull, NonFinitePolicy.FAIL);
+    }
+
+    private StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel,
+                        Map<Integer, INDArray> params, ActionRecorder recorderOrNull, NonFinitePolicy nonFinite) {
         if (spec == null || schedule == null || channel == null) {
             throw new IllegalArgumentException("spec, schedule and channel must not be null");
         }
@@ -111,8 +139,8 @@ public final class StageWorker {
         this.actions = schedule.actions(rank);
         this.timing = new StepTiming(recorderOrNull);
         this.channel = new StepChannel(channel, timing);
-        this.feed = new MicroBatchFeed(spec, rank, this.channel, timing);
-        this.lossReduction = new LossReduction(spec, rank, this.channel, timing);
+        this.feed = new MicroBatchFeed(spec, rank, this.channel);
+        this.lossReduction = new LossReduction(spec, rank, this.channel);
         int n = spec.numStages();
         int m = spec.microBatches();
         forwardOutputs = new MicroBatchTensors(n, m);
@@ -120,10 +148,16 @@ public final class StageWorker {
         receivedGradients = new MicroBatchTensors(n, m);
         inputGradients = new MicroBatchTensors(n, m);
         heldActivations = new MicroBatchTensors(n, m);
+        peakHeld = new int[n];
         MultiLayerConfiguration conf = spec.configuration();
         int[] boundaries = spec.boundaries();
+        if (nonFinite == null) {
+            throw new IllegalArgumentException("nonFinite policy must not be null");
+        }
+        this.nonFinite = nonFinite;
         for (int s : spec.stagesOf(rank)) {
-            slices.put(s, ModelSlicer.slice(conf, boundaries, s, spec.seed(), params, spec.recomputes(s), spec.fusesUpdate()));
+            slices.put(s, ModelSlicer.slice(conf, boundaries, s, spec.seed(), params, spec.recomputes(s),
+                    spec.fusesUpdate() && nonFinite == NonFinitePolicy.FAIL));
         }
     }
 
@@ -147,6 +181,49 @@ public final class StageWorker {
         return schedule;
     }
 
+    /**
+     * What a step with a non-finite gradient does (default {@link NonFinitePolicy#FAIL}); every rank must use
+     * the same policy. With {@link NonFinitePolicy#SKIP} the updates of a step wait until its last backward on
+     * every rank and one exchange of a flag through rank 0; then all apply, or none does. A worker whose stages
+     * fuse the update into the backward (one micro-batch per step, built with {@code FAIL}) cannot skip: build it
+     * with the policy instead.
+     */
+    public void nonFinite(NonFinitePolicy policy) {
+        if (policy == null) {
+            throw new IllegalArgumentException("nonFinite policy must not be null");
+        }
+        if (policy == NonFinitePolicy.SKIP) {
+            for (StageSlice s : slices.values()) {
+                if (s.fusesUpdate()) {
+                    throw new IllegalStateException("stage " + s.stage() + " fuses its update into the backward; "
+                            + "build the worker with NonFinitePolicy.SKIP to skip steps");
+                }
+            }
+        }
+        nonFinite = policy;
+    }
+
+    /** Steps skipped so far (including those a checkpoint this worker resumed from counted). */
+    public long skippedSteps() {
+        return skippedSteps;
+    }
+
+    /**
+     * Continues the count of skipped steps of a run resumed from a checkpoint, so DL4J's iteration count (the
+     * step minus the skipped steps) continues where it was.
+     */
+    public void restoreSkippedSteps(long n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("skipped steps must be >= 0, found " + n);
+        }
+        skippedSteps = n;
+    }
+
+    /** Why the last skipped step was skipped (step, stage, layer), or null when none was. */
+    public String lastSkipReason() {
+        return lastSkipReason;
+    }
+
     /** {@link #runStep(long, int, DataSet)} in epoch 0. */
     public StepMetrics runStep(long step, DataSet miniBatchOrNull) {
         return runStep(step, 0, miniBatchOrNull);
@@ -165,6 +242,14 @@ public final class StageWorker {
      * @throws StageExecutionException when an action fails (message: stage, rank, step, micro-batch, grid)
      */
     public StepMetrics runStep(long step, int epoch, DataSet miniBatchOrNull) {
+        return runStep(step, epoch, MiniBatch.of(miniBatchOrNull));
+    }
+
+    /**
+     * As {@link #runStep(long, int, DataSet)}, reading rank 0's mini-batch one micro-batch at a time: stage 0
+     * reads a micro-batch's rows when it first runs it, so rank 0 holds only the micro-batches in flight.
+     */
+    public StepMetrics runStep(long step, int epoch, MiniBatch miniBatchOrNull) {
         if (step < 0) {
             throw new IllegalArgumentException("step must be >= 0, found " + step);
         }
@@ -175,7 +260,7 @@ public final class StageWorker {
             throw new IllegalArgumentException("only rank 0 takes data; rank " + rank + " got a mini-batch at step " + step);
         }
         if (miniBatchOrNull != null) {
-            int n = miniBatchOrNull.numExamples();
+            int n = miniBatchOrNull.examples();
             if (n % spec.microBatches() != 0) {
                 throw new IllegalArgumentException("microBatches (" + spec.microBatches() + ") must divide the mini-batch size ("
                         + n + ") of step " + step);
@@ -188,7 +273,7 @@ public final class StageWorker {
             int microBatchSize = feed.examples() / spec.microBatches();
             double localRegularization = 0;
             for (StageSlice slice : slices.values()) {
-                slice.beginStep(step, epoch, microBatchSize);
+                slice.beginStep(step - skippedSteps, epoch, microBatchSize); // DL4J's iteration: updates applied
                 localRegularization += slice.regularizationScore();
             }
             lossReduction.shareRegularization(step, localRegularization);
@@ -196,32 +281,115 @@ public final class StageWorker {
             throw fail(null, e);
         }
         boolean[] stepped = new boolean[spec.numStages()];
+        loss = Double.NaN;
+        lossReduced = false;
+        deferredSteps.clear();
         for (Action a : actions) {
-            long t0 = System.nanoTime();
-            try {
-                run(a);
-            } catch (RuntimeException e) {
-                throw fail(a, e);
+            if (a.type() == ActionType.STEP && nonFinite == NonFinitePolicy.SKIP) {
+                deferredSteps.add(a); // applied below, once every rank's gradients are known to be finite
+                stepped[a.stage()] = true;
+                continue;
             }
-            timing.action(a, t0, System.nanoTime());
+            runTimed(a);
             if (a.type() == ActionType.STEP) {
                 stepped[a.stage()] = true;
             }
         }
-        double loss = Double.NaN;
+        boolean skipped = false;
         try {
             for (int s : slices.keySet()) {
                 if (!stepped[s]) {
                     throw new IllegalStateException("the schedule of rank " + rank + " has no STEP for stage " + s);
                 }
             }
-            if (slices.containsKey(lastStage)) {
-                loss = lossReduction.loss(slices.values(), feed.examples());
+            if (slices.containsKey(lastStage) && !lossReduced) {
+                throw new IllegalStateException("the schedule of rank " + rank + " has no LOSS for the last stage " + lastStage);
             }
         } catch (RuntimeException e) {
             throw fail(null, e);
         }
-        return timing.metrics(rank, feed.examples(), loss, System.nanoTime() - start);
+        if (nonFinite == NonFinitePolicy.SKIP) {
+            String reason;
+            try {
+                reason = nonFiniteAnywhere();
+            } catch (RuntimeException e) {
+                throw fail(null, e);
+            }
+            if (reason != null) {
+                skipped = true;
+                skippedSteps++;
+                lastSkipReason = "step " + step + " skipped on every stage: non-finite gradient (NaN or infinity) "
+                        + reason + " (" + skippedSteps + " skipped so far)";
+            } else {
+                for (Action a : deferredSteps) {
+                    runTimed(a);
+                }
+            }
+        }
+        StepMetrics m = timing.metrics(rank, feed.examples(), loss, System.nanoTime() - start);
+        return skipped ? m.asSkipped() : m;
+    }
+
+    /** Micro-batch field of the control keys of the finiteness flags (to rank 0) and its answer (skip policy). */
+    static final int CONTROL_FINITE = 2;
+    static final int CONTROL_FINITE_ANSWER = 3;
+
+    /**
+     * The collective half of the skip policy, over the links between neighbouring ranks that every pipeline has
+     * (see {@link PipelineSpec#peersOf}): rank 0 sends rank 1 the first stage and layer where its gradient of
+     * this step is not finite (or none); each rank merges its own (the lowest stage wins) and passes it on; the
+     * last rank's result is the answer, handed back rank by rank. Returns where that is, or null when every
+     * stage's gradient is finite. Every rank gets the same answer, so either all stages apply the step's update
+     * or none does.
+     */
+    private String nonFiniteAnywhere() {
+        int badStage = -1;
+        int badLayer = -1;
+        for (StageSlice slice : slices.values()) {
+            int layer = slice.firstNonFiniteLayer();
+            if (layer >= 0 && (badStage < 0 || slice.stage() < badStage)) {
+                badStage = slice.stage();
+                badLayer = layer;
+            }
+        }
+        int last = spec.devices() - 1;
+        if (rank > 0) {
+            INDArray f = channel.receive(rank - 1, new TensorKey(FrameType.CONTROL, step, CONTROL_FINITE,
+                    MicroBatchFeed.firstStage(rank - 1), MicroBatchFeed.firstStage(rank)));
+            int st = (int) f.getDouble(0);
+            if (st >= 0 && (badStage < 0 || st < badStage)) {
+                badStage = st;
+                badLayer = (int) f.getDouble(1);
+            }
+        }
+        if (rank < last) {
+            channel.send(rank + 1, new TensorKey(FrameType.CONTROL, step, CONTROL_FINITE, MicroBatchFeed.firstStage(rank),
+                    MicroBatchFeed.firstStage(rank + 1)), org.nd4j.linalg.factory.Nd4j.createFromArray((double) badStage,
+                    (double) badLayer));
+            INDArray answer = channel.receive(rank + 1, new TensorKey(FrameType.CONTROL, step, CONTROL_FINITE_ANSWER,
+                    MicroBatchFeed.firstStage(rank + 1), MicroBatchFeed.firstStage(rank)));
+            badStage = (int) answer.getDouble(0);
+            badLayer = (int) answer.getDouble(1);
+        }
+        if (rank > 0) {
+            channel.send(rank - 1, new TensorKey(FrameType.CONTROL, step, CONTROL_FINITE_ANSWER, MicroBatchFeed.firstStage(rank),
+                    MicroBatchFeed.firstStage(rank - 1)), org.nd4j.linalg.factory.Nd4j.createFromArray((double) badStage,
+                    (double) badLayer));
+        }
+        if (badStage < 0) {
+            return null;
+        }
+        return "on stage " + badStage + ", first in layer " + badLayer + " ("
+                + spec.configuration().getConf(badLayer).getLayer().getClass().getSimpleName() + ")";
+    }
+
+    /**
+     * The most micro-batches stage {@code stage} (of this rank) held at once for its backward since the worker
+     * was built: the in-flight count its schedule allows (1F1B: at most P - s).
+     */
+    int peakHeldMicroBatches(int stage) {
+        slice(stage);
+        return peakHeld[stage];
     }
 
     /** Copies of the parameters of this rank's layers, keyed by global layer index. */
@@ -249,6 +417,17 @@ public final class StageWorker {
         }
     }
 
+    /** Runs one action and records its time; a failure is reported with the action and the grid. */
+    private void runTimed(Action a) {
+        long t0 = System.nanoTime();
+        try {
+            run(a);
+        } catch (RuntimeException e) {
+            throw fail(a, e);
+        }
+        timing.action(a, t0, System.nanoTime());
+    }
+
     // ---- one handler per action type ----
 
     private void run(Action a) {
@@ -260,6 +439,14 @@ public final class StageWorker {
             case SEND_B -> sendBackward(a.stage(), a.microBatch());
             case RECV_B -> receiveBackward(a.stage(), a.microBatch());
             case STEP -> slice(a.stage()).applyUpdate(feed.examples());
+            case LOAD -> feed.load(a.microBatch());
+            case SEND_L -> feed.sendLabels(a.stage(), a.microBatch());
+            case RECV_L -> feed.receiveLabels(a.stage(), a.microBatch());
+            case LOSS -> {
+                slice(a.stage());
+                loss = lossReduction.loss(slices.values(), feed.examples());
+                lossReduced = true;
+            }
             default -> throw new UnsupportedOperationException("action type " + a.type()
                     + " is not supported by the stage worker (no split backward, no data-parallel replicas)");
         }
@@ -276,6 +463,7 @@ public final class StageWorker {
             input = receivedActivations.take(stage, mb, "an activation received by RECV_F");
         }
         INDArray out = slice.forward(mb, input, feed.featuresMask(mb));
+        peakHeld[stage] = Math.max(peakHeld[stage], slice.heldMicroBatches());
         if (stage != 0 && !slices.containsKey(stage - 1)) {
             heldActivations.put(stage, mb, input);
         }

@@ -19,9 +19,11 @@ import io.sparkmp.schedule.ActionType;
  * @param waitNanos time spent blocked in receives (idle: waiting for a neighbour)
  * @param nanosByAction time per action type (receives included under their type)
  * @param countByAction number of actions run per type
+ * @param skipped whether the step's update was left out on every stage because a gradient was not finite
+ *     ({@link NonFinitePolicy#SKIP})
  */
 public record StepMetrics(long step, int rank, int examples, double loss, long wallNanos, long waitNanos,
-                          Map<ActionType, Long> nanosByAction, Map<ActionType, Integer> countByAction)
+                          Map<ActionType, Long> nanosByAction, Map<ActionType, Integer> countByAction, boolean skipped)
         implements Serializable {
 
     private static final long serialVersionUID = 1L;
@@ -31,6 +33,17 @@ public record StepMetrics(long step, int rank, int examples, double loss, long w
                 ? new EnumMap<>(ActionType.class) : nanosByAction));
         countByAction = Collections.unmodifiableMap(new EnumMap<>(countByAction.isEmpty()
                 ? new EnumMap<>(ActionType.class) : countByAction));
+    }
+
+    /** A step that applied its update. */
+    public StepMetrics(long step, int rank, int examples, double loss, long wallNanos, long waitNanos,
+                       Map<ActionType, Long> nanosByAction, Map<ActionType, Integer> countByAction) {
+        this(step, rank, examples, loss, wallNanos, waitNanos, nanosByAction, countByAction, false);
+    }
+
+    /** The same record, marked as a step whose update every stage left out. */
+    StepMetrics asSkipped() {
+        return new StepMetrics(step, rank, examples, loss, wallNanos, waitNanos, nanosByAction, countByAction, true);
     }
 
     /** Whether this rank holds the last stage and so reports the loss. */

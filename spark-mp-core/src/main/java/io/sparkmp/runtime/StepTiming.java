@@ -60,13 +60,6 @@ final class StepTiming {
         }
     }
 
-    /** Work outside the schedule's actions ({@link ActionEvent#LOAD}, {@link ActionEvent#LOSS}), if sampled. */
-    void event(int stage, String kind, int mb, long startNano, long endNano) {
-        if (sampled) {
-            recorderOrNull.record(step, stage, kind, mb, startNano, endNano);
-        }
-    }
-
     /** What the step measured; action types that did not run are absent from the maps. */
     StepMetrics metrics(int rank, int examples, double loss, long wallNanos) {
         Map<ActionType, Long> byType = new EnumMap<>(ActionType.class);

@@ -1,2 +1,2 @@
-/** Runs pipeline stages: per-rank stage workers, their action dispatch, and an in-process pipeline. */
+/** Runs pipeline stages: per-rank stage workers, their action dispatch, and an in-process pipeline. Internal. */
 package io.sparkmp.runtime;

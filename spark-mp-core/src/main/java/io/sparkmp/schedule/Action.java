@@ -5,8 +5,8 @@ import java.util.regex.Pattern;
 
 /**
  * One instruction of a pipeline schedule: (stage, type, micro-batch). {@code stage} is the pipeline
- * (virtual) stage index, not the device; for {@link ActionType#STEP} and {@link ActionType#ALLREDUCE}
- * the micro-batch is {@link #NO_MICRO_BATCH}.
+ * (virtual) stage index, not the device; for {@link ActionType#STEP}, {@link ActionType#ALLREDUCE} and
+ * {@link ActionType#LOSS} the micro-batch is {@link #NO_MICRO_BATCH}.
  *
  * <p>Text form: {@code <stage><code>[<microBatch>]}, e.g. {@code 1F3}, {@code 0SEND_F2}, {@code 2STEP}.
  * {@link #parse(String)} reads back what {@link #toString()} writes.
@@ -38,7 +38,7 @@ public record Action(int stage, ActionType type, int microBatch) {
         return new Action(stage, type, microBatch);
     }
 
-    /** A whole-mini-batch action (STEP, ALLREDUCE). */
+    /** A whole-mini-batch action (STEP, ALLREDUCE, LOSS). */
     public static Action of(int stage, ActionType type) {
         return new Action(stage, type, NO_MICRO_BATCH);
     }

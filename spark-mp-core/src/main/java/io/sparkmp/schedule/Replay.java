@@ -100,6 +100,7 @@ final class Replay {
         return switch (a.type()) {
             case RECV_F -> Action.of(s - 1, ActionType.SEND_F, m);
             case RECV_B -> Action.of(s + 1, ActionType.SEND_B, m);
+            case RECV_L -> Action.of(s - 1, ActionType.SEND_L, m);
             case FORWARD -> s > 0 && !position.containsKey(Action.of(s, ActionType.RECV_F, m))
                     ? Action.of(s - 1, ActionType.FORWARD, m) : null;
             case BACKWARD -> s < last && !position.containsKey(Action.of(s, ActionType.RECV_B, m))

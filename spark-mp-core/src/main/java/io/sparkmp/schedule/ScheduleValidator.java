@@ -19,6 +19,11 @@ import java.util.Map;
  *       it;</li>
  *   <li>if the schedule has communication: every SEND has its RECV on the neighbouring stage and vice
  *       versa, and every input that crosses devices is received;</li>
+ *   <li>if the schedule has control actions ({@link ControlTraffic}): a LOAD of every micro-batch before
+ *       stage 0's forward consumes it; every SEND_L has the labels on its device (its LOAD or its RECV_L)
+ *       before it; on every device but 0 the labels (and masks) of a micro-batch are received before its
+ *       first forward there, and before the last stage's backward reads them; one LOSS on the last stage,
+ *       after all its backwards;</li>
  *   <li>no deadlock, found by running the schedule with non-blocking sends and blocking receives (without
  *       communication actions: F(s,m) waits for F(s-1,m), B(s,m) for B(s+1,m)).</li>
  * </ol>
@@ -42,6 +47,7 @@ public final class ScheduleValidator {
         checkComplete(schedule, at);
         checkOrder(schedule, at);
         checkCommunication(schedule, at);
+        checkControl(schedule, at);
         checkNoDeadlock(schedule);
     }
 
@@ -74,6 +80,18 @@ public final class ScheduleValidator {
                 if ((t == ActionType.SEND_F || t == ActionType.RECV_B) && stage == n - 1) {
                     fail(s, d, i, a + ": the last stage (" + stage + ") has no next stage to " + (t == ActionType.SEND_F
                             ? "send its output to" : "receive an output gradient from"));
+                }
+                if (t == ActionType.LOAD && stage != 0) {
+                    fail(s, d, i, a + ": only stage 0 loads training rows");
+                }
+                if (t == ActionType.LOSS && stage != n - 1) {
+                    fail(s, d, i, a + ": only the last stage (" + (n - 1) + ") reduces the loss");
+                }
+                if (t == ActionType.SEND_L && stage == n - 1) {
+                    fail(s, d, i, a + ": the last stage (" + stage + ") has no next stage to send labels to");
+                }
+                if (t == ActionType.RECV_L && stage == 0) {
+                    fail(s, d, i, a + ": stage 0 loads its labels, it has no previous stage to receive them from");
                 }
                 int[] earlier = at.putIfAbsent(a, new int[] {d, i});
                 if (earlier != null) {
@@ -132,6 +150,16 @@ public final class ScheduleValidator {
                             "the forward consumes what it receives");
                     case RECV_B -> requireAfter(s, at, Action.of(stage, ActionType.BACKWARD, m), d, i,
                             "the backward consumes what it receives");
+                    case LOAD -> requireAfter(s, at, Action.of(stage, ActionType.FORWARD, m), d, i,
+                            "the forward consumes the rows it loads");
+                    case SEND_L -> requirePresentBefore(s, at, stage == 0 ? Action.of(0, ActionType.LOAD, m)
+                            : Action.of(stage, ActionType.RECV_L, m), d, i, "it sends labels this device must have");
+                    case LOSS -> {
+                        for (int mb = 0; mb < s.microBatches(); mb++) {
+                            requireBefore(s, at, Action.of(stage, ActionType.BACKWARD, mb), d, i,
+                                    "the loss sums the scores of all micro-batches");
+                        }
+                    }
                     case ALLREDUCE -> {
                         for (int mb = 0; mb < s.microBatches(); mb++) {
                             requireBefore(s, at, Action.of(stage, ActionType.BACKWARD, mb), d, i,
@@ -160,6 +188,16 @@ public final class ScheduleValidator {
             fail(s, d, i, s.actions(d).get(i) + " (action " + i + ") runs before " + before + " (action " + p[1]
                     + ") on device " + d + ", but " + why);
         }
+    }
+
+    /** {@code before} must be on device {@code d} and come before its action {@code i}. */
+    private static void requirePresentBefore(Schedule s, Map<Action, int[]> at, Action before, int d, int i,
+                                             String why) {
+        int[] p = at.get(before);
+        if (p == null || p[0] != d) {
+            fail(s, d, i, s.actions(d).get(i) + " has no " + before + " before it on device " + d + ", but " + why);
+        }
+        requireBefore(s, at, before, d, i, why);
     }
 
     /** {@code after}, when present, must come after action {@code i} of device {@code d}. */
@@ -193,6 +231,8 @@ public final class ScheduleValidator {
                     case RECV_F -> Action.of(stage - 1, ActionType.SEND_F, m);
                     case SEND_B -> Action.of(stage - 1, ActionType.RECV_B, m);
                     case RECV_B -> Action.of(stage + 1, ActionType.SEND_B, m);
+                    case SEND_L -> Action.of(stage + 1, ActionType.RECV_L, m);
+                    case RECV_L -> Action.of(stage - 1, ActionType.SEND_L, m);
                     default -> null;
                 };
                 if (peer != null && !at.containsKey(peer)) {
@@ -219,6 +259,54 @@ public final class ScheduleValidator {
                 }
             }
         }
+    }
+
+    private static void checkControl(Schedule s, Map<Action, int[]> at) {
+        if (at.keySet().stream().noneMatch(a -> a.type().isControl())) {
+            return;
+        }
+        int last = s.numStages() - 1;
+        int lastDevice = s.deviceOf(last);
+        for (int m = 0; m < s.microBatches(); m++) {
+            Action f = Action.of(0, ActionType.FORWARD, m);
+            if (!at.containsKey(Action.of(0, ActionType.LOAD, m))) {
+                fail(s, 0, at.get(f)[1], f + " has no " + Action.of(0, ActionType.LOAD, m) + " to load its rows");
+            }
+            if (lastDevice != 0) {
+                Action b = Action.of(last, ActionType.BACKWARD, m);
+                int bAt = at.get(b)[1];
+                if (firstIndexOf(s, lastDevice, ActionType.RECV_L, m) > bAt) {
+                    fail(s, lastDevice, bAt, b + " reads the labels of micro-batch " + m + " but no RECV_L of micro-batch "
+                            + m + " before it on device " + lastDevice + " receives them");
+                }
+            }
+        }
+        for (int d = 1; d < s.devices(); d++) {
+            for (int m = 0; m < s.microBatches(); m++) {
+                int firstF = firstIndexOf(s, d, ActionType.FORWARD, m);
+                if (firstF < Integer.MAX_VALUE && firstIndexOf(s, d, ActionType.RECV_L, m) > firstF) {
+                    fail(s, d, firstF, s.actions(d).get(firstF) + " is device " + d + "'s first forward of micro-batch "
+                            + m + ", but no RECV_L of micro-batch " + m + " before it brings its masks and labels");
+                }
+            }
+        }
+        Action loss = Action.of(last, ActionType.LOSS);
+        if (!at.containsKey(loss)) {
+            int[] step = at.get(Action.of(last, ActionType.STEP));
+            fail(s, lastDevice, step[1], "the last stage has no " + loss + " on device " + lastDevice
+                    + ": the step's loss is never reduced");
+        }
+    }
+
+    /** Index of the first action of {@code type} and micro-batch {@code m} on device {@code d}, or MAX_VALUE. */
+    private static int firstIndexOf(Schedule s, int d, ActionType type, int m) {
+        List<Action> l = s.actions(d);
+        for (int i = 0; i < l.size(); i++) {
+            if (l.get(i).type() == type && l.get(i).microBatch() == m) {
+                return i;
+            }
+        }
+        return Integer.MAX_VALUE;
     }
 
     private static void checkNoDeadlock(Schedule s) {

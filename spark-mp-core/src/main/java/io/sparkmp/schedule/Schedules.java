@@ -44,17 +44,11 @@ public final class Schedules {
         if (kind == null) {
             throw new IllegalArgumentException("kind must not be null");
         }
-        requirePositive("devices", devices);
-        requirePositive("microBatches", microBatches);
-        requirePositive("stagesPerDevice", stagesPerDevice);
-        if (kind != ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice != 1) {
-            throw new IllegalArgumentException(kind.label() + " runs one stage per device: stagesPerDevice must be 1, found "
-                    + stagesPerDevice + " (use " + ScheduleKind.INTERLEAVED_1F1B.label() + " for virtual stages)");
-        }
-        if (kind == ScheduleKind.INTERLEAVED_1F1B && microBatches % devices != 0) {
-            throw new IllegalArgumentException("interleaved 1F1B needs microBatches to be a multiple of devices: microBatches ("
-                    + microBatches + ") is not a multiple of devices (" + devices + ")");
-        }
+        PipelineRules.requirePositive("devices", devices);
+        PipelineRules.requirePositive("microBatches", microBatches);
+        PipelineRules.requirePositive("stagesPerDevice", stagesPerDevice);
+        PipelineRules.requireStagesPerDevice(kind, stagesPerDevice);
+        PipelineRules.requireInterleavedRounds(kind, microBatches, devices);
         List<List<Action>> lists = new ArrayList<>(devices);
         for (int d = 0; d < devices; d++) {
             List<Action> list = switch (kind) {
@@ -68,12 +62,6 @@ public final class Schedules {
             lists.add(list);
         }
         return new Schedule(kind, devices, stagesPerDevice, microBatches, lists);
-    }
-
-    private static void requirePositive(String name, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(name + " must be positive, found " + value);
-        }
     }
 
     private static List<Action> gpipe(int device, int m) {

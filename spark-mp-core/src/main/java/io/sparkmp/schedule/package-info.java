@@ -4,6 +4,10 @@
  *
  * <p>Entry points: {@link io.sparkmp.schedule.Schedules#generate}, {@link io.sparkmp.schedule.Communication#add},
  * {@link io.sparkmp.schedule.ScheduleValidator#validate}, {@link io.sparkmp.schedule.ScheduleGrid#render},
- * {@link io.sparkmp.schedule.ScheduleSimulator#simulate}. Pure: no Spark, no ND4J, no I/O.
+ * {@link io.sparkmp.schedule.ScheduleSimulator#simulate}; the rules between counts, once, in
+ * {@link io.sparkmp.schedule.PipelineRules}. Pure: no Spark, no ND4J, no I/O.
+ *
+ * <p><b>Public API</b> for users: {@link io.sparkmp.schedule.ScheduleKind}. The rest is internal (the runtime,
+ * planner and tests use it).
  */
 package io.sparkmp.schedule;

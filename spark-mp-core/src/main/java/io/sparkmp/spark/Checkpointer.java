@@ -22,6 +22,9 @@ import java.util.List;
  * checkpoint's directory; one {@code allGather} hands every rank's file entries to rank 0, which commits the
  * manifest (data position, iteration counts, seed, split) and deletes checkpoints beyond the newest
  * {@code keep}. A rank that dies before the gather leaves the checkpoint without a manifest: it never counts.
+ *
+ * <p>Beside its layers each rank writes its step records of the whole run so far ({@code _steps-rank-<r>.ser}):
+ * a retry that resumes from the checkpoint returns them with its own, so the result holds every step once.
  */
 final class Checkpointer {
     private static final Logger LOG = LoggerFactory.getLogger(Checkpointer.class);
@@ -30,14 +33,16 @@ final class Checkpointer {
     private final JobStore.Checkpointing settings;
     private final Configuration hadoop;
     private final BarrierTaskContext ctx;
+    private final BarrierSync barrier;
     private final int rank;
     private final int attempt;
 
-    Checkpointer(JobSpec spec, Configuration hadoop, BarrierTaskContext ctx, int rank, int attempt) {
+    Checkpointer(JobSpec spec, Configuration hadoop, BarrierTaskContext ctx, BarrierSync barrier, int rank, int attempt) {
         this.spec = spec;
         this.settings = spec.store().checkpoints();
         this.hadoop = hadoop;
         this.ctx = ctx;
+        this.barrier = barrier;
         this.rank = rank;
         this.attempt = attempt;
     }
@@ -46,19 +51,30 @@ final class Checkpointer {
         return settings.on();
     }
 
-    /** Writes and (rank 0) commits the checkpoint of position {@code at}; every rank must call it at the same step. */
-    void write(StageRunner runner, JobStore.Position at) {
+    /**
+     * Writes and (rank 0) commits the checkpoint of position {@code at}; every rank must call it at the same step.
+     *
+     * @param history this rank's step records of the run up to {@code at}
+     */
+    void write(StageRunner runner, JobStore.Position at, List<RankStep> history) {
         URI dir = CheckpointDir.stepDir(settings.dir(), at.iteration());
         long t0 = System.nanoTime();
         List<LayerEntry> mine;
         try {
-            mine = runner.writeLayers(FileSystem.get(dir, hadoop), new Path(dir), spec.store().fileTag());
+            FileSystem fs = FileSystem.get(dir, hadoop);
+            mine = runner.writeLayers(fs, new Path(dir), spec.store().fileTag());
+            try (java.io.OutputStream out = fs.create(historyFile(dir, rank), true)) {
+                out.write(JavaBytes.of(new ArrayList<>(history)));
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("rank " + rank + " cannot write its layers of the checkpoint " + dir + ": "
                     + e.getMessage(), e);
         }
         spec.store().fault().maybeThrow("checkpoint", attempt, rank, at.iteration());
-        String[] all = ctx.allGather(encode(mine));
+        if (spec.store().fault().due("stall", attempt, rank, at.iteration())) {
+            stall();
+        }
+        String[] all = barrier.allGather("checkpoint after step " + at.iteration(), encode(mine));
         if (rank != 0) {
             return;
         }
@@ -68,7 +84,7 @@ final class Checkpointer {
         }
         StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, spec.pipeline().modelJson(), entries,
                 at.iteration(), at.epoch(), at.stepInEpoch(), spec.seed(), spec.boundaries(), spec.jobId(),
-                System.currentTimeMillis());
+                System.currentTimeMillis(), at.skippedSteps());
         try {
             ModelStore.commit(dir, hadoop, m);
             CheckpointDir.prune(settings.dir(), hadoop, settings.keep());
@@ -95,6 +111,52 @@ final class Checkpointer {
                     settings.dir(), e.toString());
             return "";
         }
+    }
+
+    /** The injected silent peer: never arrives at the barrier, waits until Spark kills the task (at most 10 min). */
+    private void stall() {
+        LOG.warn("job {} rank {}: injected stall (spark.mp.test.fault), not arriving at the checkpoint's barrier",
+                spec.jobId(), rank);
+        long end = System.nanoTime() + 600_000_000_000L;
+        while (System.nanoTime() < end) {
+            ctx.killTaskIfInterrupted();
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                ctx.killTaskIfInterrupted();
+                throw new IllegalStateException("rank " + rank + " interrupted while stalled", e);
+            }
+        }
+        throw new IllegalStateException("rank " + rank + ": the injected stall was never ended by Spark");
+    }
+
+    /**
+     * Rank {@code r}'s step records of the run up to the checkpoint {@code dir}, or an empty list when the
+     * checkpoint holds none for it (written by a version without them).
+     */
+    static List<RankStep> readHistory(URI dir, Configuration hadoop, int r) {
+        Path p = historyFile(dir, r);
+        try {
+            FileSystem fs = FileSystem.get(dir, hadoop);
+            if (!fs.exists(p)) {
+                return List.of();
+            }
+            try (java.io.InputStream in = fs.open(p)) {
+                List<?> raw = JavaBytes.read(in.readAllBytes(), ArrayList.class);
+                List<RankStep> out = new ArrayList<>();
+                for (Object o : raw) {
+                    out.add((RankStep) o);
+                }
+                return out;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the step records " + p + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Path historyFile(URI dir, int r) {
+        return new Path(new Path(dir), "_steps-rank-" + r + ".ser");
     }
 
     static String encode(List<LayerEntry> entries) {

@@ -1,6 +1,7 @@
 package io.sparkmp.spark;
 
 import io.sparkmp.runtime.ActionRecorder;
+import io.sparkmp.runtime.MiniBatch;
 import io.sparkmp.runtime.RankTimeline;
 import io.sparkmp.runtime.StageStore;
 import io.sparkmp.runtime.StageWorker;
@@ -13,7 +14,6 @@ import io.sparkmp.store.LayerEntry;
 import io.sparkmp.store.ModelStore;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.nd4j.linalg.dataset.DataSet;
 
 import java.io.IOException;
 import java.io.Serializable;
@@ -50,7 +50,8 @@ interface EngineBridge {
         public StageRunnerFactory runners() {
             return (spec, rank, channel) -> {
                 ActionRecorder recorder = spec.timelineOrNull() == null ? null : spec.timelineOrNull().recorder(rank);
-                return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder), recorder);
+                return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder, spec.nonFinite()),
+                        recorder);
             };
         }
 
@@ -123,10 +124,20 @@ interface EngineBridge {
         }
 
         @Override
-        public RankStep runStep(int epoch, long step, DataSet miniBatchOrNull) {
+        public RankStep runStep(int epoch, long step, MiniBatch miniBatchOrNull) {
             StepMetrics m = worker.runStep(step, epoch, miniBatchOrNull);
             return new RankStep(m.rank(), 0, epoch, m.step(), m.loss(), m.examples(), m.wallNanos(),
-                    Math.max(0, m.wallNanos() - m.waitNanos()));
+                    Math.max(0, m.wallNanos() - m.waitNanos()), -1, -1, m.skipped());
+        }
+
+        @Override
+        public void restoreSkippedSteps(long skipped) {
+            worker.restoreSkippedSteps(skipped);
+        }
+
+        @Override
+        public String lastSkipReason() {
+            return worker.lastSkipReason();
         }
 
         @Override

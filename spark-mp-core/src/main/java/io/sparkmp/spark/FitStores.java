@@ -130,7 +130,8 @@ final class FitStores implements AutoCloseable {
             if (init != null) {
                 ModelStore from = openStart(hadoop, init, st.initFrom().isEmpty() ? "initialParameters" : st.initFrom());
                 from.requireSameModel(conf);
-                start = new JobStore.Position(from.manifest().iteration(), from.manifest().epoch(), 0);
+                start = new JobStore.Position(from.manifest().iteration(), from.manifest().epoch(), 0,
+                        from.manifest().skippedSteps());
                 endEpoch = start.epoch() + st.epochs();
             }
             if (!st.resumeFrom().isEmpty()) {
@@ -184,12 +185,14 @@ final class FitStores implements AutoCloseable {
                          String jobId) {
         List<LayerEntry> entries = new ArrayList<>();
         long iteration = start.iteration();
+        long skipped = start.skippedSteps();
         for (TaskResult t : results) {
             entries.addAll(t.layers());
             iteration = Math.max(iteration, t.iteration());
+            skipped = Math.max(skipped, t.skippedSteps()); // every rank counts the same skipped steps
         }
         StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, conf.toJson(), entries, iteration, endEpoch,
-                0, seed, boundaries, jobId, System.currentTimeMillis());
+                0, seed, boundaries, jobId, System.currentTimeMillis(), skipped);
         try {
             ModelStore.commit(output, hadoop, m);
         } catch (IOException e) {

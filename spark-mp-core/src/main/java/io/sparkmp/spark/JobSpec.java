@@ -27,10 +27,14 @@ import java.util.Arrays;
  * @param secret per-job shared secret for channel authentication
  * @param store where the tasks read (init) and write (result) their layers
  * @param timelineOrNull which steps each rank records for the timeline, or null for none
+ * @param nonFinite what a step with a non-finite gradient does ({@code spark.mp.nonFinite})
+ * @param barrierTimeoutMs longest wait of one barrier {@code allGather} for every rank to arrive
+ *     ({@code spark.mp.barrier.timeout})
  */
 record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle, long connectTimeoutMs,
                long ioTimeoutMs, String bindHost, boolean tls, String keyStore, byte[] secret,
-               JobStore store, TimelineSampling timelineOrNull) implements Serializable {
+               JobStore store, TimelineSampling timelineOrNull, io.sparkmp.runtime.NonFinitePolicy nonFinite,
+               long barrierTimeoutMs) implements Serializable {
 
     JobSpec {
         secret = secret.clone();
@@ -80,6 +84,6 @@ record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle,
                 + (store.initFromOrEmpty().isEmpty() ? "" : ", from " + store.initFromOrEmpty() + " at step "
                 + store.start().iteration()) + (store.checkpoints().on() ? ", checkpoints " + store.checkpoints().dir()
                 + " every " + store.checkpoints().every() : "") + (timelineOrNull == null ? "" : ", timeline " + timelineOrNull)
-                + "]";
+                + ", nonFinite " + nonFinite.label() + ", barrier timeout " + barrierTimeoutMs + " ms]";
     }
 }

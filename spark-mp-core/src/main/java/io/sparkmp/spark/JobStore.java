@@ -35,12 +35,18 @@ record JobStore(String output, String initFromOrEmpty, Position start, int endEp
      * @param iteration optimizer steps taken
      * @param epoch epochs completed
      * @param stepInEpoch steps taken into epoch {@code epoch}
+     * @param skippedSteps of the {@code iteration} steps, those whose update was left out (non-finite gradient)
      */
-    record Position(long iteration, int epoch, long stepInEpoch) implements Serializable {
+    record Position(long iteration, int epoch, long stepInEpoch, long skippedSteps) implements Serializable {
         static final Position ZERO = new Position(0, 0, 0);
 
+        /** A position of a run that skipped no step. */
+        Position(long iteration, int epoch, long stepInEpoch) {
+            this(iteration, epoch, stepInEpoch, 0);
+        }
+
         static Position of(io.sparkmp.store.StoreManifest m) {
-            return new Position(m.iteration(), m.epoch(), m.stepInEpoch());
+            return new Position(m.iteration(), m.epoch(), m.stepInEpoch(), m.skippedSteps());
         }
     }
 
@@ -72,7 +78,9 @@ record JobStore(String output, String initFromOrEmpty, Position start, int endEp
      * A fault injected on the first attempt of the barrier stage, for tests of recovery
      * ({@code spark.mp.test.fault}): {@code fail:<rank>:<step>} throws after that rank's step, and
      * {@code checkpoint:<rank>:<step>} throws after that rank wrote its layers of the checkpoint at that step,
-     * before the checkpoint is committed.
+     * before the checkpoint is committed, and {@code stall:<rank>:<step>} makes that rank, having written its
+     * layers of that step's checkpoint, never arrive at the checkpoint's barrier call (a silent peer; it waits
+     * until Spark kills its task).
      */
     record Fault(String kind, int rank, long step) implements Serializable {
         static final Fault NONE = new Fault("", -1, -1);
@@ -82,11 +90,16 @@ record JobStore(String output, String initFromOrEmpty, Position start, int endEp
                 return NONE;
             }
             String[] f = text.split(":");
-            if (f.length != 3 || !(f[0].equals("fail") || f[0].equals("checkpoint"))) {
-                throw new IllegalArgumentException("spark.mp.test.fault must be fail:<rank>:<step> or "
-                        + "checkpoint:<rank>:<step>, found `" + text + "`");
+            if (f.length != 3 || !(f[0].equals("fail") || f[0].equals("checkpoint") || f[0].equals("stall"))) {
+                throw new IllegalArgumentException("spark.mp.test.fault must be fail:<rank>:<step>, "
+                        + "checkpoint:<rank>:<step> or stall:<rank>:<step>, found `" + text + "`");
             }
             return new Fault(f[0], Integer.parseInt(f[1]), Long.parseLong(f[2]));
+        }
+
+        /** Whether this fault is {@code where} and due at rank {@code r}, after step count {@code iteration}, on attempt 0. */
+        boolean due(String where, int attempt, int r, long iteration) {
+            return kind.equals(where) && attempt == 0 && r == rank && iteration == step;
         }
 
         /** Throws when this fault is due at rank {@code r}, after step count {@code iteration}, on attempt 0. */

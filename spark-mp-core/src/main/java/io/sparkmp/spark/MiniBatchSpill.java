@@ -3,13 +3,12 @@ package io.sparkmp.spark;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.indexing.INDArrayIndex;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import java.io.BufferedOutputStream;
-import java.io.DataOutputStream;
+import io.sparkmp.runtime.MiniBatch;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.factory.Nd4j;
+
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -17,129 +16,149 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Random;
 
 /**
- * Stage 0's training data on local disk: the first pass regroups the incoming examples into mini-batches
- * of exactly {@code batchSize} examples and appends each to a file; every epoch then streams them back, so
- * multi-epoch training holds one mini-batch in memory, not the partition.
+ * Stage 0's training data on local disk, row by row in the model's data type: the first pass appends each
+ * incoming chunk's features, labels and masks (cast, as raw bytes in native order) to one file per
+ * array, so the incoming data is never regrouped in memory; mini-batch {@code b} is examples
+ * {@code [b * batchSize, (b + 1) * batchSize)}. Every epoch then reads each micro-batch's rows straight from
+ * the files into a fresh off-heap array ({@link MiniBatch#features} etc.): stage 0 never holds a whole
+ * mini-batch, on the heap or off it.
  *
- * <p>A last partial mini-batch (fewer than {@code batchSize} examples) is dropped and counted in
+ * <p>A last partial mini-batch (fewer than {@code batchSize} examples) is not trained on and counted in
  * {@link #droppedExamples()}: every optimizer step then sees the same batch size, as the micro-batch split
  * requires. With shuffling, the mini-batch order of each epoch is a seeded permutation of (seed, epoch).
  *
- * <p>{@link #close()} deletes the file; not thread-safe.
+ * <p>{@link #close()} deletes the files; not thread-safe.
  */
 final class MiniBatchSpill implements AutoCloseable {
 
-    private final Path file;
-    private final long[] offsets;
-    private final int[] lengths;
-    private final long examples;
-    private final long droppedExamples;
+    /** The arrays of a DataSet, in file order. */
+    private static final String[] PARTS = {"features", "labels", "features mask", "labels mask"};
 
-    private MiniBatchSpill(Path file, long[] offsets, int[] lengths, long examples, long droppedExamples) {
-        this.file = file;
-        this.offsets = offsets;
-        this.lengths = lengths;
+    private final List<Path> files;
+    private final Column[] columns;
+    private final int batchSize;
+    private final long examples;
+
+    /** One spilled array: its file, element type and shape of one example (the shape without dimension 0). */
+    private record Column(Path file, FileChannel channel, DataType type, long[] rowShape, long rowBytes) {
+    }
+
+    private MiniBatchSpill(List<Path> files, Column[] columns, int batchSize, long examples) {
+        this.files = files;
+        this.columns = columns;
+        this.batchSize = batchSize;
         this.examples = examples;
-        this.droppedExamples = droppedExamples;
     }
 
     /**
-     * Regroups the serialized DataSet chunks into mini-batches and writes them to a new file in {@code dir}.
-     * Features and labels are cast to {@code dataType} (the network's).
+     * Appends the serialized DataSet chunks' rows to new files in {@code dir}, holding one chunk at a time.
+     * Features and labels are cast to {@code dataType} (the network's); masks keep the first chunk's type.
      *
-     * @throws IllegalArgumentException when a chunk's shape does not match the previous ones
+     * @throws IllegalArgumentException when a chunk's shape (past the examples dimension) or its masks differ
+     *     from the first chunk's, naming both
      */
     static MiniBatchSpill write(Iterator<byte[]> chunks, Path dir, int batchSize, DataType dataType) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batchSize must be >= 1, found " + batchSize);
         }
-        Path file;
+        List<Path> files = new ArrayList<>();
+        FileChannel[] out = new FileChannel[PARTS.length];
+        Column[] columns = null;
+        long examples = 0;
+        boolean done = false;
         try {
             Files.createDirectories(dir);
-            file = Files.createTempFile(dir, "spark-mp-minibatches-", ".bin");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the mini-batch spill file in " + dir, e);
-        }
-        List<Long> offsets = new ArrayList<>();
-        List<Integer> lengths = new ArrayList<>();
-        long examples = 0;
-        List<DataSet> pending = new ArrayList<>();
-        int pendingCount = 0;
-        boolean done = false;
-        try (OutputStream fileOut = Files.newOutputStream(file);
-             DataOutputStream out = new DataOutputStream(new BufferedOutputStream(fileOut, 1 << 16))) {
-            long offset = 0;
             while (chunks.hasNext()) {
                 DataSet ds = DataSetBytes.fromBytes(chunks.next());
-                examples += ds.numExamples();
-                pending.add(ds);
-                pendingCount += ds.numExamples();
-                while (pendingCount >= batchSize) {
-                    DataSet merged = pending.size() == 1 ? pending.get(0) : DataSet.merge(pending);
-                    DataSet batch = pendingCount == batchSize ? merged : examples(merged, 0, batchSize);
-                    pending.clear();
-                    if (pendingCount > batchSize) {
-                        pending.add(examples(merged, batchSize, pendingCount));
+                INDArray[] arrays = {ds.getFeatures(), ds.getLabels(), ds.getFeaturesMaskArray(), ds.getLabelsMaskArray()};
+                if (columns == null) {
+                    columns = new Column[PARTS.length];
+                    for (int i = 0; i < PARTS.length; i++) {
+                        if (arrays[i] != null) {
+                            Path f = Files.createTempFile(dir, "spark-mp-minibatches-", ".bin");
+                            files.add(f);
+                            out[i] = FileChannel.open(f, StandardOpenOption.WRITE);
+                            DataType t = i < 2 ? dataType : arrays[i].dataType();
+                            long[] row = Arrays.copyOfRange(arrays[i].shape(), 1, arrays[i].rank());
+                            columns[i] = new Column(f, null, t, row, rowLength(row) * t.width());
+                        }
                     }
-                    pendingCount -= batchSize;
-                    byte[] bytes = DataSetBytes.toBytes(cast(batch, dataType));
-                    out.write(bytes);
-                    offsets.add(offset);
-                    lengths.add(bytes.length);
-                    offset += bytes.length;
+                    if (columns[1] == null) {
+                        throw new IllegalArgumentException("training DataSet without labels at example " + examples);
+                    }
+                }
+                for (int i = 0; i < PARTS.length; i++) {
+                    Column c = columns[i];
+                    if ((c == null) != (arrays[i] == null) || c != null && !Arrays.equals(c.rowShape(),
+                            Arrays.copyOfRange(arrays[i].shape(), 1, arrays[i].rank()))) {
+                        throw new IllegalArgumentException("the training data's " + PARTS[i] + " at example " + examples
+                                + " has shape " + (arrays[i] == null ? "none" : Arrays.toString(arrays[i].shape()))
+                                + ", the first examples' " + (c == null ? "none" : "[n, "
+                                + Arrays.toString(c.rowShape()).substring(1)) + ": every example must have the same shape");
+                    }
+                    if (c != null) {
+                        writeRaw(out[i], arrays[i].castTo(c.type()).dup('c'), c.file());
+                    }
+                }
+                examples += ds.numExamples();
+            }
+            Column[] open = columns == null ? new Column[PARTS.length] : columns;
+            for (int i = 0; i < PARTS.length; i++) {
+                if (out[i] != null) {
+                    out[i].close();
+                    out[i] = null;
+                    Column c = open[i];
+                    open[i] = new Column(c.file(), FileChannel.open(c.file(), StandardOpenOption.READ), c.type(),
+                            c.rowShape(), c.rowBytes());
                 }
             }
             done = true;
+            return new MiniBatchSpill(files, open, batchSize, examples);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the mini-batch spill file " + file, e);
+            throw new UncheckedIOException("cannot write the mini-batch spill files in " + dir, e);
         } finally {
             if (!done) {
-                deleteQuietly(file);
+                for (FileChannel ch : out) {
+                    closeQuietly(ch);
+                }
+                if (columns != null) {
+                    for (Column c : columns) {
+                        closeQuietly(c == null ? null : c.channel());
+                    }
+                }
+                files.forEach(MiniBatchSpill::deleteQuietly);
             }
         }
-        return new MiniBatchSpill(file, offsets.stream().mapToLong(Long::longValue).toArray(),
-                lengths.stream().mapToInt(Integer::intValue).toArray(), examples, pendingCount);
     }
 
-    /** Examples [from, to) as a fresh DataSet (DL4J's {@code DataSet.getRange} returns empty arrays for some views). */
-    static DataSet examples(DataSet ds, int from, int to) {
-        return new DataSet(rows(ds.getFeatures(), from, to), rows(ds.getLabels(), from, to),
-                rows(ds.getFeaturesMaskArray(), from, to), rows(ds.getLabelsMaskArray(), from, to));
-    }
-
-    private static INDArray rows(INDArray a, int from, int to) {
-        if (a == null) {
-            return null;
+    private static long rowLength(long[] rowShape) {
+        long n = 1;
+        for (long d : rowShape) {
+            n *= d;
         }
-        INDArrayIndex[] idx = new INDArrayIndex[a.rank()];
-        idx[0] = NDArrayIndex.interval(from, to);
-        for (int i = 1; i < idx.length; i++) {
-            idx[i] = NDArrayIndex.all();
+        return n;
+    }
+
+    /** Writes a contiguous array's bytes from its off-heap buffer (no copy into the Java heap). */
+    private static void writeRaw(FileChannel ch, INDArray a, Path file) throws IOException {
+        ByteBuffer buf = a.data().asNio();
+        buf.limit(Math.toIntExact(a.length() * a.dataType().width()));
+        buf.position(0);
+        while (buf.hasRemaining()) {
+            ch.write(buf);
         }
-        return a.get(idx).dup('c');
-    }
-
-    private static DataSet cast(DataSet ds, DataType dataType) {
-        INDArray f = ds.getFeatures();
-        INDArray l = ds.getLabels();
-        // Fresh, contiguous copies: ND4J's writer mis-serialises row-range views of views.
-        return new DataSet(f.castTo(dataType).dup('c'), l == null ? null : l.castTo(dataType).dup('c'),
-                dupOrNull(ds.getFeaturesMaskArray()), dupOrNull(ds.getLabelsMaskArray()));
-    }
-
-    private static INDArray dupOrNull(INDArray a) {
-        return a == null ? null : a.dup('c');
     }
 
     /** Number of full mini-batches (optimizer steps per epoch). */
     int batches() {
-        return offsets.length;
+        return Math.toIntExact(examples / batchSize);
     }
 
     /** Examples read in the first pass. */
@@ -149,17 +168,20 @@ final class MiniBatchSpill implements AutoCloseable {
 
     /** Examples of the last partial mini-batch, which is not trained on. */
     long droppedExamples() {
-        return droppedExamples;
+        return examples % batchSize;
     }
 
-    /** Where the mini-batches are spilled. */
-    Path file() {
-        return file;
+    /** The spill's files (one per array of the DataSets: features, labels, masks). */
+    List<Path> files() {
+        return List.copyOf(files);
     }
 
-    /** Streams the mini-batches of one epoch: in file order, or a seeded permutation when {@code shuffle}. */
-    Iterator<DataSet> epoch(int epoch, boolean shuffle, long seed) {
-        int[] order = new int[offsets.length];
+    /**
+     * The mini-batches of one epoch, in file order or a seeded permutation when {@code shuffle}; each reads
+     * its rows from the files only when asked, a micro-batch at a time.
+     */
+    Iterator<MiniBatch> epoch(int epoch, boolean shuffle, long seed) {
+        int[] order = new int[batches()];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
@@ -172,60 +194,122 @@ final class MiniBatchSpill implements AutoCloseable {
                 order[j] = t;
             }
         }
-        FileChannel ch;
-        try {
-            ch = FileChannel.open(file, StandardOpenOption.READ);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the mini-batch spill file " + file, e);
-        }
         return new Iterator<>() {
             private int next;
 
             @Override
             public boolean hasNext() {
-                if (next >= order.length) {
-                    closeQuietly();
-                    return false;
-                }
-                return true;
+                return next < order.length;
             }
 
             @Override
-            public DataSet next() {
+            public MiniBatch next() {
                 if (!hasNext()) {
                     throw new NoSuchElementException();
                 }
-                int b = order[next++];
-                ByteBuffer buf = ByteBuffer.allocate(lengths[b]);
-                try {
-                    long pos = offsets[b];
-                    while (buf.hasRemaining()) {
-                        int n = ch.read(buf, pos);
-                        if (n < 0) {
-                            throw new IOException("unexpected end of file at " + pos);
-                        }
-                        pos += n;
-                    }
-                } catch (IOException e) {
-                    closeQuietly();
-                    throw new UncheckedIOException("cannot read mini-batch " + b + " from " + file, e);
-                }
-                return DataSetBytes.fromBytes(buf.array());
-            }
-
-            private void closeQuietly() {
-                try {
-                    ch.close();
-                } catch (IOException ignored) {
-                    // read-only file; nothing to lose
-                }
+                return new Spilled(order[next++]);
             }
         };
     }
 
+    /** Mini-batch {@code b} of the files: examples [b * batchSize, (b + 1) * batchSize). */
+    private final class Spilled implements MiniBatch {
+        private final int batch;
+
+        Spilled(int batch) {
+            this.batch = batch;
+        }
+
+        @Override
+        public int examples() {
+            return batchSize;
+        }
+
+        @Override
+        public boolean hasFeaturesMask() {
+            return columns[2] != null;
+        }
+
+        @Override
+        public boolean hasLabelsMask() {
+            return columns[3] != null;
+        }
+
+        @Override
+        public INDArray features(int from, int count) {
+            return read(0, from, count);
+        }
+
+        @Override
+        public INDArray labels(int from, int count) {
+            return read(1, from, count);
+        }
+
+        @Override
+        public INDArray featuresMask(int from, int count) {
+            return read(2, from, count);
+        }
+
+        @Override
+        public INDArray labelsMask(int from, int count) {
+            return read(3, from, count);
+        }
+
+        /** Reads the rows into a fresh off-heap array, straight from the file (no Java-heap copy). */
+        private INDArray read(int part, int from, int count) {
+            Column c = columns[part];
+            if (c == null) {
+                throw new IllegalStateException("the training data has no " + PARTS[part]);
+            }
+            if (from < 0 || count < 1 || from + count > batchSize) {
+                throw new IllegalArgumentException("examples [" + from + ", " + (from + count) + ") are outside the "
+                        + "mini-batch of " + batchSize);
+            }
+            long[] shape = new long[c.rowShape().length + 1];
+            shape[0] = count;
+            System.arraycopy(c.rowShape(), 0, shape, 1, c.rowShape().length);
+            INDArray a;
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                a = Nd4j.createUninitialized(c.type(), shape, 'c');
+            }
+            ByteBuffer buf = a.data().asNio();
+            buf.limit(Math.toIntExact(count * c.rowBytes()));
+            buf.position(0);
+            long pos = ((long) batch * batchSize + from) * c.rowBytes();
+            try {
+                while (buf.hasRemaining()) {
+                    int n = c.channel().read(buf, pos);
+                    if (n < 0) {
+                        throw new IOException("unexpected end of file at " + pos);
+                    }
+                    pos += n;
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the " + PARTS[part] + " of mini-batch " + batch
+                        + " from " + c.file(), e);
+            }
+            return a;
+        }
+    }
+
     @Override
     public void close() {
-        deleteQuietly(file);
+        for (Column c : columns) {
+            if (c != null) {
+                closeQuietly(c.channel());
+            }
+        }
+        files.forEach(MiniBatchSpill::deleteQuietly);
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // read-only use or a write already failed; nothing to lose
+            }
+        }
     }
 
     private static void deleteQuietly(Path p) {

@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.runtime.MiniBatch;
 import io.sparkmp.store.LayerEntry;
 import io.sparkmp.store.ModelStore;
 import io.sparkmp.transport.TensorChannel;
@@ -87,16 +88,13 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
 
             JobStore store = s.store();
             Configuration hadoop = store.hadoop();
-            Checkpointer checkpoints = new Checkpointer(s, hadoop, ctx, rank, attempt);
+            BarrierSync barrier = new BarrierSync(ctx, progress, rank, attempt, s.barrierTimeoutMs());
+            Checkpointer checkpoints = new Checkpointer(s, hadoop, ctx, barrier, rank, attempt);
             InetSocketAddress me = endpoint.localAddress();
             // One gather: endpoints, rank 0's mini-batch count and, on a retried attempt, its recovery point.
-            String[] all = ctx.allGather(me.getHostString() + "|" + me.getPort() + "|" + batches + "|" + examples + "|"
+            String[] all = barrier.allGather("start-up rendezvous", me.getHostString() + "|" + me.getPort() + "|" + batches + "|" + examples + "|"
                     + checkpoints.recoveryPoint());
-            Map<Integer, InetSocketAddress> peers = new TreeMap<>();
-            for (int r = 0; r < all.length; r++) {
-                String[] f = all[r].split("\\|", -1);
-                peers.put(r, new InetSocketAddress(f[0], Integer.parseInt(f[1])));
-            }
+            Map<Integer, InetSocketAddress> peers = endpoints(all);
             String[] rank0 = all[0].split("\\|", -1);
             int stepsPerEpoch = Integer.parseInt(rank0[2]);
             if (stepsPerEpoch == 0) {
@@ -118,9 +116,15 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                 }
             }
             List<RankStep> steps = new ArrayList<>();
+            if (recovery != null) { // the earlier attempts' records of the steps before the checkpoint
+                steps.addAll(Checkpointer.readHistory(recovery, hadoop, rank));
+            }
+            long skipped = start.skippedSteps();
+            runner.restoreSkippedSteps(skipped);
+            int ran = 0;
             long step = start.iteration();
             for (int epoch = start.epoch(); epoch < store.endEpoch(); epoch++) {
-                java.util.Iterator<DataSet> data = spill != null ? spill.epoch(epoch, s.shuffle(), s.seed()) : null;
+                java.util.Iterator<MiniBatch> data = spill != null ? spill.epoch(epoch, s.shuffle(), s.seed()) : null;
                 long skip = epoch == start.epoch() ? start.stepInEpoch() : 0;
                 for (int i = 0; i < stepsPerEpoch; i++) {
                     if (i < skip) { // before the position training starts at: the same batch order, not trained
@@ -132,26 +136,34 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                     ctx.killTaskIfInterrupted();
                     RankStep rec = runner.runStep(epoch, step, data != null ? data.next() : null);
                     RankStep stamped = new RankStep(rank, attempt, epoch, step, rec.loss(), s.batchSize(),
-                            rec.wallNanos(), rec.busyNanos(), memory.startBytes(), memory.endStep());
+                            rec.wallNanos(), rec.busyNanos(), memory.startBytes(), memory.endStep(), rec.skipped());
                     steps.add(stamped);
-                    if (steps.size() == PeakMemorySampler.SAMPLED_STEPS) { // this task's steps, whatever the start
+                    if (++ran == PeakMemorySampler.SAMPLED_STEPS) { // this task's steps, whatever the start
                         memory.stop();
+                    }
+                    if (rec.skipped()) {
+                        skipped++;
+                        if (rank == 0) {
+                            LOG.warn("job {}: {}", s.jobId(), runner.lastSkipReason());
+                        }
                     }
                     progress.add(stamped);
                     step++;
                     store.fault().maybeThrow("fail", attempt, rank, step);
                     boolean last = epoch == store.endEpoch() - 1 && i == stepsPerEpoch - 1;
                     if (!last && store.checkpoints().after(step)) {
-                        checkpoints.write(runner, i + 1 == stepsPerEpoch ? new JobStore.Position(step, epoch + 1, 0)
-                                : new JobStore.Position(step, epoch, i + 1));
+                        checkpoints.write(runner, i + 1 == stepsPerEpoch
+                                ? new JobStore.Position(step, epoch + 1, 0, skipped)
+                                : new JobStore.Position(step, epoch, i + 1, skipped), steps);
                     }
                 }
             }
             if (checkpoints.on()) {
-                checkpoints.write(runner, new JobStore.Position(step, store.endEpoch(), 0));
+                checkpoints.write(runner, new JobStore.Position(step, store.endEpoch(), 0, skipped), steps);
             }
             List<LayerEntry> written = writeLayers(runner, store, hadoop, rank);
-            TaskResult result = new TaskResult(rank, written, steps, examples, dropped, step, runner.timeline());
+            TaskResult result = new TaskResult(rank, written, steps, examples, dropped, step, runner.timeline(),
+                    skipped);
             return JavaConverters.asScalaIterator(List.of(JavaBytes.of(result)).iterator());
         } catch (RuntimeException | Error e) {
             failure = e;
@@ -186,7 +198,17 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
         }
     }
 
-    private static String bindHost(JobSpec s) {
+    /** Every rank's channel address from the gathered messages (host|port first, in rank order). */
+    static Map<Integer, InetSocketAddress> endpoints(String[] gathered) {
+        Map<Integer, InetSocketAddress> peers = new TreeMap<>();
+        for (int r = 0; r < gathered.length; r++) {
+            String[] f = gathered[r].split("\\|", -1);
+            peers.put(r, new InetSocketAddress(f[0], Integer.parseInt(f[1])));
+        }
+        return peers;
+    }
+
+    static String bindHost(JobSpec s) {
         if (!s.bindHost().isEmpty()) {
             return s.bindHost();
         }
@@ -201,7 +223,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
     }
 
     /** Closes in order; the first failure wins, later ones are attached to it as suppressed. */
-    private static Throwable closeAll(Throwable failure, AutoCloseable... resources) {
+    static Throwable closeAll(Throwable failure, AutoCloseable... resources) {
         for (AutoCloseable r : resources) {
             if (r == null) {
                 continue;

@@ -5,7 +5,7 @@ import io.sparkmp.model.ModelSlicer;
 
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.runtime.PipelineSpec;
-import io.sparkmp.runtime.TimelineSampling;
+import io.sparkmp.schedule.PipelineRules;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.store.StoreManifest;
 import org.apache.spark.SparkContext;
@@ -101,7 +101,7 @@ public final class PipelineTrainer {
     public TrainingResult fit(JavaRDD<DataSet> data) {
         SparkContext sc = data.context();
         Launch l = launchable(sc, data);
-        return l.finish(run(sc, l, TrainingInput.route(data, l.r().stages, l.r().shuffle, l.r().seed)));
+        return l.finish(run(sc, l, route(data, l.s())));
     }
 
     /**
@@ -112,14 +112,13 @@ public final class PipelineTrainer {
      * @throws io.sparkmp.plan.InfeasiblePlanException when no split fits the memory budget
      */
     public PipelinePlan plan(JavaRDD<DataSet> data) {
-        return PlanResolver.plan(data.context(), conf, settings, SparkMpConf.from(data.context().getConf()),
-                planChoices, data);
+        return PlanResolver.plan(data.context(), conf, settings(data.context()), planChoices, data);
     }
 
     /** Dry run on rows, with the columns of {@link #fit(Dataset, String, String, int)} (checked the same way). */
     public PipelinePlan plan(Dataset<Row> data, String featuresCol, String labelCol, int numClasses) {
         TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
-        return plan(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, inputWidth(conf),
+        return plan(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, modelInput(conf),
                 TrainingInput.ROW_CHUNK));
     }
 
@@ -128,7 +127,7 @@ public final class PipelineTrainer {
      * (a feed-forward layer with nIn) or {@link Builder#inputType}.
      */
     public PipelinePlan plan(SparkContext sc) {
-        return PlanResolver.plan(sc, conf, settings, SparkMpConf.from(sc.getConf()), planChoices, null);
+        return PlanResolver.plan(sc, conf, settings(sc), planChoices, null);
     }
 
     /**
@@ -152,20 +151,20 @@ public final class PipelineTrainer {
             }
             throw bad;
         }
-        JavaRDD<DataSet> rows = TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, inputWidth(conf),
+        JavaRDD<DataSet> rows = TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, modelInput(conf),
                 TrainingInput.ROW_CHUNK);
         if (l == null) {
             l = launchable(sc, rows);
         }
-        return l.finish(run(sc, l, TrainingInput.route(rows, l.r().stages, l.r().shuffle, l.r().seed)));
+        return l.finish(run(sc, l, route(rows, l.s())));
     }
 
     /** A fit ready to launch: its plan, effective settings and job spec. */
-    private record Launch(PipelinePlan plan, Resolved r, JobSpec spec, FitStores stores) {
+    private record Launch(PipelinePlan plan, TrainingSettings s, JobSpec spec, FitStores stores) {
         /** The result with the plan and its accuracy (logged). */
         TrainingResult finish(TrainingResult result) {
             TrainingResult out = PlanReport.attach(result, plan);
-            TimelineCapture.writeIfAsked(r.timelinePath, out, LOG);
+            TimelineCapture.writeIfAsked(s.get(SparkMpConf.TIMELINE_PATH), out, LOG);
             return out;
         }
     }
@@ -176,30 +175,46 @@ public final class PipelineTrainer {
      * Logs the plan.
      */
     private Launch launchable(SparkContext sc, JavaRDD<DataSet> dataOrNull) {
-        SparkMpConf mp = SparkMpConf.from(sc.getConf());
-        new Resolved(settings, mp).checkTls();
-        PipelinePlan plan = PlanResolver.plan(sc, conf, settings, mp, planChoices, dataOrNull);
-        Resolved r = resolve(PlanReport.settingsOf(settings, plan), mp);
-        ClusterCheck.requireSlots(sc, r.stages, r.slotWaitMs);
+        TrainingSettings given = settings(sc);
+        // The rules between what is known before planning (builder, Params, flags and spark.mp.* together).
+        checkCrossFields(given.given(SparkMpConf.STAGES), given.given(SparkMpConf.STAGES_PER_DEVICE),
+                given.given(SparkMpConf.MICRO_BATCHES), given.given(SparkMpConf.SCHEDULE),
+                given.get(SparkMpConf.BATCH_SIZE), layerCount(conf));
+        checkTls(given);
+        PipelinePlan plan = PlanResolver.plan(sc, conf, given, planChoices, dataOrNull);
+        TrainingSettings s = given.with(PlanReport.settingsOf(plan));
+        validate(s);
+        ClusterCheck.requireSlots(sc, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.SLOT_WAIT));
         String jobId = UUID.randomUUID().toString();
-        FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), conf, jobId, r.storeSettings(), initialNetwork,
-                r.seed);
-        JobSpec spec = jobSpec(jobId, r, plan.boundaries(), plan.recomputePerStage(), stores.jobStore());
+        FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), conf, jobId, storeSettings(s), initialNetwork,
+                s.get(SparkMpConf.SEED));
+        JobSpec spec = jobSpec(jobId, s, plan.boundaries(), plan.recomputePerStage(), stores.jobStore());
         PlanReport.logPlan(plan);
         LOG.info("spark-mp: training {}", spec);
-        return new Launch(plan, r, spec, stores);
+        return new Launch(plan, s, spec, stores);
+    }
+
+    /** This trainer's settings over the session's spark.mp.* keys: the one value every later step reads. */
+    private TrainingSettings settings(SparkContext sc) {
+        return TrainingSettings.of(settings, SparkMpConf.from(sc.getConf()));
+    }
+
+    private JavaRDD<byte[]> route(JavaRDD<DataSet> data, TrainingSettings s) {
+        return TrainingInput.route(data, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.SHUFFLE), s.get(SparkMpConf.SEED),
+                conf.getDataType());
     }
 
     private TrainingResult run(SparkContext sc, Launch l, JavaRDD<byte[]> input) {
         JobSpec spec = l.spec();
-        Resolved r = l.r();
+        TrainingSettings s = l.s();
+        int stages = s.get(SparkMpConf.STAGES);
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
         Broadcast<byte[]> specB = jsc.broadcast(JavaBytes.of(spec));
         ProgressAccumulator progress = new ProgressAccumulator();
         sc.register(progress, "spark-mp progress " + spec.jobId());
         String description = "spark-mp pipeline training " + spec.jobId();
-        ProgressListener listener = new ProgressListener(progress.id(), r.stages, r.stages - 1,
-                r.logEvery, progressSink, description, sc.getConf().getInt("spark.stage.maxConsecutiveAttempts", 4),
+        ProgressListener listener = new ProgressListener(progress.id(), stages, stages - 1,
+                s.get(SparkMpConf.LOG_EVERY), progressSink, description, sc.getConf().getInt("spark.stage.maxConsecutiveAttempts", 4),
                 spec.store().checkpoints().on());
         sc.addSparkListener(listener);
         long t0 = System.nanoTime();
@@ -214,7 +229,7 @@ public final class PipelineTrainer {
                 results.add(JavaBytes.read(b, TaskResult.class));
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            return result(results, r, spec, stores, sc, seconds).withFailures(listener.failures());
+            return result(results, s, spec, stores, sc, seconds).withFailures(listener.failures());
         } finally {
             sc.setJobDescription(null);
             sc.removeSparkListener(listener);
@@ -222,17 +237,18 @@ public final class PipelineTrainer {
         }
     }
 
-    private TrainingResult result(List<TaskResult> results, Resolved r, JobSpec spec, FitStores stores,
+    private TrainingResult result(List<TaskResult> results, TrainingSettings s, JobSpec spec, FitStores stores,
                                   SparkContext sc, double seconds) {
-        if (results.size() != r.stages) {
-            throw new IllegalStateException("expected " + r.stages + " task results, got " + results.size());
+        int stages = s.get(SparkMpConf.STAGES);
+        if (results.size() != stages) {
+            throw new IllegalStateException("expected " + stages + " task results, got " + results.size());
         }
         Map<Long, List<RankStep>> byStep = new TreeMap<>();
         long examples = 0;
         long dropped = 0;
         for (TaskResult t : results) {
-            for (RankStep s : t.steps()) {
-                byStep.computeIfAbsent(s.step(), k -> new ArrayList<>()).add(s);
+            for (RankStep rs : t.steps()) {
+                byStep.computeIfAbsent(rs.step(), k -> new ArrayList<>()).add(rs);
             }
             if (t.rank() == 0) {
                 examples = t.examples();
@@ -241,12 +257,17 @@ public final class PipelineTrainer {
         }
         List<StepReport> metrics = new ArrayList<>();
         for (List<RankStep> step : byStep.values()) {
-            metrics.add(StepReport.merge(step, r.stages - 1));
+            metrics.add(StepReport.merge(step, stages - 1));
         }
-        StoreManifest manifest = stores.commit(conf, results, r.seed, spec.boundaries(), spec.jobId());
+        StoreManifest manifest = stores.commit(conf, results, spec.seed(), spec.boundaries(), spec.jobId());
         if (dropped > 0) {
             LOG.warn("spark-mp: {} of {} examples per epoch were in a partial last mini-batch and not trained on",
                     dropped, examples);
+        }
+        List<Long> skipped = metrics.stream().filter(StepReport::skipped).map(StepReport::step).toList();
+        if (!skipped.isEmpty()) {
+            LOG.warn("spark-mp: {} of {} steps were skipped on every stage for a non-finite gradient "
+                    + "(spark.mp.nonFinite=skip): steps {}", skipped.size(), metrics.size(), skipped);
         }
         TrainingResult out = new TrainingResult(stores.output(), stores.scratchOutput(), manifest,
                 sc.hadoopConfiguration(), metrics, examples, dropped, seconds, null, null)
@@ -259,12 +280,17 @@ public final class PipelineTrainer {
     }
 
     /** The broadcast spec; constructing the PipelineSpec checks the model against the split (driver side). */
-    private JobSpec jobSpec(String jobId, Resolved r, int[] boundaries, boolean[] recompute, JobStore store) {
-        PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, r.schedule,
-                r.stages, r.stagesPerDevice, r.microBatches, r.batchSize, r.seed).withRecompute(recompute);
+    private JobSpec jobSpec(String jobId, TrainingSettings s, int[] boundaries, boolean[] recompute, JobStore store) {
+        PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, s.get(SparkMpConf.SCHEDULE),
+                s.get(SparkMpConf.STAGES), s.get(SparkMpConf.STAGES_PER_DEVICE), s.get(SparkMpConf.MICRO_BATCHES),
+                s.get(SparkMpConf.BATCH_SIZE), s.get(SparkMpConf.SEED)).withRecompute(recompute);
         pipeline.buildSchedule(); // the executed schedule, validated on the driver before launch
-        return new JobSpec(jobId, pipeline, r.epochs, r.shuffle, r.connectTimeoutMs,
-                r.ioTimeoutMs, r.bindHost, r.tls, r.keyStore, engine.newSecret(), store, r.timeline);
+        String timelinePath = s.get(SparkMpConf.TIMELINE_PATH);
+        return new JobSpec(jobId, pipeline, s.get(SparkMpConf.EPOCHS), s.get(SparkMpConf.SHUFFLE),
+                s.get(SparkMpConf.CONNECT_TIMEOUT), s.get(SparkMpConf.IO_TIMEOUT), s.get(SparkMpConf.BIND_HOST),
+                s.get(SparkMpConf.TLS_ENABLED), s.get(SparkMpConf.TLS_KEY_STORE), engine.newSecret(), store,
+                TimelineCapture.sampling(timelinePath, s.conf()), s.get(SparkMpConf.NON_FINITE),
+                s.get(SparkMpConf.BARRIER_TIMEOUT));
     }
 
     static int layerCount(MultiLayerConfiguration conf) {
@@ -272,121 +298,52 @@ public final class PipelineTrainer {
     }
 
     /** What a row of features must hold for the model ({@link ModelInput}), or null when the model does not tell. */
-    static ModelInput inputWidth(MultiLayerConfiguration conf) {
+    static ModelInput modelInput(MultiLayerConfiguration conf) {
         return ModelInput.of(conf);
     }
 
-    /** Builder values over spark.mp.* settings over defaults, checked together. */
-    private Resolved resolve(Map<ConfEntry<?>, Object> values, SparkMpConf fromSpark) {
-        Resolved r = new Resolved(values, fromSpark);
-        r.validate(layerCount(conf));
-        return r;
+    /**
+     * Feature values per example the model's input type fixes ({@link ModelInput#fixedWidth}: convolutional-flat,
+     * embedding index columns, a dense first layer's nIn), or -1 when it does not (recurrent inputs, unknown).
+     */
+    public static int inputWidth(MultiLayerConfiguration conf) {
+        ModelInput input = ModelInput.of(conf);
+        return input == null ? -1 : Math.toIntExact(input.fixedWidth());
     }
 
-    /** The effective settings of one fit. */
-    private static final class Resolved {
-        final int stages;
-        final int stagesPerDevice;
-        final int microBatches;
-        final ScheduleKind schedule;
-        final int batchSize;
-        final int epochs;
-        final long seed;
-        final boolean shuffle;
-        final int logEvery;
-        final long slotWaitMs;
-        final long connectTimeoutMs;
-        final long ioTimeoutMs;
-        final String bindHost;
-        final boolean tls;
-        final String keyStore;
-        final String output;
-        final boolean overwrite;
-        final String scratchDir;
-        final String initFrom;
-        final String resumeFrom;
-        final String checkpointDir;
-        final int checkpointEvery;
-        final int checkpointKeep;
-        final String fault;
-        final String timelinePath;
-        final TimelineSampling timeline;
+    /** The rules between settings once the plan fixed them: each checked once, with one message. */
+    private void validate(TrainingSettings s) {
+        checkCrossFields(s.get(SparkMpConf.STAGES), s.get(SparkMpConf.STAGES_PER_DEVICE),
+                s.get(SparkMpConf.MICRO_BATCHES), s.get(SparkMpConf.SCHEDULE), s.get(SparkMpConf.BATCH_SIZE),
+                layerCount(conf));
+        checkTls(s);
+    }
 
-        Resolved(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf) {
-            stages = get(overrides, conf, SparkMpConf.STAGES);
-            stagesPerDevice = get(overrides, conf, SparkMpConf.STAGES_PER_DEVICE);
-            microBatches = get(overrides, conf, SparkMpConf.MICRO_BATCHES);
-            schedule = get(overrides, conf, SparkMpConf.SCHEDULE);
-            batchSize = get(overrides, conf, SparkMpConf.BATCH_SIZE);
-            epochs = get(overrides, conf, SparkMpConf.EPOCHS);
-            seed = get(overrides, conf, SparkMpConf.SEED);
-            shuffle = get(overrides, conf, SparkMpConf.SHUFFLE);
-            logEvery = get(overrides, conf, SparkMpConf.LOG_EVERY);
-            slotWaitMs = conf.get(SparkMpConf.SLOT_WAIT);
-            connectTimeoutMs = conf.get(SparkMpConf.CONNECT_TIMEOUT);
-            ioTimeoutMs = conf.get(SparkMpConf.IO_TIMEOUT);
-            bindHost = conf.get(SparkMpConf.BIND_HOST);
-            tls = conf.get(SparkMpConf.TLS_ENABLED);
-            keyStore = conf.get(SparkMpConf.TLS_KEY_STORE);
-            output = get(overrides, conf, SparkMpConf.OUTPUT);
-            overwrite = get(overrides, conf, SparkMpConf.OUTPUT_OVERWRITE);
-            scratchDir = conf.get(SparkMpConf.SCRATCH_DIR);
-            initFrom = get(overrides, conf, SparkMpConf.INIT_FROM);
-            timelinePath = get(overrides, conf, SparkMpConf.TIMELINE_PATH);
-            timeline = TimelineCapture.sampling(timelinePath, conf);
-            resumeFrom = get(overrides, conf, SparkMpConf.RESUME_FROM);
-            checkpointDir = get(overrides, conf, SparkMpConf.CHECKPOINT_DIR);
-            checkpointEvery = get(overrides, conf, SparkMpConf.CHECKPOINT_EVERY);
-            checkpointKeep = get(overrides, conf, SparkMpConf.CHECKPOINT_KEEP);
-            fault = get(overrides, conf, SparkMpConf.TEST_FAULT);
+    private static void checkTls(TrainingSettings s) {
+        if (s.get(SparkMpConf.TLS_ENABLED) && s.get(SparkMpConf.TLS_KEY_STORE).isEmpty()) {
+            throw new IllegalArgumentException("`spark.mp.transport.tls.enabled` is true but "
+                    + "`spark.mp.transport.tls.keyStore` is not set");
         }
+    }
 
-        FitStores.Settings storeSettings() {
-            return new FitStores.Settings(output, overwrite, scratchDir, initFrom, resumeFrom, checkpointDir,
-                    checkpointEvery, checkpointKeep, fault, epochs);
-        }
-
-        @SuppressWarnings("unchecked")
-        private static <T> T get(Map<ConfEntry<?>, Object> overrides, SparkMpConf conf, ConfEntry<T> e) {
-            return overrides.containsKey(e) ? (T) overrides.get(e) : conf.get(e);
-        }
-
-        void validate(int layers) {
-            checkCrossFields(stages, stagesPerDevice, microBatches, schedule, batchSize, layers);
-            checkTls();
-        }
-
-        void checkTls() {
-            if (tls && keyStore.isEmpty()) {
-                throw new IllegalArgumentException("`spark.mp.transport.tls.enabled` is true but "
-                        + "`spark.mp.transport.tls.keyStore` is not set");
-            }
-        }
+    private static FitStores.Settings storeSettings(TrainingSettings s) {
+        return new FitStores.Settings(s.get(SparkMpConf.OUTPUT), s.get(SparkMpConf.OUTPUT_OVERWRITE),
+                s.get(SparkMpConf.SCRATCH_DIR), s.get(SparkMpConf.INIT_FROM), s.get(SparkMpConf.RESUME_FROM),
+                s.get(SparkMpConf.CHECKPOINT_DIR), s.get(SparkMpConf.CHECKPOINT_EVERY),
+                s.get(SparkMpConf.CHECKPOINT_KEEP), s.get(SparkMpConf.TEST_FAULT), s.get(SparkMpConf.EPOCHS));
     }
 
     /** Cross-field rules; a null argument means "not known yet" and skips the rules that need it. */
     static void checkCrossFields(Integer stages, Integer stagesPerDevice, Integer microBatches, ScheduleKind schedule,
                                  Integer batchSize, int layers) {
-        if (microBatches != null && batchSize != null && batchSize % microBatches != 0) {
-            throw new IllegalArgumentException("microBatches (" + microBatches + ") must divide batchSize ("
-                    + batchSize + ")");
+        if (microBatches != null && batchSize != null) {
+            PipelineRules.requireMicroBatchesDivide(microBatches, batchSize);
         }
         if (stagesPerDevice != null && schedule != null) {
-            if (schedule == ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice < 2) {
-                throw new IllegalArgumentException("schedule interleaved needs stagesPerDevice >= 2, found "
-                        + stagesPerDevice);
-            }
-            if (schedule != ScheduleKind.INTERLEAVED_1F1B && stagesPerDevice != 1) {
-                throw new IllegalArgumentException("stagesPerDevice (" + stagesPerDevice + ") > 1 needs schedule "
-                        + "interleaved, found " + schedule.label());
-            }
+            PipelineRules.requireStagesPerDevice(schedule, stagesPerDevice);
         }
         if (stages != null) {
-            int v = stagesPerDevice == null ? 1 : stagesPerDevice;
-            if ((long) stages * v > layers) {
-                throw new IllegalArgumentException("stages (" + stages + ")" + (v > 1 ? " x stagesPerDevice (" + v + ")" : "")
-                        + " must be <= the model's layer count (" + layers + ")");
-            }
+            PipelineRules.requireLayersPerStage(stages, stagesPerDevice == null ? 1 : stagesPerDevice, layers);
         }
     }
 
@@ -633,6 +590,28 @@ public final class PipelineTrainer {
 
         private PlanChoices planChoices() {
             return new PlanChoices(boundaries, boundaryNames, profileMode, inputType);
+        }
+
+        /**
+         * What a step with a NaN or infinite gradient does: {@code FAIL} (default) stops training naming the step,
+         * stage and layer; {@code SKIP} leaves the step's update out on every stage (see {@link SparkMpConf#NON_FINITE}).
+         */
+        public Builder nonFinite(io.sparkmp.runtime.NonFinitePolicy policy) {
+            if (policy == null) {
+                throw new IllegalArgumentException("nonFinite must not be null");
+            }
+            return set(SparkMpConf.NON_FINITE, policy);
+        }
+
+        /**
+         * Longest wait of a task at one barrier {@code allGather} for every rank to arrive (see
+         * {@link SparkMpConf#BARRIER_TIMEOUT}); must be positive.
+         */
+        public Builder barrierTimeout(java.time.Duration timeout) {
+            if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("barrierTimeout must be positive, found " + timeout);
+            }
+            return set(SparkMpConf.BARRIER_TIMEOUT, timeout.toMillis());
         }
 
         /** How many of the newest complete checkpoints are kept (default 2). */

@@ -16,9 +16,9 @@ final class PlanReport {
     private PlanReport() {
     }
 
-    /** {@code settings} with stages, virtual stages, micro-batches and schedule taken from the plan. */
-    static Map<ConfEntry<?>, Object> settingsOf(Map<ConfEntry<?>, Object> settings, PipelinePlan plan) {
-        Map<ConfEntry<?>, Object> s = new HashMap<>(settings);
+    /** Stages, virtual stages, micro-batches and schedule as the plan fixed them. */
+    static Map<ConfEntry<?>, Object> settingsOf(PipelinePlan plan) {
+        Map<ConfEntry<?>, Object> s = new HashMap<>();
         s.put(SparkMpConf.STAGES, plan.devices());
         s.put(SparkMpConf.STAGES_PER_DEVICE, plan.stagesPerDevice());
         s.put(SparkMpConf.MICRO_BATCHES, plan.microBatches());

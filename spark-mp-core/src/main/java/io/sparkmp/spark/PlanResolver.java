@@ -4,6 +4,7 @@ import io.sparkmp.model.LayerProfiler;
 import io.sparkmp.plan.ModelProfile;
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.plan.PipelinePlanner;
+import io.sparkmp.plan.RuntimeCosts;
 import io.sparkmp.schedule.ScheduleKind;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -20,7 +21,6 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.Arrays;
-import java.util.Map;
 
 /**
  * Turns a trainer's settings and the cluster into a {@link PipelinePlan} (driver side): the profile (measured
@@ -32,7 +32,8 @@ import java.util.Map;
  * {@code spark.mp.recompute} (default auto: each stage keeps its layers' inputs of the micro-batches in flight
  * where that fits its budget; a stage that recomputes is charged its forward twice).
  * A measured profile also carries the optimizer step time per parameter, which the planner charges to each
- * stage once per mini-batch.
+ * stage once per mini-batch, and the runtime's message, LOAD and per-step costs, which its simulated step time
+ * charges to the schedule's actions.
  *
  * <p><b>Memory budget per device</b>: {@code spark.mp.device.memory} when &gt; 0. Else what the executor process
  * really leaves: its javacpp cap ({@code -Dorg.bytedeco.javacpp.maxphysicalbytes}, which caps the whole
@@ -54,13 +55,14 @@ final class PlanResolver {
 
     /**
      * What a training task's process adds beyond the planner's estimate of its stage, kept out of the budget:
-     * 160 MiB. Measured on 2026-12-02 (two executors of 512 MiB heap capped at 1500m, MLPs of 4 and 8 M
-     * parameters on 2 stages; README "Memory truth"): a task starts up to 61 MiB above the probe's figure on an
-     * executor that ran the profiling job, the first steps' peak exceeds the estimate by up to 45 MiB (task heap,
-     * transport buffers, workspace slack), and the resident set grows 22-28 MiB more over the next 10-20 steps:
-     * 134 MiB, rounded up.
+     * 128 MiB. Measured on 2026-12-02 (executors of 512 MiB heap capped at 1500m; README "Memory truth" and
+     * "Capacity"): a task starts up to 61 MiB above the probe's figure on an executor that ran the profiling job;
+     * the first steps' peak exceeds the estimate by up to 28 MiB now that the estimate counts the gradient the
+     * runtime really holds (MLPs of 4 to 307 M parameters on 2 and 4 stages: +9 to +28 MiB; the 45 MiB measured
+     * earlier included an uncounted gradient sum); the resident set grows 22-28 MiB more over the next 10-20
+     * steps: 117 MiB, rounded up.
      */
-    static final long MARGIN_BYTES = 160L << 20;
+    static final long MARGIN_BYTES = 128L << 20;
 
     private PlanResolver() {
     }
@@ -74,13 +76,14 @@ final class PlanResolver {
      * @throws IllegalArgumentException for bad or contradictory settings, naming them
      * @throws io.sparkmp.plan.InfeasiblePlanException when nothing fits the memory budget
      */
-    static PipelinePlan plan(SparkContext sc, MultiLayerConfiguration conf, Map<ConfEntry<?>, Object> settings,
-                             SparkMpConf mp, PlanChoices choices, JavaRDD<DataSet> data) {
-        Integer stages = given(settings, mp, SparkMpConf.STAGES);
-        Integer v = given(settings, mp, SparkMpConf.STAGES_PER_DEVICE);
-        Integer m = given(settings, mp, SparkMpConf.MICRO_BATCHES);
-        ScheduleKind schedule = given(settings, mp, SparkMpConf.SCHEDULE);
-        int batchSize = value(settings, mp, SparkMpConf.BATCH_SIZE);
+    static PipelinePlan plan(SparkContext sc, MultiLayerConfiguration conf, TrainingSettings settings,
+                             PlanChoices choices, JavaRDD<DataSet> data) {
+        SparkMpConf mp = settings.conf();
+        Integer stages = settings.given(SparkMpConf.STAGES);
+        Integer v = settings.given(SparkMpConf.STAGES_PER_DEVICE);
+        Integer m = settings.given(SparkMpConf.MICRO_BATCHES);
+        ScheduleKind schedule = settings.given(SparkMpConf.SCHEDULE);
+        int batchSize = settings.get(SparkMpConf.BATCH_SIZE);
         long slotWait = mp.get(SparkMpConf.SLOT_WAIT);
         choices.check(conf, stages, v);
         int layers = conf.getConfs().size();
@@ -95,23 +98,23 @@ final class PlanResolver {
         ProfileMode mode = choices.profileMode() != null ? choices.profileMode() : mp.get(SparkMpConf.PLAN_PROFILE);
         MeasuredProfile analytic = analyticProfile(conf, input, mp);
         if (mode == ProfileMode.ANALYTIC) {
-            return planner(analytic, executors, budget, batchSize, settings, mp, choices, stages, v, m, schedule)
+            return planner(analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule)
                     .plan();
         }
         // Memory first, from the analytic profile: its memory figures equal the measured profile's, and the
         // profiling job must not be the one to find that a layer does not fit.
-        planner(analytic, executors, budget, batchSize, settings, mp, choices, stages, v, m, schedule).plan();
+        planner(analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
         MeasuredProfile profile = profile(sc, conf, input, mp, mode, batchSize);
-        return planner(profile, executors, budget, batchSize, settings, mp, choices, stages, v, m, schedule).plan();
+        return planner(profile, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
     }
 
     private static PipelinePlanner planner(MeasuredProfile profile, int executors, long budget, int batchSize,
-                                           Map<ConfEntry<?>, Object> settings, SparkMpConf mp, PlanChoices choices,
+                                           TrainingSettings settings, PlanChoices choices,
                                            Integer stages, Integer v, Integer m, ScheduleKind schedule) {
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
-                .updateSecondsPerParameter(profile.updateSecondsPerParameter())
-                .deviceMemoryBytes(budget).bandwidthBytesPerSecond(mp.get(SparkMpConf.PLAN_BANDWIDTH))
-                .batchSize(batchSize).replicas(1).recompute(value(settings, mp, SparkMpConf.RECOMPUTE));
+                .updateSecondsPerParameter(profile.updateSecondsPerParameter()).runtimeCosts(profile.runtimeCosts())
+                .deviceMemoryBytes(budget).bandwidthBytesPerSecond(settings.get(SparkMpConf.PLAN_BANDWIDTH))
+                .batchSize(batchSize).replicas(1).recompute(settings.get(SparkMpConf.RECOMPUTE));
         if (stages != null) {
             b.stages(stages);
         }
@@ -130,7 +133,7 @@ final class PlanResolver {
 
     private static MeasuredProfile analyticProfile(MultiLayerConfiguration conf, InputType input, SparkMpConf mp) {
         return new MeasuredProfile(LayerProfiler.builder().build().analytic(conf, input,
-                mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS)), 0);
+                mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS)), 0, RuntimeCosts.NONE);
     }
 
     /** The measured (cached) or analytic profile of the model (analytic: no optimizer step time). */
@@ -147,7 +150,7 @@ final class PlanResolver {
         String key = ProfilingJob.profiler(sample, hardware).cacheKey(conf, input);
         String folder = mp.get(SparkMpConf.PLAN_PROFILE_CACHE);
         Path dir = folder.isBlank() ? null : Paths.get(folder);
-        return ProfileCache.get(key, dir, () -> ProfilingJob.run(sc, conf, input, sample, hardware));
+        return ProfileCache.get(key, dir, () -> ProfilingJob.run(sc, conf, input, sample, hardware, batchSize));
     }
 
     /**
@@ -218,18 +221,5 @@ final class PlanResolver {
             throw new IllegalArgumentException("ranksPerProcess must be positive, found " + ranksPerProcess);
         }
         return probe.budget(MARGIN_BYTES) / ranksPerProcess;
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> T given(Map<ConfEntry<?>, Object> settings, SparkMpConf mp, ConfEntry<T> e) {
-        if (settings.containsKey(e)) {
-            return (T) settings.get(e);
-        }
-        return mp.isSet(e) ? mp.get(e) : null;
-    }
-
-    private static <T> T value(Map<ConfEntry<?>, Object> settings, SparkMpConf mp, ConfEntry<T> e) {
-        T t = given(settings, mp, e);
-        return t != null ? t : e.defaultValue();
     }
 }

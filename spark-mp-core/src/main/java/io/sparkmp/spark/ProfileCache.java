@@ -1,6 +1,7 @@
 package io.sparkmp.spark;
 
 import io.sparkmp.plan.ModelProfile;
+import io.sparkmp.plan.RuntimeCosts;
 import io.sparkmp.runtime.AtomicFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,7 +17,8 @@ import java.util.function.Supplier;
 /**
  * Measured profiles by cache key (model + hardware, see {@code LayerProfiler.cacheKey}): in driver memory for
  * the life of the JVM, and optionally as {@code <key>.json} (the profile) plus {@code <key>.update} (the
- * optimizer step seconds per parameter) in a folder so that later applications skip the profiling job. A file that cannot be read is measured again (and rewritten), never trusted half-way.
+ * optimizer step seconds per parameter) and {@code <key>.runtime} (the runtime costs, {@link RuntimeCosts#format})
+ * in a folder so that later applications skip the profiling job. A file that cannot be read is measured again (and rewritten), never trusted half-way.
  */
 final class ProfileCache {
     private static final Logger LOG = LoggerFactory.getLogger(ProfileCache.class);
@@ -37,12 +39,14 @@ final class ProfileCache {
         }
         Path file = folder == null ? null : folder.resolve(key + ".json");
         Path update = folder == null ? null : folder.resolve(key + ".update");
-        if (file != null && Files.isRegularFile(file) && Files.isRegularFile(update)) {
+        Path runtime = folder == null ? null : folder.resolve(key + ".runtime");
+        if (file != null && Files.isRegularFile(file) && Files.isRegularFile(update) && Files.isRegularFile(runtime)) {
             try {
                 ModelProfile mp = ModelProfile.fromJson(Files.readString(file, StandardCharsets.UTF_8));
                 double rate = Double.parseDouble(Files.readString(update, StandardCharsets.UTF_8).trim());
+                RuntimeCosts costs = RuntimeCosts.parse(Files.readString(runtime, StandardCharsets.UTF_8));
                 if (key.equals(mp.cacheKey())) {
-                    p = new MeasuredProfile(mp, rate);
+                    p = new MeasuredProfile(mp, rate, costs);
                     MEMORY.put(key, p);
                     return p;
                 }
@@ -52,11 +56,12 @@ final class ProfileCache {
             }
         }
         MeasuredProfile m = measure.get();
-        p = new MeasuredProfile(m.profile().withCacheKey(key), m.updateSecondsPerParameter());
+        p = new MeasuredProfile(m.profile().withCacheKey(key), m.updateSecondsPerParameter(), m.runtimeCosts());
         MEMORY.put(key, p);
         if (file != null) {
-            // The rate first: a profile file without its rate file is never read.
+            // The rate and the runtime costs first: a profile file without them is never read.
             write(update, Double.toString(p.updateSecondsPerParameter()));
+            write(runtime, p.runtimeCosts().format());
             write(file, p.profile().toJson());
         }
         return p;

@@ -2,6 +2,9 @@ package io.sparkmp.spark;
 
 import io.sparkmp.model.LayerProfiler;
 import io.sparkmp.plan.ModelProfile;
+import io.sparkmp.plan.RuntimeCosts;
+import io.sparkmp.runtime.RuntimeProbe;
+import io.sparkmp.transport.LinkProbe;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.Function;
@@ -24,8 +27,9 @@ import org.nd4j.linalg.learning.config.Sgd;
  * Measures a model's layer times where it will train: a one-task Spark job builds the network on an executor
  * and runs {@link LayerProfiler#measure} on random micro-batches of the model's input shape, then times the
  * model's updater on {@value #UPDATE_SAMPLE} parameters (the optimizer step, which the per-layer times do not
- * contain). It holds one layer at a time: the profiler frees each layer before the next, and the updater sample
- * is no larger than the model's largest layer. The result comes back as Java-serialized bytes (Spark's Kryo 4
+ * contain), and the runtime's fixed costs ({@link #runtimeCosts}): messages over loopback sockets, the LOAD of
+ * a mini-batch of the model's shapes, and a step's work beyond its actions. It holds one layer at a time: the
+ * profiler frees each layer before the next, and the updater sample is no larger than the model's largest layer. The result comes back as Java-serialized bytes (Spark's Kryo 4
  * cannot serialize records).
  */
 final class ProfilingJob {
@@ -43,14 +47,14 @@ final class ProfilingJob {
      * of a profiler with the same settings on the driver.
      */
     static MeasuredProfile run(SparkContext sc, MultiLayerConfiguration conf, InputType inputType, int sampleMicroBatch,
-                            String hardware) {
+                            String hardware, int batchSize) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
         String previous = sc.getLocalProperty("spark.job.description");
         sc.setJobDescription(DESCRIPTION + " (" + conf.getConfs().size() + " layers, sample micro-batch "
                 + sampleMicroBatch + ")");
         try {
             List<byte[]> out = jsc.parallelize(List.of(0), 1)
-                    .map(new Measure(conf.toJson(), inputType, sampleMicroBatch, hardware)).collect();
+                    .map(new Measure(conf.toJson(), inputType, sampleMicroBatch, hardware, batchSize)).collect();
             return JavaBytes.read(out.get(0), MeasuredProfile.class);
         } finally {
             sc.setJobDescription(previous);
@@ -67,14 +71,30 @@ final class ProfilingJob {
     }
 
     /** The task body; holds only the model JSON and plain values. */
-    private record Measure(String confJson, InputType inputType, int sampleMicroBatch, String hardware)
+    private record Measure(String confJson, InputType inputType, int sampleMicroBatch, String hardware, int batchSize)
             implements Function<Integer, byte[]> {
         @Override
         public byte[] call(Integer ignored) {
             MultiLayerConfiguration conf = MultiLayerConfiguration.fromJson(confJson);
             ModelProfile profile = profiler(sampleMicroBatch, hardware).measure(conf, inputType);
-            return JavaBytes.of(new MeasuredProfile(profile, updateSecondsPerParameter(conf)));
+            return JavaBytes.of(new MeasuredProfile(profile, updateSecondsPerParameter(conf),
+                    runtimeCosts(conf, inputType, batchSize)));
         }
+    }
+
+    /**
+     * The runtime's fixed costs on this executor: a message's sender time and latency, fixed and per byte
+     * ({@link LinkProbe}, 5 warm-up and 15 timed messages per size); LOAD per micro-batch and per example on a
+     * mini-batch of the model's shapes of {@code batchSize} examples rounded up to a multiple of 8 (at most 512);
+     * and a step's work beyond its actions ({@link RuntimeProbe}).
+     */
+    static RuntimeCosts runtimeCosts(MultiLayerConfiguration conf, InputType inputType, int batchSize) {
+        LinkProbe.Result link = LinkProbe.measure(5, 15);
+        int examples = Math.min(512, Math.max(8, (batchSize + 7) / 8 * 8));
+        double[] load = RuntimeProbe.loadSeconds(conf, inputType, examples, 3, 7);
+        double step = RuntimeProbe.stepOverheadSeconds(20, 31);
+        return new RuntimeCosts(link.sendSeconds(), link.sendSecondsPerByte(), link.latencySeconds(),
+                link.latencySecondsPerByte(), load[0], load[1], step);
     }
 
     /**

@@ -44,6 +44,10 @@ final class ProgressListener extends SparkListener {
     private final Map<String, Long> lastStepOfRank = new HashMap<>();
     private final List<String> failures = new ArrayList<>();
     private final java.util.Set<Integer> failedAttempts = new java.util.HashSet<>();
+    /** "attempt:call" to the ranks that reported arriving at that barrier call. */
+    private final Map<String, java.util.SortedSet<Integer>> arrivals = new HashMap<>();
+    private static final java.util.regex.Pattern BARRIER_CALL =
+            java.util.regex.Pattern.compile("at barrier call (\\d+) \\(allGather, (.*?)\\) and not every rank");
 
     ProgressListener(long accumulatorId, int devices, int lossRank, int logEvery, Consumer<StepReport> sinkOrNull) {
         this(accumulatorId, devices, lossRank, logEvery, sinkOrNull, "", 4, false);
@@ -84,6 +88,10 @@ final class ProgressListener extends SparkListener {
 
     /** Takes one record; reports a step once all ranks have sent it and it starts a new logEvery bucket. */
     synchronized void offer(RankStep r) {
+        if (r.isArrival()) {
+            arrivals.computeIfAbsent(r.attempt() + ":" + r.arrivalCall(), k -> new java.util.TreeSet<>()).add(r.rank());
+            return;
+        }
         lastStepOfRank.merge(r.attempt() + ":" + r.rank(), r.step(), Math::max);
         if (logEvery <= 0 || r.attempt() < attempt) {
             return;
@@ -133,7 +141,7 @@ final class ProgressListener extends SparkListener {
             return; // the first failure of an attempt is the cause; its neighbours then lose their links
         }
         String why = end.reason() instanceof org.apache.spark.TaskFailedReason f ? f.toErrorString() : end.reason().toString();
-        why = why.strip().split("\n", 2)[0];
+        why = why.strip().split("\n", 2)[0] + missingRanks(end.stageAttemptId(), why);
         int rank = end.taskInfo().index();
         Long step = lastStepOfRank.get(end.stageAttemptId() + ":" + rank);
         int attemptsLeft = Math.max(0, maxAttempts - end.stageAttemptId() - 1);
@@ -144,6 +152,30 @@ final class ProgressListener extends SparkListener {
                 + (checkpoints ? "from the newest checkpoint" : "from the start (no spark.mp.checkpoint.dir)"));
         failures.add(line);
         LOG.warn("spark-mp: {}", line);
+    }
+
+    /**
+     * For a barrier timeout ({@link BarrierSync}): "; rank(s) [..] did not arrive at barrier call k (name)", from
+     * the arrivals the ranks reported with their heartbeats; "" for other failures.
+     */
+    String missingRanks(int stageAttempt, String why) {
+        if (!why.contains(BarrierSync.BarrierTimeoutException.MARK)) {
+            return "";
+        }
+        java.util.regex.Matcher m = BARRIER_CALL.matcher(why);
+        if (!m.find()) {
+            return "";
+        }
+        java.util.SortedSet<Integer> arrived = arrivals.getOrDefault(stageAttempt + ":" + m.group(1),
+                new java.util.TreeSet<>());
+        List<Integer> missing = new ArrayList<>();
+        for (int r = 0; r < devices; r++) {
+            if (!arrived.contains(r)) {
+                missing.add(r);
+            }
+        }
+        return "; rank(s) " + missing + " did not arrive at barrier call " + m.group(1) + " (" + m.group(2)
+                + "); arrived: " + arrived;
     }
 
     /** One line per failed training task seen so far (the cause, not the tasks Spark then killed). */

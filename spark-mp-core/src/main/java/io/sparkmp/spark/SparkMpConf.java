@@ -25,20 +25,22 @@ import java.util.function.Predicate;
 public final class SparkMpConf {
 
     private static final Map<String, ConfEntry<?>> ENTRIES = new LinkedHashMap<>();
+    /** Default text of the settings the planner chooses when unset. */
+    private static final String PLANNER = "(planner)";
 
     /** Pipeline stages = devices = barrier tasks, P. */
-    public static final ConfEntry<Integer> STAGES = intEntry("spark.mp.stages",
-            "Pipeline stages P: one barrier task (one executor slot, one device) each. Unset: the planner chooses.", 2, 1);
+    public static final ConfEntry<Integer> STAGES = plannedIntEntry("spark.mp.stages",
+            "Pipeline stages P: one barrier task (one executor slot, one device) each. Unset: the planner chooses.", 1);
     /** Micro-batches per mini-batch, M. */
-    public static final ConfEntry<Integer> MICRO_BATCHES = intEntry("spark.mp.microBatches",
-            "Micro-batches M per mini-batch; must divide the batch size. Unset: the planner chooses.", 4, 1);
+    public static final ConfEntry<Integer> MICRO_BATCHES = plannedIntEntry("spark.mp.microBatches",
+            "Micro-batches M per mini-batch; must divide the batch size. Unset: the planner chooses.", 1);
     /** Virtual stages per device, v (interleaved schedule only). */
-    public static final ConfEntry<Integer> STAGES_PER_DEVICE = intEntry("spark.mp.stagesPerDevice",
-            "Virtual stages v per device for the interleaved schedule (1 for gpipe and 1f1b). Unset: the planner chooses.", 1, 1);
+    public static final ConfEntry<Integer> STAGES_PER_DEVICE = plannedIntEntry("spark.mp.stagesPerDevice",
+            "Virtual stages v per device for the interleaved schedule (1 for gpipe and 1f1b). Unset: the planner chooses.", 1);
     /** Pipeline schedule. */
     public static final ConfEntry<ScheduleKind> SCHEDULE = entry("spark.mp.schedule",
             "Pipeline schedule: gpipe, 1f1b or interleaved. Unset: the planner chooses (1f1b or interleaved).", "schedule (gpipe|1f1b|interleaved)",
-            ScheduleKind::parse, v -> true, "", ScheduleKind.ONE_F_ONE_B, "1f1b");
+            ScheduleKind::parse, v -> true, "", null, PLANNER);
     /** Activation recomputation. */
     public static final ConfEntry<io.sparkmp.plan.RecomputeMode> RECOMPUTE = entry("spark.mp.recompute",
             "Activation recomputation: auto (each stage keeps the activations of its micro-batches in flight where "
@@ -92,7 +94,7 @@ public final class SparkMpConf {
                     + "what an executor process really holds: its javacpp maxphysicalbytes cap (default twice the "
                     + "heap) less its resident bytes once ND4J is loaded (measured by a one-task probe job, or in "
                     + "the driver in local mode, where the ranks share it: divided by the task slots), less a "
-                    + "160 MiB margin for what a training task adds beyond the estimate.", "bytes",
+                    + "128 MiB margin for what a training task adds beyond the estimate.", "bytes",
             s -> JavaUtils.byteStringAsBytes(s), v -> v >= 0, "must be >= 0", 0L, "0");
     /** Where the planner's layer times come from. */
     public static final ConfEntry<ProfileMode> PLAN_PROFILE = entry("spark.mp.plan.profile",
@@ -179,10 +181,23 @@ public final class SparkMpConf {
     /** Checkpoints kept. */
     public static final ConfEntry<Integer> CHECKPOINT_KEEP = intEntry("spark.mp.checkpoint.keep",
             "The newest this many complete checkpoints are kept; older ones are deleted.", 2, 1);
+    /** What a step with a non-finite gradient does. */
+    public static final ConfEntry<io.sparkmp.runtime.NonFinitePolicy> NON_FINITE = entry("spark.mp.nonFinite",
+            "A step whose gradient holds a NaN or an infinity on any stage: fail stops training with an error naming "
+                    + "the step, stage and layer; skip leaves that step's update out on every stage alike (parameters, "
+                    + "updater state and DL4J's iteration count stay as without the mini-batch), counts it and trains "
+                    + "on. Skip makes each step's updates wait for one flag exchange through rank 0.", "fail|skip",
+            io.sparkmp.runtime.NonFinitePolicy::parse, v -> true, "", io.sparkmp.runtime.NonFinitePolicy.FAIL, "fail");
+    /** Longest wait at a barrier allGather. */
+    public static final ConfEntry<Long> BARRIER_TIMEOUT = durationEntry("spark.mp.barrier.timeout",
+            "Longest wait of a task at one barrier allGather (start-up rendezvous, checkpoint commit) for every rank "
+                    + "to arrive; then the attempt fails naming the call and the ranks that did not arrive (Spark's own "
+                    + "spark.barrier.sync.timeout is 365 days).", "10min");
     /** Fault injection for tests. */
     public static final ConfEntry<String> TEST_FAULT = entry("spark.mp.test.fault",
             "For tests of recovery only: fail:<rank>:<step> fails that rank after that step, checkpoint:<rank>:<step> "
-                    + "fails it while writing that step's checkpoint; first stage attempt only. Empty: off.",
+                    + "fails it while writing that step's checkpoint, stall:<rank>:<step> makes it never arrive at that "
+                    + "checkpoint's barrier call; first stage attempt only. Empty: off.",
             "string", Function.identity(), v -> true, "", "", "");
 
     private final Map<String, String> values;
@@ -262,6 +277,11 @@ public final class SparkMpConf {
             return false;
         }
         throw new IllegalArgumentException(s);
+    }
+
+    /** An int setting without a fixed default: unset, the planner chooses it. */
+    private static ConfEntry<Integer> plannedIntEntry(String key, String doc, int min) {
+        return entry(key, doc, "int", Integer::parseInt, v -> v >= min, "must be >= " + min, null, PLANNER);
     }
 
     private static ConfEntry<Integer> intEntry(String key, String doc, int def, int min) {

@@ -18,9 +18,14 @@ import java.util.List;
  *                       NaN if the engine did not report busy times
  * @param memory per rank, its process's resident bytes at task start and peak in this step, for the first
  *               sampled steps (3 by default); empty for the others
+ * @param attempt the Spark stage attempt whose run of the step this is: after a failure, the steps before the
+ *                checkpoint the retry resumed from are those of the earlier attempt, the later ones the retry's
+ * @param skipped whether every stage left the step's update out because a gradient was not finite
+ *                ({@code spark.mp.nonFinite=skip}); its loss is then usually NaN
  */
 public record StepReport(int epoch, long step, double loss, int examples, double stepSeconds,
-                         double samplesPerSecond, double bubbleFraction, List<RankMemory> memory)
+                         double samplesPerSecond, double bubbleFraction, List<RankMemory> memory, int attempt,
+                         boolean skipped)
         implements Serializable {
 
     public StepReport {
@@ -31,6 +36,12 @@ public record StepReport(int epoch, long step, double loss, int examples, double
     public StepReport(int epoch, long step, double loss, int examples, double stepSeconds, double samplesPerSecond,
                       double bubbleFraction) {
         this(epoch, step, loss, examples, stepSeconds, samplesPerSecond, bubbleFraction, List.of());
+    }
+
+    /** A report of a step of the first attempt that applied its update. */
+    public StepReport(int epoch, long step, double loss, int examples, double stepSeconds, double samplesPerSecond,
+                      double bubbleFraction, List<RankMemory> memory) {
+        this(epoch, step, loss, examples, stepSeconds, samplesPerSecond, bubbleFraction, memory, 0, false);
     }
 
     /** Merges the P rank records of one step; the loss comes from {@code lossRank} (the last stage's device). */
@@ -44,7 +55,11 @@ public record StepReport(int epoch, long step, double loss, int examples, double
         boolean busyKnown = true;
         double loss = Double.NaN;
         List<RankMemory> memory = new ArrayList<>();
+        int attempt = 0;
+        boolean skipped = false;
         for (RankStep r : ranks) {
+            attempt = Math.max(attempt, r.attempt());
+            skipped |= r.skipped();
             if (r.step() != first.step()) {
                 throw new IllegalArgumentException("records of steps " + first.step() + " and " + r.step() + " mixed");
             }
@@ -62,12 +77,13 @@ public record StepReport(int epoch, long step, double loss, int examples, double
         double seconds = wall / 1e9;
         double bubble = busyKnown && wall > 0 ? Math.max(0, 1.0 - busy / ((double) ranks.size() * wall)) : Double.NaN;
         return new StepReport(first.epoch(), first.step(), loss, first.examples(), seconds,
-                seconds > 0 ? first.examples() / seconds : Double.NaN, bubble, memory);
+                seconds > 0 ? first.examples() / seconds : Double.NaN, bubble, memory, attempt, skipped);
     }
 
     @Override
     public String toString() {
-        return String.format(java.util.Locale.ROOT, "epoch %d step %d loss %.6f %.1f samples/s bubble %.2f",
-                epoch, step, loss, samplesPerSecond, bubbleFraction);
+        return String.format(java.util.Locale.ROOT, "epoch %d step %d loss %.6f %.1f samples/s bubble %.2f%s%s",
+                epoch, step, loss, samplesPerSecond, bubbleFraction, attempt > 0 ? " (attempt " + attempt + ")" : "",
+                skipped ? " SKIPPED (non-finite gradient)" : "");
     }
 }

@@ -1,5 +1,7 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.model.ModelInput;
+
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.ml.linalg.Vector;
@@ -11,7 +13,6 @@ import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructField;
-import io.sparkmp.model.ModelInput;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
@@ -42,8 +43,10 @@ final class TrainingInput {
     /**
      * The barrier stage's input: {@code stages} partitions; partition 0 holds every example as serialized
      * DataSet chunks, in input order (or a seeded random order when {@code shuffle}); the others are empty.
+     * Features and labels cross the shuffle in {@code dataType}, the model's (masks as given).
      */
-    static JavaRDD<byte[]> route(JavaRDD<DataSet> data, int stages, boolean shuffle, long seed) {
+    static JavaRDD<byte[]> route(JavaRDD<DataSet> data, int stages, boolean shuffle, long seed,
+                                 org.nd4j.linalg.api.buffer.DataType dataType) {
         // Lazy per partition: a partition is streamed into the shuffle, never held whole in memory.
         JavaPairRDD<Long, byte[]> keyed = data.mapPartitionsWithIndex((part, it) -> new Iterator<Tuple2<Long, byte[]>>() {
             private Iterator<DataSet> pieces = java.util.Collections.emptyIterator();
@@ -69,10 +72,21 @@ final class TrainingInput {
                 }
                 long key = shuffle ? mix(seed, part, pos) : ((long) part << 40) | pos;
                 pos++;
-                return new Tuple2<>(key, DataSetBytes.toBytes(pieces.next()));
+                return new Tuple2<>(key, DataSetBytes.toBytes(inType(pieces.next(), dataType)));
             }
         }, true).mapToPair(t -> t);
         return keyed.repartitionAndSortWithinPartitions(new StagePartitioner(stages)).values();
+    }
+
+    /** The DataSet with features and labels in {@code dataType}: the same object when they already are. */
+    static DataSet inType(DataSet ds, org.nd4j.linalg.api.buffer.DataType dataType) {
+        INDArray f = ds.getFeatures();
+        INDArray l = ds.getLabels();
+        if (f.dataType() == dataType && (l == null || l.dataType() == dataType)) {
+            return ds;
+        }
+        return new DataSet(f.castTo(dataType), l == null ? null : l.castTo(dataType), ds.getFeaturesMaskArray(),
+                ds.getLabelsMaskArray());
     }
 
     /** A seeded 64-bit mix of (seed, partition, position): SplitMix64's finaliser. */

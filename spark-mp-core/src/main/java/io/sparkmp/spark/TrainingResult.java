@@ -76,8 +76,10 @@ public final class TrainingResult {
 
     /**
      * The task failures this fit recovered from, one line each (rank, attempt, executor, host, the last step
-     * it reported, the cause, the attempts left); empty when nothing failed. The step records
-     * ({@link #metrics()}) of a retried attempt start at the checkpoint it resumed from.
+     * it reported, the cause, the attempts left); empty when nothing failed. {@link #metrics()} still holds
+     * every step of the run once: those before the checkpoint a retry resumed from as the earlier attempt ran
+     * them ({@link StepReport#attempt()}), the later ones as the retry ran them (the failed attempt's runs of
+     * those are replaced).
      */
     public List<String> recoveredFailures() {
         return failures;
@@ -145,9 +147,20 @@ public final class TrainingResult {
         return manifest.layerBytes();
     }
 
-    /** One record per optimizer step, in step order. */
+    /**
+     * One record per optimizer step of this run, in step order, including the steps before a checkpoint a
+     * retried attempt resumed from (marked with the attempt that ran them).
+     */
     public List<StepReport> metrics() {
         return metrics;
+    }
+
+    /**
+     * The steps whose update every stage left out because a gradient was not finite
+     * ({@code spark.mp.nonFinite=skip}), ascending; empty with the default {@code fail}.
+     */
+    public List<Long> skippedSteps() {
+        return metrics.stream().filter(StepReport::skipped).map(StepReport::step).toList();
     }
 
     /** Examples stage 0 read in one epoch. */

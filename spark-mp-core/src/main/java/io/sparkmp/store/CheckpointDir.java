@@ -53,21 +53,32 @@ public final class CheckpointDir {
         List<Long> steps = new ArrayList<>(steps(dir, hadoop).keySet());
         for (int i = steps.size() - 1; i >= 0; i--) {
             URI step = stepDir(dir, steps.get(i));
-            try {
-                ModelStore s = ModelStore.open(step, hadoop);
-                if (writerOrNull == null || writerOrNull.equals(s.manifest().writer())) {
-                    return s;
-                }
-            } catch (IllegalArgumentException | IOException e) {
-                LOG.warn("spark-mp: skipping checkpoint {}: {}", step, e.getMessage());
+            ModelStore s = openIfComplete(step, hadoop);
+            if (s != null && (writerOrNull == null || writerOrNull.equals(s.manifest().writer()))) {
+                return s;
             }
         }
         return null;
     }
 
     /**
+     * The checkpoint at {@code step} opened as readers open it ({@link ModelStore#open}: manifest present and
+     * valid, on object stores a commit marker matching it, every named layer file of its recorded size), or
+     * null with a warning naming it when it is not complete.
+     */
+    private static ModelStore openIfComplete(URI step, Configuration hadoop) {
+        try {
+            return ModelStore.open(step, hadoop);
+        } catch (IllegalArgumentException | IOException e) {
+            LOG.warn("spark-mp: skipping checkpoint {}: {}", step, e.getMessage());
+            return null;
+        }
+    }
+
+    /**
      * Deletes all but the newest {@code keep} complete checkpoints, and incomplete ones older than the oldest
-     * kept (a newer incomplete one may be being written).
+     * kept (a newer incomplete one may be being written). Complete means what it means to readers
+     * ({@link #newest}, {@link ModelStore#open}).
      */
     public static void prune(URI dir, Configuration hadoop, int keep) throws IOException {
         if (keep < 1) {
@@ -78,7 +89,9 @@ public final class CheckpointDir {
         int kept = 0;
         for (Long step : steps.descendingKeySet()) {
             Path p = steps.get(step);
-            boolean complete = fs.exists(new Path(p, ModelStore.MANIFEST));
+            // The readers' test, not only "has a manifest": on object stores a manifest without its commit marker
+            // (a writer died between the two) must neither be kept in place of a complete one nor count as kept.
+            boolean complete = openIfComplete(stepDir(dir, step), hadoop) != null;
             if (complete && kept < keep) {
                 kept++;
                 continue;

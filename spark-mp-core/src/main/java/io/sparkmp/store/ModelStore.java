@@ -239,7 +239,7 @@ public final class ModelStore {
      */
     public MultiLayerNetwork toNetwork() throws IOException {
         MultiLayerConfiguration conf = storedConfiguration();
-        conf.setIterationCount((int) Math.min(Integer.MAX_VALUE, manifest.iteration()));
+        conf.setIterationCount((int) Math.min(Integer.MAX_VALUE, manifest.updates()));
         conf.setEpochCount(manifest.epoch());
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         long n = 0;

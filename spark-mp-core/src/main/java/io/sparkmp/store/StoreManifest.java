@@ -27,9 +27,13 @@ import org.nd4j.shade.jackson.databind.node.ObjectNode;
  * @param boundaries the stage boundaries of the run that wrote the store (layer index where each stage starts)
  * @param writer the id of the job that wrote the store
  * @param writtenAtMillis when the manifest was written, milliseconds since the epoch
+ * @param skippedSteps of the {@code iteration} steps, those whose update was left out (non-finite gradient,
+ *     {@code spark.mp.nonFinite=skip}): DL4J's iteration count is {@code iteration - skippedSteps}; absent in
+ *     the JSON of stores written before, read as 0
  */
 public record StoreManifest(int formatVersion, String modelJson, List<LayerEntry> layers, long iteration, int epoch,
-                            long stepInEpoch, long seed, int[] boundaries, String writer, long writtenAtMillis) {
+                            long stepInEpoch, long seed, int[] boundaries, String writer, long writtenAtMillis,
+                            long skippedSteps) {
 
     /** The only store layout this version reads and writes. */
     public static final int FORMAT_VERSION = 1;
@@ -62,7 +66,22 @@ public record StoreManifest(int formatVersion, String modelJson, List<LayerEntry
             throw new IllegalArgumentException("iteration, epoch and stepInEpoch must be non-negative, found "
                     + iteration + ", " + epoch + ", " + stepInEpoch);
         }
+        if (skippedSteps < 0 || skippedSteps > iteration) {
+            throw new IllegalArgumentException("skippedSteps must be in [0, iteration " + iteration + "], found "
+                    + skippedSteps);
+        }
         boundaries = boundaries == null ? new int[0] : boundaries.clone();
+    }
+
+    /** A manifest of a run that skipped no step. */
+    public StoreManifest(int formatVersion, String modelJson, List<LayerEntry> layers, long iteration, int epoch,
+                         long stepInEpoch, long seed, int[] boundaries, String writer, long writtenAtMillis) {
+        this(formatVersion, modelJson, layers, iteration, epoch, stepInEpoch, seed, boundaries, writer, writtenAtMillis, 0);
+    }
+
+    /** DL4J's iteration count: the updates applied ({@code iteration - skippedSteps}). */
+    public long updates() {
+        return iteration - skippedSteps;
     }
 
     @Override
@@ -97,6 +116,9 @@ public record StoreManifest(int formatVersion, String modelJson, List<LayerEntry
         o.put("iteration", iteration);
         o.put("epoch", epoch);
         o.put("stepInEpoch", stepInEpoch);
+        if (skippedSteps > 0) {
+            o.put("skippedSteps", skippedSteps);
+        }
         o.put("seed", seed);
         ArrayNode b = o.putArray("boundaries");
         for (int x : boundaries) {
@@ -162,7 +184,8 @@ public record StoreManifest(int formatVersion, String modelJson, List<LayerEntry
         return new StoreManifest(version, text(o, "modelJson", "manifest"), layers, integer(o, "iteration", "manifest"),
                 (int) integer(o, "epoch", "manifest"), integer(o, "stepInEpoch", "manifest"),
                 integer(o, "seed", "manifest"), boundaries.stream().mapToInt(Integer::intValue).toArray(),
-                text(o, "writer", "manifest"), integer(o, "writtenAtMillis", "manifest"));
+                text(o, "writer", "manifest"), integer(o, "writtenAtMillis", "manifest"),
+                o.has("skippedSteps") ? integer(o, "skippedSteps", "manifest") : 0);
     }
 
     private static JsonNode field(JsonNode o, String name, String where) {
@@ -202,19 +225,20 @@ public record StoreManifest(int formatVersion, String modelJson, List<LayerEntry
         return other instanceof StoreManifest m && formatVersion == m.formatVersion && iteration == m.iteration
                 && epoch == m.epoch && stepInEpoch == m.stepInEpoch && seed == m.seed
                 && writtenAtMillis == m.writtenAtMillis && modelJson.equals(m.modelJson) && layers.equals(m.layers)
-                && Arrays.equals(boundaries, m.boundaries) && writer.equals(m.writer);
+                && Arrays.equals(boundaries, m.boundaries) && writer.equals(m.writer) && skippedSteps == m.skippedSteps;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(formatVersion, modelJson, layers, iteration, epoch, stepInEpoch, seed,
-                Arrays.hashCode(boundaries), writer, writtenAtMillis);
+                Arrays.hashCode(boundaries), writer, writtenAtMillis, skippedSteps);
     }
 
     @Override
     public String toString() {
         return "StoreManifest[formatVersion=" + formatVersion + ", layers=" + layers + ", iteration=" + iteration
-                + ", epoch=" + epoch + ", stepInEpoch=" + stepInEpoch + ", seed=" + seed + ", boundaries="
+                + ", epoch=" + epoch + ", stepInEpoch=" + stepInEpoch + ", skippedSteps=" + skippedSteps + ", seed=" + seed
+                + ", boundaries="
                 + Arrays.toString(boundaries) + ", writer=" + writer + ", writtenAtMillis=" + writtenAtMillis
                 + ", modelJson=" + modelJson.length() + " chars]";
     }

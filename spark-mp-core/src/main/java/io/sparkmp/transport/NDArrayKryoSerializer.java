@@ -17,7 +17,7 @@ import java.util.Arrays;
  * (it moves payloads without Kryo); it exists so Spark and the channel agree on one encoding of an array.
  * Declared rank and sizes are checked before allocation.
  */
-public final class NDArrayKryoSerializer extends Serializer<INDArray> {
+final class NDArrayKryoSerializer extends Serializer<INDArray> {
     private static final int CHUNK = 64 * 1024;
 
     @Override

@@ -6,5 +6,8 @@
  * sockets) and {@link io.sparkmp.transport.SparkMpKryoRegistrator} (for {@code spark.kryo.registrator}).
  * Frames are a Kryo-encoded header followed by the tensor's raw bytes; knows tensors and sockets, not Spark
  * (only the registrator touches Spark's serializer API).
+ *
+ * <p>Internal, except {@link io.sparkmp.transport.SparkMpKryoRegistrator}, which users name in their Spark
+ * configuration.
  */
 package io.sparkmp.transport;

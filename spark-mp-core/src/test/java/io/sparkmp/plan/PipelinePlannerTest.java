@@ -264,7 +264,7 @@ class PipelinePlannerTest {
         assertMessage(() -> base(p, 4, 0, 8), "deviceMemoryBytes must be positive, found 0");
         assertMessage(() -> base(p, 4, -5, 8), "deviceMemoryBytes must be positive, found -5");
         assertMessage(() -> base(p, 8, 1L << 30, 8).stages(8).build(),
-                "stages x stagesPerDevice (8 x 1 = 8) must not exceed layers (4)");
+                "stages x stagesPerDevice (8 x 1 = 8) must not exceed the model's layers (4)");
         assertMessage(() -> base(p, 2, 1L << 30, 8).stages(3).build(), "stages (3) exceed executors (2)");
         assertMessage(() -> base(p, 4, 1L << 30, 64).microBatches(3).build(), "microBatches (3) must divide batchSize (64)");
         assertMessage(() -> base(p, 4, 1L << 30, 64).replicas(2).microBatches(64).build(),

@@ -51,9 +51,9 @@ class BadInputTest {
                 Arguments.of(new int[] {0, 2, 4}, g, 2, 1, 0, 64, "microBatches must be positive, found 0"),
                 Arguments.of(new int[] {0, 2, 4}, g, 0, 1, 4, 64, "devices must be positive, found 0"),
                 Arguments.of(new int[] {0, 1, 2, 3, 4}, g, 2, 2, 4, 16,
-                        "gpipe runs one stage per device: stagesPerDevice must be 1, found 2"),
+                        "stagesPerDevice (2) > 1 needs schedule interleaved, found gpipe"),
                 Arguments.of(new int[] {0, 1, 2, 3, 4}, i, 2, 2, 3, 12,
-                        "interleaved 1F1B needs microBatches (3) to be a multiple of devices (2)"));
+                        "interleaved needs microBatches (3) to be a multiple of stages (2)"));
     }
 
     @ParameterizedTest(name = "{6}")
@@ -161,10 +161,11 @@ class BadInputTest {
             assertEquals(java.util.Set.of(0), back.peersOf(1));
         }
         PipelineSpec four = PipelineSpec.of(MLP, new int[] {0, 1, 2, 3, 4}, ScheduleKind.ONE_F_ONE_B, 4, 1, 4, 16, 5);
-        assertEquals(java.util.Set.of(1, 2, 3), four.peersOf(0));
-        assertEquals(java.util.Set.of(0, 2, 3), four.peersOf(1));
-        assertEquals(java.util.Set.of(0, 1, 3), four.peersOf(2));
-        assertEquals(java.util.Set.of(0, 1, 2), four.peersOf(3)); // rank 1 sends it its regularization term
+        // Labels, the step header and the L1/L2 sum travel along the pipeline: neighbours only, no full mesh.
+        assertEquals(java.util.Set.of(1), four.peersOf(0));
+        assertEquals(java.util.Set.of(0, 2), four.peersOf(1));
+        assertEquals(java.util.Set.of(1, 3), four.peersOf(2));
+        assertEquals(java.util.Set.of(2), four.peersOf(3));
         {
         }
     }

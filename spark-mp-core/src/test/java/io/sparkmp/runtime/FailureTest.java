@@ -54,7 +54,8 @@ class FailureTest {
     @Test
     void unsupportedActionTypeFailsLoudly() {
         PipelineSpec spec = PipelineSpec.of(MLP, new int[] {0, 4}, ScheduleKind.GPIPE, 1, 1, 1, 16, 1);
-        Schedule s = new Schedule(ScheduleKind.GPIPE, 1, 1, 1, List.of(List.of(Action.of(0, ActionType.FORWARD, 0),
+        Schedule s = new Schedule(ScheduleKind.GPIPE, 1, 1, 1, List.of(List.of(Action.of(0, ActionType.LOAD, 0),
+                Action.of(0, ActionType.FORWARD, 0),
                 Action.of(0, ActionType.BACKWARD_WEIGHT, 0), Action.of(0, ActionType.STEP))));
         InProcessChannel ch = InProcessChannel.connect(1, Duration.ofSeconds(5)).get(0);
         StageWorker w = new StageWorker(spec, s, 0, ch, null);
@@ -77,6 +78,8 @@ class FailureTest {
         List<InProcessChannel> ch = InProcessChannel.connect(2, Duration.ofSeconds(5));
         StageWorker w1 = new StageWorker(spec, s, 1, ch.get(1), null);
         ch.get(0).send(1, new TensorKey(FrameType.CONTROL, 0, 0, 0, 1), Nd4j.createFromArray(16.0, 0, 0));
+        // Rank 0's L1/L2 sum, which rank 1 adds its own to at the start of the step.
+        ch.get(0).send(1, new TensorKey(FrameType.CONTROL, 0, 1, 0, 1), Nd4j.createFromArray(0.0));
         StageExecutionException e = assertThrows(StageExecutionException.class, () -> w1.runStep(0, null));
         assertTrue(e.getMessage().startsWith("stage 1 on rank 1 failed at step 0, micro-batch 0, action 1F0: no input for "
                 + "stage 1 micro-batch 0: expected an activation received by RECV_F before this action"), e.getMessage());

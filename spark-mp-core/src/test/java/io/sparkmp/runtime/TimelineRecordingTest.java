@@ -37,7 +37,8 @@ import org.nd4j.linalg.dataset.DataSet;
  */
 class TimelineRecordingTest {
 
-    private static final Set<String> ACTION_KINDS = Set.of("F", "B", "SEND_F", "RECV_F", "SEND_B", "RECV_B", "STEP");
+    private static final Set<String> ACTION_KINDS = Set.of("F", "B", "SEND_F", "RECV_F", "SEND_B", "RECV_B", "STEP",
+            "LOAD", "SEND_L", "RECV_L", "LOSS");
 
     private static InProcessPipeline.Result train(PipelineSpec spec, TimelineSampling sampling, int steps) {
         List<DataSet> ds = TestModels.data("mlp", DataType.DOUBLE, steps, 16, 7);
@@ -77,7 +78,7 @@ class TimelineRecordingTest {
                 assertEquals(rank == 0 ? m : 0, count(events, ActionEvent.LOAD), "LOAD per micro-batch on rank 0");
                 assertEquals(rank == spec.rankOf(spec.numStages() - 1) ? 1 : 0, count(events, ActionEvent.LOSS));
                 long receives = schedule.actions(rank).stream().filter(a -> a.type() == ActionType.RECV_F
-                        || a.type() == ActionType.RECV_B).count();
+                        || a.type() == ActionType.RECV_B || a.type() == ActionType.RECV_L).count();
                 assertTrue(count(events, ActionEvent.WAIT) >= receives, "a WAIT per receive at least");
                 assertWaitsInsideTheirReceive(events);
             }

@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 /** Hand-made broken schedules: each must be rejected with its reason and the grid with the spot marked. */
 class ScheduleValidatorTest {
 
-    private static ScheduleException rejected(Schedule s, String problem, String markedRow) {
+    /** {@code s} is rejected with {@code problem} first and the grid row {@code markedRow} (shared with other tests). */
+    static ScheduleException rejected(Schedule s, String problem, String markedRow) {
         ScheduleException e = assertThrows(ScheduleException.class, () -> ScheduleValidator.validate(s));
         String msg = e.getMessage();
         assertTrue(msg.startsWith(problem + "\n"), msg);

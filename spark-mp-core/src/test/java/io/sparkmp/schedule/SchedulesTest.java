@@ -99,13 +99,10 @@ class SchedulesTest {
                 () -> assertMessage("stagesPerDevice must be positive, found 0",
                         () -> Schedules.generate(ScheduleKind.INTERLEAVED_1F1B, 2, 4, 0)),
                 () -> assertMessage("kind must not be null", () -> Schedules.generate(null, 2, 4, 1)),
-                () -> assertMessage("gpipe runs one stage per device: stagesPerDevice must be 1, found 2"
-                        + " (use interleaved for virtual stages)", () -> Schedules.generate(ScheduleKind.GPIPE, 2, 4, 2)),
-                () -> assertMessage("1f1b runs one stage per device: stagesPerDevice must be 1, found 3"
-                        + " (use interleaved for virtual stages)",
+                () -> assertMessage("stagesPerDevice (2) > 1 needs schedule interleaved, found gpipe", () -> Schedules.generate(ScheduleKind.GPIPE, 2, 4, 2)),
+                () -> assertMessage("stagesPerDevice (3) > 1 needs schedule interleaved, found 1f1b",
                         () -> Schedules.generate(ScheduleKind.ONE_F_ONE_B, 2, 4, 3)),
-                () -> assertMessage("interleaved 1F1B needs microBatches to be a multiple of devices:"
-                        + " microBatches (6) is not a multiple of devices (4)",
+                () -> assertMessage("interleaved needs microBatches (6) to be a multiple of stages (4)",
                         () -> Schedules.generate(ScheduleKind.INTERLEAVED_1F1B, 4, 6, 2)));
     }
 

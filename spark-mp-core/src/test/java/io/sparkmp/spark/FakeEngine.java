@@ -8,7 +8,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import io.sparkmp.transport.TensorKey;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.dataset.DataSet;
+import io.sparkmp.runtime.MiniBatch;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.IOException;
@@ -42,7 +42,7 @@ final class FakeEngine implements EngineBridge, java.io.Serializable {
             final List<Double> seen = new ArrayList<>();
 
             @Override
-            public RankStep runStep(int epoch, long step, DataSet batch) {
+            public RankStep runStep(int epoch, long step, MiniBatch batch) {
                 if ((rank == 0) != (batch != null)) {
                     throw new IllegalStateException("rank " + rank + " got batch " + batch);
                 }
@@ -50,10 +50,10 @@ final class FakeEngine implements EngineBridge, java.io.Serializable {
                     throw new IllegalStateException("injected failure at rank " + rank + " step " + step);
                 }
                 if (batch != null) {
-                    if (batch.numExamples() != spec.batchSize()) {
-                        throw new IllegalStateException("batch of " + batch.numExamples());
+                    if (batch.examples() != spec.batchSize()) {
+                        throw new IllegalStateException("batch of " + batch.examples());
                     }
-                    seen.add(batch.getFeatures().getDouble(0, 0));
+                    seen.add(batch.features(0, 1).getDouble(0, 0));
                 }
                 try {
                     Thread.sleep(ms);

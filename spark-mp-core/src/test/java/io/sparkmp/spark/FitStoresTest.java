@@ -57,7 +57,8 @@ class FitStoresTest {
         assertEquals("give one of initFrom, resumeFrom and initialParameters, found initFrom a resumeFrom b ", e.getMessage());
 
         e = refused(settings(out, "", "", "", "kill:1:2", 1));
-        assertEquals("spark.mp.test.fault must be fail:<rank>:<step> or checkpoint:<rank>:<step>, found `kill:1:2`",
+        assertEquals("spark.mp.test.fault must be fail:<rank>:<step>, checkpoint:<rank>:<step> or stall:<rank>:<step>, "
+                + "found `kill:1:2`",
                 e.getMessage());
 
         URI empty = tmp.resolve("no-checkpoints").toUri();

@@ -132,12 +132,14 @@ class PipelineTrainerTest {
                 () -> PipelineTrainer.builder(conf).microBatches(3).batchSize(64).build());
         assertEquals("microBatches (3) must divide batchSize (64)", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer.builder(conf).stages(4).build());
-        assertEquals("stages (4) must be <= the model's layer count (3)", e.getMessage());
+        assertEquals("stages x stagesPerDevice (4 x 1 = 4) must not exceed the model's layers (3)", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer.builder(conf).stages(0));
         assertEquals("stages must be >= 1, but was `0`", e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> PipelineTrainer.builder(conf).schedule(ScheduleKind.INTERLEAVED_1F1B).stagesPerDevice(1).build());
-        assertEquals("schedule interleaved needs stagesPerDevice >= 2, found 1", e.getMessage());
+                () -> PipelineTrainer.builder(conf).schedule(ScheduleKind.GPIPE).stagesPerDevice(2).build());
+        assertEquals("stagesPerDevice (2) > 1 needs schedule interleaved, found gpipe", e.getMessage());
+        // Interleaved with v = 1 is a valid schedule (Schedules, the spec and the planner accept it): so does the builder.
+        PipelineTrainer.builder(conf).schedule(ScheduleKind.INTERLEAVED_1F1B).stagesPerDevice(1).build();
         IllegalStateException twice = assertThrows(IllegalStateException.class,
                 () -> PipelineTrainer.builder(conf).epochs(2).epochs(3));
         assertEquals("epochs was already set to 2", twice.getMessage());

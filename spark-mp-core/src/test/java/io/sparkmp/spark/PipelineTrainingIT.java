@@ -241,7 +241,9 @@ class PipelineTrainingIT {
             // kill came after step 25): the same parameters as without the kill.
             double err = relativeError(result.network().params(), undisturbed.params());
             assertEquals(0.0, err, 1e-12, "relative error of the retried run vs the undisturbed one");
-            assertTrue(result.metrics().get(0).step() >= 20, "resumed at step " + result.metrics().get(0).step());
+            long resumedAt = result.metrics().stream().filter(m -> m.attempt() > 0).findFirst().orElseThrow().step();
+            assertTrue(resumedAt >= 20, "resumed at step " + resumedAt);
+            assertEquals(400, result.metrics().size(), "every step once, the earlier attempt's before the checkpoint");
             assertEquals(400, result.manifest().iteration());
             assertEquals(399, result.metrics().get(result.metrics().size() - 1).step());
         }
@@ -371,7 +373,10 @@ class PipelineTrainingIT {
         URI dir = tmp.resolve("checkpoints").toUri();
         TrainingResult r = recoveryJob(2).checkpoint(dir, 3).fault("fail:1:7").build()
                 .fit(CLUSTER.sparkContext().parallelize(DATA, 3));
-        assertEquals(6, r.metrics().get(0).step(), "the retry must start after the checkpoint of step 6");
+        assertEquals(6, firstRetried(r), "the retry must start after the checkpoint of step 6");
+        // Every step once: 0-5 as attempt 0 ran them (kept with the checkpoint), 6-9 as the retry ran them.
+        assertEquals(List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L), r.metrics().stream().map(StepReport::step).toList());
+        assertEquals(List.of(0, 0, 0, 0, 0, 0, 1, 1, 1, 1), r.metrics().stream().map(StepReport::attempt).toList());
         assertEquals(1, r.recoveredFailures().size(), r.recoveredFailures().toString());
         String failure = r.recoveredFailures().get(0);
         assertTrue(failure.startsWith("rank 1 (stage attempt 0, executor "), failure);
@@ -397,7 +402,8 @@ class PipelineTrainingIT {
         URI dir = tmp.resolve("checkpoints").toUri();
         TrainingResult r = recoveryJob(2).checkpoint(dir, 3).fault("checkpoint:1:6").build()
                 .fit(CLUSTER.sparkContext().parallelize(DATA, 3));
-        assertEquals(3, r.metrics().get(0).step(), "the incomplete checkpoint of step 6 must be skipped");
+        assertEquals(3, firstRetried(r), "the incomplete checkpoint of step 6 must be skipped");
+        assertEquals(10, r.metrics().size());
         double err = relativeError(r.network().params(), faultFree().params());
         assertTrue(err <= 1e-12, "relative error " + err);
     }
@@ -425,5 +431,43 @@ class PipelineTrainingIT {
                 .fit(CLUSTER.sparkContext().parallelize(DATA, 3)));
         assertTrue(done.getMessage().endsWith("has already trained 2 epochs (10 steps); epochs (2) is the total when "
                 + "resuming"), done.getMessage());
+    }
+
+    private static long firstRetried(TrainingResult r) {
+        return r.metrics().stream().filter(m -> m.attempt() > 0).findFirst().orElseThrow().step();
+    }
+
+    /**
+     * Rank 1 writes its layers of the checkpoint of step 6 and then never arrives at that checkpoint's barrier
+     * call (a silent peer): rank 0 gives up after spark.mp.barrier.timeout, the driver names rank 1 as the one
+     * that did not arrive, and the retry resumes from the checkpoint of step 3 to the fault-free result.
+     */
+    @Order(11)
+    @Test
+    void aRankThatNeverArrivesAtTheBarrierFailsTheAttemptWithinTheTimeout(@TempDir java.nio.file.Path tmp)
+            throws Exception {
+        URI dir = tmp.resolve("checkpoints").toUri();
+        long t0 = System.nanoTime();
+        TrainingResult r = recoveryJob(2).checkpoint(dir, 3).fault("stall:1:6")
+                .barrierTimeout(java.time.Duration.ofSeconds(8)).build()
+                .fit(CLUSTER.sparkContext().parallelize(DATA, 3));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertEquals(1, r.recoveredFailures().size(), r.recoveredFailures().toString());
+        String failure = r.recoveredFailures().get(0);
+        System.out.printf("silent peer at the barrier: fit took %.1f s; %s%n", seconds, failure);
+        assertTrue(failure.startsWith("rank 0 (stage attempt 0, executor "), failure);
+        assertTrue(failure.contains("barrier timeout: rank 0 waited "), failure);
+        assertTrue(failure.contains("at barrier call 2 (allGather, checkpoint after step 6) and not every rank arrived "
+                + "within spark.mp.barrier.timeout (8000 ms)"), failure);
+        assertTrue(failure.contains("; rank(s) [1] did not arrive at barrier call 2 (checkpoint after step 6); "
+                + "arrived: [0]"), failure);
+        java.util.regex.Matcher waited = java.util.regex.Pattern.compile("waited (\\d+) ms").matcher(failure);
+        assertTrue(waited.find(), failure);
+        long ms = Long.parseLong(waited.group(1));
+        assertTrue(ms >= 8000 && ms < 16000, "rank 0 waited " + ms + " ms: more than 2x the 8 s timeout");
+        assertEquals(3, firstRetried(r), "the stalled checkpoint never committed: the retry resumes from step 3");
+        assertEquals(10, r.metrics().size());
+        double err = relativeError(r.network().params(), faultFree().params());
+        assertTrue(err <= 1e-12, "relative error " + err);
     }
 }

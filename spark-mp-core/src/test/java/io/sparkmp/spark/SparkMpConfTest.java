@@ -5,10 +5,12 @@ import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,7 +32,7 @@ class SparkMpConfTest {
         assertEquals(120_000L, conf.get(SparkMpConf.IO_TIMEOUT));
         assertEquals(2L << 30, conf.get(SparkMpConf.DEVICE_MEMORY));
         assertTrue(conf.get(SparkMpConf.SHUFFLE));
-        assertEquals(2, conf.get(SparkMpConf.STAGES));
+        assertNull(conf.get(SparkMpConf.STAGES), "unset stages: the planner's choice, no fixed default");
         assertFalse(conf.isSet(SparkMpConf.STAGES));
         assertEquals(30_000L, conf.get(SparkMpConf.CONNECT_TIMEOUT));
     }
@@ -44,6 +46,31 @@ class SparkMpConfTest {
         assertEquals("`spark.mp.shuffle` should be boolean, but was `yes`", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SparkMpConf.of(Map.of("spark.mp.schedule", "zb")));
         assertEquals("`spark.mp.schedule` should be schedule (gpipe|1f1b|interleaved), but was `zb`", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SparkMpConf.of(Map.of("spark.mp.nonFinite", "ignore")));
+        assertEquals("`spark.mp.nonFinite` should be fail|skip, but was `ignore`", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SparkMpConf.of(Map.of("spark.mp.barrier.timeout", "soon")));
+        assertTrue(e.getMessage().startsWith("`spark.mp.barrier.timeout` should be duration"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SparkMpConf.of(Map.of("spark.mp.barrier.timeout", "0s")));
+        assertEquals("`spark.mp.barrier.timeout` must be > 0, but was `0`", e.getMessage());
+        SparkMpConf ok = SparkMpConf.of(Map.of("spark.mp.nonFinite", "SKIP", "spark.mp.barrier.timeout", "90s"));
+        assertEquals(io.sparkmp.runtime.NonFinitePolicy.SKIP, ok.get(SparkMpConf.NON_FINITE));
+        assertEquals(90_000L, ok.get(SparkMpConf.BARRIER_TIMEOUT));
+        assertEquals(io.sparkmp.runtime.NonFinitePolicy.FAIL, SparkMpConf.of(Map.of()).get(SparkMpConf.NON_FINITE));
+        assertEquals(600_000L, SparkMpConf.of(Map.of()).get(SparkMpConf.BARRIER_TIMEOUT));
+    }
+
+    @Test
+    void theBuilderChecksTheFaultToleranceSettings() {
+        PipelineTrainer.Builder b = PipelineTrainer.builder(new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder()
+                .list().layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder().nIn(2).nOut(2).build()).build());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.nonFinite(null));
+        assertEquals("nonFinite must not be null", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> b.barrierTimeout(java.time.Duration.ZERO));
+        assertEquals("barrierTimeout must be positive, found PT0S", e.getMessage());
+        b.nonFinite(io.sparkmp.runtime.NonFinitePolicy.SKIP);
+        IllegalStateException twice = assertThrows(IllegalStateException.class,
+                () -> b.nonFinite(io.sparkmp.runtime.NonFinitePolicy.FAIL));
+        assertEquals("nonFinite was already set to SKIP", twice.getMessage());
     }
 
     @Test
@@ -61,7 +88,29 @@ class SparkMpConfTest {
                 () -> SparkMpConf.of(Map.of("spark.mp.microbatches", "4")));
         assertTrue(e.getMessage().startsWith("unknown setting `spark.mp.microbatches`"), e.getMessage());
         assertTrue(e.getMessage().contains("spark.mp.microBatches"), e.getMessage());
-        assertEquals(4, SparkMpConf.of(Map.of("spark.other", "x")).get(SparkMpConf.MICRO_BATCHES));
+        assertFalse(SparkMpConf.of(Map.of("spark.other", "x")).isSet(SparkMpConf.MICRO_BATCHES));
+    }
+
+    @Test
+    void settingsResolveCodeOverConfOverTheDocumentedDefault() {
+        SparkMpConf conf = SparkMpConf.of(Map.of("spark.mp.batchSize", "20", "spark.mp.epochs", "3"));
+        TrainingSettings s = TrainingSettings.of(Map.of(SparkMpConf.EPOCHS, 5), conf);
+        assertEquals(20, s.get(SparkMpConf.BATCH_SIZE), "conf over default");
+        assertEquals(5, s.get(SparkMpConf.EPOCHS), "code over conf");
+        assertEquals(42L, s.get(SparkMpConf.SEED), "default");
+        assertNull(s.given(SparkMpConf.STAGES), "left to the planner");
+        // Every documented default is the value that applies when nothing is given.
+        TrainingSettings none = TrainingSettings.of(Map.of(), SparkMpConf.of(Map.of()));
+        String table = SparkMpConf.describe();
+        for (ConfEntry<?> e : SparkMpConf.entries()) {
+            assertEquals(e.defaultValue(), none.get(e), e.key());
+            assertTrue(table.contains("| `" + e.key() + "` | " + e.typeName() + " | `" + e.defaultText() + "` |"), e.key());
+        }
+        for (ConfEntry<?> planned : List.of(SparkMpConf.STAGES, SparkMpConf.MICRO_BATCHES,
+                SparkMpConf.STAGES_PER_DEVICE, SparkMpConf.SCHEDULE)) {
+            assertNull(planned.defaultValue(), planned.key());
+            assertEquals("(planner)", planned.defaultText(), planned.key());
+        }
     }
 
     @Test

@@ -13,6 +13,7 @@ import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.util.ArrayList;
@@ -66,7 +67,7 @@ class TrainingInputTest {
     @Test
     void routeSendsEveryExampleToPartitionZeroInInputOrder() {
         JavaRDD<DataSet> input = jsc.parallelize(chunks(), 3);
-        List<List<byte[]>> parts = TrainingInput.route(input, 4, false, 1).glom().collect();
+        List<List<byte[]>> parts = TrainingInput.route(input, 4, false, 1, DataType.FLOAT).glom().collect();
         assertEquals(4, parts.size());
         for (int p = 1; p < 4; p++) {
             assertTrue(parts.get(p).isEmpty(), "partition " + p + " must be empty");
@@ -76,21 +77,26 @@ class TrainingInputTest {
             expected.add((double) i);
         }
         assertEquals(expected, firstFeatureOfEachExample(parts.get(0)));
+        for (byte[] chunk : parts.get(0)) { // in the model's type: 4 bytes a value across the shuffle, not 8
+            DataSet ds = DataSetBytes.fromBytes(chunk);
+            assertEquals(DataType.FLOAT, ds.getFeatures().dataType());
+            assertEquals(DataType.FLOAT, ds.getLabels().dataType());
+        }
     }
 
     @Test
     void shuffledRouteIsASeededPermutationOfSingleExamples() {
         JavaRDD<DataSet> input = jsc.parallelize(chunks(), 3);
-        List<byte[]> a = TrainingInput.route(input, 2, true, 5).glom().collect().get(0);
-        List<byte[]> b = TrainingInput.route(input, 2, true, 5).glom().collect().get(0);
-        List<byte[]> c = TrainingInput.route(input, 2, true, 6).glom().collect().get(0);
+        List<byte[]> a = TrainingInput.route(input, 2, true, 5, DataType.DOUBLE).glom().collect().get(0);
+        List<byte[]> b = TrainingInput.route(input, 2, true, 5, DataType.DOUBLE).glom().collect().get(0);
+        List<byte[]> c = TrainingInput.route(input, 2, true, 6, DataType.DOUBLE).glom().collect().get(0);
         assertEquals(14, a.size(), "shuffling splits chunks into single examples");
         List<Double> fa = firstFeatureOfEachExample(a);
         assertEquals(fa, firstFeatureOfEachExample(b));
         assertNotEquals(fa, firstFeatureOfEachExample(c));
         List<Double> sorted = new ArrayList<>(fa);
         sorted.sort(null);
-        assertEquals(firstFeatureOfEachExample(TrainingInput.route(input, 2, false, 5).glom().collect().get(0)), sorted);
+        assertEquals(firstFeatureOfEachExample(TrainingInput.route(input, 2, false, 5, DataType.DOUBLE).glom().collect().get(0)), sorted);
     }
 
     private static Dataset<Row> vectorRows() {

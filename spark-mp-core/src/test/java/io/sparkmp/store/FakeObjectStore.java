@@ -12,6 +12,14 @@ public final class FakeObjectStore extends RawLocalFileSystem {
 
     static final URI ROOT = URI.create("s3a://bucket/");
 
+    /** A Hadoop configuration whose {@code s3a://} scheme is this file system (uncached). */
+    static org.apache.hadoop.conf.Configuration configuration() {
+        org.apache.hadoop.conf.Configuration c = new org.apache.hadoop.conf.Configuration();
+        c.set("fs.s3a.impl", FakeObjectStore.class.getName());
+        c.setBoolean("fs.s3a.impl.disable.cache", true);
+        return c;
+    }
+
     @Override
     public URI getUri() {
         return ROOT;

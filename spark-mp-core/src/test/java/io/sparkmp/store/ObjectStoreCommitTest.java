@@ -33,10 +33,7 @@ class ObjectStoreCommitTest {
     java.nio.file.Path tmp;
 
     private static Configuration s3a() {
-        Configuration c = new Configuration();
-        c.set("fs.s3a.impl", FakeObjectStore.class.getName());
-        c.setBoolean("fs.s3a.impl.disable.cache", true);
-        return c;
+        return FakeObjectStore.configuration();
     }
 
     @Test

@@ -206,7 +206,16 @@ public final class CapacityBenchmark {
 
     /** Runs one probe JVM to its end or its timeout, sampling the resident memory of it and its children. */
     static Probe probe(Options o, String contender, int width) throws IOException {
-        String name = contender + "-W" + width;
+        return probe(o, contender, width, "W", List.of("width=" + width, "hidden=" + o.hidden));
+    }
+
+    /**
+     * As {@link #probe(Options, String, int)} for a probe of any size: {@code tag + size} names it (W: width, B:
+     * batch), {@code args} are its own {@link CapacityProbe} arguments besides the common ones.
+     */
+    static Probe probe(Options o, String contender, int size, String tag, List<String> args) throws IOException {
+        int width = size;
+        String name = contender + "-" + tag + size;
         Path log = o.work.resolve("logs").resolve(name + ".log");
         Path out = o.work.resolve("out").resolve(o.sparkMp(contender) ? name : name + ".zip");
         deleteTree(out);
@@ -218,9 +227,10 @@ public final class CapacityBenchmark {
         // DL4J writes a memory crash dump on an OOM, by default into the working directory.
         cmd.add("-Dorg.deeplearning4j.crash.reporting.directory=" + log.getParent());
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), CapacityProbe.class.getName(),
-                "contender=" + contender, "width=" + width, "hidden=" + o.hidden, "steps=" + o.steps,
+                "contender=" + contender, "steps=" + o.steps,
                 "microBatches=" + o.microBatches, "out=" + out, "cap=" + o.cap, "executorHeapMb=" + o.executorHeapMb,
                 "deviceMemory=" + o.deviceMemory));
+        cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("OMP_NUM_THREADS", "1");
         long t0 = System.nanoTime();
@@ -245,13 +255,13 @@ public final class CapacityBenchmark {
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         try {
-            return outcome(o, contender, width, log, finished, finished ? proc.exitValue() : -1, seconds, seen);
+            return outcome(o, contender, width, name, log, finished, finished ? proc.exitValue() : -1, seconds, seen);
         } finally {
             deleteTree(out); // a trained model is gigabytes: keep only the log
         }
     }
 
-    private static Probe outcome(Options o, String contender, int width, Path log, boolean finished, int exit,
+    private static Probe outcome(Options o, String contender, int width, String name, Path log, boolean finished, int exit,
                                  double seconds, List<ProcessTreeSampler.Seen> seen) throws IOException {
         String text = Files.readString(log, StandardCharsets.UTF_8);
         List<ProbeLog.Line> lines = ProbeLog.parse(List.of(text.split("\n")));
@@ -265,7 +275,7 @@ public final class CapacityBenchmark {
         String appId = lines.stream().filter(l -> l.kind().equals("app")).map(l -> l.get("id")).findFirst().orElse(null);
         if (appId != null && System.getenv("SPARK_HOME") != null) {
             texts.putAll(executorLogs(Paths.get(System.getenv("SPARK_HOME"), "work", appId),
-                    o.work.resolve("logs"), contender + "-W" + width));
+                    o.work.resolve("logs"), name));
         }
         Map<Integer, String> executorOfRank = new LinkedHashMap<>();
         Map<Integer, long[]> measured = new LinkedHashMap<>(); // device: start, peak (the trainer's own reading)

@@ -21,6 +21,7 @@ import org.apache.spark.storage.RDDInfo;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 import scala.collection.JavaConverters;
 
@@ -77,6 +78,10 @@ public final class CapacityProbe {
     }
 
     private static void dl4j(Map<String, String> a) throws Exception {
+        if (a.containsKey("batch")) {
+            dl4jBatch(a);
+            return;
+        }
         int width = Integer.parseInt(need(a, "width"));
         int hidden = Integer.parseInt(need(a, "hidden"));
         MultiLayerNetwork net = new MultiLayerNetwork(CapacityModel.conf(width, hidden));
@@ -93,9 +98,27 @@ public final class CapacityProbe {
         finish(steps, out.length() > 0 && net.numParams() == CapacityModel.parameters(width, hidden));
     }
 
+    /** Batch capacity: {@link BatchModel} at {@code side} pixels, {@code steps} mini-batches of {@code batch}. */
+    private static void dl4jBatch(Map<String, String> a) throws Exception {
+        int batch = Integer.parseInt(need(a, "batch"));
+        int side = Integer.parseInt(need(a, "side"));
+        int steps = Integer.parseInt(need(a, "steps"));
+        MultiLayerNetwork net = new MultiLayerNetwork(BatchModel.conf(side, DataType.FLOAT));
+        net.init();
+        for (int s = 0; s < steps; s++) {
+            net.fit(BatchModel.examples((long) s * batch, batch, side, DataType.FLOAT));
+        }
+        int done = net.getIterationCount();
+        ProbeLog.say("trained", "steps", done, "loss", net.score());
+        File out = new File(need(a, "out"));
+        ModelSerializer.writeModel(net, out, true);
+        finish(done, out.length() > 0);
+    }
+
     private static void sparkMp(int stages, Map<String, String> a) throws Exception {
-        int width = Integer.parseInt(need(a, "width"));
-        int hidden = Integer.parseInt(need(a, "hidden"));
+        boolean batchRun = a.containsKey("batch");
+        int width = batchRun ? 0 : Integer.parseInt(need(a, "width"));
+        int hidden = batchRun ? 0 : Integer.parseInt(need(a, "hidden"));
         int steps = Integer.parseInt(need(a, "steps"));
         int heapMb = Integer.parseInt(need(a, "executorHeapMb"));
         String master = "local-cluster[" + stages + ",1," + heapMb + "]";
@@ -118,18 +141,34 @@ public final class CapacityProbe {
             ProbeLog.say("app", "id", jsc.sc().applicationId());
             jsc.sc().addSparkListener(new RankListener());
             LocalCluster.awaitExecutors(jsc.sc(), master);
-            MultiLayerConfiguration conf = CapacityModel.conf(width, hidden);
-            JavaRDD<DataSet> data = jsc.parallelize(CapacityModel.data(steps), 1);
-            int microBatches = Integer.parseInt(need(a, "microBatches")); // 0: the planner chooses
-            PipelineTrainer.Builder builder = PipelineTrainer.builder(conf).stages(stages);
-            if (microBatches > 0) {
-                builder.microBatches(microBatches);
+            MultiLayerConfiguration conf;
+            JavaRDD<DataSet> data;
+            int batch;
+            if (batchRun) {
+                batch = Integer.parseInt(need(a, "batch"));
+                int side = Integer.parseInt(need(a, "side"));
+                conf = BatchModel.conf(side, DataType.FLOAT);
+                // Generated on the executors, chunk by chunk: the driver never holds the training data.
+                int chunks = (int) (((long) batch * steps + BatchModel.CHUNK - 1) / BatchModel.CHUNK);
+                data = jsc.parallelize(java.util.stream.IntStream.range(0, chunks).boxed().toList(), stages)
+                        .map(c -> BatchModel.examples((long) c * BatchModel.CHUNK, BatchModel.CHUNK, side, DataType.FLOAT));
+            } else {
+                batch = CapacityModel.BATCH;
+                conf = CapacityModel.conf(width, hidden);
+                data = jsc.parallelize(CapacityModel.data(steps), 1);
             }
-            PipelineTrainer trainer = builder.schedule(ScheduleKind.ONE_F_ONE_B)
-                    .batchSize(CapacityModel.BATCH).epochs(1).shuffle(false).logEvery(1)
-                    .profile(ProfileMode.ANALYTIC).output(new File(need(a, "out")).toURI()).overwrite(true).build();
+            PipelineTrainer.Builder tb = PipelineTrainer.builder(conf).stages(stages)
+                    .schedule(ScheduleKind.ONE_F_ONE_B).batchSize(batch).epochs(1).shuffle(false).logEvery(1)
+                    .profile(ProfileMode.ANALYTIC).output(new File(need(a, "out")).toURI()).overwrite(true);
+            String mArg = need(a, "microBatches");
+            // auto or 0: the planner sizes M from the batch and the budget
+            if (!mArg.equals("auto") && Integer.parseInt(mArg) > 0) {
+                tb.microBatches(Integer.parseInt(mArg));
+            }
+            PipelineTrainer trainer = tb.build();
             // The dry run first, so that the predicted memory is reported even when training then fails.
             PipelinePlan plan = trainer.plan(data);
+            ProbeLog.say("microbatches", "m", plan.microBatches(), "size", plan.microBatchSize());
             for (StagePlan s : plan.stages()) {
                 ProbeLog.say("plan", "stage", s.index(), "m", plan.microBatches(), "first", s.firstLayer(), "end", s.endLayer(),
                         "params", s.parameters(), "predicted", s.memory().totalBytes(),
@@ -145,7 +184,10 @@ public final class CapacityProbe {
             // Never r.network(): the point is that no JVM holds the whole model. Reopening the store checks its
             // manifest and every layer file's size; it must name each layer with that layer's parameter count.
             StoreManifest m = ModelStore.open(r.store(), new Configuration()).manifest();
-            boolean complete = m.layers().size() == conf.getConfs().size() && m.iteration() >= 2;
+            long withParameters = java.util.stream.IntStream.range(0, conf.getConfs().size())
+                    .filter(i -> conf.getConf(i).getLayer().initializer().numParams(conf.getConf(i)) > 0).count();
+            // Every layer with parameters (a pooling layer has none and no file).
+            boolean complete = m.layers().size() == withParameters && m.iteration() >= 2;
             for (LayerEntry e : m.layers()) { // Adam: two moments per parameter
                 complete &= e.paramCount() == conf.getConf(e.layer()).getLayer().initializer()
                         .numParams(conf.getConf(e.layer())) && e.stateCount() == 2 * e.paramCount();

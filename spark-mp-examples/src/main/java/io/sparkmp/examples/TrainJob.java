@@ -80,10 +80,22 @@ public final class TrainJob {
             Path zip = o.outputIsZip() ? Paths.get(o.output()) : null;
             checkZipOutput(zip);
             checkTimeline(o.timeline());
-            PipelineTrainer.Builder b = PipelineTrainer.builder(conf).batchSize(o.batchSize())
-                    .epochs(o.epochs()).seed(o.seed()).shuffle(o.shuffle()).logEvery(10)
+            PipelineTrainer.Builder b = PipelineTrainer.builder(conf)
                     .progressListener(r -> out.println("progress: " + r));
-            // Choices not on the command line are left to the planner.
+            // Only flags that were given: the rest come from spark.mp.* (e.g. --conf spark.mp.batchSize=20), then
+            // from their defaults; stages, micro-batches, schedule and v not given are the planner's choice.
+            if (o.batchSize() != null) {
+                b.batchSize(o.batchSize());
+            }
+            if (o.epochs() != null) {
+                b.epochs(o.epochs());
+            }
+            if (o.seed() != null) {
+                b.seed(o.seed());
+            }
+            if (o.shuffle() != null) {
+                b.shuffle(o.shuffle());
+            }
             if (o.stages() != null) {
                 b.stages(o.stages());
             }
@@ -114,6 +126,9 @@ public final class TrainJob {
             if (o.resumeFrom() != null) {
                 b.resumeFrom(TrainJobOptions.uriOf(o.resumeFrom()));
             }
+            if (o.nonFinite() != null) {
+                b.nonFinite(o.nonFinite());
+            }
             if (o.checkpointDir() != null) {
                 b.checkpoint(TrainJobOptions.uriOf(o.checkpointDir()),
                         o.checkpointEvery() != null ? o.checkpointEvery() : SparkMpConf.CHECKPOINT_EVERY.defaultValue());
@@ -138,7 +153,7 @@ public final class TrainJob {
             }
             StepReport last = result.metrics().get(result.metrics().size() - 1);
             out.printf(Locale.ROOT, "trained %d steps (%d epochs, %d examples/epoch, %d dropped) on %d stages in "
-                            + "%.1f s: %.1f samples/s, final loss %.6f%s%n", result.metrics().size(), o.epochs(),
+                            + "%.1f s: %.1f samples/s, final loss %.6f%s%n", result.metrics().size(), last.epoch() + 1,
                     result.examplesPerEpoch(), result.droppedPerEpoch(), result.plan().devices(), result.trainingSeconds(),
                     result.samplesPerSecond(), last.loss(), o.output() == null ? "" : "; model written to "
                             + (zip != null ? zip : result.store()));

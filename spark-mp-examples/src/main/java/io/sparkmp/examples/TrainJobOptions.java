@@ -13,10 +13,11 @@ import java.util.Map;
  * Parsing checks types and ranges and names the flag and value on error. Stages, micro-batches, schedule,
  * virtual stages and boundaries are null when not given: the planner chooses them.
  */
-record TrainJobOptions(Path model, String initFrom, String train, int labelColumn, int numClasses, int batchSize,
-                       int epochs, Integer stages, Integer microBatches, ScheduleKind schedule, Integer stagesPerDevice,
-                       int[] boundaries, long seed, boolean shuffle, String output, boolean overwrite, String resumeFrom,
-                       String checkpointDir, Integer checkpointEvery, Path timeline, boolean dryRun, boolean help) {
+record TrainJobOptions(Path model, String initFrom, String train, int labelColumn, int numClasses, Integer batchSize,
+                       Integer epochs, Integer stages, Integer microBatches, ScheduleKind schedule, Integer stagesPerDevice,
+                       int[] boundaries, Long seed, Boolean shuffle, String output, boolean overwrite, String resumeFrom,
+                       String checkpointDir, Integer checkpointEvery, Path timeline, boolean dryRun, boolean help,
+                       io.sparkmp.runtime.NonFinitePolicy nonFinite) {
 
     /** Flag, value placeholder, meaning; the order of --help. */
     static final String[][] FLAGS = {
@@ -26,8 +27,8 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             {"--train", "<csv file or dir>", "training rows, read with Spark SQL; no header (required)"},
             {"--label-column", "<index>", "0-based index of the label column; all other columns are features (required)"},
             {"--num-classes", "<K>", "K > 0: labels are class indices in [0, K), one-hot encoded; 0: regression (required)"},
-            {"--batch-size", "<n>", "examples per mini-batch (default 32); a last partial mini-batch is dropped"},
-            {"--epochs", "<n>", "passes over the data (default 1)"},
+            {"--batch-size", "<n>", "examples per mini-batch (default: spark.mp.batchSize, else 32); a last partial mini-batch is dropped"},
+            {"--epochs", "<n>", "passes over the data (default: spark.mp.epochs, else 1)"},
             {"--stages", "<P>", "pipeline stages = barrier tasks = executor slots (default: the planner's choice)"},
             {"--micro-batches", "<M>", "micro-batches per mini-batch, must divide the batch size (default: the planner's)"},
             {"--schedule", "gpipe|1f1b|interleaved", "pipeline schedule (default: the planner's, 1f1b or interleaved)"},
@@ -35,8 +36,8 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             {"--boundaries", "<0,b1,..,L>", "manual split: first layer index of each stage, then the layer count "
                     + "(default: the planner's split)"},
             {"--dry-run", "", "print the plan (explain table) and exit without training"},
-            {"--seed", "<n>", "seed of initialisation and shuffling (default 42)"},
-            {"--shuffle", "true|false", "shuffle examples and mini-batch order (default false: file order)"},
+            {"--seed", "<n>", "seed of initialisation and shuffling (default: spark.mp.seed, else 42)"},
+            {"--shuffle", "true|false", "shuffle examples and mini-batch order (default: spark.mp.shuffle, else false: file order)"},
             {"--output", "<dir|URI|zip>", "write the trained model: a per-layer store (a directory or Hadoop URI, "
                     + "written by the stages themselves) or, ending in .zip, one DL4J ModelSerializer zip assembled "
                     + "on the driver (optional)"},
@@ -44,6 +45,8 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             {"--checkpoint-dir", "<dir|URI>", "write checkpoints here (a failed attempt resumes from the newest)"},
             {"--checkpoint-every", "<K>", "a checkpoint every K optimizer steps (default 100; 0: only at the end)"},
             {"--resume-from", "<dir|URI>", "continue a run from a checkpoint directory or store; --epochs is the total"},
+            {"--non-finite", "fail|skip", "a step with a NaN/infinite gradient: fail stops training (default), skip "
+                    + "leaves that step's update out on every stage and trains on"},
             {"--timeline", "<file.html>", "record the sampled steps' actions and write the timeline report here "
                     + "(optional; sampling from spark.mp.timeline.*)"},
             {"--help", "", "print this help"},
@@ -112,8 +115,8 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             }
         }
         if (help) {
-            return new TrainJobOptions(null, null, null, 0, 0, 0, 0, null, null, null, null, null, 0, false, null,
-                    false, null, null, null, null, false, true);
+            return new TrainJobOptions(null, null, null, 0, 0, null, null, null, null, null, null, null, null, null, null,
+                    false, null, null, null, null, false, true, null);
         }
         ScheduleKind schedule = null;
         if (v.containsKey("--schedule")) {
@@ -130,15 +133,15 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
                 required(v, "--train"),
                 integer(v, "--label-column", null, 0),
                 integer(v, "--num-classes", null, 0),
-                integer(v, "--batch-size", 32, 1),
-                integer(v, "--epochs", 1, 1),
+                optionalInteger(v, "--batch-size", 1),
+                optionalInteger(v, "--epochs", 1),
                 optionalInteger(v, "--stages", 1),
                 optionalInteger(v, "--micro-batches", 1),
                 schedule,
                 optionalInteger(v, "--stages-per-device", 1),
                 indices(v, "--boundaries"),
-                longValue(v, "--seed", 42),
-                bool(v, "--shuffle", false),
+                longValue(v, "--seed"),
+                bool(v, "--shuffle"),
                 v.get("--output"),
                 v.containsKey("--overwrite"),
                 v.get("--resume-from"),
@@ -146,7 +149,20 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
                 optionalInteger(v, "--checkpoint-every", 0),
                 v.containsKey("--timeline") ? Paths.get(v.get("--timeline")) : null,
                 v.containsKey("--dry-run"),
-                false);
+                false,
+                nonFinite(v));
+    }
+
+    private static io.sparkmp.runtime.NonFinitePolicy nonFinite(Map<String, String> v) {
+        String s = v.get("--non-finite");
+        if (s == null) {
+            return null;
+        }
+        try {
+            return io.sparkmp.runtime.NonFinitePolicy.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--non-finite should be fail or skip, but was `" + s + "`");
+        }
     }
 
     private static boolean known(String name) {
@@ -205,10 +221,11 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
         return out;
     }
 
-    private static long longValue(Map<String, String> v, String flag, long def) {
+    /** The flag's value, or null when not given (the spark.mp.* key or its default applies). */
+    private static Long longValue(Map<String, String> v, String flag) {
         String s = v.get(flag);
         if (s == null) {
-            return def;
+            return null;
         }
         try {
             return Long.parseLong(s.trim());
@@ -217,10 +234,11 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
         }
     }
 
-    private static boolean bool(Map<String, String> v, String flag, boolean def) {
+    /** The flag's value, or null when not given (the spark.mp.* key or its default applies). */
+    private static Boolean bool(Map<String, String> v, String flag) {
         String s = v.get(flag);
         if (s == null) {
-            return def;
+            return null;
         }
         if (s.equalsIgnoreCase("true") || s.equalsIgnoreCase("false")) {
             return Boolean.parseBoolean(s);

@@ -73,6 +73,24 @@ class TrainJobTest {
     }
 
     @Test
+    void sparkMpSettingsApplyWhereNoFlagIsGiven(@TempDir Path dir) {
+        // As `spark-submit --conf spark.mp.batchSize=20`: the flag is absent, so the key applies (it trained with 32).
+        spark.sparkContext().conf().set("spark.mp.batchSize", "20");
+        try {
+            List<String> a = new ArrayList<>(List.of(args(dir.resolve("out"))));
+            a.add("--dry-run");
+            Outcome o = run(a.toArray(new String[0]));
+            assertEquals(0, o.code(), o.err());
+            assertTrue(o.out().contains("batch 20 = "), o.out());
+            a.addAll(List.of("--batch-size", "40"));
+            Outcome flagged = run(a.toArray(new String[0]));
+            assertTrue(flagged.out().contains("batch 40 = "), "a given flag wins over the key: " + flagged.out());
+        } finally {
+            spark.sparkContext().conf().remove("spark.mp.batchSize");
+        }
+    }
+
+    @Test
     void helpListsEveryFlag() {
         Outcome o = run("--help");
         assertEquals(0, o.code());
@@ -86,6 +104,8 @@ class TrainJobTest {
         Path out = dir.resolve("m.zip");
         assertOneLineError(run(args(out, "--epochs", "x")), "--epochs should be an integer >= 1, but was `x`", out);
         assertOneLineError(run(args(out, "--schedule", "zb")), "--schedule should be gpipe, 1f1b or interleaved, but was `zb`", out);
+        assertOneLineError(run(args(out, "--non-finite", "ignore")), "--non-finite should be fail or skip, but was "
+                + "`ignore`", out);
         assertOneLineError(run("--model", "m.json"), "--train is required", out);
         assertOneLineError(run(args(out, "--model", dir.resolve("missing.json").toString())),
                 "--model " + dir.resolve("missing.json") + " cannot be read", out);
@@ -93,7 +113,7 @@ class TrainJobTest {
         assertOneLineError(run(args(out, "--checkpoint-every", "5")), "--checkpoint-every needs --checkpoint-dir", out);
         assertOneLineError(run(args(out, "--checkpoint-every", "-1", "--checkpoint-dir", dir.toString())),
                 "--checkpoint-every should be an integer >= 0, but was `-1`", out);
-        assertOneLineError(run(args(out, "--stages", "5")), "stages (5) must be <= the model's layer count (4)", out);
+        assertOneLineError(run(args(out, "--stages", "5")), "stages x stagesPerDevice (5 x 1 = 5) must not exceed the model's layers (4)", out);
         assertOneLineError(run(args(dir.resolve("no/such/dir/m.zip"))), "does not exist or is not writable",
                 dir.resolve("no/such/dir/m.zip"));
         assertOneLineError(run(args(out, "--timeline", dir.resolve("no/such/dir/t.html").toString())),

@@ -1,0 +1,226 @@
+package io.sparkmp.ml;
+
+import io.sparkmp.runtime.PipelineSpec;
+import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.spark.PipelineTrainer;
+import io.sparkmp.spark.TrainingResult;
+import io.sparkmp.plan.PipelinePlan;
+import org.apache.spark.ml.Estimator;
+import org.apache.spark.ml.param.ParamMap;
+import org.apache.spark.ml.util.DefaultParamsReader;
+import org.apache.spark.ml.util.DefaultParamsWritable;
+import org.apache.spark.ml.util.Identifiable$;
+import org.apache.spark.ml.util.MLReader;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.StructType;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+
+import java.net.URI;
+
+/**
+ * Fits a DL4J {@link MultiLayerConfiguration} pipeline-parallel on a DataFrame: the same path as
+ * {@link PipelineTrainer} (planner, barrier job, per-layer store), with Spark ML's Params.
+ *
+ * <pre>{@code
+ * PipelineParallelEstimator est = new PipelineParallelEstimator()
+ *         .setModelConfiguration(conf.toJson()).setNumClasses(3).setBatchSize(64).setEpochs(5);
+ * PipelineParallelModel model = est.fit(trainDf);
+ * Dataset<Row> scored = model.transform(testDf);  // adds prediction (and probability)
+ * }</pre>
+ *
+ * <p>Params that are not set fall back to the session's {@code spark.mp.*} settings, then to the defaults that
+ * {@code explainParams()} shows; {@code stages}, {@code microBatches}, {@code schedule} and
+ * {@code stagesPerDevice} left unset are the planner's choice. Misuse: the cluster must offer the plan's stage
+ * count of task slots at once (as for {@link PipelineTrainer}); do not fit concurrently with other barrier jobs
+ * needing the same slots.
+ */
+public final class PipelineParallelEstimator extends Estimator<PipelineParallelModel>
+        implements PipelineParallelParams, DefaultParamsWritable {
+    private static final long serialVersionUID = 1L;
+
+    private final String uid;
+    private final ParamDecls decls;
+
+    public PipelineParallelEstimator() {
+        this(Identifiable$.MODULE$.randomUID("pipelineParallel"));
+    }
+
+    public PipelineParallelEstimator(String uid) {
+        this.uid = uid;
+        this.decls = new ParamDecls(this);
+        decls.setDefaults(this);
+    }
+
+    @Override
+    public String uid() {
+        return uid;
+    }
+
+    @Override
+    public ParamDecls decls() {
+        return decls;
+    }
+
+    public PipelineParallelEstimator setFeaturesCol(String v) {
+        return (PipelineParallelEstimator) set(featuresCol(), v);
+    }
+
+    public PipelineParallelEstimator setLabelCol(String v) {
+        return (PipelineParallelEstimator) set(labelCol(), v);
+    }
+
+    public PipelineParallelEstimator setPredictionCol(String v) {
+        return (PipelineParallelEstimator) set(predictionCol(), v);
+    }
+
+    public PipelineParallelEstimator setProbabilityCol(String v) {
+        return (PipelineParallelEstimator) set(probabilityCol(), v);
+    }
+
+    /** The model, as {@code MultiLayerConfiguration.toJson()}. */
+    public PipelineParallelEstimator setModelConfiguration(String json) {
+        return (PipelineParallelEstimator) set(modelConfiguration(), json);
+    }
+
+    public PipelineParallelEstimator setNumClasses(int v) {
+        return (PipelineParallelEstimator) set(numClasses(), v);
+    }
+
+    public PipelineParallelEstimator setStages(int v) {
+        return (PipelineParallelEstimator) set(stages(), v);
+    }
+
+    public PipelineParallelEstimator setMicroBatches(int v) {
+        return (PipelineParallelEstimator) set(microBatches(), v);
+    }
+
+    /** {@code gpipe}, {@code 1f1b} or {@code interleaved}. */
+    public PipelineParallelEstimator setSchedule(String v) {
+        return (PipelineParallelEstimator) set(schedule(), v);
+    }
+
+    public PipelineParallelEstimator setStagesPerDevice(int v) {
+        return (PipelineParallelEstimator) set(stagesPerDevice(), v);
+    }
+
+    public PipelineParallelEstimator setBatchSize(int v) {
+        return (PipelineParallelEstimator) set(batchSize(), v);
+    }
+
+    public PipelineParallelEstimator setEpochs(int v) {
+        return (PipelineParallelEstimator) set(epochs(), v);
+    }
+
+    public PipelineParallelEstimator setSeed(long v) {
+        return (PipelineParallelEstimator) set(seed(), v);
+    }
+
+    public PipelineParallelEstimator setShuffle(boolean v) {
+        return (PipelineParallelEstimator) set(shuffle(), v);
+    }
+
+    public PipelineParallelEstimator setCheckpointDir(String v) {
+        return (PipelineParallelEstimator) set(checkpointDir(), v);
+    }
+
+    public PipelineParallelEstimator setCheckpointEvery(int v) {
+        return (PipelineParallelEstimator) set(checkpointEvery(), v);
+    }
+
+    public PipelineParallelEstimator setTransformMode(String v) {
+        return (PipelineParallelEstimator) set(transformMode(), v);
+    }
+
+    public PipelineParallelEstimator setTransformBatchSize(int v) {
+        return (PipelineParallelEstimator) set(transformBatchSize(), v);
+    }
+
+    /**
+     * Trains on {@code dataset} (checked first: columns, types, vector size, label range, settings; all before
+     * the training job).
+     *
+     * @throws IllegalArgumentException for a missing or unusable column, a wrong vector size, labels outside
+     *     [0, numClasses), an output layer that does not match numClasses, or bad settings
+     */
+    @Override
+    public PipelineParallelModel fit(Dataset<?> dataset) {
+        transformSchema(dataset.schema(), true);
+        Dataset<Row> df = dataset.toDF();
+        ModelColumns.requireVectorSize(df, getFeaturesCol(), configuration());
+        PipelineTrainer trainer = trainer(configuration());
+        TrainingResult r = trainer.fit(df, getFeaturesCol(), getLabelCol(), getNumClasses());
+        PipelinePlan plan = r.plan();
+        PipelineSpec split = PipelineSpec.of(configuration(), plan.boundaries(), plan.schedule(), plan.devices(),
+                plan.stagesPerDevice(), plan.microBatches(), plan.batchSize(), getSeed());
+        PipelineParallelModel model = new PipelineParallelModel(uid, split, r.store(), ModelFit.of(plan));
+        return copyValues(model, ParamMap.empty()).setParent(this);
+    }
+
+    /** The trainer these Params describe: only Params that were set are given, the rest come from spark.mp.*. */
+    PipelineTrainer trainer(MultiLayerConfiguration conf) {
+        PipelineTrainer.Builder b = PipelineTrainer.builder(conf);
+        if (isSet(stages())) {
+            b.stages((Integer) getOrDefault(stages()));
+        }
+        if (isSet(microBatches())) {
+            b.microBatches((Integer) getOrDefault(microBatches()));
+        }
+        if (isSet(schedule())) {
+            b.schedule(ScheduleKind.parse(getOrDefault(schedule())));
+        }
+        if (isSet(stagesPerDevice())) {
+            b.stagesPerDevice((Integer) getOrDefault(stagesPerDevice()));
+        }
+        if (isSet(batchSize())) {
+            b.batchSize(getBatchSize());
+        }
+        if (isSet(epochs())) {
+            b.epochs(getEpochs());
+        }
+        if (isSet(seed())) {
+            b.seed(getSeed());
+        }
+        if (isSet(shuffle())) {
+            b.shuffle(getShuffle());
+        }
+        if (isSet(checkpointDir()) && !getCheckpointDir().isBlank()) {
+            b.checkpoint(URI.create(getCheckpointDir()), getCheckpointEvery());
+        }
+        return b.build();
+    }
+
+    private MultiLayerConfiguration configuration() {
+        if (!isDefined(modelConfiguration())) {
+            throw new IllegalArgumentException(uid + ": modelConfiguration is not set (give the DL4J "
+                    + "MultiLayerConfiguration as JSON with setModelConfiguration(conf.toJson()))");
+        }
+        return MultiLayerConfiguration.fromJson(getModelConfiguration());
+    }
+
+    /**
+     * Checks the input columns (features an ML Vector; label numeric) and that the model's output layer matches
+     * {@code numClasses}; adds the prediction (and probability) columns.
+     */
+    @Override
+    public StructType transformSchema(StructType schema) {
+        MultiLayerConfiguration conf = configuration();
+        ModelColumns.requireOutputWidth(conf, getNumClasses());
+        ModelColumns.requireColumn(schema, getLabelCol(), "label");
+        return ModelColumns.outputSchema(schema, getFeaturesCol(), conf, getNumClasses(), getPredictionCol(),
+                getProbabilityCol());
+    }
+
+    @Override
+    public PipelineParallelEstimator copy(ParamMap extra) {
+        return (PipelineParallelEstimator) defaultCopy(extra);
+    }
+
+    public static MLReader<PipelineParallelEstimator> read() {
+        return new DefaultParamsReader<>();
+    }
+
+    public static PipelineParallelEstimator load(String path) {
+        return read().load(path);
+    }
+}

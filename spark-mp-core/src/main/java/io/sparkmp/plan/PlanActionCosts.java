@@ -1,0 +1,70 @@
+package io.sparkmp.plan;
+
+import io.sparkmp.schedule.Action;
+import io.sparkmp.schedule.ActionCosts;
+
+/**
+ * Per-action device time and per-link latency of a plan, for simulating the schedule the runtime executes. F
+ * and B take the stage's forward and backward (recomputation included). Without measured
+ * {@link RuntimeCosts}: a SEND takes the bytes it puts on the link over the plan's bandwidth, each message the
+ * link's latency, STEP the stage's optimizer step, and LOAD, SEND_L and LOSS nothing. With them: a SEND takes
+ * the measured sender's time for its bytes, a message the measured latency for its bytes, LOAD the measured
+ * cost of the micro-batch's examples, SEND_L a message's fixed sender time (labels are small), and STEP the
+ * optimizer step plus the measured per-step overhead.
+ */
+final class PlanActionCosts implements ActionCosts {
+    private final PipelinePlan plan;
+    private final RuntimeCosts rc;
+    private final double bandwidth;
+    private final double[] update;
+    private final double[] latency;
+
+    PlanActionCosts(PipelinePlan plan) {
+        this.plan = plan;
+        this.rc = plan.runtimeCosts();
+        this.bandwidth = plan.bandwidthBytesPerSecond();
+        int k = plan.numStages();
+        update = new double[k];
+        latency = new double[Math.max(0, k - 1)];
+        for (int s = 0; s < k; s++) {
+            StagePlan st = plan.stage(s);
+            // timeSeconds = forward + backward + sends + update / M: the update is what is left over.
+            double perMicroBatch = st.timeSeconds() - st.forwardSeconds() - st.backwardSeconds() - st.sendSeconds();
+            update[s] = Math.max(0, perMicroBatch * plan.microBatches()) + rc.stepSeconds();
+            if (s + 1 < k) {
+                if (rc.measured()) {
+                    latency[s] = rc.latency(st.bytesSentForward());
+                } else {
+                    // sendSeconds = per message (latency + bytes / bandwidth) for each neighbour.
+                    int links = s > 0 ? 2 : 1;
+                    double wire = (st.bytesSentForward() + st.bytesSentBackward()) / bandwidth;
+                    latency[s] = Math.max(0, (st.sendSeconds() - wire) / links);
+                }
+            }
+        }
+    }
+
+    @Override
+    public double duration(Action a) {
+        StagePlan st = plan.stage(a.stage());
+        return switch (a.type()) {
+            case FORWARD -> st.forwardSeconds();
+            case BACKWARD -> st.backwardSeconds();
+            case SEND_F -> send(st.bytesSentForward());
+            case SEND_B -> send(st.bytesSentBackward());
+            case STEP -> update[a.stage()];
+            case LOAD -> rc.load(plan.microBatchSize());
+            case SEND_L -> rc.sendSeconds();
+            default -> 0;
+        };
+    }
+
+    private double send(long bytes) {
+        return rc.measured() ? rc.send(bytes) : bytes / bandwidth;
+    }
+
+    @Override
+    public double latency(int fromStage, int toStage) {
+        return latency[Math.min(fromStage, toStage)];
+    }
+}

@@ -1,0 +1,77 @@
+package io.sparkmp.ml;
+
+import org.apache.spark.ml.Pipeline;
+import org.apache.spark.ml.PipelineStage;
+import org.apache.spark.ml.feature.StringIndexer;
+import org.apache.spark.ml.feature.VectorAssembler;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Random;
+
+/** Shared data and models of the ML tests: a CSV of 3 Gaussian classes and a small MLP. */
+final class MlFixtures {
+    static final String[] CLASSES = {"setosa", "versicolor", "virginica"};
+
+    private MlFixtures() {
+    }
+
+    /** {@code rows} rows of f0..f3 (class c shifts feature c by 2) and a string label, as a CSV file. */
+    static Path writeCsv(Path dir, int rows, long seed) throws IOException {
+        Random r = new Random(seed);
+        StringBuilder sb = new StringBuilder("f0,f1,f2,f3,species\n");
+        for (int i = 0; i < rows; i++) {
+            int c = r.nextInt(3);
+            for (int j = 0; j < 4; j++) {
+                sb.append(String.format(Locale.ROOT, "%.5f,", (j == c ? 2.0 : 0) + 0.6 * r.nextGaussian()));
+            }
+            sb.append(CLASSES[c]).append('\n');
+        }
+        Path f = dir.resolve("data-" + seed + ".csv");
+        Files.writeString(f, sb.toString());
+        return f;
+    }
+
+    static Dataset<Row> readCsv(SparkSession spark, Path csv) {
+        return spark.read().option("header", "true").option("inferSchema", "true").csv(csv.toString());
+    }
+
+    /** 4 inputs, three tanh layers of 8, softmax over 3 classes; double precision, Adam. */
+    static MultiLayerConfiguration classifier() {
+        return new NeuralNetConfiguration.Builder().seed(11).dataType(DataType.DOUBLE).updater(new Adam(0.05))
+                .weightInit(WeightInit.XAVIER).list()
+                .layer(new DenseLayer.Builder().nIn(4).nOut(8).activation(Activation.TANH).build())
+                .layer(new DenseLayer.Builder().nIn(8).nOut(8).activation(Activation.TANH).build())
+                .layer(new DenseLayer.Builder().nIn(8).nOut(8).activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(3)
+                        .activation(Activation.SOFTMAX).build())
+                .build();
+    }
+
+    /** VectorAssembler (f0..f3) -> StringIndexer (species) -> the estimator, on 2 stages. */
+    static Pipeline pipeline(PipelineParallelEstimator est) {
+        VectorAssembler assembler = new VectorAssembler().setInputCols(new String[] {"f0", "f1", "f2", "f3"})
+                .setOutputCol("features");
+        StringIndexer labels = new StringIndexer().setInputCol("species").setOutputCol("label");
+        return new Pipeline().setStages(new PipelineStage[] {assembler, labels, est});
+    }
+
+    static PipelineParallelEstimator estimator() {
+        return new PipelineParallelEstimator().setModelConfiguration(classifier().toJson()).setNumClasses(3)
+                .setStages(2).setMicroBatches(2).setBatchSize(16).setEpochs(15).setSeed(5);
+    }
+}
