@@ -13,8 +13,6 @@ import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.WorkspaceMode;
-import org.deeplearning4j.nn.conf.dropout.Dropout;
-import org.deeplearning4j.nn.conf.dropout.IDropout;
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -51,14 +49,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  */
 public final class ModelSlicer {
 
-    /** Layer configuration classes a stage can run (exact classes: subclasses differ in semantics). */
-    public static final Set<Class<? extends Layer>> SUPPORTED_LAYERS = Set.of(DenseLayer.class, OutputLayer.class,
-            ConvolutionLayer.class, SubsamplingLayer.class, BatchNormalization.class, DropoutLayer.class,
-            ActivationLayer.class, LSTM.class, RnnOutputLayer.class);
-
-    /** Layers whose input size DL4J must know (set by setInputType or by hand). */
-    private static final Set<Class<? extends Layer>> SIZED_LAYERS = Set.of(DenseLayer.class, OutputLayer.class,
-            ConvolutionLayer.class, BatchNormalization.class, LSTM.class, RnnOutputLayer.class);
+    /**
+     * The layer classes of DL4J 1.0.0-M2.1 whose input kind the slicer checks against the previous layer's output
+     * (exact classes; any other layer's input is checked by DL4J when the stage is built).
+     */
+    private static final Set<Class<? extends Layer>> KIND_CHECKED = Set.of(DenseLayer.class, OutputLayer.class,
+            ConvolutionLayer.class, SubsamplingLayer.class, LSTM.class, RnnOutputLayer.class);
 
     private enum Kind { FF, CNN, RNN }
 
@@ -107,7 +103,7 @@ public final class ModelSlicer {
 
     /**
      * Checks that every layer of {@code conf} can run as (part of) a pipeline stage: supported layer
-     * types, per-layer dropout of the plain {@link Dropout} kind, an output layer last and only last,
+     * types (the rule of {@link LayerSupport}), an output layer last and only last,
      * standard backprop, and layer sizes/preprocessors present (i.e. the configuration was built with
      * {@code setInputType}).
      *
@@ -129,23 +125,18 @@ public final class ModelSlicer {
         for (int i = 0; i < n; i++) {
             Layer layer = conf.getConf(i).getLayer();
             String name = describe(i, layer);
-            if (!SUPPORTED_LAYERS.contains(layer.getClass())) {
-                throw new IllegalArgumentException(name + " is not supported; supported layer types are "
-                        + SUPPORTED_LAYERS.stream().map(Class::getSimpleName).sorted().collect(Collectors.joining(", ")));
+            String why = LayerSupport.rejection(layer);
+            if (why != null) {
+                throw new IllegalArgumentException(name + " " + why);
             }
-            IDropout d = layer.getIDropout();
-            if (d != null && d.getClass() != Dropout.class) {
-                throw new IllegalArgumentException(name + " uses dropout " + d.getClass().getSimpleName()
-                        + ": only Dropout is supported (its masks are regenerated per example)");
-            }
-            boolean output = layer instanceof OutputLayer || layer instanceof RnnOutputLayer;
+            boolean output = LayerSupport.isOutput(layer);
             if (output && i != n - 1) {
                 throw new IllegalArgumentException(name + " is an output layer but not the last layer (" + (n - 1) + ")");
             }
             if (!output && i == n - 1) {
-                throw new IllegalArgumentException("the last " + name + " must be an output layer (OutputLayer or RnnOutputLayer)");
+                throw new IllegalArgumentException("the last " + name + " must be an output layer (an output or loss layer)");
             }
-            if (SIZED_LAYERS.contains(layer.getClass()) && ((FeedForwardLayer) layer).getNIn() <= 0) {
+            if (LayerSupport.needsNIn(layer) && ((FeedForwardLayer) layer).getNIn() <= 0) {
                 throw new IllegalArgumentException(name + " has nIn " + ((FeedForwardLayer) layer).getNIn()
                         + ": build the configuration with setInputType(...) so DL4J infers layer sizes and input preprocessors");
             }
@@ -159,8 +150,8 @@ public final class ModelSlicer {
                         + " produces " + label(kind) + " activations and there is no input preprocessor: build the"
                         + " configuration with setInputType(...) so DL4J adds one");
             }
-            Kind out = layerOutputKind(layer);
-            kind = out != null ? out : kind;
+            // A layer the slicer does not know may change the activation kind (e.g. Convolution1D: recurrent out).
+            kind = KIND_CHECKED.contains(layer.getClass()) ? layerOutputKind(layer) : null;
         }
     }
 
@@ -264,25 +255,15 @@ public final class ModelSlicer {
             offset += n;
         }
         MultiLayerConfiguration sliceConf = sliceConfiguration(conf, from, to);
-        for (int i = from; i < to; i++) {
-            Layer layer = sliceConf.getConf(i - from).getLayer();
-            if (layer.getIDropout() instanceof Dropout d) {
-                layer.setIDropout(new ExampleSeededDropout(d.getP(), d.getPSchedule(), seed, i));
-            }
-        }
+        ExampleSeededDropout.Context dropoutContext = StageLayers.seedDropouts(sliceConf, from, seed);
         SliceNetwork net = new SliceNetwork(sliceConf);
         if (flat == null) {
             net.init();
         } else {
             net.init(flat, false);
         }
-        List<InputPreProcessor> upstream = new ArrayList<>();
-        for (int i = 0; i < from; i++) {
-            if (conf.getInputPreProcess(i) != null) {
-                upstream.add(conf.getInputPreProcess(i).clone());
-            }
-        }
-        return new StageSlice(stage, numStages, from, to, net, upstream, recompute, fusedUpdate);
+        return new StageSlice(stage, numStages, from, to, net, MaskFlow.upTo(conf, from), dropoutContext, recompute,
+                fusedUpdate);
     }
 
     static String describe(int index, Layer layer) {
@@ -290,6 +271,9 @@ public final class ModelSlicer {
     }
 
     private static Kind inputKind(Layer layer) {
+        if (!KIND_CHECKED.contains(layer.getClass())) {
+            return null;
+        }
         if (layer instanceof ConvolutionLayer || layer instanceof SubsamplingLayer) {
             return Kind.CNN;
         }

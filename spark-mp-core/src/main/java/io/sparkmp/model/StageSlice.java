@@ -68,7 +68,6 @@ public final class StageSlice {
     private final int fromLayer;
     private final int toLayer;
     private final SliceNetwork net;
-    private final List<ExampleSeededDropout> dropouts = new ArrayList<>();
     private final boolean recompute;
     /** Where the layers' backward writes from a step's second micro-batch on; made at the first such backward. */
     private INDArray gradientScratch;
@@ -88,8 +87,10 @@ public final class StageSlice {
     private final Map<Integer, INDArray[]> stash = new HashMap<>();
     private final List<INDArray> runningStatSums = new ArrayList<>();
     private final Map<Integer, INDArray[]> inputs = new HashMap<>();
-    /** Preprocessors of the layers before this stage: they reshape the features mask on its way here. */
-    private final List<InputPreProcessor> upstreamPreprocessors;
+    /** Preprocessors and layers before this stage: they change the features mask on its way here. */
+    private final MaskFlow upstream;
+    /** Read by every dropout of this stage's layers (wrapped ones included). */
+    private final ExampleSeededDropout.Context dropoutContext;
 
     private Gradient gradientLayout;
     private long step = -1;
@@ -99,19 +100,15 @@ public final class StageSlice {
     private int forwardStateOf = -1;
     private double lossSum;
 
-    StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, List<InputPreProcessor> upstream,
-               boolean recompute, boolean fusedUpdate) {
-        this.upstreamPreprocessors = List.copyOf(upstream);
+    StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, MaskFlow upstream,
+               ExampleSeededDropout.Context dropoutContext, boolean recompute, boolean fusedUpdate) {
+        this.upstream = upstream;
+        this.dropoutContext = dropoutContext;
         this.stage = stage;
         this.numStages = numStages;
         this.fromLayer = fromLayer;
         this.toLayer = toLayer;
         this.net = net;
-        for (int i = 0; i < net.getnLayers(); i++) {
-            if (net.getLayer(i).conf().getLayer().getIDropout() instanceof ExampleSeededDropout d) {
-                dropouts.add(d);
-            }
-        }
         long n = net.numParams();
         this.fusedUpdate = fusedUpdate && n > 0;
         if (this.fusedUpdate) {
@@ -130,10 +127,14 @@ public final class StageSlice {
         }
     }
 
-    /** Whether a layer's backward reads state its forward left in the layer object beyond its input. */
+    /**
+     * Whether a layer's backward reads state its forward left in the layer object beyond its input, or is not known
+     * to read only its input ({@link LayerSupport#needsRecompute}).
+     */
     static boolean hasForwardState(MultiLayerNetwork net) {
         for (int i = 0; i < net.getnLayers(); i++) {
-            if (net.getLayer(i).conf().getLayer() instanceof BatchNormalization) {
+            // The configuration's layer: a wrapper's runtime layer reports the wrapped layer's configuration.
+            if (LayerSupport.needsRecompute(net.getLayerWiseConfigurations().getConf(i).getLayer())) {
                 return true;
             }
         }
@@ -173,7 +174,7 @@ public final class StageSlice {
             INDArray view = flat.get(NDArrayIndex.interval(0, len));
             layer.setBackpropGradientsViewArray(view);
             Gradient g = new DefaultGradient(view);
-            for (Map.Entry<String, INDArray> e : c.getLayer().initializer().getGradientsFromFlattened(c, view).entrySet()) {
+            for (Map.Entry<String, INDArray> e : StageLayers.gradientsFromFlattened(c, view).entrySet()) {
                 g.setGradientFor(e.getKey(), e.getValue());
             }
             layerGradients[i] = g;
@@ -730,17 +731,10 @@ public final class StageSlice {
         if (featuresMask == null) {
             return;
         }
-        INDArray mask = featuresMask;
-        MaskState state = MaskState.Active;
-        for (InputPreProcessor p : upstreamPreprocessors) {
-            Pair<INDArray, MaskState> next = p.feedForwardMaskArray(mask, state, microBatchSize);
-            if (next == null || next.getFirst() == null) {
-                return;
-            }
-            mask = next.getFirst();
-            state = next.getSecond();
+        Pair<INDArray, MaskState> here = upstream.apply(featuresMask, MaskState.Active, microBatchSize);
+        if (here != null) {
+            net.feedForwardMaskArray(here.getFirst(), here.getSecond(), microBatchSize);
         }
-        net.feedForwardMaskArray(mask, state, microBatchSize);
     }
 
     private INDArray[] takeInput(int microBatch) {
@@ -754,9 +748,7 @@ public final class StageSlice {
     }
 
     private void setDropoutContext(int microBatch) {
-        for (ExampleSeededDropout d : dropouts) {
-            d.setContext(step, (long) microBatch * microBatchSize, microBatchSize);
-        }
+        dropoutContext.set(step, (long) microBatch * microBatchSize, microBatchSize);
     }
 
     private void requireStep() {

@@ -1,5 +1,8 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.model.ModelInput;
+import io.sparkmp.model.ModelSlicer;
+
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.runtime.PipelineSpec;
 import io.sparkmp.schedule.PipelineRules;
@@ -14,8 +17,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
-import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
 import org.slf4j.Logger;
@@ -117,7 +118,7 @@ public final class PipelineTrainer {
     /** Dry run on rows, with the columns of {@link #fit(Dataset, String, String, int)} (checked the same way). */
     public PipelinePlan plan(Dataset<Row> data, String featuresCol, String labelCol, int numClasses) {
         TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
-        return plan(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, inputWidth(conf),
+        return plan(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, modelInput(conf),
                 TrainingInput.ROW_CHUNK));
     }
 
@@ -150,7 +151,7 @@ public final class PipelineTrainer {
             }
             throw bad;
         }
-        JavaRDD<DataSet> rows = TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, inputWidth(conf),
+        JavaRDD<DataSet> rows = TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, modelInput(conf),
                 TrainingInput.ROW_CHUNK);
         if (l == null) {
             l = launchable(sc, rows);
@@ -296,13 +297,18 @@ public final class PipelineTrainer {
         return conf.getConfs().size();
     }
 
-    /** nIn of the first layer, or -1 when it is not a feed-forward layer with a known width. */
+    /** What a row of features must hold for the model ({@link ModelInput}), or null when the model does not tell. */
+    static ModelInput modelInput(MultiLayerConfiguration conf) {
+        return ModelInput.of(conf);
+    }
+
+    /**
+     * Feature values per example the model's input type fixes ({@link ModelInput#fixedWidth}: convolutional-flat,
+     * embedding index columns, a dense first layer's nIn), or -1 when it does not (recurrent inputs, unknown).
+     */
     public static int inputWidth(MultiLayerConfiguration conf) {
-        Layer first = conf.getConf(0).getLayer();
-        if (first instanceof FeedForwardLayer ff && ff.getNIn() > 0) {
-            return (int) ff.getNIn();
-        }
-        return -1;
+        ModelInput input = ModelInput.of(conf);
+        return input == null ? -1 : Math.toIntExact(input.fixedWidth());
     }
 
     /** The rules between settings once the plan fixed them: each checked once, with one message. */
@@ -631,6 +637,7 @@ public final class PipelineTrainer {
          * @throws IllegalArgumentException e.g. "microBatches (3) must divide batchSize (64)"
          */
         public PipelineTrainer build() {
+            ModelSlicer.validate(conf); // unsupported layers and the like: a driver-side error before any job
             checkCrossFields((Integer) settings.get(SparkMpConf.STAGES),
                     (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE),
                     (Integer) settings.get(SparkMpConf.MICRO_BATCHES), (ScheduleKind) settings.get(SparkMpConf.SCHEDULE),

@@ -186,17 +186,16 @@ final class PlanResolver {
                 + first.getClass().getSimpleName() + "): give it with PipelineTrainer.Builder.inputType(...)");
     }
 
-    /** The input type when given or told by a plain feed-forward first layer with nIn; null otherwise. */
+    /**
+     * The input type when given or told by the model ({@link io.sparkmp.model.ModelInput}: feed-forward,
+     * convolutional-flat, embedding index columns); null otherwise (a recurrent input's length is not in the model).
+     */
     static InputType inputTypeOf(MultiLayerConfiguration conf, InputType given) {
         if (given != null) {
             return given;
         }
-        Layer first = conf.getConf(0).getLayer();
-        if (first instanceof FeedForwardLayer ff && !(first instanceof ConvolutionLayer)
-                && !(first instanceof BaseRecurrentLayer) && ff.getNIn() > 0 && conf.getInputPreProcess(0) == null) {
-            return InputType.feedForward(ff.getNIn());
-        }
-        return null;
+        io.sparkmp.model.ModelInput input = io.sparkmp.model.ModelInput.of(conf);
+        return input == null ? null : input.inputType();
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.sparkmp.spark;
 
+import io.sparkmp.model.ModelInput;
+
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.ml.linalg.Vector;
@@ -152,6 +154,21 @@ final class TrainingInput {
      */
     static JavaRDD<DataSet> fromRows(Dataset<Row> df, String featuresCol, String labelCol, int numClasses,
                                      int expectedWidth, int chunk) {
+        return fromRows(df, featuresCol, labelCol, numClasses, expectedWidth, null, chunk);
+    }
+
+    /**
+     * As {@link #fromRows(Dataset, String, String, int, int, int)}, each row checked against and shaped for the
+     * model's input ({@link ModelInput}: a recurrent input's row of {@code nIn * T} values becomes {@code [nIn, T]});
+     * {@code input} null: rows as they are, unchecked.
+     */
+    static JavaRDD<DataSet> fromRows(Dataset<Row> df, String featuresCol, String labelCol, int numClasses,
+                                     ModelInput input, int chunk) {
+        return fromRows(df, featuresCol, labelCol, numClasses, -1, input, chunk);
+    }
+
+    private static JavaRDD<DataSet> fromRows(Dataset<Row> df, String featuresCol, String labelCol, int numClasses,
+                                             int expectedWidth, ModelInput input, int chunk) {
         int fi = df.schema().fieldIndex(featuresCol);
         int li = df.schema().fieldIndex(labelCol);
         return df.javaRDD().mapPartitions(rows -> new Iterator<DataSet>() {
@@ -171,10 +188,24 @@ final class TrainingInput {
                         throw new IllegalArgumentException("features column `" + featuresCol + "` has " + x.length
                                 + " values in row " + r + ", the model input expects " + expectedWidth);
                     }
+                    String bad = input == null ? null : input.mismatch(x.length);
+                    if (bad != null) {
+                        throw new IllegalArgumentException("features column `" + featuresCol + "` has " + bad
+                                + " (row " + r + ")");
+                    }
+                    if (!xs.isEmpty() && x.length != xs.get(0).length) {
+                        throw new IllegalArgumentException("features column `" + featuresCol + "` has " + x.length
+                                + " values in row " + r + " but " + xs.get(0).length + " in an earlier row of the same chunk");
+                    }
                     xs.add(x);
                     ys.add(label(r, li, labelCol, numClasses));
                 }
-                return new DataSet(Nd4j.create(xs.toArray(new double[0][])), Nd4j.create(ys.toArray(new double[0][])));
+                INDArray features = Nd4j.create(xs.toArray(new double[0][]));
+                if (input != null && input.perStep() > 0) {
+                    long[] one = input.exampleShape(xs.get(0).length);
+                    features = features.reshape('c', xs.size(), one[0], one[1]);
+                }
+                return new DataSet(features, Nd4j.create(ys.toArray(new double[0][])));
             }
         });
     }

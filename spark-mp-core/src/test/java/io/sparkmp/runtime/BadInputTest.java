@@ -21,8 +21,6 @@ import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
-import org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn;
-import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -90,25 +88,32 @@ class BadInputTest {
     void unsupportedLayerIsNamedWithItsIndex() {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().list()
                 .layer(new DenseLayer.Builder().nOut(4).build())
-                .layer(new SimpleRnn.Builder().nOut(4).build())
-                .layer(new RnnOutputLayer.Builder().nOut(2).build())
-                .setInputType(InputType.recurrent(3, 2)).build();
+                .layer(new org.deeplearning4j.nn.conf.layers.AutoEncoder.Builder().nOut(4).build())
+                .layer(new OutputLayer.Builder().nOut(2).build())
+                .setInputType(InputType.feedForward(3)).build();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> PipelineSpec.of(conf, new int[] {0, 1, 3}, ScheduleKind.GPIPE, 2, 1, 2, 4, 1));
-        assertTrue(e.getMessage().startsWith("layer 1 (SimpleRnn) is not supported; supported layer types are ActivationLayer, "
-                + "BatchNormalization, ConvolutionLayer, DenseLayer, DropoutLayer, LSTM, OutputLayer, RnnOutputLayer, "
-                + "SubsamplingLayer"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("layer 1 (AutoEncoder) is a pretraining layer: its training forward corrupts "
+                + "or samples its input from the thread's random stream"), e.getMessage());
     }
 
     @Test
     void unsupportedDropoutKindIsNamed() {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().list()
-                .layer(new DenseLayer.Builder().nOut(4).dropOut(new GaussianDropout(0.1)).build())
+                .layer(new DenseLayer.Builder().nOut(4).dropOut(new CustomDropout()).build())
                 .layer(new OutputLayer.Builder().nOut(2).build())
                 .setInputType(InputType.feedForward(3)).build();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ModelSlicer.validate(conf));
-        assertEquals("layer 0 (DenseLayer) uses dropout GaussianDropout: only Dropout is supported (its masks are "
-                + "regenerated per example)", e.getMessage());
+        assertEquals("layer 0 (DenseLayer) uses dropout CustomDropout: only Dropout, GaussianDropout, GaussianNoise, "
+                + "AlphaDropout and SpatialDropout are supported (their masks are regenerated per example, so every split "
+                + "trains the same)", e.getMessage());
+    }
+
+    /** A user's own dropout kind: the stages cannot regenerate its masks per example. */
+    static final class CustomDropout extends GaussianDropout {
+        CustomDropout() {
+            super(0.1);
+        }
     }
 
     @Test

@@ -207,12 +207,19 @@ public final class TrainJob {
         } catch (IOException e) {
             throw new IllegalArgumentException("--model " + p + " cannot be read: " + e);
         }
+        MultiLayerConfiguration conf;
         try {
-            return MultiLayerConfiguration.fromJson(json);
+            conf = MultiLayerConfiguration.fromJson(json);
         } catch (RuntimeException e) {
             throw new IllegalArgumentException("--model " + p + " is not a DL4J MultiLayerConfiguration JSON: "
                     + firstLine(rootMessage(e)));
         }
+        try {
+            io.sparkmp.model.ModelSlicer.validate(conf); // unsupported layers: exit 2 before Spark starts
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--model " + p + ": " + e.getMessage());
+        }
+        return conf;
     }
 
     private static void checkZipOutput(Path output) {
@@ -256,10 +263,10 @@ public final class TrainJob {
                     + " columns of " + o.train());
         }
         int width = fields.length - 1;
-        int nIn = modelInputWidth(conf);
-        if (nIn > 0 && width != nIn) {
+        io.sparkmp.model.ModelInput input = io.sparkmp.model.ModelInput.of(conf);
+        if (input != null && !input.fits(width)) {
             throw new IllegalArgumentException("--train " + o.train() + " has " + fields.length + " columns (" + width
-                    + " features + label), but the model input expects " + nIn + " features");
+                    + " features + label), but the model input expects " + input.expected());
         }
         List<Column> features = new ArrayList<>();
         for (int i = 0; i < fields.length; i++) {
@@ -273,13 +280,6 @@ public final class TrainJob {
         }
         return csv.select(functions.array(features.toArray(new Column[0])).as("features"),
                 functions.col(fields[o.labelColumn()].name()).as("label"));
-    }
-
-    private static int modelInputWidth(MultiLayerConfiguration conf) {
-        if (conf.getConf(0).getLayer() instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer ff) {
-            return (int) ff.getNIn();
-        }
-        return -1;
     }
 
     /** Writes next to the target and renames, so a failure never leaves a partial model at {@code output}. */

@@ -188,4 +188,80 @@ class TrainJobTest {
         Outcome replaced = run(overwrite.toArray(new String[0]));
         assertEquals(0, replaced.code(), replaced.err());
     }
+
+    /** A CSV of {@code rows} rows: {@code features} values from {@code value} per row, then a class label in [0, 3). */
+    private static Path csv(Path dir, String name, int rows, int features, java.util.function.IntToDoubleFunction value)
+            throws Exception {
+        StringBuilder sb = new StringBuilder();
+        java.util.Random r = new java.util.Random(5);
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < features; j++) {
+                sb.append(String.format(java.util.Locale.ROOT, "%.4f", value.applyAsDouble(r.nextInt(1000)))).append(',');
+            }
+            sb.append(r.nextInt(3)).append('\n');
+        }
+        return Files.writeString(dir.resolve(name), sb.toString());
+    }
+
+    private static Path model(Path dir, String name, org.deeplearning4j.nn.conf.MultiLayerConfiguration conf) throws Exception {
+        return Files.writeString(dir.resolve(name), conf.toJson());
+    }
+
+    private static org.deeplearning4j.nn.conf.NeuralNetConfiguration.ListBuilder list() {
+        return new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder().seed(1).updater(new org.nd4j.linalg.learning.config.Adam(0.01))
+                .list();
+    }
+
+    private static org.deeplearning4j.nn.conf.layers.OutputLayer softmax3() {
+        return new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
+                org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT)
+                .activation(org.nd4j.linalg.activations.Activation.SOFTMAX).nOut(3).build();
+    }
+
+    @Test
+    void inputWidthComesFromTheModelsInputType(@TempDir Path dir) throws Exception {
+        // A CNN declared convolutionalFlat(4, 4, 1) trains on flat rows of 16 values (its first layer's nIn is 1 channel).
+        Path cnn = model(dir, "cnn.json", list()
+                .layer(new org.deeplearning4j.nn.conf.layers.ConvolutionLayer.Builder(2, 2).nOut(2).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer.Builder().build())
+                .layer(softmax3())
+                .setInputType(org.deeplearning4j.nn.conf.inputs.InputType.convolutionalFlat(4, 4, 1)).build());
+        Path rows16 = csv(dir, "rows16.csv", 64, 16, v -> v / 1000.0);
+        Path cnnOut = dir.resolve("cnn.zip");
+        Outcome ok = run(args(cnnOut, "--model", cnn.toString(), "--train", rows16.toString(), "--label-column", "16",
+                "--batch-size", "16", "--epochs", "1"));
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(Files.isRegularFile(cnnOut));
+        Path rows15 = csv(dir, "rows15.csv", 8, 15, v -> v / 1000.0);
+        assertOneLineError(run(args(dir.resolve("x.zip"), "--model", cnn.toString(), "--train", rows15.toString(),
+                        "--label-column", "15")),
+                "has 16 columns (15 features + label), but the model input expects 16 features (convolutionalFlat(4, 4, 1))",
+                dir.resolve("x.zip"));
+
+        // An EmbeddingLayer first takes one index column (its nIn is the vocabulary size, 10; sizes given by hand:
+        // setInputType would set that nIn to the input width).
+        Path emb = model(dir, "emb.json", list()
+                .layer(new org.deeplearning4j.nn.conf.layers.EmbeddingLayer.Builder().nIn(10).nOut(4).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(4).nOut(4).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
+                        org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT)
+                        .activation(org.nd4j.linalg.activations.Activation.SOFTMAX).nIn(4).nOut(3).build())
+                .build());
+        Path indices = csv(dir, "indices.csv", 64, 1, v -> v % 10);
+        Outcome embOk = run(args(dir.resolve("emb.zip"), "--model", emb.toString(), "--train", indices.toString(),
+                "--label-column", "1", "--batch-size", "16", "--epochs", "1"));
+        assertEquals(0, embOk.code(), embOk.err());
+    }
+
+    @Test
+    void unsupportedLayerIsBadInputBeforeAnyJob(@TempDir Path dir) throws Exception {
+        Path m = model(dir, "center.json", list()
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(4).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.AutoEncoder.Builder().nOut(3).build())
+                .layer(softmax3())
+                .setInputType(org.deeplearning4j.nn.conf.inputs.InputType.feedForward(4)).build());
+        Path out = dir.resolve("m.zip");
+        assertOneLineError(run(args(out, "--model", m.toString())),
+                "layer 1 (AutoEncoder) is a pretraining layer", out);
+    }
 }

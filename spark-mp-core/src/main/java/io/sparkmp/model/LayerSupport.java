@@ -1,0 +1,166 @@
+package io.sparkmp.model;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import org.deeplearning4j.nn.conf.dropout.IDropout;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
+import org.deeplearning4j.nn.conf.layers.BasePretrainNetwork;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.CenterLossOutputLayer;
+import org.deeplearning4j.nn.conf.layers.Cnn3DLossLayer;
+import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DropoutLayer;
+import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.LossLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnLossLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
+import org.deeplearning4j.nn.conf.layers.objdetect.Yolo2OutputLayer;
+import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
+import org.deeplearning4j.nn.conf.layers.recurrent.TimeDistributed;
+import org.deeplearning4j.nn.conf.layers.samediff.SameDiffOutputLayer;
+import org.deeplearning4j.nn.conf.layers.wrapper.BaseWrapperLayer;
+import org.deeplearning4j.nn.conf.ocnn.OCNNOutputLayer;
+import org.deeplearning4j.nn.params.EmptyParamInitializer;
+
+/**
+ * The one table of which DL4J layer configurations a pipeline stage runs, and how. Issue 16
+ * (ComputationGraph vertices) extends it here.
+ *
+ * <p><b>The rule.</b> A layer runs in a stage, on either side of a cut, when {@code MultiLayerNetwork.fit}
+ * trains it by its own {@code backpropGradient} and its training forward treats the examples of a batch
+ * independently: one example's output and parameter gradient depend only on that example's input and mask,
+ * the parameters, and randomness that this project keys by example (the dropout kinds of
+ * {@link ExampleSeededDropout}). Then the sum of the micro-batches' gradients is the mini-batch's
+ * gradient, whatever the cuts, and the stage runs the layer through DL4J's own forward and backward with
+ * no code of its own for that layer. Everything in DL4J 1.0.0-M2.1 passes except what {@link #rejection}
+ * names:
+ * <ul>
+ *   <li>pretraining layers (AutoEncoder, VariationalAutoencoder): their training forward corrupts or samples
+ *       from the thread's random stream, which no split into micro-batches reproduces;</li>
+ *   <li>layers whose gradient mixes the examples of a batch: CenterLossOutputLayer (the centre update is
+ *       divided by the batch's per-class counts), OCNNOutputLayer (its r is a quantile over the batch);</li>
+ *   <li>FrozenLayer (its backward returns no input gradient; FrozenLayerWithBackprop is supported) and
+ *       TimeDistributed (measured to differ from fit with micro-batches);</li>
+ *   <li>weight noise (DropConnect, WeightNoise: one draw per mini-batch from the thread's random stream)
+ *       and dropout kinds other than Dropout, GaussianDropout, GaussianNoise, AlphaDropout and
+ *       SpatialDropout (custom ones: their masks cannot be regenerated per example).</li>
+ * </ul>
+ * BatchNormalization is the one exception kept on purpose: it uses per-micro-batch statistics, a bounded,
+ * documented difference (exact with one micro-batch).
+ *
+ * <p>Wrappers (Bidirectional, LastTimeStep, MaskZeroLayer, FrozenLayerWithBackprop) are checked through the layers they wrap.
+ */
+public final class LayerSupport {
+
+    /** Rejected configuration classes (and their subclasses), with the reason. */
+    private static final Map<Class<? extends Layer>, String> REJECTED = new LinkedHashMap<>();
+
+    static {
+        REJECTED.put(BasePretrainNetwork.class, "is a pretraining layer: its training forward corrupts or samples its "
+                + "input from the thread's random stream, which no split into micro-batches reproduces");
+        REJECTED.put(CenterLossOutputLayer.class, "computes its centre gradient with a division by the per-class "
+                + "example counts of the whole batch: state across examples, so micro-batch gradients do not sum to the "
+                + "batch gradient");
+        REJECTED.put(FrozenLayer.class, "is a FrozenLayer, whose backward returns no input gradient (DL4J's fit stops "
+                + "there), which a stage cannot pass on to the stages below; use FrozenLayerWithBackprop (the same frozen "
+                + "parameters, supported)");
+        REJECTED.put(TimeDistributed.class, "trains differently from fit once a mini-batch is split into micro-batches "
+                + "(measured: 3e-2 relative after 5 steps, even on one stage); DL4J adds the same time distribution itself "
+                + "around a DenseLayer between recurrent layers, which is supported");
+        REJECTED.put(OCNNOutputLayer.class, "sets its r parameter from a quantile of the scores over the batch: "
+                + "state across examples");
+    }
+
+    /**
+     * Layers whose backward reads only the input its forward saw (and the parameters): a stage may keep their
+     * inputs (the activation stash) and skip the forward before the backward. Every other layer makes its stage
+     * recompute (measured: see the per-layer equivalence tests, which run every layer in both modes).
+     */
+    private static final Set<Class<? extends Layer>> STASH_SAFE = Set.of(DenseLayer.class, OutputLayer.class,
+            ConvolutionLayer.class, SubsamplingLayer.class, DropoutLayer.class, ActivationLayer.class, LSTM.class,
+            RnnOutputLayer.class);
+
+    private LayerSupport() {
+    }
+
+    /**
+     * Why {@code layer} cannot run in a pipeline stage, or null when it can (see the class comment for the rule).
+     * Checks the layer's class, its dropout and weight noise, and the layers it wraps.
+     */
+    public static String rejection(Layer layer) {
+        for (Map.Entry<Class<? extends Layer>, String> e : REJECTED.entrySet()) {
+            if (e.getKey().isInstance(layer)) {
+                return e.getValue();
+            }
+        }
+        IDropout d = layer.getIDropout();
+        if (d != null && !ExampleSeededDropout.supports(d)) {
+            return "uses dropout " + d.getClass().getSimpleName() + ": only " + ExampleSeededDropout.SUPPORTED
+                    + " are supported (their masks are regenerated per example, so every split trains the same)";
+        }
+        if (layer instanceof BaseLayer b && b.getWeightNoise() != null) {
+            return "uses weight noise " + b.getWeightNoise().getClass().getSimpleName() + ": it draws one set of weights per "
+                    + "mini-batch from the thread's random stream, which no split into micro-batches reproduces";
+        }
+        for (Layer inner : inner(layer)) {
+            String why = rejection(inner);
+            if (why != null) {
+                return "wraps " + inner.getClass().getSimpleName() + ", which " + why;
+            }
+        }
+        return null;
+    }
+
+    /** The layers {@code layer} wraps (empty for a plain layer). */
+    public static List<Layer> inner(Layer layer) {
+        List<Layer> out = new ArrayList<>();
+        if (layer instanceof BaseWrapperLayer w && w.getUnderlying() != null) {
+            out.add(w.getUnderlying());
+        } else if (layer instanceof FrozenLayer f && f.getLayer() != null) {
+            out.add(f.getLayer());
+        } else if (layer instanceof Bidirectional b) {
+            out.add(b.getFwd());
+            if (b.getBwd() != null && b.getBwd() != b.getFwd()) {
+                out.add(b.getBwd());
+            }
+        }
+        return out;
+    }
+
+    /** Whether {@code layer} is an output layer (DL4J computes the loss there): it must be last, and only last. */
+    public static boolean isOutput(Layer layer) {
+        return layer instanceof BaseOutputLayer || layer instanceof LossLayer || layer instanceof CnnLossLayer
+                || layer instanceof RnnLossLayer || layer instanceof Cnn3DLossLayer || layer instanceof Yolo2OutputLayer
+                || layer instanceof SameDiffOutputLayer;
+    }
+
+    /**
+     * Whether the stage holding {@code layer} must recompute forwards before backwards: the layer's backward reads
+     * state its forward left in the layer object beyond its input (BatchNormalization's batch statistics,
+     * LastTimeStep's last-step indices, a wrapper's inner state), or it is not one of the layers measured safe.
+     */
+    public static boolean needsRecompute(Layer layer) {
+        return layer instanceof BatchNormalization || !STASH_SAFE.contains(layer.getClass());
+    }
+
+    /**
+     * Whether {@code layer} must know its input size ({@code nIn}) from setInputType: every {@link FeedForwardLayer}
+     * with parameters (DropoutLayer and the loss layers have none and take any width).
+     */
+    static boolean needsNIn(Layer layer) {
+        return layer instanceof FeedForwardLayer && !(layer.initializer() instanceof EmptyParamInitializer);
+    }
+}

@@ -1,0 +1,96 @@
+package io.sparkmp.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.AutoEncoder;
+import org.deeplearning4j.nn.conf.layers.CenterLossOutputLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
+import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
+import org.deeplearning4j.nn.conf.layers.recurrent.TimeDistributed;
+import org.deeplearning4j.nn.conf.layers.variational.VariationalAutoencoder;
+import org.deeplearning4j.nn.conf.weightnoise.DropConnect;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
+
+/** The support table's rejections: before any network is built, naming the layer index, its class and why. */
+class LayerSupportTest {
+
+    private static MultiLayerConfiguration ff(Layer middle, Layer last) {
+        return new NeuralNetConfiguration.Builder().seed(1).list().layer(new DenseLayer.Builder().nOut(4).build())
+                .layer(middle).layer(last).setInputType(InputType.feedForward(5)).build();
+    }
+
+    private static OutputLayer out() {
+        return new OutputLayer.Builder(LossFunction.MCXENT).activation(Activation.SOFTMAX).nOut(3).build();
+    }
+
+    private static void rejected(MultiLayerConfiguration conf, String... parts) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ModelSlicer.validate(conf));
+        for (String p : parts) {
+            assertTrue(e.getMessage().contains(p), "expected `" + p + "` in: " + e.getMessage());
+        }
+    }
+
+    @Test
+    void rejectedLayersNameIndexClassAndReason() {
+        rejected(ff(new AutoEncoder.Builder().nOut(3).build(), out()), "layer 1 (AutoEncoder) is a pretraining layer");
+        rejected(ff(new VariationalAutoencoder.Builder().nOut(3).encoderLayerSizes(4).decoderLayerSizes(4).build(), out()),
+                "layer 1 (VariationalAutoencoder) is a pretraining layer");
+        rejected(ff(new DenseLayer.Builder().nOut(3).build(), new CenterLossOutputLayer.Builder().nOut(3).build()),
+                "layer 2 (CenterLossOutputLayer)", "per-class example counts of the whole batch");
+        rejected(ff(new FrozenLayer(new DenseLayer.Builder().nOut(3).build()), out()), "layer 1 (FrozenLayer)",
+                "use FrozenLayerWithBackprop");
+        rejected(ff(new DenseLayer.Builder().nOut(3).weightNoise(new DropConnect(0.5)).build(), out()),
+                "layer 1 (DenseLayer) uses weight noise DropConnect");
+        MultiLayerConfiguration td = new NeuralNetConfiguration.Builder().seed(1).list()
+                .layer(new LSTM.Builder().nOut(4).build()).layer(new TimeDistributed(new DenseLayer.Builder().nOut(3).build()))
+                .layer(new RnnOutputLayer.Builder().nOut(3).build()).setInputType(InputType.recurrent(3, 5)).build();
+        rejected(td, "layer 1 (TimeDistributed) trains differently from fit");
+        // a wrapped layer is checked too
+        MultiLayerConfiguration bi = new NeuralNetConfiguration.Builder().seed(1).list()
+                .layer(new Bidirectional(new LSTM.Builder().nOut(4).weightNoise(new DropConnect(0.5)).build()))
+                .layer(new RnnOutputLayer.Builder().nOut(3).build()).setInputType(InputType.recurrent(3, 5)).build();
+        rejected(bi, "layer 0 (Bidirectional) wraps LSTM, which uses weight noise DropConnect");
+    }
+
+    @Test
+    void everyLayerOfTheMatrixIsSupported() {
+        for (LayerCases.Case c : LayerCases.all()) {
+            MultiLayerConfiguration conf = c.build();
+            for (int i = 0; i < conf.getConfs().size(); i++) {
+                assertNull(LayerSupport.rejection(conf.getConf(i).getLayer()), c + " layer " + i);
+            }
+            ModelSlicer.validate(conf, c.cutsAround());
+        }
+    }
+
+    @Test
+    void masksFollowTheLayersBeforeACut() {
+        // Convolution1D in truncate mode shortens the sequence and its mask; global pooling consumes the mask.
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(1).list()
+                .layer(new org.deeplearning4j.nn.conf.layers.Convolution1DLayer.Builder(3).nOut(2)
+                        .convolutionMode(org.deeplearning4j.nn.conf.ConvolutionMode.Truncate).build())
+                .layer(new LSTM.Builder().nOut(2).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer.Builder().build())
+                .layer(out()).setInputType(InputType.recurrent(3, 6)).build();
+        org.nd4j.linalg.api.ndarray.INDArray mask = org.nd4j.linalg.factory.Nd4j.ones(2, 6);
+        mask.putScalar(1, 5, 0.0);
+        var atLstm = MaskFlow.upTo(conf, 1).apply(mask, org.deeplearning4j.nn.api.MaskState.Active, 2);
+        assertEquals(List.of(2L, 4L), List.of(atLstm.getFirst().shape()[0], atLstm.getFirst().shape()[1]));
+        assertNull(MaskFlow.upTo(conf, 3).apply(mask, org.deeplearning4j.nn.api.MaskState.Active, 2));
+    }
+}
