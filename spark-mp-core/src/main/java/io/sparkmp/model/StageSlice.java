@@ -151,14 +151,20 @@ public final class StageSlice {
         return fusedUpdate;
     }
 
-    /** Fused update: the layer-sized scratch buffer as the network's gradient array, and a tap after each layer. */
-    private void makeFusedGradient() {
-        int n = net.getnLayers();
+    /** Parameters of this stage's largest layer: the size of its gradient scratch buffer. */
+    private long largestLayerParameters() {
         long largest = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < net.getnLayers(); i++) {
             NeuralNetConfiguration c = net.getLayer(i).conf();
             largest = Math.max(largest, c.getLayer().initializer().numParams(c));
         }
+        return largest;
+    }
+
+    /** Fused update: the layer-sized scratch buffer as the network's gradient array, and a tap after each layer. */
+    private void makeFusedGradient() {
+        int n = net.getnLayers();
+        long largest = largestLayerParameters();
         gradientScratch = Nd4j.create(net.params().dataType(), new long[] {1, largest}, 'f');
         net.useGradientArray(gradientScratch);
         INDArray flat = gradientScratch.reshape(largest);
@@ -240,11 +246,7 @@ public final class StageSlice {
         INDArray flat = net.getFlattenedGradients();
         int n = net.getnLayers();
         stepGradients = new INDArray[n];
-        long largest = 0;
-        for (int i = 0; i < n; i++) {
-            NeuralNetConfiguration c = net.getLayer(i).conf();
-            largest = Math.max(largest, c.getLayer().initializer().numParams(c));
-        }
+        long largest = largestLayerParameters();
         gradientScratch = Nd4j.create(flat.dataType(), new long[] {1, largest}, 'f');
         Map<Integer, InputPreProcessor> preprocessors = net.getLayerWiseConfigurations().getInputPreProcessors();
         for (int i = 0; i < n; i++) {
