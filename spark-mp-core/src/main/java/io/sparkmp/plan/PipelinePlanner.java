@@ -101,9 +101,11 @@ public final class PipelinePlanner {
     private final RecomputeMode recomputeMode;
     private final double updateSecondsPerParameter;
     private final RuntimeCosts runtimeCosts;
+    private final boolean fusedUpdate;
 
     private PipelinePlanner(Builder b) {
         runtimeCosts = b.runtimeCosts;
+        fusedUpdate = b.fusedUpdate;
         recomputeMode = b.recomputeMode;
         recomputeForward = b.recomputeMode == RecomputeMode.ALWAYS;
         updateSecondsPerParameter = b.updateSecondsPerParameter;
@@ -132,6 +134,7 @@ public final class PipelinePlanner {
         recomputeForward = mode == RecomputeMode.ALWAYS;
         updateSecondsPerParameter = o.updateSecondsPerParameter;
         runtimeCosts = o.runtimeCosts;
+        fusedUpdate = o.fusedUpdate;
         profile = o.profile;
         executors = o.executors;
         budget = o.budget;
@@ -265,7 +268,7 @@ public final class PipelinePlanner {
         Arrays.fill(perStage, chosen);
         if (stashWhereItFits) {
             StageCostModel stash = new StageCostModel(profile, best.c().mb(), bandwidth, latency, false,
-                    updateSecondsPerParameter, best.c().m());
+                    updateSecondsPerParameter, best.c().m(), fusedUpdate);
             for (int s = 0; s < k; s++) {
                 int a = best.boundaries()[s];
                 int b = best.boundaries()[s + 1];
@@ -280,7 +283,7 @@ public final class PipelinePlanner {
     /** The cost model at micro-batch size mb with m micro-batches per step (m spreads the optimizer step). */
     private StageCostModel model(Map<Long, StageCostModel> models, int mb, int m) {
         return models.computeIfAbsent(((long) mb << 32) | m, k -> new StageCostModel(profile, mb, bandwidth, latency,
-                recomputeForward, updateSecondsPerParameter, m));
+                recomputeForward, updateSecondsPerParameter, m, fusedUpdate));
     }
 
     private static boolean better(Evaluated a, Evaluated b) {
@@ -521,7 +524,8 @@ public final class PipelinePlanner {
         if (cap < 1) {
             return -1;
         }
-        StageCostModel cost = new StageCostModel(profile, smallestMicroBatch(), bandwidth, latency, recomputeForward);
+        StageCostModel cost = new StageCostModel(profile, smallestMicroBatch(), bandwidth, latency, recomputeForward,
+                0, 1, fusedUpdate);
         long staticTotal = cost.staticBytes(0, profile.layerCount());
         long lo = Math.max(1, (staticTotal + budget - 1) / budget);
         if (lo > cap) {
@@ -618,8 +622,10 @@ public final class PipelinePlanner {
 
     private InfeasiblePlanException noPlan(String lastFailure, int minMb) {
         // The least any split holds for the model's state: one micro-batch per step, each layer updated after its
-        // backward, so parameters and updater state plus one layer's gradient (see StageCostModel).
-        long staticTotal = new StageCostModel(profile, 1, bandwidth, latency, false).staticBytes(0, profile.layerCount());
+        // backward (when fusing is allowed), so parameters and updater state plus one layer's gradient (see
+        // StageCostModel); without fusing, every gradient too.
+        long staticTotal = new StageCostModel(profile, 1, bandwidth, latency, false, 0, 1, fusedUpdate)
+                .staticBytes(0, profile.layerCount());
         String where = boundaries != null ? "the given boundaries " + Arrays.toString(boundaries)
                 : stages != null ? "any split into " + stages + " stages"
                 : "any split over 1.." + Math.min(executors, profile.layerCount()) + " stages";
@@ -664,6 +670,7 @@ public final class PipelinePlanner {
         private RecomputeMode recomputeMode = RecomputeMode.NEVER;
         private double updateSecondsPerParameter;
         private RuntimeCosts runtimeCosts = RuntimeCosts.NONE;
+        private boolean fusedUpdate = true;
         private final java.util.Set<String> set = new java.util.HashSet<>();
 
         private Builder() {
@@ -798,6 +805,18 @@ public final class PipelinePlanner {
          */
         public Builder recomputeForward(boolean on) {
             return recompute(on ? RecomputeMode.ALWAYS : RecomputeMode.NEVER);
+        }
+
+        /**
+         * Whether the runtime may update each layer right after its backward in a step of one micro-batch (default
+         * true), so that no stage holds more than one layer's gradient. Off when every step must stay undoable until
+         * its end, as with {@code spark.mp.nonFinite=skip}: then a one-micro-batch step holds every gradient of its
+         * stage, as a step of several does.
+         */
+        public Builder fusedUpdate(boolean allowed) {
+            once("fusedUpdate");
+            fusedUpdate = allowed;
+            return this;
         }
 
         /**

@@ -26,6 +26,7 @@ package io.sparkmp.plan;
  *   params + updater state                                   (sum over its layers)
  * + gradients: with M &gt; 1 all its layers' plus the largest   (the step's sum in DL4J's gradient view, and the
  *   layer's again; with M = 1 the largest layer's only          runtime's scratch for the later micro-batches;
+ *   (unless fusing is off: then as with M &gt; 1)
  *                                                              with one micro-batch the runtime updates each
  *                                                              layer right after its backward: one layer's
  *                                                              gradient exists at a time)
@@ -47,6 +48,8 @@ final class StageCostModel {
     private final boolean recomputeForward;
     private final double updateSecondsPerParameter;
     private final int microBatches;
+    /** Whether each layer is updated right after its backward (one micro-batch per step, fusing allowed). */
+    private final boolean fusedUpdate;
     private final double[] computePrefix;
     private final double[] forwardPrefix;
     private final long[] staticPrefix;
@@ -79,6 +82,19 @@ final class StageCostModel {
      */
     StageCostModel(ModelProfile profile, int microBatchSize, double bandwidthBytesPerSecond, double latencySeconds,
                    boolean recomputeForward, double updateSecondsPerParameter, int microBatches) {
+        this(profile, microBatchSize, bandwidthBytesPerSecond, latencySeconds, recomputeForward,
+                updateSecondsPerParameter, microBatches, true);
+    }
+
+    /**
+     * @param fusedUpdateAllowed whether the runtime may update each layer right after its backward when a step has
+     *     one micro-batch; it may not when a step must stay undoable until its end ({@code spark.mp.nonFinite=skip}),
+     *     and then a one-micro-batch step holds the whole gradient as with M &gt; 1
+     */
+    StageCostModel(ModelProfile profile, int microBatchSize, double bandwidthBytesPerSecond, double latencySeconds,
+                   boolean recomputeForward, double updateSecondsPerParameter, int microBatches,
+                   boolean fusedUpdateAllowed) {
+        this.fusedUpdate = microBatches == 1 && fusedUpdateAllowed;
         this.recomputeForward = recomputeForward;
         this.updateSecondsPerParameter = updateSecondsPerParameter;
         this.microBatches = microBatches;
@@ -96,7 +112,7 @@ final class StageCostModel {
             LayerProfile l = profile.layer(i);
             computePrefix[i + 1] = computePrefix[i] + l.forwardSeconds(microBatchSize) + l.backwardSeconds(microBatchSize);
             forwardPrefix[i + 1] = forwardPrefix[i] + l.forwardSeconds(microBatchSize);
-            staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes() - (microBatches > 1 ? 0 : l.gradientBytes());
+            staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes() - (fusedUpdate ? l.gradientBytes() : 0);
             keptPrefix[i + 1] = keptPrefix[i] + l.keptBytesPerExample();
             paramPrefix[i + 1] = paramPrefix[i] + l.parameters();
         }
@@ -249,7 +265,7 @@ final class StageCostModel {
         long u = 0;
         for (int i = a; i < b; i++) {
             p += profile.layer(i).parameterBytes();
-            g += microBatches > 1 ? profile.layer(i).gradientBytes() : 0;
+            g += fusedUpdate ? 0 : profile.layer(i).gradientBytes();
             u += profile.layer(i).updaterBytes();
         }
         g += gradientScratch(a, b);

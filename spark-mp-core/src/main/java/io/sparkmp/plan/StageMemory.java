@@ -6,8 +6,9 @@ import java.io.Serializable;
  * Memory estimate of one stage (see {@link PipelinePlanner} for the formula) against its budget.
  *
  * @param parameterBytes parameters of its layers
- * @param gradientBytes parameter gradients of its layers; with more than one micro-batch twice that (the
- *     runtime adds each micro-batch's gradient into a sum of the same size)
+ * @param gradientBytes parameter gradients the stage holds: all its layers' (the step's sum) plus its largest
+ *     layer's (the scratch the later micro-batches write into); with one micro-batch per step and the fused
+ *     update, the largest layer's only
  * @param updaterBytes updater state of its layers
  * @param inFlight micro-batches whose activations the stage holds at its peak under the schedule
  * @param activationBytes activations held for backward: inFlight x kept bytes per micro-batch, or with

@@ -24,7 +24,7 @@ import java.util.Map;
 
 /**
  * The body of one barrier task of a pipelined transform: the training task's shape (bind the device, open the
- * channel server, one {@code allGather} of endpoints, authenticated links to the neighbours) with a forward-only
+ * channel server, one {@code allGather} of endpoints within {@code spark.mp.barrier.timeout}, authenticated links to the neighbours) with a forward-only
  * loop. Rank 0 reads the rows (in index order) in batches of {@code rowsPerBatch}; each stage runs
  * {@link StageSlice#infer} and sends the activations on; before each batch's activations, a one-value control
  * frame says how many rows follow, and 0 ends the stream (so no rank needs to know the row count up front). The
@@ -64,7 +64,10 @@ final class InferenceTask extends AbstractFunction1<Iterator<double[]>, Iterator
             }
             endpoint = channels.open(s, rank, PipelineTask.bindHost(s));
             InetSocketAddress me = endpoint.localAddress();
-            String[] all = ctx.allGather(me.getHostString() + "|" + me.getPort());
+            String address = me.getHostString() + "|" + me.getPort();
+            String[] all = BarrierSync.timed(() -> ctx.allGather(address), 0, "transform start-up rendezvous", rank,
+                    s.barrierTimeoutMs(),
+                    () -> ctx.markInterrupted("spark-mp: transform start-up rendezvous timed out"));
             channel = endpoint.connect(PipelineTask.endpoints(all));
             Map<Integer, StageSlice> slices = InferenceStages.read(s.pipeline(), s.pipeline().stagesOf(rank),
                     s.store().outputUri(), s.store().hadoop());

@@ -114,7 +114,9 @@ final class PlanResolver {
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
                 .updateSecondsPerParameter(profile.updateSecondsPerParameter()).runtimeCosts(profile.runtimeCosts())
                 .deviceMemoryBytes(budget).bandwidthBytesPerSecond(settings.get(SparkMpConf.PLAN_BANDWIDTH))
-                .batchSize(batchSize).replicas(1).recompute(settings.get(SparkMpConf.RECOMPUTE));
+                .batchSize(batchSize).replicas(1).recompute(settings.get(SparkMpConf.RECOMPUTE))
+                // the skip policy keeps each step undoable to its end: no per-layer update (StageWorker)
+                .fusedUpdate(settings.get(SparkMpConf.NON_FINITE) == io.sparkmp.runtime.NonFinitePolicy.FAIL);
         if (stages != null) {
             b.stages(stages);
         }

@@ -261,6 +261,22 @@ class PipelinePlannerTest {
     }
 
     @Test
+    void withoutTheFusedUpdateAOneMicroBatchStepHoldsEveryGradient() {
+        // 8 layers x (10 MiB parameters, 10 gradient, 20 updater state), 4 stages of 2 layers, M = 1. Fused (the
+        // default): 2 x 30 + one layer's 10 = 70 MiB per stage. Not fused (spark.mp.nonFinite=skip): both layers'
+        // gradients plus the scratch, 2 x 40 + 10 = 90 MiB, which an 80 MiB budget cannot hold.
+        PipelinePlan fused = base(heavyParams(8), 4, 80 * MIB, 4).stages(4).microBatches(1).build().plan();
+        assertEquals(10 * MIB, fused.stages().get(0).memory().gradientBytes());
+        InfeasiblePlanException e = assertThrows(InfeasiblePlanException.class,
+                () -> base(heavyParams(8), 4, 80 * MIB, 4).stages(4).microBatches(1).fusedUpdate(false).build().plan());
+        // the least any split holds without fusing: every parameter, gradient and updater state plus one layer
+        assertTrue(e.getMessage().contains("330.0 MiB"), e.getMessage());
+        PipelinePlan unfused = base(heavyParams(8), 4, 100 * MIB, 4).stages(4).microBatches(1).fusedUpdate(false)
+                .build().plan();
+        assertEquals(30 * MIB, unfused.stages().get(0).memory().gradientBytes());
+    }
+
+    @Test
     void badInputIsRejectedWithTheValueAndTheLimit() {
         ModelProfile p = uniform(4, 1.0);
         assertMessage(() -> base(p, 4, 0, 8), "deviceMemoryBytes must be positive, found 0");
