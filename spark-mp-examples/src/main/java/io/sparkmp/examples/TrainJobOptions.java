@@ -38,7 +38,7 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             {"--dry-run", "", "print the plan (explain table) and exit without training"},
             {"--seed", "<n>", "seed of initialisation and shuffling (default: spark.mp.seed, else 42)"},
             {"--shuffle", "true|false", "shuffle examples and mini-batch order (default: spark.mp.shuffle, else false: file order)"},
-            {"--output", "<dir|URI|zip>", "write the trained model: a per-layer store (a directory or Hadoop URI, "
+            {"--output", "<dir|URI|zip>", "write the trained model: a per-layer store (a Hadoop URI, or a path on the default file system, "
                     + "written by the stages themselves) or, ending in .zip, one DL4J ModelSerializer zip assembled "
                     + "on the driver (optional)"},
             {"--overwrite", "", "replace an existing store at --output (refused otherwise)"},
@@ -57,12 +57,14 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
         return output != null && output.toLowerCase(Locale.ROOT).endsWith(".zip");
     }
 
-    /** A URI as given, or a local path made absolute (a path has no scheme). */
+    /**
+     * A store location as given on the command line: a URI, or a path without a scheme, which the trainer resolves
+     * against Hadoop's default file system ({@code fs.defaultFS}), as Spark's own writers do (on an embedded local
+     * Spark that is the working directory; on a cluster with HDFS, the user's HDFS home). Only one place qualifies
+     * a path: the trainer's store set-up.
+     */
     static java.net.URI uriOf(String uriOrPath) {
-        if (uriOrPath.matches("^[a-zA-Z][a-zA-Z0-9+.-]+:.*")) {
-            return java.net.URI.create(uriOrPath);
-        }
-        return Paths.get(uriOrPath).toAbsolutePath().normalize().toUri();
+        return new org.apache.hadoop.fs.Path(uriOrPath).toUri();
     }
 
     static String usage() {
