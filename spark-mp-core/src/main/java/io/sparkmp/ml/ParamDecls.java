@@ -21,6 +21,18 @@ import java.io.Serializable;
 final class ParamDecls implements Serializable {
     private static final long serialVersionUID = 1L;
 
+    /** The declarations of {@code owner}, one of the two classes that share the Params. */
+    static ParamDecls of(PipelineParallelParams owner) {
+        if (owner instanceof PipelineParallelEstimator e) {
+            return e.decls();
+        }
+        if (owner instanceof PipelineParallelModel m) {
+            return m.decls();
+        }
+        throw new IllegalArgumentException("PipelineParallelParams is implemented by PipelineParallelEstimator and "
+                + "PipelineParallelModel only, found " + owner.getClass().getName());
+    }
+
     /** Values of {@link #transformMode}. */
     static final String AUTO = "auto";
     static final String PIPELINED = "pipelined";

@@ -57,8 +57,8 @@ public final class PipelineParallelEstimator extends Estimator<PipelineParallelM
         return uid;
     }
 
-    @Override
-    public ParamDecls decls() {
+    /** The declarations of this instance (one per owner, so each Param's parent is this instance's uid). */
+    ParamDecls decls() {
         return decls;
     }
 

@@ -60,8 +60,8 @@ public final class PipelineParallelModel extends Model<PipelineParallelModel>
         return uid;
     }
 
-    @Override
-    public ParamDecls decls() {
+    /** The declarations of this instance (one per owner, so each Param's parent is this instance's uid). */
+    ParamDecls decls() {
         return decls;
     }
 

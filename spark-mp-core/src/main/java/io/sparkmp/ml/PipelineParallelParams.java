@@ -12,79 +12,77 @@ import org.apache.spark.ml.param.Params;
  */
 public interface PipelineParallelParams extends Params {
 
-    /** The declarations of this instance (one per owner, so each Param's parent is this instance's uid). */
-    ParamDecls decls();
 
     default Param<String> featuresCol() {
-        return decls().featuresCol;
+        return ParamDecls.of(this).featuresCol;
     }
 
     default Param<String> labelCol() {
-        return decls().labelCol;
+        return ParamDecls.of(this).labelCol;
     }
 
     default Param<String> predictionCol() {
-        return decls().predictionCol;
+        return ParamDecls.of(this).predictionCol;
     }
 
     default Param<String> probabilityCol() {
-        return decls().probabilityCol;
+        return ParamDecls.of(this).probabilityCol;
     }
 
     default Param<String> modelConfiguration() {
-        return decls().modelConfiguration;
+        return ParamDecls.of(this).modelConfiguration;
     }
 
     default IntParam numClasses() {
-        return decls().numClasses;
+        return ParamDecls.of(this).numClasses;
     }
 
     default IntParam stages() {
-        return decls().stages;
+        return ParamDecls.of(this).stages;
     }
 
     default IntParam microBatches() {
-        return decls().microBatches;
+        return ParamDecls.of(this).microBatches;
     }
 
     default Param<String> schedule() {
-        return decls().schedule;
+        return ParamDecls.of(this).schedule;
     }
 
     default IntParam stagesPerDevice() {
-        return decls().stagesPerDevice;
+        return ParamDecls.of(this).stagesPerDevice;
     }
 
     default IntParam batchSize() {
-        return decls().batchSize;
+        return ParamDecls.of(this).batchSize;
     }
 
     default IntParam epochs() {
-        return decls().epochs;
+        return ParamDecls.of(this).epochs;
     }
 
     default LongParam seed() {
-        return decls().seed;
+        return ParamDecls.of(this).seed;
     }
 
     default BooleanParam shuffle() {
-        return decls().shuffle;
+        return ParamDecls.of(this).shuffle;
     }
 
     default Param<String> checkpointDir() {
-        return decls().checkpointDir;
+        return ParamDecls.of(this).checkpointDir;
     }
 
     default IntParam checkpointEvery() {
-        return decls().checkpointEvery;
+        return ParamDecls.of(this).checkpointEvery;
     }
 
     default Param<String> transformMode() {
-        return decls().transformMode;
+        return ParamDecls.of(this).transformMode;
     }
 
     default IntParam transformBatchSize() {
-        return decls().transformBatchSize;
+        return ParamDecls.of(this).transformBatchSize;
     }
 
     default String getFeaturesCol() {

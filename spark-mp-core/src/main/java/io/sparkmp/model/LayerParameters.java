@@ -29,6 +29,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * does not depend on how DL4J grouped parameters into updater blocks, so state taken from one split of
  * the model can be put into another.
  */
+@io.sparkmp.Internal
 public final class LayerParameters {
 
     private LayerParameters() {

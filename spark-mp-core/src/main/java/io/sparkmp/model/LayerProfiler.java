@@ -47,6 +47,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p>Not thread-safe with other ND4J work in the same JVM: the timings would measure the neighbours too.
  */
+@io.sparkmp.Internal
 public final class LayerProfiler {
 
     /**

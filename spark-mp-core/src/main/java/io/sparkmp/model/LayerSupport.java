@@ -63,7 +63,7 @@ import org.deeplearning4j.nn.params.EmptyParamInitializer;
  *
  * <p>Wrappers (Bidirectional, LastTimeStep, MaskZeroLayer, FrozenLayerWithBackprop) are checked through the layers they wrap.
  */
-public final class LayerSupport {
+final class LayerSupport {
 
     /** Rejected configuration classes (and their subclasses), with the reason. */
     private static final Map<Class<? extends Layer>, String> REJECTED = new LinkedHashMap<>();

@@ -12,6 +12,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * Converts between a whole DL4J {@link MultiLayerNetwork} and per-layer parameters (global layer index
  * to rank-1 vector), the form in which pipeline stages hold, return and checkpoint a model.
  */
+@io.sparkmp.Internal
 public final class ModelAssembler {
 
     private ModelAssembler() {

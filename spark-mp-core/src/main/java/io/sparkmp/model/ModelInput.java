@@ -39,6 +39,7 @@ import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToRnnPreProcessor;
  *   <li>any other first layer with {@code nIn} (dense, output...) takes {@code nIn} values.</li>
  * </ul>
  */
+@io.sparkmp.Internal
 public final class ModelInput implements Serializable {
 
     private static final long serialVersionUID = 1L;

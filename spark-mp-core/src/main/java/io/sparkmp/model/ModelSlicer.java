@@ -47,6 +47,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * preprocessors; they are rejected with a message that names the layer. Every check runs before any
  * network is built.
  */
+@io.sparkmp.Internal
 public final class ModelSlicer {
 
     /**

@@ -59,6 +59,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *
  * <p>Not thread-safe: one thread drives a stage.
  */
+@io.sparkmp.Internal
 public final class StageSlice {
 
     private static final LayerWorkspaceMgr NO_WS = LayerWorkspaceMgr.noWorkspaces();

@@ -79,6 +79,7 @@ import java.util.Map;
  * split; {@link Builder#stages}, {@link Builder#microBatches}, {@link Builder#schedule}, {@link Builder#replicas}
  * and {@link Builder#stagesPerDevice} fix the others.
  */
+@io.sparkmp.Internal
 public final class PipelinePlanner {
 
     private static final double TIE = 1e-9;

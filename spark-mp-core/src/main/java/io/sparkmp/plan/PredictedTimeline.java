@@ -10,6 +10,7 @@ import io.sparkmp.schedule.SimulationResult;
  * with its communication and control actions) simulated with the plan's own costs ({@link PlanActionCosts}),
  * in seconds. This is the planner's own simulation, so its makespan is the plan's pipeline time.
  */
+@io.sparkmp.Internal
 public final class PredictedTimeline {
 
     /** Larger schedules are not simulated (the planner uses its closed form for them too). */

@@ -5,7 +5,8 @@
  *
  * <p><b>Public API</b>: {@link io.sparkmp.plan.PipelinePlan} (with {@code explain()}), its
  * {@link io.sparkmp.plan.StagePlan}/{@link io.sparkmp.plan.StageMemory}, {@link io.sparkmp.plan.PlanAccuracy},
- * {@link io.sparkmp.plan.RecomputeMode} and {@link io.sparkmp.plan.InfeasiblePlanException}. The planner and
- * profile types are internal (used by the spark package and the benchmarks).
+ * {@link io.sparkmp.plan.RecomputeMode}, {@link io.sparkmp.plan.InfeasiblePlanException}, and the inputs a plan
+ * records ({@link io.sparkmp.plan.ModelProfile}, {@link io.sparkmp.plan.LayerProfile},
+ * {@link io.sparkmp.plan.RuntimeCosts}). The planner itself and the rest are {@link io.sparkmp.Internal}.
  */
 package io.sparkmp.plan;

@@ -27,6 +27,7 @@ import io.sparkmp.schedule.SimulationResult;
  * <p>Measured times are shown in milliseconds from the step's start, the earliest event of that step over
  * all ranks. The simulator's time units are read as seconds (the planner's costs are seconds).
  */
+@io.sparkmp.Internal
 public final class TimelineReport {
 
     private TimelineReport() {

@@ -19,6 +19,7 @@ import java.util.List;
  *
  * <p>Thread-safe (record and drain may run on different threads); meant to be owned by one rank.
  */
+@io.sparkmp.Internal
 public final class ActionRecorder {
 
     /** Epoch nanoseconds minus {@code System.nanoTime()}, fixed once per JVM. */

@@ -11,6 +11,7 @@ import java.nio.file.StandardCopyOption;
  * the same folder, which is then renamed over the target (atomically where the file system allows). A
  * failure leaves the old file, or none, never a half-written one.
  */
+@io.sparkmp.Internal
 public final class AtomicFiles {
 
     /** Writes the complete content to {@code tmp}; called once, before the rename. */

@@ -22,6 +22,7 @@ import org.nd4j.linalg.dataset.DataSet;
  * <p>When a rank fails, the channels are closed so the other ranks stop at their next receive, and
  * {@link #fit} throws the first failure (later ones, caused by the closing, are attached as suppressed).
  */
+@io.sparkmp.Internal
 public final class InProcessPipeline {
 
     /** Default longest wait of one receive. */

@@ -13,6 +13,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * <p>{@link #of(DataSet)} wraps a mini-batch already in memory (tests, {@link InProcessPipeline}); the Spark
  * task's implementation reads the micro-batch's rows straight from the spilled training data.
  */
+@io.sparkmp.Internal
 public interface MiniBatch {
 
     /** Examples in the mini-batch. */

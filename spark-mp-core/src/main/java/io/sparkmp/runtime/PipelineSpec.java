@@ -38,6 +38,7 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
  * @param recompute per (virtual) stage, whether it recomputes forwards (true) or keeps its layers' inputs of
  *     each micro-batch in flight (the activation stash); null means every stage recomputes
  */
+@io.sparkmp.Internal
 public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
                            int microBatches, int batchSize, long seed, boolean[] recompute) implements Serializable {
 

@@ -25,6 +25,7 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  * per-step work of a stage worker beyond its actions (step start, header, loss, metrics: the wall time of a
  * one-stage step of a one-layer model less the time in its actions).
  */
+@io.sparkmp.Internal
 public final class RuntimeProbe {
 
     private RuntimeProbe() {

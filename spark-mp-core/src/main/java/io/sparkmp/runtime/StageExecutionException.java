@@ -6,6 +6,7 @@ import io.sparkmp.schedule.Action;
  * An action of a pipeline stage failed. The message names the stage, rank, step and micro-batch and
  * shows the schedule grid with the failing action marked.
  */
+@io.sparkmp.Internal
 public final class StageExecutionException extends RuntimeException {
 
     private static final long serialVersionUID = 1L;

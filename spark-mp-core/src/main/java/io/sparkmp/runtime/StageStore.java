@@ -18,6 +18,7 @@ import java.util.Map;
  * stream straight between the stages' own views and the file system, so a rank never holds a second copy
  * of its layers (nor any other rank's).
  */
+@io.sparkmp.Internal
 public final class StageStore {
 
     private StageStore() {

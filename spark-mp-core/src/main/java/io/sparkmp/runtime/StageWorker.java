@@ -35,6 +35,7 @@ import org.nd4j.linalg.dataset.DataSet;
  * rank 0 gets the data. After a {@link StageExecutionException} the worker is in an undefined state and
  * must be discarded. Not thread-safe: one thread per worker.
  */
+@io.sparkmp.Internal
 public final class StageWorker {
 
     private final PipelineSpec spec;

@@ -22,6 +22,7 @@ import io.sparkmp.schedule.ActionType;
  * @param skipped whether the step's update was left out on every stage because a gradient was not finite
  *     ({@link NonFinitePolicy#SKIP})
  */
+@io.sparkmp.Internal
 public record StepMetrics(long step, int rank, int examples, double loss, long wallNanos, long waitNanos,
                           Map<ActionType, Long> nanosByAction, Map<ActionType, Integer> countByAction, boolean skipped)
         implements Serializable {

@@ -13,6 +13,7 @@ import java.io.Serializable;
  * @param every also record steps {@code every, 2 every, ...}; 0: none
  * @param maxEvents most events one rank holds, {@code >= 0}
  */
+@io.sparkmp.Internal
 public record TimelineSampling(int firstStep, int steps, int every, int maxEvents) implements Serializable {
 
     private static final long serialVersionUID = 1L;

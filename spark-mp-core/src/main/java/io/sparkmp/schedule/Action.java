@@ -11,6 +11,7 @@ import java.util.regex.Pattern;
  * <p>Text form: {@code <stage><code>[<microBatch>]}, e.g. {@code 1F3}, {@code 0SEND_F2}, {@code 2STEP}.
  * {@link #parse(String)} reads back what {@link #toString()} writes.
  */
+@io.sparkmp.Internal
 public record Action(int stage, ActionType type, int microBatch) {
 
     /** Micro-batch value for actions that apply to the whole mini-batch. */

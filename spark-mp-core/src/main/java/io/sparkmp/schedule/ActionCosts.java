@@ -5,6 +5,7 @@ package io.sparkmp.schedule;
  * a tensor crossing the link between two neighbouring stages on different devices. Units are the
  * caller's (seconds, or relative units). All values must be finite and {@code >= 0}.
  */
+@io.sparkmp.Internal
 public interface ActionCosts {
 
     /**

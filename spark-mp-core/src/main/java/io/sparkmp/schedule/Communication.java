@@ -18,7 +18,7 @@ import java.util.List;
  * exactly the tensor its compute action needs and every send is issued as soon as that tensor exists.
  * So any schedule from {@link Schedules#generate} stays deadlock-free.
  */
-public final class Communication {
+final class Communication {
 
     private Communication() {
     }

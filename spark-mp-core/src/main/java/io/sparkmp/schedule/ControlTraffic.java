@@ -26,6 +26,7 @@ import java.util.List;
  * {@code F(d - 1, m)}, and that forward comes after {@code SEND_L(d - 1, m)}; so a schedule that does not
  * deadlock before this pass does not deadlock after it.
  */
+@io.sparkmp.Internal
 public final class ControlTraffic {
 
     private ControlTraffic() {

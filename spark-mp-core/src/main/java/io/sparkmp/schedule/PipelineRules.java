@@ -4,6 +4,7 @@ package io.sparkmp.schedule;
  * The rules between a pipeline's counts, each stated once with one message, so the trainer's builder, the
  * planner, the runtime's spec and the schedule generator reject the same values with the same words.
  */
+@io.sparkmp.Internal
 public final class PipelineRules {
 
     private PipelineRules() {

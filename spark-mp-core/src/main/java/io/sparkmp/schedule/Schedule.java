@@ -14,6 +14,7 @@ import java.util.List;
  * @param microBatches micro-batches per mini-batch, M
  * @param actionsByDevice immutable per-device action lists, index = device
  */
+@io.sparkmp.Internal
 public record Schedule(ScheduleKind kind, int devices, int stagesPerDevice, int microBatches,
                        List<List<Action>> actionsByDevice) {
 

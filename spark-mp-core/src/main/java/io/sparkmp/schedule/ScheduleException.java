@@ -5,6 +5,7 @@ package io.sparkmp.schedule;
  * its receive, or a deadlock. The message names the problem and shows the device x step grid with the
  * offending action marked (see {@link ScheduleGrid}).
  */
+@io.sparkmp.Internal
 public final class ScheduleException extends IllegalStateException {
 
     private static final long serialVersionUID = 1L;

@@ -14,6 +14,7 @@ import java.util.List;
  * dev 1  1F0   1B0   1F1   1B1   1STEP
  * </pre>
  */
+@io.sparkmp.Internal
 public final class ScheduleGrid {
 
     /** Widest grid printed in full; wider ones show a window of this many columns around the mark. */

@@ -11,6 +11,7 @@ import java.util.List;
  * communication actions, a RECV waits for its SEND's end plus the link latency instead, and sends never
  * block.
  */
+@io.sparkmp.Internal
 public final class ScheduleSimulator {
 
     private ScheduleSimulator() {

@@ -28,6 +28,7 @@ import java.util.Map;
  *       communication actions: F(s,m) waits for F(s-1,m), B(s,m) for B(s+1,m)).</li>
  * </ol>
  */
+@io.sparkmp.Internal
 public final class ScheduleValidator {
 
     private ScheduleValidator() {

@@ -23,6 +23,7 @@ import java.util.List;
  * </ul>
  * Every list ends with one STEP per virtual stage of the device, in ascending stage order.
  */
+@io.sparkmp.Internal
 public final class Schedules {
 
     private Schedules() {

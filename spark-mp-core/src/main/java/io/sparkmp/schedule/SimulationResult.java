@@ -14,6 +14,7 @@ import java.util.List;
  * @param peakInFlightByDevice per device, the most micro-batches in flight at once over all its stages
  * @param timeline per device, every action with its start and end, in device order
  */
+@io.sparkmp.Internal
 public record SimulationResult(double makespan, List<Double> busyByDevice, List<Double> idleByDevice,
                                double bubbleFraction, List<Integer> peakInFlightByStage,
                                List<Integer> peakInFlightByDevice, List<List<TimedAction>> timeline) {

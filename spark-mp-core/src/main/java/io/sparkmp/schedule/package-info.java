@@ -7,7 +7,7 @@
  * {@link io.sparkmp.schedule.ScheduleSimulator#simulate}; the rules between counts, once, in
  * {@link io.sparkmp.schedule.PipelineRules}. Pure: no Spark, no ND4J, no I/O.
  *
- * <p><b>Public API</b> for users: {@link io.sparkmp.schedule.ScheduleKind}. The rest is internal (the runtime,
- * planner and tests use it).
+ * <p><b>Public API</b> for users: {@link io.sparkmp.schedule.ScheduleKind} and {@link io.sparkmp.schedule.ActionType}
+ * (the kinds of timeline events). The rest is {@link io.sparkmp.Internal} (the runtime, planner and tests use it).
  */
 package io.sparkmp.schedule;

@@ -31,6 +31,7 @@ import java.util.UUID;
  *   <li>{@link #scorer}: every stage in one task, per partition, no barrier; for models that fit one executor.</li>
  * </ul>
  */
+@io.sparkmp.Internal
 public final class PipelineInference {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineInference.class);
 

@@ -10,5 +10,5 @@ import java.io.Serializable;
  * @param startBytes resident bytes when the rank's task started, before it built its layers
  * @param peakBytes peak resident bytes during the step
  */
-record RankMemory(int rank, long startBytes, long peakBytes) implements Serializable {
+public record RankMemory(int rank, long startBytes, long peakBytes) implements Serializable {
 }

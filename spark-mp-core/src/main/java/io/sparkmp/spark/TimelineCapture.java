@@ -77,7 +77,7 @@ public final class TimelineCapture {
     }
 
     /** The report data of {@code result}: its measured timeline, its plan's predicted step and its steps. */
-    public static TimelineData report(TrainingResult result) {
+    static TimelineData report(TrainingResult result) {
         if (result == null) {
             throw new IllegalArgumentException("result must not be null");
         }

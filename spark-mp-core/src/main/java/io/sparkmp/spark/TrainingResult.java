@@ -93,7 +93,7 @@ public final class TrainingResult {
 
     /**
      * The measured timeline of the sampled steps ({@link TimelineCapture#NONE} unless {@code spark.mp.timeline.path}
-     * was set); {@link TimelineCapture#report} puts it beside the plan's predicted step.
+     * was set); {@link TimelineCapture#write} puts it beside the plan's predicted step.
      */
     public TimelineCapture timeline() {
         return timeline;

@@ -21,6 +21,7 @@ import org.slf4j.LoggerFactory;
  * optimizer step they hold ({@code step-000000120} holds the model after 120 steps). A checkpoint counts only
  * once its manifest is committed; an incomplete one (a writer died) is skipped with a warning naming it.
  */
+@io.sparkmp.Internal
 public final class CheckpointDir {
     private static final Logger LOG = LoggerFactory.getLogger(CheckpointDir.class);
     private static final Pattern STEP = Pattern.compile("step-(\\d{9,})");

@@ -22,6 +22,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Segments are usually views into a live network ({@code LayerParameters.parameterSegments} and
  * {@code stateSegments}); they are neither copied whole into the Java heap nor duplicated off-heap.
  */
+@io.sparkmp.Internal
 public final class LayerFiles {
 
     /** Layer files end so, which lets {@link ModelStore#commit} tell them from other files. */

@@ -1,6 +1,7 @@
 package io.sparkmp.transport;
 
 /** What a tensor frame carries. The ordinal is NOT the wire id; see {@link #wireId()}. */
+@io.sparkmp.Internal
 public enum FrameType {
     /** Forward activations, stage s to stage s + 1. */
     ACTIVATION(1),

@@ -17,6 +17,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@code receive} hands the tensor over (with the receive buffer recycled, as training does); the medians at the
  * two sizes give a fixed part and a part per byte of each.
  */
+@io.sparkmp.Internal
 public final class LinkProbe {
 
     /** Elements of the small and the large probe tensor (FLOAT): 256 bytes and 4 MiB. */

@@ -31,6 +31,7 @@ import java.util.TreeMap;
  * (it is written from its own memory, later, by the link's writer thread); an array must not be used after
  * {@link #recycle}. All methods are thread-safe; frames to one peer are delivered in send order.
  */
+@io.sparkmp.Internal
 public final class SocketTensorChannel implements TensorChannel {
     private static final Logger LOG = LoggerFactory.getLogger(SocketTensorChannel.class);
 

@@ -20,6 +20,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *   <li>{@link #close} is idempotent and never throws over an earlier error.</li>
  * </ul>
  */
+@io.sparkmp.Internal
 public interface TensorChannel extends AutoCloseable {
 
     /** This task's rank. */

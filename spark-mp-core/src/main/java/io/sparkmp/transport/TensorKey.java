@@ -11,6 +11,7 @@ package io.sparkmp.transport;
  * @param sourceStage pipeline (virtual) stage that produced it
  * @param targetStage pipeline (virtual) stage that consumes it
  */
+@io.sparkmp.Internal
 public record TensorKey(FrameType type, long step, int microBatch, int sourceStage, int targetStage) {
     public TensorKey {
         if (type == null) {

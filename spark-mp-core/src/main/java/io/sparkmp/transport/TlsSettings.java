@@ -18,6 +18,7 @@ import java.nio.file.Path;
  * @param trustStore trust store file, or {@code null}
  * @param trustStorePassword its password, or {@code null}
  */
+@io.sparkmp.Internal
 public record TlsSettings(String keyStore, char[] keyStorePassword, String keyStoreType, String trustStore,
                           char[] trustStorePassword) implements Serializable {
     public TlsSettings {

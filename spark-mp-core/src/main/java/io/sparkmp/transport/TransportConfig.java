@@ -32,6 +32,7 @@ import java.util.Set;
  * @param maxPooledBytes bytes of received arrays kept for reuse after {@link TensorChannel#recycle}
  * @param tls TLS settings, or {@code null} for plain TCP
  */
+@io.sparkmp.Internal
 public record TransportConfig(
         String jobId,
         byte[] secret,

@@ -9,5 +9,8 @@
  *
  * <p>Internal, except {@link io.sparkmp.transport.SparkMpKryoRegistrator}, which users name in their Spark
  * configuration.
+ *
+ * <p><b>Public API</b>: {@link io.sparkmp.transport.SparkMpKryoRegistrator} (for {@code spark.kryo.registrator});
+ * the rest is {@link io.sparkmp.Internal}.
  */
 package io.sparkmp.transport;
