@@ -123,6 +123,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             runner.restoreSkippedSteps(skipped);
             int ran = 0;
             long step = start.iteration();
+            long endStep = step + (long) (store.endEpoch() - start.epoch()) * stepsPerEpoch - start.stepInEpoch();
             for (int epoch = start.epoch(); epoch < store.endEpoch(); epoch++) {
                 java.util.Iterator<MiniBatch> data = spill != null ? spill.epoch(epoch, s.shuffle(), s.seed()) : null;
                 long skip = epoch == start.epoch() ? start.stepInEpoch() : 0;
@@ -136,7 +137,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                     ctx.killTaskIfInterrupted();
                     RankStep rec = runner.runStep(epoch, step, data != null ? data.next() : null);
                     RankStep stamped = new RankStep(rank, attempt, epoch, step, rec.loss(), s.batchSize(),
-                            rec.wallNanos(), rec.busyNanos(), memory.startBytes(), memory.endStep(), rec.skipped());
+                            rec.wallNanos(), rec.busyNanos(), memory.startBytes(), memory.endStep(), rec.skipped(), endStep);
                     steps.add(stamped);
                     if (++ran == PeakMemorySampler.SAMPLED_STEPS) { // this task's steps, whatever the start
                         memory.stop();

@@ -18,7 +18,8 @@ import java.util.function.Consumer;
 /**
  * Driver-side live progress: reads the {@link ProgressAccumulator} values that executor heartbeats carry
  * and reports one line per {@code logEvery} steps (the latest step all P ranks have finished; with fast
- * steps and slow heartbeats some multiples are skipped rather than reported late).
+ * steps and slow heartbeats some multiples are skipped rather than reported late), with "step i of N" and the
+ * time left ({@link #progressLine}).
  *
  * <p>It also reports, in one line per failed attempt of the training's barrier stage, the task that failed
  * first (the cause; its neighbours then fail on the closed links, and Spark kills the rest): which rank,
@@ -36,6 +37,13 @@ final class ProgressListener extends SparkListener {
     private final TreeMap<Long, Map<Integer, RankStep>> pending = new TreeMap<>();
     private int attempt = -1;
     private long lastBucket = -1;
+    private final java.util.function.LongSupplier clock;
+    /** Driver time and step count (steps done) of this attempt's first report; -1 before it. */
+    private long firstReportNanos = -1;
+    private long firstReportStep;
+    private long endStep = -1;
+    /** The line of the report being handed to the default sink. */
+    private String lastLine = "";
     private final List<StepReport> reported = new ArrayList<>();
     private final String jobDescription;
     private final int maxAttempts;
@@ -60,6 +68,14 @@ final class ProgressListener extends SparkListener {
      */
     ProgressListener(long accumulatorId, int devices, int lossRank, int logEvery, Consumer<StepReport> sinkOrNull,
                      String jobDescription, int maxAttempts, boolean checkpoints) {
+        this(accumulatorId, devices, lossRank, logEvery, sinkOrNull, jobDescription, maxAttempts, checkpoints,
+                System::nanoTime);
+    }
+
+    /** @param clock the driver's clock in nanoseconds (the time left is measured on it) */
+    ProgressListener(long accumulatorId, int devices, int lossRank, int logEvery, Consumer<StepReport> sinkOrNull,
+                     String jobDescription, int maxAttempts, boolean checkpoints, java.util.function.LongSupplier clock) {
+        this.clock = clock;
         this.jobDescription = jobDescription;
         this.maxAttempts = maxAttempts;
         this.checkpoints = checkpoints;
@@ -67,7 +83,43 @@ final class ProgressListener extends SparkListener {
         this.devices = devices;
         this.lossRank = lossRank;
         this.logEvery = logEvery;
-        this.sink = sinkOrNull != null ? sinkOrNull : r -> LOG.info("progress: {}", r);
+        this.sink = sinkOrNull != null ? sinkOrNull : r -> LOG.info("progress: {}", lastLine);
+    }
+
+    /**
+     * The driver's line for {@code r} reported at {@code nowNanos}: the step report, then "step i of N" and the
+     * time left when the end step is known; the time left is the steps still to run at the rate measured on the
+     * driver's clock since the first report of this attempt (none on that first report).
+     */
+    String progressLine(StepReport r, long endStep, long nowNanos) {
+        if (endStep <= 0) {
+            return r.toString();
+        }
+        long done = r.step() + 1;
+        StringBuilder sb = new StringBuilder(r.toString()).append(String.format(java.util.Locale.ROOT,
+                " | step %d of %d (%.0f%%)", done, endStep, 100.0 * done / endStep));
+        if (firstReportNanos >= 0 && done > firstReportStep) {
+            double perStep = (nowNanos - firstReportNanos) / 1e9 / (done - firstReportStep);
+            sb.append(", about ").append(duration(perStep * Math.max(0, endStep - done))).append(" left");
+        }
+        return sb.toString();
+    }
+
+    /** The line of the latest report (what the default sink logs after "progress: "). */
+    synchronized String lastLine() {
+        return lastLine;
+    }
+
+    /** "45 s", "3 min 20 s", "2 h 05 min". */
+    static String duration(double seconds) {
+        long s = Math.round(seconds);
+        if (s < 60) {
+            return s + " s";
+        }
+        if (s < 3600) {
+            return String.format(java.util.Locale.ROOT, "%d min %02d s", s / 60, s % 60);
+        }
+        return String.format(java.util.Locale.ROOT, "%d h %02d min", s / 3600, (s % 3600) / 60);
     }
 
     @Override
@@ -100,7 +152,9 @@ final class ProgressListener extends SparkListener {
             attempt = r.attempt();
             pending.clear();
             lastBucket = -1;
+            firstReportNanos = -1;
         }
+        endStep = Math.max(endStep, r.endStep());
         pending.computeIfAbsent(r.step(), s -> new HashMap<>()).put(r.rank(), r);
         Long done = null;
         for (Map.Entry<Long, Map<Integer, RankStep>> e : pending.entrySet()) {
@@ -116,6 +170,12 @@ final class ProgressListener extends SparkListener {
             lastBucket = bucket;
             StepReport report = StepReport.merge(new ArrayList<>(pending.get(done).values()), lossRank);
             reported.add(report);
+            long now = clock.getAsLong();
+            lastLine = progressLine(report, endStep, now);
+            if (firstReportNanos < 0) {
+                firstReportNanos = now;
+                firstReportStep = report.step() + 1;
+            }
             sink.accept(report);
         }
         pending.headMap(done, true).clear();

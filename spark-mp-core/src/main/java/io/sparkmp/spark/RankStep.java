@@ -18,9 +18,17 @@ import java.io.Serializable;
  * @param peakBytes peak resident bytes of the rank's process during the step (the first step's window opens
  *     at task start), or -1 when the step was not sampled ({@link PeakMemorySampler})
  * @param skipped whether every stage left the step's update out (non-finite gradient, {@code spark.mp.nonFinite=skip})
+ * @param endStep the global step at which this run of training ends (epochs x mini-batches per epoch), or -1 if
+ *     unknown: the driver's progress line says "step i of N" and the time left from it
  */
 record RankStep(int rank, int attempt, int epoch, long step, double loss, int examples, long wallNanos,
-                long busyNanos, long startBytes, long peakBytes, boolean skipped) implements Serializable {
+                long busyNanos, long startBytes, long peakBytes, boolean skipped, long endStep) implements Serializable {
+
+    /** A record without the run's end step. */
+    RankStep(int rank, int attempt, int epoch, long step, double loss, int examples, long wallNanos, long busyNanos,
+             long startBytes, long peakBytes, boolean skipped) {
+        this(rank, attempt, epoch, step, loss, examples, wallNanos, busyNanos, startBytes, peakBytes, skipped, -1);
+    }
 
     /** A record of a step that applied its update. */
     RankStep(int rank, int attempt, int epoch, long step, double loss, int examples, long wallNanos, long busyNanos,

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Which live progress lines the driver reports, from rank records arriving in any order. */
 class ProgressListenerTest {
@@ -41,6 +42,42 @@ class ProgressListenerTest {
         l.offer(rec(1, 0, 1)); // late record of the failed attempt
         l.offer(rec(1, 1, 0));
         assertEquals(List.of(0L, 0L), steps(lines));
+    }
+
+    @Test
+    void theLineSaysStepIOfNAndTheTimeLeftAtTheMeasuredRate() {
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong();
+        List<StepReport> lines = new ArrayList<>();
+        ProgressListener l = new ProgressListener(1, 2, 1, 5, lines::add, "", 4, false, now::get);
+        for (long s = 0; s < 10; s++) {
+            now.set(s * 2_000_000_000L); // the driver sees step s finish 2 s after step s - 1
+            for (int rank = 0; rank < 2; rank++) {
+                l.offer(new RankStep(rank, 0, 0, s, rank == 1 ? 1.5 : Double.NaN, 8, 1_000_000, 500_000, -1, -1,
+                        false, 100));
+            }
+            if (s == 0) {
+                // the first report has no rate yet
+                assertTrue(l.lastLine().endsWith(" | step 1 of 100 (1%)"), l.lastLine());
+            }
+            if (s == 4) {
+                // 4 steps in 8 s since the first report: 95 steps left at 2 s
+                assertTrue(l.lastLine().endsWith(" | step 5 of 100 (5%), about 3 min 10 s left"), l.lastLine());
+            }
+        }
+        assertEquals(List.of(0L, 4L, 9L), steps(lines));
+        assertTrue(l.lastLine().startsWith(lines.get(2).toString()), l.lastLine());
+        assertTrue(l.lastLine().endsWith(" | step 10 of 100 (10%), about 3 min 00 s left"), l.lastLine());
+    }
+
+    @Test
+    void withoutAnEndStepTheLineIsTheReportAlone() {
+        List<StepReport> lines = new ArrayList<>();
+        ProgressListener l = new ProgressListener(1, 2, 1, 1, lines::add);
+        l.offer(rec(0, 0, 0));
+        l.offer(rec(1, 0, 0));
+        assertEquals(lines.get(0).toString(), l.lastLine());
+        assertEquals("45 s", ProgressListener.duration(44.6));
+        assertEquals("2 h 05 min", ProgressListener.duration(7500));
     }
 
     private static List<Long> steps(List<StepReport> lines) {
