@@ -157,7 +157,55 @@ public final class ThroughputBenchmark {
                 }
             }
         }
+        if (o.runs("in-process")) {
+            int[] split = evenSplit(conf);
+            int layers = conf.getConfs().size();
+            long t0 = System.nanoTime();
+            rows.add(report(ThroughputRuns.inProcess(jsc, conf, o, new int[] {0, layers}, 1), t0));
+            for (int m : o.micro()) {
+                t0 = System.nanoTime();
+                rows.add(report(ThroughputRuns.inProcess(jsc, conf, o, new int[] {0, layers}, m), t0));
+                t0 = System.nanoTime();
+                rows.add(report(ThroughputRuns.inProcess(jsc, conf, o, split, m), t0));
+            }
+        }
         return rows;
+    }
+
+    /**
+     * Where the distance from {@code fit} to the ideal goes, from the rows of this run, per M: the stage code
+     * (in-process P=1 M=1 vs fit), cutting the batch into M micro-batches (P=1 M vs P=1 M=1), two stage threads
+     * (in-process P=2 vs P=1 at the same M, against the ideal 2M/(M+1)), and executors, sockets and the driver
+     * (spark-mp P=2 1F1B stash vs in-process P=2).
+     */
+    private static void printBreakdown(List<ThroughputRow> rows, ThroughputOptions o, double fit) {
+        ThroughputRow one = find(rows, "in-process P=1 1f1b M=1 ");
+        if (one == null) {
+            return;
+        }
+        System.out.printf(Locale.ROOT, "%nwhere the time goes (ratios of samples/s in this run):%n");
+        System.out.printf(Locale.ROOT, "  stage code: in-process P=1 M=1 / fit = %s%n", f2(one.samplesPerSecond() / fit));
+        for (int m : o.micro()) {
+            ThroughputRow p1 = find(rows, "in-process P=1 1f1b M=" + m + " ");
+            ThroughputRow p2 = find(rows, "in-process P=" + STAGES + " 1f1b M=" + m + " ");
+            ThroughputRow spark = find(rows, "spark-mp P=" + STAGES + " 1f1b M=" + m + " recompute=never");
+            if (p1 == null || p2 == null) {
+                continue;
+            }
+            double ideal = 2.0 * m / (m + 1);
+            System.out.printf(Locale.ROOT, "  M=%d: micro-batching P=1 M=%d / P=1 M=1 = %s; two stage threads P=2 / P=1 "
+                            + "= %s (ideal %s, %s of it); executors+sockets+driver spark-mp / in-process P=2 = %s; "
+                            + "spark-mp / fit = %s%n", m, m, f2(p1.samplesPerSecond() / one.samplesPerSecond()),
+                    f2(p2.samplesPerSecond() / p1.samplesPerSecond()), f2(ideal),
+                    f2(p2.samplesPerSecond() / p1.samplesPerSecond() / ideal),
+                    spark == null ? "-" : f2(spark.samplesPerSecond() / p2.samplesPerSecond()),
+                    spark == null ? "-" : f2(spark.samplesPerSecond() / fit));
+        }
+    }
+
+    private static ThroughputRow find(List<ThroughputRow> rows, String prefix) {
+        return rows.stream().filter(r -> r.failure() == null && r.contender().startsWith(prefix)).findFirst()
+                .orElse(null);
     }
 
     /** The split into {@link #STAGES} stages that balances parameters (work, for dense layers). */
@@ -209,6 +257,7 @@ public final class ThroughputBenchmark {
         System.out.println("  loss: held-out " + ThroughputRuns.EVAL_EXAMPLES + " examples after one epoch ("
                 + (long) o.steps() * o.batch() + " samples)");
         printTargets(rows, o, fit);
+        printBreakdown(rows, o, fit);
         double[] loadEnd = loadAverages();
         System.out.printf(Locale.ROOT, "load average: start %s, end %s%n", format(loadStart), format(loadEnd));
         if (Math.max(loadStart[0], loadEnd[0]) > QUIET_LOAD) {

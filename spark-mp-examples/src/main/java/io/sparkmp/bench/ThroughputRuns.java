@@ -1,6 +1,9 @@
 package io.sparkmp.bench;
 
 import io.sparkmp.plan.RecomputeMode;
+import io.sparkmp.runtime.InProcessPipeline;
+import io.sparkmp.runtime.PipelineSpec;
+import io.sparkmp.runtime.StepMetrics;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.spark.PipelineTrainer;
 import io.sparkmp.spark.StepReport;
@@ -138,6 +141,60 @@ final class ThroughputRuns {
         } catch (RuntimeException e) {
             return ThroughputRow.failed(name, true, e);
         }
+    }
+
+    /**
+     * The pipeline without Spark or sockets: {@link InProcessPipeline} (one thread per stage, the same stage code)
+     * in ONE executor JVM, as {@link #fit} runs, on the same mini-batches: separates what micro-batching, the
+     * stage code and two threads cost from what executors, sockets and the driver add. The throughput is batch /
+     * median step (the slowest rank's wall time of the step) after warm-up. Initial parameters come from the
+     * spec's deterministic per-layer initialisation (the loss column is comparable in kind, not bit for bit).
+     */
+    static ThroughputRow inProcess(JavaSparkContext jsc, MultiLayerConfiguration conf, ThroughputOptions o,
+                                   int[] boundaries, int m) {
+        int p = boundaries.length - 1;
+        String name = "in-process P=" + p + " 1f1b M=" + m + " recompute=never";
+        try {
+            String json = conf.toJson();
+            long seed = o.seed();
+            int steps = o.steps();
+            int batch = o.batch();
+            double[] r = jsc.parallelize(List.of(0), 1)
+                    .map(x -> inProcessSteps(json, boundaries, m, seed, steps, batch)).collect().get(0);
+            double step = median(Arrays.copyOfRange(r, o.warmup(), steps));
+            double bubble = r[steps + 1];
+            return new ThroughputRow(name, true, batch / step, step, (double) p * m / (m + p - 1), bubble, null,
+                    r[steps], "batch / median step of InProcessPipeline in one executor JVM (no Spark, no sockets)",
+                    null);
+        } catch (RuntimeException e) {
+            return ThroughputRow.failed(name, true, e);
+        }
+    }
+
+    /** Runs in the executor: each step's seconds (slowest rank), the held-out loss, the median bubble. */
+    private static double[] inProcessSteps(String json, int[] boundaries, int m, long seed, int steps, int batch) {
+        int p = boundaries.length - 1;
+        boolean[] stash = new boolean[p]; // all false: every stage keeps its activations
+        PipelineSpec spec = new PipelineSpec(json, boundaries, ScheduleKind.ONE_F_ONE_B, p, 1, m, batch, seed, stash);
+        TeacherData data = new TeacherData(seed);
+        InProcessPipeline.Result res = new InProcessPipeline(spec, null, java.time.Duration.ofSeconds(120))
+                .fit(data.batches(steps, batch), 1);
+        double[] wall = new double[steps];
+        double[] busy = new double[steps];
+        for (StepMetrics sm : res.metrics()) {
+            int i = (int) sm.step();
+            wall[i] = Math.max(wall[i], sm.wallNanos() / 1e9);
+            busy[i] += (sm.wallNanos() - sm.waitNanos()) / 1e9;
+        }
+        double[] out = new double[steps + 2];
+        double[] bubbles = new double[steps];
+        for (int i = 0; i < steps; i++) {
+            out[i] = wall[i];
+            bubbles[i] = 1 - busy[i] / (p * wall[i]);
+        }
+        out[steps] = res.toNetwork().score(data.evaluation(EVAL_EXAMPLES));
+        out[steps + 1] = median(bubbles);
+        return out;
     }
 
     /** Median of the finite values; NaN when there are none. */
