@@ -52,8 +52,10 @@ import org.deeplearning4j.nn.params.EmptyParamInitializer;
  *       from the thread's random stream, which no split into micro-batches reproduces;</li>
  *   <li>layers whose gradient mixes the examples of a batch: CenterLossOutputLayer (the centre update is
  *       divided by the batch's per-class counts), OCNNOutputLayer (its r is a quantile over the batch);</li>
- *   <li>FrozenLayer (its backward returns no input gradient; FrozenLayerWithBackprop is supported) and
- *       TimeDistributed (measured to differ from fit with micro-batches);</li>
+ *   <li>a FrozenLayer above a layer that is not a FrozenLayer: its backward returns no input gradient, so in
+ *       DL4J's own fit the layers below it get none and fail; frozen bottom layers (what TransferLearning's
+ *       feature extractor makes) are supported, and so is FrozenLayerWithBackprop anywhere;</li>
+ *   <li>TimeDistributed (measured to differ from fit with micro-batches);</li>
  *   <li>weight noise (DropConnect, WeightNoise: one draw per mini-batch from the thread's random stream)
  *       and dropout kinds other than Dropout, GaussianDropout, GaussianNoise, AlphaDropout and
  *       SpatialDropout (custom ones: their masks cannot be regenerated per example).</li>
@@ -74,9 +76,6 @@ final class LayerSupport {
         REJECTED.put(CenterLossOutputLayer.class, "computes its centre gradient with a division by the per-class "
                 + "example counts of the whole batch: state across examples, so micro-batch gradients do not sum to the "
                 + "batch gradient");
-        REJECTED.put(FrozenLayer.class, "is a FrozenLayer, whose backward returns no input gradient (DL4J's fit stops "
-                + "there), which a stage cannot pass on to the stages below; use FrozenLayerWithBackprop (the same frozen "
-                + "parameters, supported)");
         REJECTED.put(TimeDistributed.class, "trains differently from fit once a mini-batch is split into micro-batches "
                 + "(measured: 3e-2 relative after 5 steps, even on one stage); DL4J adds the same time distribution itself "
                 + "around a DenseLayer between recurrent layers, which is supported");
@@ -119,6 +118,27 @@ final class LayerSupport {
             String why = rejection(inner);
             if (why != null) {
                 return "wraps " + inner.getClass().getSimpleName() + ", which " + why;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Why layer {@code i} of {@code layers} cannot run where it sits, or null: a FrozenLayer returns no input gradient,
+     * so every layer below it must be a FrozenLayer too (as in DL4J's own fit, where a trainable layer below one gets
+     * no gradient and fails); a stage whose first layer is frozen then sends back zeros, which the frozen stages
+     * below ignore.
+     */
+    static String placement(List<Layer> layers, int i) {
+        if (!(layers.get(i) instanceof FrozenLayer)) {
+            return null;
+        }
+        for (int j = 0; j < i; j++) {
+            if (!(layers.get(j) instanceof FrozenLayer)) {
+                return "is a FrozenLayer above layer " + j + " (" + layers.get(j).getClass().getSimpleName() + "), which "
+                        + "is not frozen: a FrozenLayer's backward returns no input gradient, so layer " + j + " would get "
+                        + "none (DL4J's fit fails there too); freeze every layer below it (TransferLearning's "
+                        + "setFeatureExtractor does) or use FrozenLayerWithBackprop";
             }
         }
         return null;

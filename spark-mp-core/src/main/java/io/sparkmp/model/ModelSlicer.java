@@ -127,6 +127,9 @@ public final class ModelSlicer {
             Layer layer = conf.getConf(i).getLayer();
             String name = describe(i, layer);
             String why = LayerSupport.rejection(layer);
+            if (why == null) {
+                why = LayerSupport.placement(layersOf(conf), i);
+            }
             if (why != null) {
                 throw new IllegalArgumentException(name + " " + why);
             }
@@ -310,5 +313,13 @@ public final class ModelSlicer {
             case CNN -> "convolutional";
             case RNN -> "recurrent";
         };
+    }
+
+    private static List<org.deeplearning4j.nn.conf.layers.Layer> layersOf(MultiLayerConfiguration conf) {
+        List<org.deeplearning4j.nn.conf.layers.Layer> out = new java.util.ArrayList<>();
+        for (int j = 0; j < conf.getConfs().size(); j++) {
+            out.add(conf.getConf(j).getLayer());
+        }
+        return out;
     }
 }

@@ -68,6 +68,9 @@ final class SliceNetwork extends MultiLayerNetwork {
         this.flattenedGradients = gradients;
     }
 
+    /** Whether this slice starts with FrozenLayers (set by its stage; see StageSlice). */
+    boolean startsFrozen;
+
     /**
      * Takes the loss of the output layer now, from within its backward (a stage that updates each layer right
      * after its backward changes the output layer's parameters before {@code calculateGradients} returns);
@@ -83,6 +86,11 @@ final class SliceNetwork extends MultiLayerNetwork {
                                                              boolean returnInputActGrad) {
         lossTaken = false;
         Pair<Gradient, INDArray> p = super.calcBackpropGradients(epsilon, withOutputLayer, tbptt, returnInputActGrad);
+        if (startsFrozen && p != null) {
+            // DL4J stopped at the top FrozenLayer: what it returns is the gradient of a layer inside, in a closed
+            // workspace, not of the slice's input (the stage sends zeros instead)
+            p.setSecond(null);
+        }
         if (withOutputLayer && !lossTaken) {
             // Still inside calculateGradients' workspace scope: the output layer's input is valid here.
             loss = ((IOutputLayer) getOutputLayer()).computeScore(0.0, true, LayerWorkspaceMgr.noWorkspaces());

@@ -100,6 +100,14 @@ public final class StageSlice {
     private int microBatches;
     private int forwardStateOf = -1;
     private double lossSum;
+    /**
+     * Whether the slice starts with FrozenLayers (LayerSupport#placement: they are a prefix of the model), and
+     * whether it holds nothing else. DL4J's backward stops at the first FrozenLayer from the top, as in its own fit:
+     * such a stage sends zeros back (the stages below are frozen too), and an all-frozen stage runs no backward
+     * and no update (its parameters never change).
+     */
+    private final boolean hasFrozen;
+    private final boolean allFrozen;
 
     StageSlice(int stage, int numStages, int fromLayer, int toLayer, SliceNetwork net, MaskFlow upstream,
                ExampleSeededDropout.Context dropoutContext, boolean recompute, boolean fusedUpdate) {
@@ -111,7 +119,15 @@ public final class StageSlice {
         this.toLayer = toLayer;
         this.net = net;
         long n = net.numParams();
-        this.fusedUpdate = fusedUpdate && n > 0;
+        int frozen = 0;
+        while (frozen < net.getnLayers()
+                && net.getLayer(frozen) instanceof org.deeplearning4j.nn.layers.FrozenLayer) {
+            frozen++;
+        }
+        this.hasFrozen = frozen > 0;
+        net.startsFrozen = hasFrozen;
+        this.allFrozen = frozen == net.getnLayers();
+        this.fusedUpdate = fusedUpdate && n > 0 && !allFrozen;
         if (this.fusedUpdate) {
             makeFusedGradient();
         } else if (n > 0) {
@@ -175,8 +191,8 @@ public final class StageSlice {
             Layer layer = net.getLayer(i);
             NeuralNetConfiguration c = layer.conf();
             long len = c.getLayer().initializer().numParams(c);
-            if (len == 0) {
-                continue;
+            if (len == 0 || layer instanceof org.deeplearning4j.nn.layers.FrozenLayer) {
+                continue; // a frozen layer is never back-propagated nor updated (DL4J's backward stops there)
             }
             INDArray view = flat.get(NDArrayIndex.interval(0, len));
             layer.setBackpropGradientsViewArray(view);
@@ -385,9 +401,16 @@ public final class StageSlice {
         if (isLast()) {
             throw new IllegalStateException("stage " + stage + " is the last stage: use backwardWithLabels");
         }
+        INDArray[] in = inputs.get(microBatch);
+        if (allFrozen) {
+            takeInput(microBatch);
+            stash.remove(microBatch);
+            microBatches++;
+            return stage > 0 ? Nd4j.zeros(in[0].dataType(), in[0].shape()) : null;
+        }
         prepareBackward(microBatch);
         Pair<Gradient, INDArray> p = net.backpropGradient(outputGradient, NO_WS);
-        return finishBackward(microBatch, p);
+        return finishBackward(microBatch, p, in);
     }
 
     /**
@@ -408,7 +431,7 @@ public final class StageSlice {
         Pair<Gradient, INDArray> p = net.calculateGradients(in[0], labels, null, labelsMask);
         // Score without the regularization term, times the examples: the summed loss of the micro-batch.
         lossSum += net.lastLoss() * microBatchSize;
-        return finishBackward(microBatch, p);
+        return finishBackward(microBatch, p, in);
     }
 
     /**
@@ -453,7 +476,9 @@ public final class StageSlice {
             throw new IllegalStateException("stage " + stage + ": step " + step + " still has micro-batches without backward: "
                     + inputs.keySet());
         }
-        if (fusedUpdate) {
+        if (allFrozen) {
+            // frozen parameters: DL4J's fit leaves them as they are (no backward reached them)
+        } else if (fusedUpdate) {
             if (microBatches != 1 || layersUpdated == 0) {
                 throw new IllegalStateException("stage " + stage + " updates each layer after its backward, which needs "
                         + "exactly one micro-batch per step; step " + step + " had " + microBatches);
@@ -694,7 +719,11 @@ public final class StageSlice {
         }
     }
 
-    private INDArray finishBackward(int microBatch, Pair<Gradient, INDArray> p) {
+    /**
+     * @param in the micro-batch's stage input: a stage that starts with FrozenLayers (where DL4J's backward stops)
+     *     sends back zeros of its shape, which the frozen stages below ignore (see LayerSupport#placement)
+     */
+    private INDArray finishBackward(int microBatch, Pair<Gradient, INDArray> p, INDArray[] in) {
         forwardStateOf = -1;
         if (net.numParams() > 0) {
             // The first micro-batch's backward wrote into DL4J's gradient view: its Gradient names the parts the
@@ -704,6 +733,10 @@ public final class StageSlice {
             }
         }
         microBatches++;
+        if (hasFrozen) {
+            // DL4J stopped at the top frozen layer: what it returns is not the gradient of this stage's input
+            return stage > 0 ? Nd4j.zeros(in[0].dataType(), in[0].shape()) : null;
+        }
         return p.getSecond();
     }
 

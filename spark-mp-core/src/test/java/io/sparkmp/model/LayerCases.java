@@ -14,6 +14,7 @@ import org.deeplearning4j.nn.conf.layers.convolutional.Cropping1D;
 import org.deeplearning4j.nn.conf.layers.convolutional.Cropping2D;
 import org.deeplearning4j.nn.conf.layers.convolutional.Cropping3D;
 import org.deeplearning4j.nn.conf.layers.misc.ElementWiseMultiplicationLayer;
+import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
 import org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.conf.layers.misc.RepeatVector;
 import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
@@ -141,6 +142,11 @@ public final class LayerCases {
                 .layer(new OutputLayer.Builder(LossFunction.MCXENT).activation(Activation.SOFTMAX).nIn(6).nOut(3).build())
                 .build()));
         c.add(ff("FrozenLayerWithBackprop", new FrozenLayerWithBackprop(dense(6))));
+        // Frozen bottom layers, as TransferLearning's feature extractor makes them: the stage that starts with the
+        // second frozen layer sends zeros back (a FrozenLayer returns no input gradient).
+        c.add(new Case("FrozenLayer (frozen bottom layers)", "ff", 1, () -> base(Activation.TANH)
+                .layer(new FrozenLayer(dense(8))).layer(new FrozenLayer(dense(6))).layer(dense(6)).layer(out())
+                .setInputType(InputType.feedForward(8)).build()));
         c.add(new Case("LossLayer", "ff", 2, () -> base(Activation.TANH).layer(dense(8))
                 .layer(new DenseLayer.Builder().nOut(3).activation(Activation.SOFTMAX).build())
                 .layer(new LossLayer.Builder(LossFunction.MCXENT).activation(Activation.IDENTITY).build())

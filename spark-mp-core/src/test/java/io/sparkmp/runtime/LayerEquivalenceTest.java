@@ -38,7 +38,11 @@ class LayerEquivalenceTest {
 
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
+        String only = System.getProperty("layers.only", ""); // e.g. -Dlayers.only=Frozen for a quick local run
         for (LayerCases.Case c : LayerCases.all()) {
+            if (!c.name().contains(only)) {
+                continue;
+            }
             boolean bn = c.name().startsWith("BatchNormalization");
             out.add(Arguments.of(c, ScheduleKind.ONE_F_ONE_B, bn ? 1 : 4, false));
             out.add(Arguments.of(c, ScheduleKind.GPIPE, bn ? 1 : 2, true));
@@ -74,6 +78,38 @@ class LayerEquivalenceTest {
         }
         double moved = TestModels.maxRelativeError(result.parameters(), LayerParameters.initial(conf, TestModels.SEED));
         assertTrue(moved > 1e-4, what + ": parameters barely moved (" + moved + ")");
+    }
+
+    /**
+     * Frozen bottom layers at every cut: a stage may start with, end with or consist of frozen layers (where
+     * DL4J's backward stops); the frozen parameters stay exactly as initialised and the rest equals fit.
+     */
+    @org.junit.jupiter.api.Test
+    void frozenBottomLayersTrainAsFitAtEveryCut() {
+        LayerCases.Case c = LayerCases.all().stream().filter(k -> k.name().startsWith("FrozenLayer (")).findFirst()
+                .orElseThrow();
+        MultiLayerConfiguration conf = c.build();
+        List<DataSet> data = LayerCases.data(c.data(), 5, 16, 31);
+        MultiLayerNetwork ref = TestModels.referenceFit(conf, data, 1, new ArrayList<>());
+        java.util.Map<Integer, org.nd4j.linalg.api.ndarray.INDArray> initial = LayerParameters.initial(conf, TestModels.SEED);
+        int[][] splits = {{0, 1, 4}, {0, 2, 4}, {0, 3, 4}, {0, 1, 3, 4}, {0, 2, 3, 4}};
+        for (int[] cuts : splits) {
+            for (int m : new int[] {1, 4}) {
+                int stages = cuts.length - 1;
+                PipelineSpec spec = PipelineSpec.of(conf, cuts, ScheduleKind.ONE_F_ONE_B, stages, 1, m, 16, TestModels.SEED)
+                        .withRecompute(new boolean[stages]);
+                InProcessPipeline.Result result = new InProcessPipeline(spec).fit(data, 1);
+                String what = "cuts " + java.util.Arrays.toString(cuts) + " M=" + m;
+                double err = TestModels.maxRelativeError(result.parameters(), ModelAssembler.split(ref));
+                assertTrue(err <= PipelineEquivalenceTest.DOUBLE_BOUND, what + ": max relative parameter error " + err);
+                for (int frozen = 0; frozen < 2; frozen++) {
+                    assertEquals(initial.get(frozen), result.parameters().get(frozen), what + ": frozen layer " + frozen);
+                }
+                double moved = TestModels.maxRelativeError(java.util.Map.of(2, result.parameters().get(2)),
+                        java.util.Map.of(2, initial.get(2)));
+                assertTrue(moved > 1e-4, what + ": the trainable layer barely moved (" + moved + ")");
+            }
+        }
     }
 
     @AfterAll
