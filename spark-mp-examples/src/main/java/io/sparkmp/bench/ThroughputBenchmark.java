@@ -35,7 +35,10 @@ import java.util.Locale;
  *   <li>{@code dl4j-spark}: {@code SparkDl4jMultiLayer} + {@code ParameterAveragingTrainingMaster}, with
  *       {@code saveUpdater} false (DL4J's default: Adam state reset every averaging) and true;</li>
  *   <li>{@code spark-mp}: {@code PipelineTrainer}, P = 2 at the split that balances parameters (an even split
- *       of the work: [0, 2, 5]), for every schedule x micro-batch count M x recomputation mode asked.</li>
+ *       of the work: [0, 2, 5]), for every schedule x micro-batch count M x recomputation mode asked;</li>
+ *   <li>{@code planner}: {@code PipelineTrainer} with only the batch size set: stages, split, M, schedule and
+ *       recomputation are the planner's choice on the measured profile (what a user gets by default);</li>
+ *   <li>{@code in-process}: the pipeline in one executor JVM without Spark or sockets (see the breakdown).</li>
  * </ul>
  * Prints one table: samples/s (medians after the warm-up steps; how each is measured is printed), the ratio to
  * {@code fit}, spark-mp's ideal speed-up over one device P·M/(M+P−1) (2M/(M+1) at P = 2) and the share of it
@@ -156,6 +159,10 @@ public final class ThroughputBenchmark {
                     }
                 }
             }
+        }
+        if (o.runs("planner")) {
+            long t0 = System.nanoTime();
+            rows.add(report(ThroughputRuns.sparkMpPlanned(conf, initial, data, eval, o), t0));
         }
         if (o.runs("in-process")) {
             int[] split = evenSplit(conf);

@@ -20,7 +20,7 @@ import java.util.function.Function;
  * @param micro spark-mp micro-batch counts M
  * @param schedules spark-mp schedules
  * @param recompute spark-mp recomputation modes
- * @param contenders which of {@code fit}, {@code dl4j-spark}, {@code spark-mp} run
+ * @param contenders which of {@code fit}, {@code dl4j-spark}, {@code spark-mp}, {@code planner}, {@code in-process} run
  * @param saveUpdater DL4J Spark {@code saveUpdater} values
  * @param dl4jEpochs DL4J Spark epochs timed after its one warm-up epoch
  * @param averaging DL4J Spark averaging frequency (mini-batches per worker between averagings)
@@ -31,11 +31,11 @@ record ThroughputOptions(String master, int steps, int warmup, int batch, List<I
                          List<ScheduleKind> schedules, List<RecomputeMode> recompute, Set<String> contenders,
                          List<Boolean> saveUpdater, int dl4jEpochs, int averaging, long seed, String timeline) {
 
-    static final List<String> CONTENDERS = List.of("fit", "dl4j-spark", "spark-mp", "in-process");
+    static final List<String> CONTENDERS = List.of("fit", "dl4j-spark", "spark-mp", "planner", "in-process");
 
     static final String USAGE = "ThroughputBenchmark [--quick] [--master local-cluster[2,1,2048]] [--steps 30]"
             + " [--warmup 3] [--batch 256] [--micro 4,8,16] [--schedules gpipe,1f1b] [--recompute always,never]"
-            + " [--contenders fit,dl4j-spark,spark-mp] [--save-updater false,true] [--dl4j-epochs 2]"
+            + " [--contenders fit,dl4j-spark,spark-mp,planner,in-process] [--save-updater false,true] [--dl4j-epochs 2]"
             + " [--averaging 5] [--seed 42] [--timeline <folder for HTML reports>]";
 
     ThroughputOptions {

@@ -144,6 +144,36 @@ final class ThroughputRuns {
     }
 
     /**
+     * spark-mp with every choice left to the planner (stages, split, micro-batches, schedule, recompute) on the
+     * measured profile, from the same initial parameters: what a user who sets only the batch size gets. The
+     * plan it chose is in the row's name.
+     */
+    static ThroughputRow sparkMpPlanned(MultiLayerConfiguration conf, MultiLayerNetwork initial, JavaRDD<DataSet> data,
+                                        DataSet eval, ThroughputOptions o) {
+        String name = "spark-mp planner's choice";
+        try {
+            TrainingResult r = PipelineTrainer.builder(conf).batchSize(o.batch()).epochs(1).shuffle(false).logEvery(0)
+                    .initialParameters(initial).seed(o.seed()).build().fit(data);
+            io.sparkmp.plan.PipelinePlan plan = r.plan();
+            int p = plan.devices();
+            int m = plan.microBatches();
+            name = "spark-mp planned P=" + p + " " + plan.schedule().label() + " M=" + m + " " + Arrays.toString(plan.boundaries());
+            List<StepReport> steps = r.metrics();
+            if (steps.size() <= o.warmup()) {
+                throw new IllegalStateException("only " + steps.size() + " steps reported, warm-up is " + o.warmup());
+            }
+            List<StepReport> timed = steps.subList(o.warmup(), steps.size());
+            double rate = median(timed.stream().mapToDouble(StepReport::samplesPerSecond).toArray());
+            double step = median(timed.stream().mapToDouble(StepReport::stepSeconds).toArray());
+            double bubble = median(timed.stream().mapToDouble(StepReport::bubbleFraction).toArray());
+            return new ThroughputRow(name, true, rate, step, (double) p * m / (m + p - 1), bubble, r.planAccuracy(),
+                    r.network().score(eval), "median of per-step samples/s (engine step records)", null);
+        } catch (RuntimeException e) {
+            return ThroughputRow.failed(name, true, e);
+        }
+    }
+
+    /**
      * The pipeline without Spark or sockets: {@link InProcessPipeline} (one thread per stage, the same stage code)
      * in ONE executor JVM, as {@link #fit} runs, on the same mini-batches: separates what micro-batching, the
      * stage code and two threads cost from what executors, sockets and the driver add. The throughput is batch /
