@@ -5,7 +5,11 @@ import io.sparkmp.schedule.ActionCosts;
 
 /**
  * Per-action device time and per-link latency of a plan, for simulating the schedule the runtime executes. F
- * and B take the stage's forward and backward (recomputation included). Without measured
+ * and B take the stage's forward and backward (recomputation included), except on the last stage, where the
+ * runtime's F only keeps the micro-batch's input and its B runs the forward, the loss and the backward together
+ * (DL4J's {@code calculateGradients}): there F takes nothing and B both. Under 1F1B, where the last stage runs
+ * each B right after its F, that changes nothing; under GPipe the last stage starts computing only when the
+ * first backward is due. Without measured
  * {@link RuntimeCosts}: a SEND takes the bytes it puts on the link over the plan's bandwidth, each message the
  * link's latency, STEP the stage's optimizer step, and LOAD, SEND_L and LOSS nothing. With them: a SEND takes
  * the measured sender's time for its bytes, a message the measured latency for its bytes, LOAD the measured
@@ -47,9 +51,11 @@ final class PlanActionCosts implements ActionCosts {
     @Override
     public double duration(Action a) {
         StagePlan st = plan.stage(a.stage());
+        boolean last = a.stage() == plan.numStages() - 1;
         return switch (a.type()) {
-            case FORWARD -> st.forwardSeconds();
-            case BACKWARD -> st.backwardSeconds();
+            // The last stage's forward only keeps its input: the runtime runs it with the loss and the backward.
+            case FORWARD -> last ? 0 : st.forwardSeconds();
+            case BACKWARD -> last ? st.forwardSeconds() + st.backwardSeconds() : st.backwardSeconds();
             case SEND_F -> send(st.bytesSentForward());
             case SEND_B -> send(st.bytesSentBackward());
             case STEP -> update[a.stage()];

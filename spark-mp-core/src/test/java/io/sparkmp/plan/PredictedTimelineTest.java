@@ -63,6 +63,34 @@ class PredictedTimelineTest {
         assertEquals(plan.stage(0).bytesSentForward() / bandwidth, wire, 1e-15, "a send takes bytes / bandwidth");
     }
 
+    /**
+     * The last stage's forward runs with its backward (DL4J's calculateGradients), so its F is free and its B
+     * costs forward + backward. Two equal stages, forward 1 ms and backward 2 ms per micro-batch, no transfer or
+     * update costs, M = 4: under GPipe the last stage computes nothing until stage 0's four forwards are done (4 ms),
+     * then four B of 3 ms, and stage 0's last backward follows: 4 + 4·3 + 2 = 18 ms, not the (M + P − 1)(F + B) =
+     * 15 ms of eager forwards; under 1F1B the last stage runs each B right after its F, so 15 ms either way.
+     */
+    @ParameterizedTest(name = "{0}: {1} ms")
+    @CsvSource({"gpipe, 18", "1f1b, 15"})
+    void theLastStagesForwardRunsWithItsBackward(String kind, double expectedMs) {
+        ModelProfile two = ModelProfile.of(List.of(layer("a", 1e-3, 2e-3, 4096, 64, 64, 64),
+                layer("b", 1e-3, 2e-3, 4096, 64, 64, 64)), 64);
+        PipelinePlan plan = PipelinePlanner.builder().profile(two).executors(2).stages(2).microBatches(4)
+                .schedule(ScheduleKind.parse(kind)).recompute(RecomputeMode.NEVER).deviceMemoryBytes(1L << 40)
+                .bandwidthBytesPerSecond(1e15).latencySeconds(0).batchSize(4).updateSecondsPerParameter(0)
+                .build().plan();
+
+        SimulationResult predicted = PredictedTimeline.of(plan);
+
+        assertEquals(expectedMs * 1e-3, predicted.makespan(), 1e-6);
+        List<io.sparkmp.schedule.SimulationResult.TimedAction> last = predicted.timeline().get(1);
+        double firstBackward = last.stream().filter(a -> a.action().type() == ActionType.BACKWARD)
+                .mapToDouble(a -> a.start()).min().orElseThrow();
+        assertEquals("gpipe".equals(kind) ? 4e-3 : 1e-3, firstBackward, 1e-6, "the last stage's first B starts");
+        assertTrue(last.stream().filter(a -> a.action().type() == ActionType.FORWARD)
+                .allMatch(a -> a.end() - a.start() == 0), "the last stage's F take no time");
+    }
+
     @Test
     void noPlanIsRejected() {
         assertThrows(IllegalArgumentException.class, () -> PredictedTimeline.of(null));
