@@ -126,6 +126,7 @@ class RingAllReduceTest {
             String m = e.getCause().getMessage();
             assertTrue(m.contains("rank 0 got no reduce-scatter chunk 1 (piece 0 of 1) from rank 2"), m);
             assertTrue(m.contains("within 300 ms"), m);
+            assertTrue(m.contains("timed out after 300 ms"), m); // the ring's timeout, not the channel's 10 s
             assertTrue(m.contains("step 4, tag 2"), m);
             Exception e1 = assertThrows(Exception.class, () -> f1.get(30, TimeUnit.SECONDS));
             assertTrue(e1.getCause().getMessage().contains("from rank 0"), e1.getCause().getMessage());
