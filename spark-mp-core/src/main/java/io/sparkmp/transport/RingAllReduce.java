@@ -46,6 +46,9 @@ public final class RingAllReduce {
     /** Default largest piece: large enough that per-message costs vanish, small enough to pipeline the rounds. */
     public static final long DEFAULT_PIECE_BYTES = 1L << 20;
 
+    private static final int REDUCE_SCATTER = 0;
+    private static final int ALL_GATHER = 1;
+
     private final TensorChannel channel;
     private final int[] ring;
     private final int position;
@@ -198,37 +201,38 @@ public final class RingAllReduce {
         }
 
         /**
-         * Round s: send chunk (q − s − 1), receive chunk (q − s − 2) and add own values to it; a piece added in
-         * round s goes out at once as round s + 1's. After round R − 2 this member's chunk q is finished.
+         * Reduce-scatter: round s sends chunk (q − s − 1) and receives chunk (q − s − 2), adding this member's values
+         * to it; after round R − 2 this member's chunk q is finished.
          */
         void reduceScatter() {
-            sendChunk(mod(position - 1), 0);
-            for (int s = 0; s < r - 1; s++) {
-                int c = mod(position - s - 2);
-                for (int k = 0; k < pieces(c); k++) {
-                    INDArray mine = piece(c, k);
-                    INDArray got = take(c, k, 0);
-                    mine.addi(got);
-                    channel.recycle(got);
-                    if (s < r - 2) {
-                        channel.send(right, key(c, k, 0), mine);
-                    }
-                }
-            }
+            phase(REDUCE_SCATTER, mod(position - 1));
         }
 
-        /** Round s: send chunk (q − s), receive chunk (q − s − 1) and copy it; a received piece is forwarded. */
+        /** All-gather: round s sends chunk (q − s) and receives chunk (q − s − 1), copying it. */
         void allGather() {
-            sendChunk(position, 1);
+            phase(ALL_GATHER, position);
+        }
+
+        /**
+         * R − 1 rounds: chunk {@code first} goes out, then round s takes chunk (first − s − 1) from the left, piece
+         * by piece, adds or copies it into this member's vector and forwards each piece at once as the next
+         * round's (but in the last round).
+         */
+        private void phase(int phase, int first) {
+            sendChunk(first, phase);
             for (int s = 0; s < r - 1; s++) {
-                int c = mod(position - s - 1);
+                int c = mod(first - s - 1);
                 for (int k = 0; k < pieces(c); k++) {
                     INDArray mine = piece(c, k);
-                    INDArray got = take(c, k, 1);
-                    mine.assign(got);
+                    INDArray got = take(c, k, phase);
+                    if (phase == REDUCE_SCATTER) {
+                        mine.addi(got);
+                    } else {
+                        mine.assign(got);
+                    }
                     channel.recycle(got);
                     if (s < r - 2) {
-                        channel.send(right, key(c, k, 1), mine);
+                        channel.send(right, key(c, k, phase), mine);
                     }
                 }
             }
@@ -308,7 +312,7 @@ public final class RingAllReduce {
         }
 
         private String phaseName(int phase) {
-            return phase == 0 ? "reduce-scatter" : "all-gather";
+            return phase == REDUCE_SCATTER ? "reduce-scatter" : "all-gather";
         }
     }
 }

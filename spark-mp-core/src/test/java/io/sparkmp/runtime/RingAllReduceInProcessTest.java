@@ -1,5 +1,6 @@
 package io.sparkmp.runtime;
 
+import io.sparkmp.transport.ForwardingChannel;
 import io.sparkmp.transport.FrameType;
 import io.sparkmp.transport.RingAllReduce;
 import io.sparkmp.transport.RingSums;
@@ -103,20 +104,12 @@ class RingAllReduceInProcessTest {
     }
 
     /** Delays every all-gather receive (odd rounds of {@link FrameType#ALLREDUCE} keys) of one member. */
-    private record SlowAllGather(TensorChannel inner, long delayMillis) implements TensorChannel {
-        @Override
-        public int localRank() {
-            return inner.localRank();
-        }
+    private static final class SlowAllGather extends ForwardingChannel {
+        private final long delayMillis;
 
-        @Override
-        public void send(int peerRank, TensorKey key, INDArray tensor) {
-            inner.send(peerRank, key, tensor);
-        }
-
-        @Override
-        public INDArray receive(int peerRank, TensorKey key) {
-            return receive(peerRank, key, 10_000);
+        SlowAllGather(TensorChannel inner, long delayMillis) {
+            super(inner);
+            this.delayMillis = delayMillis;
         }
 
         @Override
@@ -129,11 +122,6 @@ class RingAllReduceInProcessTest {
                 }
             }
             return inner.receive(peerRank, key, timeoutMillis);
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 }

@@ -68,59 +68,44 @@ class RingAllReduceTest {
 
     @Test
     void reductionsWithDifferentTagsRunConcurrently() throws Exception {
-        int members = 3;
-        List<SocketTensorChannel> chans = Loopback.mesh(members, Loopback.config("ring-tags"));
-        ExecutorService pool = Executors.newFixedThreadPool(2);
-        try {
+        onMesh(3, "ring-tags", (chans, pool) -> {
             int[] ring = {0, 1, 2};
-            INDArray[] a = RingSums.inputs(members, 500, DataType.DOUBLE, 1);
-            INDArray[] b = RingSums.inputs(members, 300, DataType.DOUBLE, 2);
+            INDArray[] a = RingSums.inputs(3, 500, DataType.DOUBLE, 1);
+            INDArray[] b = RingSums.inputs(3, 300, DataType.DOUBLE, 2);
             Future<INDArray[]> fa = pool.submit(() -> RingSums.reduceOnAll(chans, ring, a, 64, 9, 0));
             Future<INDArray[]> fb = pool.submit(() -> RingSums.reduceOnAll(chans, ring, b, 64, 9, 1));
             INDArray[] ra = fa.get(60, TimeUnit.SECONDS);
             INDArray[] rb = fb.get(60, TimeUnit.SECONDS);
-            for (int q = 0; q < members; q++) {
+            for (int q = 0; q < 3; q++) {
                 RingSums.assertBits(RingSums.fixedOrderSum(a), ra[q], "tag 0, position " + q);
                 RingSums.assertBits(RingSums.fixedOrderSum(b), rb[q], "tag 1, position " + q);
             }
-        } finally {
-            pool.shutdownNow();
-            Loopback.closeAll(chans);
-        }
+        });
     }
 
     @Test
     void aRowVectorIsSummedInItsOwnMemory() throws Exception {
-        List<SocketTensorChannel> chans = Loopback.mesh(2, Loopback.config("ring-row"));
-        ExecutorService pool = Executors.newFixedThreadPool(2);
-        try {
+        onMesh(2, "ring-row", (chans, pool) -> {
             int[] ring = {0, 1};
             // DL4J's gradient view: a [1, n] row in 'f' order.
             INDArray row0 = Nd4j.createFromArray(new double[][] {{1, 2, 3, 4, 5}}).dup('f');
             INDArray row1 = Nd4j.createFromArray(new double[][] {{10, 20, 30, 40, 50}}).dup('f');
-            Future<?> f0 = pool.submit(() -> new RingAllReduce(chans.get(0), ring, 10_000).sumInPlace(row0, 0, 0));
-            Future<?> f1 = pool.submit(() -> new RingAllReduce(chans.get(1), ring, 10_000).sumInPlace(row1, 0, 0));
+            Future<?> f0 = reduce(pool, chans.get(0), ring, 10_000, row0, 0, 0);
+            Future<?> f1 = reduce(pool, chans.get(1), ring, 10_000, row1, 0, 0);
             f0.get(30, TimeUnit.SECONDS);
             f1.get(30, TimeUnit.SECONDS);
             assertArrayEquals(new long[] {1, 5}, row0.shape());
             assertArrayEquals(new double[] {11, 22, 33, 44, 55}, row0.toDoubleVector());
             assertArrayEquals(new double[] {11, 22, 33, 44, 55}, row1.toDoubleVector());
-        } finally {
-            pool.shutdownNow();
-            Loopback.closeAll(chans);
-        }
+        });
     }
 
     @Test
     void aMemberThatNeverSendsFailsItsLeftNeighbourNamingIt() throws Exception {
-        List<SocketTensorChannel> chans = Loopback.mesh(3, Loopback.config("ring-silent"));
-        ExecutorService pool = Executors.newFixedThreadPool(2);
-        try {
+        onMesh(3, "ring-silent", (chans, pool) -> {
             int[] ring = {0, 1, 2}; // rank 2 never takes part; rank 0 waits for it
-            Future<?> f0 = pool.submit(() -> new RingAllReduce(chans.get(0), ring, 300)
-                    .sumInPlace(Nd4j.ones(DataType.FLOAT, 30), 4, 2));
-            Future<?> f1 = pool.submit(() -> new RingAllReduce(chans.get(1), ring, 300)
-                    .sumInPlace(Nd4j.ones(DataType.FLOAT, 30), 4, 2));
+            Future<?> f0 = reduce(pool, chans.get(0), ring, 300, Nd4j.ones(DataType.FLOAT, 30), 4, 2);
+            Future<?> f1 = reduce(pool, chans.get(1), ring, 300, Nd4j.ones(DataType.FLOAT, 30), 4, 2);
             Exception e = assertThrows(Exception.class, () -> f0.get(30, TimeUnit.SECONDS));
             assertSame(TransportException.class, e.getCause().getClass());
             String m = e.getCause().getMessage();
@@ -130,22 +115,15 @@ class RingAllReduceTest {
             assertTrue(m.contains("step 4, tag 2"), m);
             Exception e1 = assertThrows(Exception.class, () -> f1.get(30, TimeUnit.SECONDS));
             assertTrue(e1.getCause().getMessage().contains("from rank 0"), e1.getCause().getMessage());
-        } finally {
-            pool.shutdownNow();
-            Loopback.closeAll(chans);
-        }
+        });
     }
 
     @Test
     void vectorsOfDifferentLengthsFailNamingBoth() throws Exception {
-        List<SocketTensorChannel> chans = Loopback.mesh(2, Loopback.config("ring-lengths"));
-        ExecutorService pool = Executors.newFixedThreadPool(2);
-        try {
+        onMesh(2, "ring-lengths", (chans, pool) -> {
             int[] ring = {0, 1};
-            Future<?> f0 = pool.submit(() -> new RingAllReduce(chans.get(0), ring, 2_000)
-                    .sumInPlace(Nd4j.ones(DataType.FLOAT, 10), 0, 0));
-            Future<?> f1 = pool.submit(() -> new RingAllReduce(chans.get(1), ring, 2_000)
-                    .sumInPlace(Nd4j.ones(DataType.FLOAT, 12), 0, 0));
+            Future<?> f0 = reduce(pool, chans.get(0), ring, 2_000, Nd4j.ones(DataType.FLOAT, 10), 0, 0);
+            Future<?> f1 = reduce(pool, chans.get(1), ring, 2_000, Nd4j.ones(DataType.FLOAT, 12), 0, 0);
             // Rank 0 cuts 10 into chunks of 5, rank 1 cuts 12 into chunks of 6: each sees the other's first piece.
             Exception e0 = assertThrows(Exception.class, () -> f0.get(30, TimeUnit.SECONDS));
             Exception e1 = assertThrows(Exception.class, () -> f1.get(30, TimeUnit.SECONDS));
@@ -155,10 +133,7 @@ class RingAllReduceTest {
             assertEquals("ring all-reduce (step 0, tag 0, ring [0, 1]): rank 1 got reduce-scatter chunk 1 piece 0 with"
                     + " 5 FLOAT from rank 0, expected 6 FLOAT (every member must reduce a vector of 12 FLOAT)",
                     e1.getCause().getMessage());
-        } finally {
-            pool.shutdownNow();
-            Loopback.closeAll(chans);
-        }
+        });
     }
 
     @Test
@@ -220,6 +195,28 @@ class RingAllReduceTest {
         INDArray v = Nd4j.createFromArray(1.5f, -2f, 3f);
         new RingAllReduce(new RankOnly(5), new int[] {5}, 100).sumInPlace(v, 0, 0);
         assertArrayEquals(new float[] {1.5f, -2f, 3f}, v.toFloatVector());
+    }
+
+    /** What a test does with {@code n} linked loopback ranks and a thread per rank. */
+    private interface MeshBody {
+        void run(List<SocketTensorChannel> chans, ExecutorService pool) throws Exception;
+    }
+
+    private static void onMesh(int n, String jobId, MeshBody body) throws Exception {
+        List<SocketTensorChannel> chans = Loopback.mesh(n, Loopback.config(jobId));
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            body.run(chans, pool);
+        } finally {
+            pool.shutdownNow();
+            Loopback.closeAll(chans);
+        }
+    }
+
+    /** One member's reduction, on its own thread. */
+    private static Future<?> reduce(ExecutorService pool, TensorChannel channel, int[] ring, long timeoutMillis,
+                                    INDArray flat, long step, int tag) {
+        return pool.submit(() -> new RingAllReduce(channel, ring, timeoutMillis).sumInPlace(flat, step, tag));
     }
 
     /** A channel that only knows its rank: anything sent or received is a test failure. */

@@ -132,33 +132,19 @@ public final class AllReduceBenchmark {
         try {
             for (int round = -1; round < rounds; round++) {
                 long first = 1_000_000L * r + (round + 1L) * LINK_FRAMES;
-                CyclicBarrier start = new CyclicBarrier(2 * r); // senders and receivers start together
-                List<Future<?>> sent = new ArrayList<>();
-                List<Callable<long[]>> receivers = new ArrayList<>();
-                for (int q = 0; q < r; q++) {
-                    int me = q;
-                    int right = (q + 1) % r;
-                    int left = (q - 1 + r) % r;
-                    sent.add(senders.submit(() -> {
-                        start.await();
+                double ns = together(pool, r, me -> {
+                    int right = (me + 1) % r;
+                    int left = (me - 1 + r) % r;
+                    Future<?> sent = senders.submit(() -> {
                         for (int i = 0; i < LINK_FRAMES; i++) {
                             chans.get(me).send(right, linkKey(first + i, me), t[me]);
                         }
-                        return null;
-                    }));
-                    receivers.add(() -> {
-                        start.await();
-                        long t0 = System.nanoTime();
-                        for (int i = 0; i < LINK_FRAMES; i++) {
-                            chans.get(me).recycle(chans.get(me).receive(left, linkKey(first + i, left)));
-                        }
-                        return new long[] {t0, System.nanoTime()};
                     });
-                }
-                double ns = span(pool.invokeAll(receivers));
-                for (Future<?> f : sent) {
-                    f.get();
-                }
+                    for (int i = 0; i < LINK_FRAMES; i++) {
+                        chans.get(me).recycle(chans.get(me).receive(left, linkKey(first + i, left)));
+                    }
+                    sent.get();
+                });
                 if (round >= 0) {
                     rates.add(64.0 * MIB * LINK_FRAMES / (ns / 1e9));
                 }
@@ -185,18 +171,7 @@ public final class AllReduceBenchmark {
         List<Double> seconds = new ArrayList<>();
         for (int rep = -1; rep < repeats; rep++) { // rep -1 warms up
             long step = rep + 1L;
-            CyclicBarrier start = new CyclicBarrier(r);
-            List<Callable<long[]>> members = new ArrayList<>();
-            for (int q = 0; q < r; q++) {
-                int me = q;
-                members.add(() -> {
-                    start.await();
-                    long t0 = System.nanoTime();
-                    red[me].sumInPlace(v[me], step, (int) (bytes / MIB) * 10 + r);
-                    return new long[] {t0, System.nanoTime()};
-                });
-            }
-            double ns = span(pool.invokeAll(members));
+            double ns = together(pool, r, me -> red[me].sumInPlace(v[me], step, (int) (bytes / MIB) * 10 + r));
             if (rep >= 0) {
                 seconds.add(ns / 1e9);
             }
@@ -204,16 +179,32 @@ public final class AllReduceBenchmark {
         return median(seconds);
     }
 
-    /** Nanoseconds from the earliest start to the latest end of the tasks' [start, end] pairs. */
-    private static double span(List<Future<long[]>> done) throws Exception {
-        long start = Long.MAX_VALUE;
-        long end = Long.MIN_VALUE;
-        for (Future<long[]> f : done) {
-            long[] se = f.get(10, TimeUnit.MINUTES);
-            start = Math.min(start, se[0]);
-            end = Math.max(end, se[1]);
+    /** What member {@code me} of a timed round does. */
+    private interface Member {
+        void run(int me) throws Exception;
+    }
+
+    /** Runs {@code body} for members 0..r-1 at once (common start); nanoseconds from the first start to the last end. */
+    private static double together(ExecutorService pool, int r, Member body) throws Exception {
+        CyclicBarrier start = new CyclicBarrier(r);
+        List<Callable<long[]>> members = new ArrayList<>();
+        for (int q = 0; q < r; q++) {
+            int me = q;
+            members.add(() -> {
+                start.await();
+                long t0 = System.nanoTime();
+                body.run(me);
+                return new long[] {t0, System.nanoTime()};
+            });
         }
-        return end - start;
+        long first = Long.MAX_VALUE;
+        long last = Long.MIN_VALUE;
+        for (Future<long[]> f : pool.invokeAll(members)) {
+            long[] se = f.get(10, TimeUnit.MINUTES);
+            first = Math.min(first, se[0]);
+            last = Math.max(last, se[1]);
+        }
+        return last - first;
     }
 
     private static List<SocketTensorChannel> mesh(TransportConfig config) throws Exception {
