@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.sparkmp.model.TestModels;
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.transport.ForwardingChannel;
 import io.sparkmp.transport.TensorChannel;
 import io.sparkmp.transport.TensorKey;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -118,10 +119,12 @@ class PeersTest {
     }
 
     /** Records the peer of every send and receive. */
-    private record Recording(TensorChannel inner, Set<Integer> peers) implements TensorChannel {
-        @Override
-        public int localRank() {
-            return inner.localRank();
+    private static final class Recording extends ForwardingChannel {
+        private final Set<Integer> peers;
+
+        Recording(TensorChannel inner, Set<Integer> peers) {
+            super(inner);
+            this.peers = peers;
         }
 
         @Override
@@ -137,13 +140,9 @@ class PeersTest {
         }
 
         @Override
-        public void recycle(INDArray received) {
-            inner.recycle(received);
-        }
-
-        @Override
-        public void close() {
-            inner.close();
+        public INDArray receive(int peerRank, TensorKey key, long timeoutMillis) {
+            peers.add(peerRank);
+            return inner.receive(peerRank, key, timeoutMillis);
         }
     }
 }
