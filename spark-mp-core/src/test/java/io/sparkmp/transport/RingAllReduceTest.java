@@ -1,12 +1,15 @@
 package io.sparkmp.transport;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -51,6 +54,22 @@ class RingAllReduceTest {
                         }
                     }
                 }
+            }
+        } finally {
+            Loopback.closeAll(chans);
+        }
+    }
+
+    @Test
+    void aTlsRingGivesTheSameBits(@TempDir Path dir) throws Exception {
+        TlsSettings tls = TlsSettings.sharedPkcs12(TlsTest.selfSigned(dir, "ring"), TlsTest.PASSWORD);
+        TransportConfig c = Loopback.builder("ring-tls").tls(tls).connectTimeout(Duration.ofSeconds(10)).build();
+        List<SocketTensorChannel> chans = Loopback.mesh(3, c);
+        try {
+            INDArray[] x = RingSums.inputs(3, 1001, DataType.FLOAT, 5);
+            INDArray[] got = RingSums.reduceOnAll(chans, RingSums.permutedRing(3), x, 256, 0, 0);
+            for (int q = 0; q < 3; q++) {
+                RingSums.assertBits(RingSums.fixedOrderSum(x), got[q], "TLS, position " + q);
             }
         } finally {
             Loopback.closeAll(chans);
