@@ -7,6 +7,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -116,6 +117,31 @@ class RingAllReduceTest {
             assertArrayEquals(new long[] {1, 5}, row0.shape());
             assertArrayEquals(new double[] {11, 22, 33, 44, 55}, row0.toDoubleVector());
             assertArrayEquals(new double[] {11, 22, 33, 44, 55}, row1.toDoubleVector());
+        });
+    }
+
+    @Test
+    void oneLayersPartOfAFlatGradientIsSummedWhereItLies() throws Exception {
+        onMesh(2, "ring-layer", (chans, pool) -> {
+            int[] ring = {0, 1};
+            // A per-layer gradient: elements 5..11 of a [1, 20] flat gradient, a view at an offset.
+            INDArray flat0 = Nd4j.arange(0, 20).castTo(DataType.FLOAT).reshape(1, 20);
+            INDArray flat1 = Nd4j.arange(100, 120).castTo(DataType.FLOAT).reshape(1, 20);
+            INDArray layer0 = flat0.get(NDArrayIndex.point(0), NDArrayIndex.interval(5, 12));
+            INDArray layer1 = flat1.get(NDArrayIndex.point(0), NDArrayIndex.interval(5, 12));
+            Future<?> f0 = reduce(pool, chans.get(0), ring, 10_000, layer0, 1, 4);
+            Future<?> f1 = reduce(pool, chans.get(1), ring, 10_000, layer1, 1, 4);
+            f0.get(30, TimeUnit.SECONDS);
+            f1.get(30, TimeUnit.SECONDS);
+            float[] want0 = new float[20];
+            float[] want1 = new float[20];
+            for (int i = 0; i < 20; i++) {
+                boolean inLayer = i >= 5 && i < 12;
+                want0[i] = inLayer ? 2 * i + 100 : i;
+                want1[i] = inLayer ? 2 * i + 100 : 100 + i;
+            }
+            assertArrayEquals(want0, flat0.toFloatVector());
+            assertArrayEquals(want1, flat1.toFloatVector());
         });
     }
 
