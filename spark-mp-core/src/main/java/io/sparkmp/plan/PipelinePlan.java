@@ -82,6 +82,17 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
                 budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts);
     }
 
+    /**
+     * This plan with a simulated step that includes the replicas' all-reduce actions: the predicted step is
+     * {@code step}, the pipeline time the step less the closed-form all-reduce time.
+     */
+    PipelinePlan withSimulatedStep(double step, double bubble, String method) {
+        double pipeline = Math.max(0, step - allreduceSeconds);
+        return new PipelinePlan(boundaries, schedule, devices, stagesPerDevice, microBatches, replicas, batchSize,
+                microBatchSize, stages, pipeline, step - pipeline, step, bubble, method, timeSource,
+                budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts);
+    }
+
     /** Stage {@code s}. */
     public StagePlan stage(int s) {
         return stages.get(s);

@@ -365,10 +365,13 @@ public final class PipelinePlanner {
         }
         // The schedule the runtime executes (communication and control actions included), with the plan's costs:
         // the same simulation the predicted timeline shows.
-        SimulationResult sim = ScheduleSimulator.simulate(ControlTraffic.lowered(c.kind(), c.p(), c.m(), c.v()),
+        SimulationResult sim = ScheduleSimulator.simulate(ControlTraffic.lowered(c.kind(), c.p(), c.m(), c.v(), c.r()),
                 new PlanActionCosts(closed));
         String method = "simulated" + (updateSecondsPerParameter > 0 ? " + optimizer step" : "")
                 + (runtimeCosts.measured() ? " + measured runtime costs" : "");
+        if (c.r() > 1) { // the simulated step holds the ALLREDUCE actions: the all-reduce is not added on top
+            return closed.withSimulatedStep(sim.makespan(), sim.bubbleFraction(), method + " + all-reduce");
+        }
         return closed.withPipeline(sim.makespan(), sim.bubbleFraction(), method);
     }
 

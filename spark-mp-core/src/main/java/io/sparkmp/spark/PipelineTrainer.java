@@ -55,10 +55,10 @@ import java.util.function.Consumer;
  * planner chooses, from a profile measured on an executor (or analytic, {@link Builder#profile}), the free
  * executor slots, a memory budget per device and {@code spark.mp.plan.bandwidth}. {@link #plan(JavaRDD)} is
  * a dry run; {@code fit} logs {@link PipelinePlan#explain()} before launching and reports the predicted step
- * time next to the measured one ({@link TrainingResult#planAccuracy()}). Data-parallel replicas are not
- * supported yet: plans always have R = 1.
+ * time next to the measured one ({@link TrainingResult#planAccuracy()}). With {@link Builder#replicas(int)} R &gt; 1
+ * the job runs R data-parallel replicas of the pipeline (P x R tasks; see {@link SparkMpConf#REPLICAS}).
  *
- * <p>Misuse: the cluster must offer P task slots at once (one per stage) with dynamic allocation off,
+ * <p>Misuse: the cluster must offer P x R task slots at once (one per stage and replica) with dynamic allocation off,
  * else {@code fit} fails before launching; do not call {@code fit} concurrently on one SparkContext with
  * other barrier jobs that need the same slots. A trainer is immutable and may be reused for several fits.
  */
@@ -179,12 +179,12 @@ public final class PipelineTrainer {
         // The rules between what is known before planning (builder, Params, flags and spark.mp.* together).
         checkCrossFields(given.given(SparkMpConf.STAGES), given.given(SparkMpConf.STAGES_PER_DEVICE),
                 given.given(SparkMpConf.MICRO_BATCHES), given.given(SparkMpConf.SCHEDULE),
-                given.get(SparkMpConf.BATCH_SIZE), layerCount(conf));
+                given.get(SparkMpConf.BATCH_SIZE), layerCount(conf), given.get(SparkMpConf.REPLICAS));
         checkTls(given);
         PipelinePlan plan = PlanResolver.plan(sc, conf, given, planChoices, dataOrNull);
         TrainingSettings s = given.with(PlanReport.settingsOf(plan));
         validate(s);
-        ClusterCheck.requireSlots(sc, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.SLOT_WAIT));
+        ClusterCheck.requireSlots(sc, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.REPLICAS), s.get(SparkMpConf.SLOT_WAIT));
         String jobId = UUID.randomUUID().toString();
         FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), conf, jobId, storeSettings(s), initialNetwork,
                 s.get(SparkMpConf.SEED));
@@ -283,7 +283,8 @@ public final class PipelineTrainer {
     private JobSpec jobSpec(String jobId, TrainingSettings s, int[] boundaries, boolean[] recompute, JobStore store) {
         PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, s.get(SparkMpConf.SCHEDULE),
                 s.get(SparkMpConf.STAGES), s.get(SparkMpConf.STAGES_PER_DEVICE), s.get(SparkMpConf.MICRO_BATCHES),
-                s.get(SparkMpConf.BATCH_SIZE), s.get(SparkMpConf.SEED)).withRecompute(recompute);
+                s.get(SparkMpConf.BATCH_SIZE), s.get(SparkMpConf.SEED)).withRecompute(recompute)
+                .withReplicas(s.get(SparkMpConf.REPLICAS));
         pipeline.buildSchedule(); // the executed schedule, validated on the driver before launch
         String timelinePath = s.get(SparkMpConf.TIMELINE_PATH);
         return new JobSpec(jobId, pipeline, s.get(SparkMpConf.EPOCHS), s.get(SparkMpConf.SHUFFLE),
@@ -315,7 +316,7 @@ public final class PipelineTrainer {
     private void validate(TrainingSettings s) {
         checkCrossFields(s.get(SparkMpConf.STAGES), s.get(SparkMpConf.STAGES_PER_DEVICE),
                 s.get(SparkMpConf.MICRO_BATCHES), s.get(SparkMpConf.SCHEDULE), s.get(SparkMpConf.BATCH_SIZE),
-                layerCount(conf));
+                layerCount(conf), s.get(SparkMpConf.REPLICAS));
         checkTls(s);
     }
 
@@ -335,9 +336,11 @@ public final class PipelineTrainer {
 
     /** Cross-field rules; a null argument means "not known yet" and skips the rules that need it. */
     static void checkCrossFields(Integer stages, Integer stagesPerDevice, Integer microBatches, ScheduleKind schedule,
-                                 Integer batchSize, int layers) {
+                                 Integer batchSize, int layers, Integer replicas) {
         if (microBatches != null && batchSize != null) {
-            PipelineRules.requireMicroBatchesDivide(microBatches, batchSize);
+            PipelineRules.requireReplicasDivide(replicas == null ? 1 : replicas, microBatches, batchSize);
+        } else if (replicas != null && batchSize != null) {
+            PipelineRules.requireReplicasDivide(replicas, 1, batchSize);
         }
         if (stagesPerDevice != null && schedule != null) {
             PipelineRules.requireStagesPerDevice(schedule, stagesPerDevice);
@@ -386,6 +389,14 @@ public final class PipelineTrainer {
         /** Pipeline stages P (barrier tasks, devices); at most the layer count (see {@link SparkMpConf#STAGES}). */
         public Builder stages(int p) {
             return set(SparkMpConf.STAGES, p);
+        }
+
+        /**
+         * Data-parallel replicas R of the pipeline (default 1): P x R tasks, each replica training its share
+         * {@code batchSize / R} of every mini-batch; R x microBatches must divide the batch size.
+         */
+        public Builder replicas(int r) {
+            return set(SparkMpConf.REPLICAS, r);
         }
 
         /** Micro-batches per mini-batch; must divide the batch size. */
@@ -641,7 +652,8 @@ public final class PipelineTrainer {
             checkCrossFields((Integer) settings.get(SparkMpConf.STAGES),
                     (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE),
                     (Integer) settings.get(SparkMpConf.MICRO_BATCHES), (ScheduleKind) settings.get(SparkMpConf.SCHEDULE),
-                    (Integer) settings.get(SparkMpConf.BATCH_SIZE), layerCount(conf));
+                    (Integer) settings.get(SparkMpConf.BATCH_SIZE), layerCount(conf),
+                    (Integer) settings.get(SparkMpConf.REPLICAS));
             planChoices().check(conf, (Integer) settings.get(SparkMpConf.STAGES),
                     (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE));
             return new PipelineTrainer(this);
