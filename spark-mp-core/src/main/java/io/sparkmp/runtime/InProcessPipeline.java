@@ -155,7 +155,8 @@ public final class InProcessPipeline {
                 InProcessChannel channel = channels.get(rank);
                 try {
                     ActionRecorder recorder = timelineOrNull == null ? null : timelineOrNull.recorder(rank);
-                    StageWorker w = new StageWorker(spec, rank, channel, initialParams, recorder);
+                    StageWorker w = new StageWorker(spec, rank, channel, initialParams, recorder, NonFinitePolicy.FAIL,
+                            receiveTimeout);
                     long step = 0;
                     boolean reads = topology.readsData(rank);
                     int replica = topology.replica(rank);

@@ -6,6 +6,7 @@ import io.sparkmp.model.StageSlice;
 import io.sparkmp.transport.FrameType;
 import io.sparkmp.transport.TensorKey;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -14,7 +15,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * update. The terms are summed along the pipeline at the start of the step: rank r adds its own to the sum it
  * receives from rank r - 1 and sends the result to rank r + 1, so rank P - 1 (which holds the last stage) ends
  * with the total and no rank links to a rank that is not its neighbour. With data-parallel replicas the last
- * stages' loss sums are added across the replicas ({@link ReplicaChain}, a fixed order) and divided by the whole
+ * stages' loss sums are added across the replicas (the ring all-reduce, a fixed order) and divided by the whole
  * mini-batch; the L1/L2 terms, equal on every replica, count once.
  */
 final class LossReduction {
@@ -26,11 +27,11 @@ final class LossReduction {
     private final int rank;
     private final int lastStage;
     private final StepChannel channel;
-    private final ReplicaChain replicasOrNull;
+    private final io.sparkmp.transport.RingAllReduce replicasOrNull;
     private double regularization;
 
     /** @param replicasOrNull the ring of this rank's device across the replicas, or null with one replica */
-    LossReduction(PipelineSpec spec, int rank, StepChannel channel, ReplicaChain replicasOrNull) {
+    LossReduction(PipelineSpec spec, int rank, StepChannel channel, io.sparkmp.transport.RingAllReduce replicasOrNull) {
         this.spec = spec;
         this.rank = rank;
         this.lastStage = spec.numStages() - 1;
@@ -65,7 +66,9 @@ final class LossReduction {
             sum += s.lossSum();
         }
         if (replicasOrNull != null) {
-            return replicasOrNull.sum(sum, step, lastStage) / ((double) examples * spec.replicas()) + regularization;
+            INDArray total = Nd4j.createFromArray(sum);
+            replicasOrNull.sumInPlace(total, step, spec.numStages()); // tag: past every stage's gradient tag
+            return total.getDouble(0) / ((double) examples * spec.replicas()) + regularization;
         }
         return sum / examples + regularization;
     }

@@ -7,8 +7,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * One replica's pipeline as its stages see it: a {@link TensorChannel} whose ranks are the pipeline devices
  * [0, P) of replica {@code replica}, over the job's channel, whose ranks are {@link Topology} ranks. The stage
- * code (schedule, labels, step header, loss) so runs unchanged in every replica; only the replica collectives
- * ({@link ReplicaChain}, the ring all-reduce) use the job's ranks.
+ * code (schedule, labels, step header, loss) so runs unchanged in every replica; only the replicas' ring
+ * all-reduce uses the job's ranks.
  */
 final class ReplicaChannel implements TensorChannel {
 

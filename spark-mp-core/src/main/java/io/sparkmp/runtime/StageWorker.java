@@ -1,5 +1,6 @@
 package io.sparkmp.runtime;
 
+import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,6 +14,7 @@ import io.sparkmp.schedule.ActionType;
 import io.sparkmp.schedule.Schedule;
 import io.sparkmp.schedule.ScheduleGrid;
 import io.sparkmp.transport.FrameType;
+import io.sparkmp.transport.RingAllReduce;
 import io.sparkmp.transport.TensorChannel;
 import io.sparkmp.transport.TensorKey;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -46,8 +48,14 @@ public final class StageWorker {
     private final int jobRank;
     private final int replica;
     private final Topology topology;
-    /** Sums across the replicas of this device (the step's loss and, without a ring, the gradients); null for R = 1. */
-    private final ReplicaChain replicaChain;
+    /**
+     * Sums each stage's gradient (tag: the stage) and, on the last stage's device, the step's loss (tag: the stage
+     * count) across the replicas of this device; null for R = 1.
+     */
+    private final RingAllReduce replicaRing;
+
+    /** Default longest wait for one piece of a replicas' gradient all-reduce. */
+    public static final Duration DEFAULT_ALL_REDUCE_TIMEOUT = Duration.ofSeconds(60);
     private final int lastStage;
     private final Map<Integer, StageSlice> slices = new LinkedHashMap<>();
     private final List<Action> actions;
@@ -107,7 +115,21 @@ public final class StageWorker {
     public StageWorker(PipelineSpec spec, int rank, TensorChannel channel, Map<Integer, INDArray> initialParamsOrNull,
                        ActionRecorder recorderOrNull, NonFinitePolicy nonFinite) {
         this(spec, spec == null ? null : spec.buildSchedule(), rank, channel, initialParamsOrNull, recorderOrNull,
-                nonFinite);
+                nonFinite, DEFAULT_ALL_REDUCE_TIMEOUT);
+    }
+
+    /**
+     * As {@link #StageWorker(PipelineSpec, int, TensorChannel, Map, ActionRecorder, NonFinitePolicy)}, for job rank
+     * {@code rank} of {@link PipelineSpec#topology()} (device {@code rank % P} of replica {@code rank / P}; with one
+     * replica the job rank is the pipeline rank), whose gradient all-reduce waits at most {@code allReduceTimeout}
+     * for each piece from its ring neighbour.
+     *
+     * @param channel links to the job's ranks; its {@code localRank()} must equal {@code rank}
+     */
+    public StageWorker(PipelineSpec spec, int rank, TensorChannel channel, Map<Integer, INDArray> initialParamsOrNull,
+                       ActionRecorder recorderOrNull, NonFinitePolicy nonFinite, Duration allReduceTimeout) {
+        this(spec, spec == null ? null : spec.buildSchedule(), rank, channel, initialParamsOrNull, recorderOrNull,
+                nonFinite, allReduceTimeout);
     }
 
     /** As the public constructor, with an explicit schedule (tests: hand-made or broken action lists). */
@@ -117,7 +139,7 @@ public final class StageWorker {
 
     private StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel,
                         Map<Integer, INDArray> params, ActionRecorder recorderOrNull) {
-        this(spec, schedule, rank, channel, params, recorderOrNull, NonFinitePolicy.FAIL);
+        this(spec, schedule, rank, channel, params, recorderOrNull, NonFinitePolicy.FAIL, DEFAULT_ALL_REDUCE_TIMEOUT);
     }
 
     /**
@@ -128,9 +150,13 @@ public final class StageWorker {
      * @param channel links to the job's other ranks; its {@code localRank()} must equal {@code rank}
      */
     private StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel,
-                        Map<Integer, INDArray> params, ActionRecorder recorderOrNull, NonFinitePolicy nonFinite) {
+                        Map<Integer, INDArray> params, ActionRecorder recorderOrNull, NonFinitePolicy nonFinite,
+                        Duration allReduceTimeout) {
         if (spec == null || schedule == null || channel == null) {
             throw new IllegalArgumentException("spec, schedule and channel must not be null");
+        }
+        if (allReduceTimeout == null || allReduceTimeout.isNegative() || allReduceTimeout.isZero()) {
+            throw new IllegalArgumentException("allReduceTimeout must be positive, found " + allReduceTimeout);
         }
         Topology topology = spec.topology();
         if (rank < 0 || rank >= topology.ranks()) {
@@ -145,8 +171,8 @@ public final class StageWorker {
         this.topology = topology;
         this.jobRank = rank;
         this.replica = topology.replica(rank);
-        this.replicaChain = topology.replicas() == 1 ? null
-                : new ReplicaChain(channel, topology.ringOf(topology.device(rank)));
+        this.replicaRing = topology.replicas() == 1 ? null
+                : new RingAllReduce(channel, topology.ringOf(topology.device(rank)), allReduceTimeout.toMillis());
         rank = topology.device(rank);
         channel = topology.replicas() == 1 ? channel : new ReplicaChannel(channel, topology, replica);
         if (schedule.devices() != spec.devices() || schedule.numStages() != spec.numStages()
@@ -163,7 +189,7 @@ public final class StageWorker {
         this.timing = new StepTiming(recorderOrNull);
         this.channel = new StepChannel(channel, timing);
         this.feed = new MicroBatchFeed(spec, rank, this.channel);
-        this.lossReduction = new LossReduction(spec, rank, this.channel, replicaChain);
+        this.lossReduction = new LossReduction(spec, rank, this.channel, replicaRing);
         int n = spec.numStages();
         int m = spec.microBatches();
         forwardOutputs = new MicroBatchTensors(n, m);
@@ -499,10 +525,10 @@ public final class StageWorker {
     /** The ALLREDUCE action: stage {@code stage}'s gradient becomes its sum over the replicas. */
     private void allReduce(int stage) {
         StageSlice slice = slice(stage);
-        if (replicaChain == null) {
+        if (replicaRing == null) {
             throw new IllegalStateException("ALLREDUCE of stage " + stage + " with one replica: nothing to sum");
         }
-        slice.reduceGradient(flat -> replicaChain.sumInPlace(flat, step, stage));
+        slice.reduceGradient(flat -> replicaRing.sumInPlace(flat, step, stage));
     }
 
     private void forward(int stage, int mb) {

@@ -43,7 +43,7 @@ class DataParallelTest {
                 0LOAD0 0F0 0B0 0LOSS 0STEP 0ALLREDUCE
                 """);
         rejected(s, "0STEP (action 4) runs before 0ALLREDUCE (action 5) on device 0, but the step applies the "
-                + "all-reduced gradient", "dev 0  0LOAD0  0F0  0B0  0LOSS  [0STEP]  0ALLREDUCE");
+                + "all-reduced gradient", "dev 0  0LOAD0   0F0   0B0   0LOSS  [0STEP]  0ALLREDUCE");
     }
 
     @Test
