@@ -78,6 +78,32 @@ class GraphEquivalenceTest {
         }
     }
 
+    static Stream<Arguments> twoStageSplits() {
+        List<Arguments> out = new ArrayList<>();
+        for (String model : GraphModels.NAMES) {
+            int vertices = GraphSlicer.order(GraphModels.of(model)).size();
+            for (int cut = 1; cut < vertices; cut++) {
+                out.add(Arguments.of(model, cut));
+            }
+        }
+        return out.stream();
+    }
+
+    /** Every 2-stage cut of every fixture (each skip connection crosses some of them), one micro-batch: bit-identical. */
+    @ParameterizedTest(name = "{0} cut at {1}")
+    @MethodSource("twoStageSplits")
+    void everyTwoStageCutIsBitIdentical(String model, int cut) {
+        ComputationGraphConfiguration conf = GraphModels.of(model);
+        List<MultiDataSet> data = GraphModels.data(model, STEPS, BATCH, 99);
+        GraphModels.Reference ref = REFERENCES.computeIfAbsent(model,
+                k -> GraphModels.referenceFit(conf, data, 1, GraphModels.SEED));
+        int[] boundaries = {0, cut, GraphSlicer.order(conf).size()};
+        GraphPipeline.Result r = new GraphPipeline(
+                new GraphPipeline.Spec(conf, boundaries, ScheduleKind.ONE_F_ONE_B, 2, 1, 1, GraphModels.SEED), null)
+                .fit(data, 1);
+        assertParamsEqual(ref.graph(), r.parameters(), 0.0);
+    }
+
     /** Every layer vertex's parameters: max |a - b| at most {@code relative} times max(1, max |b|). */
     static void assertParamsEqual(ComputationGraph ref, Map<String, INDArray> got, double relative) {
         int compared = 0;
