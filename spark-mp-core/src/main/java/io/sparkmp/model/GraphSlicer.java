@@ -77,6 +77,45 @@ public final class GraphSlicer {
     }
 
     /**
+     * What crosses each cut of the topological order: entry {@code k} (0..vertex count) lists, in production order,
+     * every tensor produced before vertex {@code k} (a graph input: first read before it) and read at or after it;
+     * entries 0 and the last are empty. The same rule as {@link #slice}: the cut before stage {@code s}'s first
+     * vertex carries what that stage receives.
+     */
+    public static List<List<String>> cuts(ComputationGraphConfiguration conf) {
+        List<String> order = order(conf);
+        Map<String, Integer> position = new HashMap<>();
+        for (int i = 0; i < order.size(); i++) {
+            position.put(order.get(i), i);
+        }
+        Map<String, Integer> firstUse = new HashMap<>();
+        Map<String, Integer> lastUse = new HashMap<>();
+        for (int i = 0; i < order.size(); i++) {
+            for (String t : consumed(conf, order.get(i))) {
+                firstUse.merge(t, i, Math::min);
+                lastUse.merge(t, i, Math::max);
+            }
+        }
+        List<String> tensors = new ArrayList<>(conf.getNetworkInputs());
+        tensors.addAll(order);
+        List<List<String>> out = new ArrayList<>();
+        for (int k = 0; k <= order.size(); k++) {
+            List<String> crossing = new ArrayList<>();
+            for (String t : tensors) {
+                if (!lastUse.containsKey(t)) {
+                    continue;
+                }
+                int home = position.containsKey(t) ? position.get(t) : firstUse.get(t);
+                if (home < k && k <= lastUse.get(t)) {
+                    crossing.add(t);
+                }
+            }
+            out.add(List.copyOf(crossing));
+        }
+        return List.copyOf(out);
+    }
+
+    /**
      * Stage spans for {@code boundaries} (indices into {@link #order}; first 0, last the vertex count).
      *
      * @throws IllegalArgumentException for boundaries that are not strictly increasing from 0 to the vertex count

@@ -350,7 +350,8 @@ public final class PipelinePlanner {
             out.add(new StagePlan(s, s % c.p(), a, b, names, cost.parameters(a, b),
                     cost.memory(a, b, e.inFlight()[s], budget / c.v()), cost.forward(a, b), cost.backward(a, b) + cost.recompute(a, b),
                     cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a),
-                    cost.recomputeForward() && b < cost.layers()));
+                    cost.recomputeForward() && b < cost.layers(),
+                    profile.isGraph() && b < profile.layerCount() ? profile.cutTensors(b) : List.of()));
         }
         double[] t = stepSeconds(perStage, split, c);
         // Closed form: the measured per-step overhead and the loads add to the pipeline as they stand.

@@ -70,6 +70,7 @@ class GraphSlicerTest {
                 for (int b = a + 1; b < n; b++) {
                     List<GraphStageSpan> s = GraphSlicer.slice(conf, new int[] {0, a, b, n});
                     assertEquals(s.get(0).sent(), s.get(1).received(), name + " cut at " + a);
+                    assertEquals(GraphSlicer.cuts(conf).get(a), s.get(1).received(), name + ": cuts() at " + a);
                     assertEquals(s.get(1).sent(), s.get(2).received(), name + " cut at " + b);
                     assertEquals(List.of(), s.get(2).sent());
                     assertEquals(List.of(), s.get(0).received());
