@@ -39,6 +39,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * producers' in place as fit does (first set, then {@code addi}). The sums are therefore formed in the order fit forms
  * them, and with one micro-batch per step a stage is bit-identical to fit.
  *
+ * <p>Dropout masks are a function of (seed, step, the vertex's topological index, example) as in
+ * {@link ExampleSeededDropout}: every split and micro-batch count of a graph trains identically (DL4J's own fit draws
+ * from a global stream, so the comparison with it runs without dropout).
+ *
  * <p>A stage keeps each micro-batch's received tensors in flight and recomputes a forward before a backward whose
  * micro-batch is not the one the vertices last saw (DL4J's vertices keep the state of one forward). Gradients of the
  * micro-batches are summed in backward order (a copy of the stage's gradient once a second backward comes) and given
@@ -60,6 +64,8 @@ public final class GraphStage {
     private final Map<Integer, Map<String, INDArray>> inFlight = new HashMap<>();
     private final Map<Integer, Map<String, INDArray>> labelsInFlight = new HashMap<>();
     private final List<INDArray> runningStats = new ArrayList<>();
+    /** Read by every dropout of this stage's layers: masks are keyed by (seed, step, vertex, example). */
+    private final ExampleSeededDropout.Context dropoutContext;
     private Map<String, INDArray> activations;
     private int forwardStateOf = -1;
     private Gradient gradientLayout;
@@ -71,8 +77,9 @@ public final class GraphStage {
     private int microBatchSize;
 
     private GraphStage(GraphStageSpan span, GraphStageNetwork net, List<String> netInputs,
-                       ComputationGraphConfiguration conf) {
+                       ComputationGraphConfiguration conf, ExampleSeededDropout.Context dropoutContext) {
         this.span = span;
+        this.dropoutContext = dropoutContext;
         this.net = net;
         this.netInputs = netInputs;
         for (String v : span.vertices()) {
@@ -132,9 +139,22 @@ public final class GraphStage {
         sub.setTopologicalOrder(null);
         sub.setTopologicalOrderStr(null);
         sub.setValidateOutputLayerConfig(false);
+        List<String> order = GraphSlicer.order(conf);
+        ExampleSeededDropout.Context dropoutContext = new ExampleSeededDropout.Context();
+        for (String v : span.vertices()) {
+            if (vertices.get(v) instanceof LayerVertex lv) {
+                StageLayers.seed(lv.getLayerConf().getLayer(), seed, order.indexOf(v), dropoutContext);
+            }
+        }
         GraphStageNetwork net = new GraphStageNetwork(sub);
         net.init();
-        List<String> order = GraphSlicer.order(conf);
+        for (String v : span.vertices()) {
+            if (net.getVertex(v).hasLayer() && net.getVertex(v).getLayer() != null) {
+                // A tensor this stage reads may also be sent on, or read by another vertex: DL4J's in-place dropout
+                // must not change it.
+                net.getVertex(v).getLayer().allowInputModification(false);
+            }
+        }
         for (String v : span.vertices()) {
             Layer layer = net.getVertex(v).hasLayer() ? net.getVertex(v).getLayer() : null;
             if (layer == null || layer.numParams() == 0) {
@@ -152,7 +172,7 @@ public final class GraphStage {
                         layer.params());
             }
         }
-        return new GraphStage(span, net, List.copyOf(netInputs), conf);
+        return new GraphStage(span, net, List.copyOf(netInputs), conf, dropoutContext);
     }
 
     /** What this stage holds and exchanges. */
@@ -224,6 +244,7 @@ public final class GraphStage {
             netIn[i] = in.get(netInputs.get(i));
         }
         net.setInputs(netIn); // DuplicateToTimeSeriesVertex reads its length from a network input
+        dropoutContext.set(step, (long) microBatch * microBatchSize, microBatchSize);
         Map<String, INDArray> acts = new HashMap<>(in);
         for (String v : span.vertices()) {
             GraphVertex gv = net.getVertex(v);

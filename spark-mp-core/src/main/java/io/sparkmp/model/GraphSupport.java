@@ -40,8 +40,8 @@ import org.nd4j.linalg.dataset.api.MultiDataSet;
  * every message names the vertex (or the data array) and the reason.
  *
  * <p>Vertices: a layer vertex runs when {@link LayerSupport#rejection} accepts its layer (the MultiLayerNetwork
- * rule: DL4J's own forward and backward, examples independent), except a FrozenLayer and a layer with dropout, which
- * the graph path does not support yet (see {@link #rejection}). Of the other vertices those in {@link #SUPPORTED}
+ * rule: DL4J's own forward and backward, examples independent; dropout of the kinds {@link ExampleSeededDropout}
+ * keys per example), except a FrozenLayer, which the graph path does not support yet (see {@link #rejection}). Of the other vertices those in {@link #SUPPORTED}
  * run: each is a per-example function of its inputs with DL4J's own backward, so micro-batches sum to the batch.
  */
 @io.sparkmp.Internal
@@ -77,10 +77,6 @@ public final class GraphSupport {
             if (layer instanceof FrozenLayer) {
                 return "holds a FrozenLayer: ComputationGraph.fit skips frozen vertices in its backward, which a graph "
                         + "stage does not reproduce yet";
-            }
-            if (layer.getIDropout() != null) {
-                return "uses dropout (" + layer.getIDropout().getClass().getSimpleName() + "): graph stages do not key "
-                        + "dropout masks per example yet, so a split would train differently from fit";
             }
             String why = LayerSupport.rejection(layer);
             return why == null ? null : "holds " + layer.getClass().getSimpleName() + ", which " + why;

@@ -153,6 +153,36 @@ public final class GraphModels {
                 .build();
     }
 
+    /** {@code conf} with dropout (retain probability {@code p}) on the input of every dense and output layer. */
+    public static ComputationGraphConfiguration withDropout(ComputationGraphConfiguration conf, double p) {
+        ComputationGraphConfiguration c = conf.clone();
+        for (org.deeplearning4j.nn.conf.graph.GraphVertex v : c.getVertices().values()) {
+            if (v instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv
+                    && lv.getLayerConf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.FeedForwardLayer layer
+                    && (layer instanceof DenseLayer || layer instanceof OutputLayer)) {
+                layer.setIDropout(new org.deeplearning4j.nn.conf.dropout.Dropout(p));
+            }
+        }
+        return c;
+    }
+
+    /** The residual CNN with a BatchNormalization after conv1 (inside the skip). */
+    public static ComputationGraphConfiguration residualBatchNorm() {
+        return base().convolutionMode(ConvolutionMode.Same).graphBuilder()
+                .addInputs("in")
+                .setInputTypes(InputType.convolutional(6, 6, 2))
+                .addLayer("conv0", new ConvolutionLayer.Builder(3, 3).nOut(3).build(), "in")
+                .addLayer("conv1", new ConvolutionLayer.Builder(3, 3).nOut(3).build(), "conv0")
+                .addLayer("bn", new org.deeplearning4j.nn.conf.layers.BatchNormalization.Builder().build(), "conv1")
+                .addLayer("conv2", new ConvolutionLayer.Builder(3, 3).nOut(3).activation(Activation.IDENTITY).build(), "bn")
+                .addVertex("add", new ElementWiseVertex(ElementWiseVertex.Op.Add), "conv0", "conv2")
+                .addLayer("pool", new SubsamplingLayer.Builder(2, 2).stride(2, 2).build(), "add")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX)
+                        .nOut(3).build(), "pool")
+                .setOutputs("out")
+                .build();
+    }
+
     /** Random mini-batches for fixture {@code name}: features per input, labels per output. */
     public static List<MultiDataSet> data(String name, int batches, int batchSize, long seed) {
         Random r = new Random(seed);

@@ -54,7 +54,7 @@ class GraphSupportTest {
     }
 
     @Test
-    void unsupportedLayerAndDropoutAreNamed() {
+    void unsupportedLayerAndWeightNoiseAreNamed() {
         ComputationGraphConfiguration center = base().graphBuilder().addInputs("in")
                 .setInputTypes(InputType.feedForward(4))
                 .addLayer("d", new DenseLayer.Builder().nOut(4).build(), "in")
@@ -64,11 +64,12 @@ class GraphSupportTest {
         assertTrue(m.startsWith("vertex 'center' holds CenterLossOutputLayer"), m);
         ComputationGraphConfiguration dropout = base().graphBuilder().addInputs("in")
                 .setInputTypes(InputType.feedForward(4))
-                .addLayer("d", new DenseLayer.Builder().nOut(4).dropOut(0.5).build(), "in")
+                .addLayer("d", new DenseLayer.Builder().nOut(4)
+                        .weightNoise(new org.deeplearning4j.nn.conf.weightnoise.DropConnect(0.5)).build(), "in")
                 .addLayer("out", softmax(2), "d")
                 .setOutputs("out").build();
         m = rejected(dropout);
-        assertTrue(m.startsWith("vertex 'd' uses dropout"), m);
+        assertTrue(m.startsWith("vertex 'd' holds DenseLayer, which uses weight noise DropConnect"), m);
     }
 
     @Test
