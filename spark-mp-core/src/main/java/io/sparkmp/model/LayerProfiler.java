@@ -246,7 +246,6 @@ public final class LayerProfiler {
             throw new IllegalArgumentException("the configuration has no layers");
         }
         DataType dt = conf.getDataType();
-        int bytes = dt.width();
         List<InputType> outputs = conf.getLayerActivationTypes(inputType);
         List<LayerProfile> out = new ArrayList<>(n);
         Set<String> names = new HashSet<>();
@@ -257,26 +256,37 @@ public final class LayerProfiler {
             InputPreProcessor pp = conf.getInputPreProcess(i);
             InputType in = pp == null ? previous : pp.getOutputType(previous);
             InputType outType = outputs.get(i);
-            LayerMemoryReport r = layer.getMemoryReport(in);
-            long params = layer.initializer().numParams(c);
-            long paramBytes = mem(r, MemoryType.PARAMETERS, dt);
-            long gradBytes = mem(r, MemoryType.PARAMATER_GRADIENTS, dt);
-            long updaterBytes = mem(r, MemoryType.UPDATER_STATE, dt);
-            long outBytes = outType.arrayElementsPerExample() * bytes;
-            // Kept until backward: the layer's input (DL4J layers keep it) plus any per-example cache.
-            long kept = in.arrayElementsPerExample() * bytes + mem(r, MemoryType.CACHED_MEMORY_VARIABLE, dt);
-            // Transient: working memory and the input gradient produced by backward.
-            long working = mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt) + in.arrayElementsPerExample() * bytes;
             String name = layer.getLayerName() == null || layer.getLayerName().isBlank() ? "layer" + i : layer.getLayerName();
             if (!names.add(name)) {
                 name = name + "_" + i;
                 names.add(name);
             }
-            out.add(new LayerProfile(name, layer.getClass().getSimpleName(), params, paramBytes, gradBytes,
-                    updaterBytes, outBytes, kept, working, flops(layer, params, outType), 0, 0, 0, 0));
+            out.add(layerProfile(name, c, in, outType, dt));
             previous = outType;
         }
         return out;
+    }
+
+    /**
+     * The numbers of one layer that need no timing, given its input type (after any preprocessor) and output type:
+     * parameters and their bytes, gradient and updater bytes, output bytes (what crosses a cut after it), the input
+     * plus per-example cache kept for backward, working memory and the input gradient, FLOPs.
+     */
+    static LayerProfile layerProfile(String name, NeuralNetConfiguration c, InputType in, InputType outType, DataType dt) {
+        org.deeplearning4j.nn.conf.layers.Layer layer = c.getLayer();
+        int bytes = dt.width();
+        LayerMemoryReport r = layer.getMemoryReport(in);
+        long params = layer.initializer().numParams(c);
+        long paramBytes = mem(r, MemoryType.PARAMETERS, dt);
+        long gradBytes = mem(r, MemoryType.PARAMATER_GRADIENTS, dt);
+        long updaterBytes = mem(r, MemoryType.UPDATER_STATE, dt);
+        long outBytes = outType.arrayElementsPerExample() * bytes;
+        // Kept until backward: the layer's input (DL4J layers keep it) plus any per-example cache.
+        long kept = in.arrayElementsPerExample() * bytes + mem(r, MemoryType.CACHED_MEMORY_VARIABLE, dt);
+        // Transient: working memory and the input gradient produced by backward.
+        long working = mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt) + in.arrayElementsPerExample() * bytes;
+        return new LayerProfile(name, layer.getClass().getSimpleName(), params, paramBytes, gradBytes, updaterBytes,
+                outBytes, kept, working, flops(layer, params, outType), 0, 0, 0, 0);
     }
 
     private static long mem(LayerMemoryReport r, MemoryType t, DataType dt) {
@@ -297,7 +307,12 @@ public final class LayerProfiler {
     }
 
     private static String updaterName(MultiLayerConfiguration conf) {
-        for (NeuralNetConfiguration c : conf.getConfs()) {
+        return updaterName(conf.getConfs());
+    }
+
+    /** The updater's class name of the first layer that has one, or "". */
+    static String updaterName(java.util.Collection<NeuralNetConfiguration> confs) {
+        for (NeuralNetConfiguration c : confs) {
             if (c.getLayer() instanceof BaseLayer bl && bl.getIUpdater() != null) {
                 return bl.getIUpdater().getClass().getSimpleName();
             }

@@ -38,7 +38,8 @@ final class StageLayers {
         return context;
     }
 
-    private static void seed(Layer layer, long seed, int globalIndex, ExampleSeededDropout.Context context) {
+    /** {@link #seedDropouts} for one layer (and the layers it wraps), keyed by {@code globalIndex}. */
+    static void seed(Layer layer, long seed, int globalIndex, ExampleSeededDropout.Context context) {
         IDropout d = layer.getIDropout();
         if (d != null && !(d instanceof ExampleSeededDropout)) {
             layer.setIDropout(ExampleSeededDropout.of(d, seed, globalIndex, context));

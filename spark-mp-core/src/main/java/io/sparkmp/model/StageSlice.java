@@ -97,6 +97,8 @@ public final class StageSlice {
     private long step = -1;
     private int epoch;
     private int microBatchSize;
+    /** Index in the whole mini-batch of this replica's first example (0 without replicas): keys the dropout masks. */
+    private long firstExample;
     private int microBatches;
     private int forwardStateOf = -1;
     private double lossSum;
@@ -339,9 +341,21 @@ public final class StageSlice {
      * @param microBatchSize examples per micro-batch (the same for every micro-batch of the step)
      */
     public void beginStep(long step, int epoch, int microBatchSize) {
+        beginStep(step, epoch, microBatchSize, 0);
+    }
+
+    /**
+     * As {@link #beginStep(long, int, int)} for a data-parallel replica whose share of the mini-batch starts at
+     * example {@code firstExample}: its dropout masks are those of the same examples in the whole mini-batch.
+     */
+    public void beginStep(long step, int epoch, int microBatchSize, long firstExample) {
         if (microBatchSize <= 0) {
             throw new IllegalArgumentException("microBatchSize must be positive, found " + microBatchSize);
         }
+        if (firstExample < 0) {
+            throw new IllegalArgumentException("firstExample must be >= 0, found " + firstExample);
+        }
+        this.firstExample = firstExample;
         this.step = step;
         this.epoch = epoch;
         this.microBatchSize = microBatchSize;
@@ -504,6 +518,32 @@ public final class StageSlice {
         net.setIterationCount(Math.toIntExact(step + 1));
         net.syncCounts();
         step = -1;
+    }
+
+    /**
+     * Hands the step's gradient, summed over its micro-batches (DL4J's flat gradient view of the stage, which the
+     * update reads), to {@code sumInPlace}, which replaces it by its sum over the data-parallel replicas; call it
+     * after the step's last backward and before {@link #applyUpdate}. A stage without trainable parameters has
+     * nothing to sum (every replica of it skips alike).
+     *
+     * @throws IllegalStateException if the stage fuses its update into the backward (its gradient is never whole)
+     */
+    public void reduceGradient(java.util.function.Consumer<INDArray> sumInPlace) {
+        requireStep();
+        if (fusedUpdate) {
+            throw new IllegalStateException("stage " + stage + " updates each layer right after its backward: its "
+                    + "step's gradient is never whole, so it cannot be summed across replicas");
+        }
+        if (allFrozen || net.numParams() == 0) {
+            return;
+        }
+        if (gradientLayout == null || microBatches == 0) {
+            throw new IllegalStateException("stage " + stage + ": no backward ran before the all-reduce of step " + step);
+        }
+        if (intoScratch) {
+            writeIntoScratch(false);
+        }
+        sumInPlace.accept(net.getFlattenedGradients());
     }
 
     /**
@@ -784,7 +824,7 @@ public final class StageSlice {
     }
 
     private void setDropoutContext(int microBatch) {
-        dropoutContext.set(step, (long) microBatch * microBatchSize, microBatchSize);
+        dropoutContext.set(step, firstExample + (long) microBatch * microBatchSize, microBatchSize);
     }
 
     private void requireStep() {

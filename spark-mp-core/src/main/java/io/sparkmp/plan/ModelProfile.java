@@ -21,9 +21,13 @@ import java.util.Map;
  * @param timeSource where the layer times came from
  * @param sampleMicroBatch micro-batch size the times were measured at (0 for analytic)
  * @param cacheKey key this profile is cached under (see {@link #cacheKey(String, String)}); may be empty
+ * @param cuts for a graph model (its "layers" are its vertices in topological order): entry {@code k} is what
+ *     crosses the cut before vertex {@code k}, for {@code k} in 0..layers (entries 0 and {@code layers} empty);
+ *     empty for a sequential model, whose cut before layer {@code k} carries layer {@code k - 1}'s output alone
  */
 public record ModelProfile(List<LayerProfile> layers, long inputBytesPerExample, String dataType, String updater,
-                           TimeSource timeSource, int sampleMicroBatch, String cacheKey) implements Serializable {
+                           TimeSource timeSource, int sampleMicroBatch, String cacheKey, List<CutProfile> cuts)
+        implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
@@ -61,6 +65,35 @@ public record ModelProfile(List<LayerProfile> layers, long inputBytesPerExample,
         dataType = dataType == null ? "" : dataType;
         updater = updater == null ? "" : updater;
         cacheKey = cacheKey == null ? "" : cacheKey;
+        cuts = cuts == null ? List.of() : List.copyOf(cuts);
+        if (!cuts.isEmpty() && cuts.size() != layers.size() + 1) {
+            throw new IllegalArgumentException("a graph profile needs one cut per position 0.." + layers.size() + " ("
+                    + (layers.size() + 1) + " entries), found " + cuts.size());
+        }
+    }
+
+    /** A sequential model's profile (no cut list: each cut carries the previous layer's output). */
+    public ModelProfile(List<LayerProfile> layers, long inputBytesPerExample, String dataType, String updater,
+                        TimeSource timeSource, int sampleMicroBatch, String cacheKey) {
+        this(layers, inputBytesPerExample, dataType, updater, timeSource, sampleMicroBatch, cacheKey, List.of());
+    }
+
+    /** Whether this is a graph model's profile (cuts listed per position). */
+    public boolean isGraph() {
+        return !cuts.isEmpty();
+    }
+
+    /**
+     * Bytes per example crossing the cut before layer {@code k} (0 &lt; k &lt; layers): every crossing tensor of a
+     * graph, the previous layer's output of a sequential model.
+     */
+    public long cutBytesPerExample(int k) {
+        return isGraph() ? cuts.get(k).bytesPerExample() : layers.get(k - 1).outputBytesPerExample();
+    }
+
+    /** Names of what crosses the cut before layer {@code k}: the crossing tensors, or the previous layer's name. */
+    public List<String> cutTensors(int k) {
+        return isGraph() ? cuts.get(k).tensors() : List.of(layers.get(k - 1).name());
     }
 
     /** A profile from hand-written numbers (tests, what-if studies). */
@@ -93,9 +126,21 @@ public record ModelProfile(List<LayerProfile> layers, long inputBytesPerExample,
                 + " layers: " + layers.get(0).name() + " .. " + layers.get(layers.size() - 1).name() + ")");
     }
 
-    /** Bytes per example that enter layer {@code i}: the model input for 0, else the output of layer i-1. */
+    /**
+     * Bytes per example that enter layer {@code i}: the model input for 0, else what crosses the cut before it (the
+     * output of layer i-1; for a graph every crossing tensor, so a stage's kept inputs count the skip connections it
+     * holds or relays).
+     */
     public long inputBytesPerExample(int i) {
-        return i == 0 ? inputBytesPerExample : layers.get(i - 1).outputBytesPerExample();
+        return i == 0 ? inputBytesPerExample : cutBytesPerExample(i);
+    }
+
+    /**
+     * Bytes per example leaving a stage that ends before layer {@code b}: what crosses the cut there, or the last
+     * layer's output when {@code b} is the layer count.
+     */
+    public long outputBytesPerExample(int b) {
+        return b < layers.size() ? cutBytesPerExample(b) : layers.get(b - 1).outputBytesPerExample();
     }
 
     /** Total trainable parameters. */
@@ -110,12 +155,12 @@ public record ModelProfile(List<LayerProfile> layers, long inputBytesPerExample,
     /** The same profile with every layer's time replaced by the FLOP estimate at {@code flopsPerSecond}. */
     public ModelProfile withFlopTimes(double flopsPerSecond) {
         return new ModelProfile(layers.stream().map(l -> l.withFlopTimes(flopsPerSecond)).toList(),
-                inputBytesPerExample, dataType, updater, TimeSource.ANALYTIC, 0, cacheKey);
+                inputBytesPerExample, dataType, updater, TimeSource.ANALYTIC, 0, cacheKey, cuts);
     }
 
     /** The same profile filed under another cache key. */
     public ModelProfile withCacheKey(String key) {
-        return new ModelProfile(layers, inputBytesPerExample, dataType, updater, timeSource, sampleMicroBatch, key);
+        return new ModelProfile(layers, inputBytesPerExample, dataType, updater, timeSource, sampleMicroBatch, key, cuts);
     }
 
     /**

@@ -82,6 +82,17 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
                 budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts);
     }
 
+    /**
+     * This plan with a simulated step that includes the replicas' all-reduce actions: the predicted step is
+     * {@code step}, the pipeline time the step less the closed-form all-reduce time.
+     */
+    PipelinePlan withSimulatedStep(double step, double bubble, String method) {
+        double pipeline = Math.max(0, step - allreduceSeconds);
+        return new PipelinePlan(boundaries, schedule, devices, stagesPerDevice, microBatches, replicas, batchSize,
+                microBatchSize, stages, pipeline, step - pipeline, step, bubble, method, timeSource,
+                budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts);
+    }
+
     /** Stage {@code s}. */
     public StagePlan stage(int s) {
         return stages.get(s);
@@ -149,6 +160,13 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
                     bytes(s.bytesSentForward())));
         }
         sb.append("-".repeat(head.length() - 1)).append('\n');
+        for (StagePlan s : stages) {
+            if (!s.sentTensors().isEmpty()) {
+                sb.append(fmt("cut %d|%d (before layer %d) carries %d tensor%s, %s per micro-batch: %s%n", s.index(),
+                        s.index() + 1, s.endLayer(), s.sentTensors().size(), s.sentTensors().size() == 1 ? "" : "s",
+                        bytes(s.bytesSentForward()), String.join(", ", s.sentTensors())));
+            }
+        }
         sb.append(fmt("predicted step %.3f ms (pipeline %.3f ms + all-reduce %.3f ms, %s), bubble %.1f%%, "
                         + "throughput %.1f samples/s%n", 1e3 * predictedStepSeconds, 1e3 * pipelineSeconds,
                 1e3 * allreduceSeconds, stepTimeMethod, 100 * bubbleFraction, throughput()));

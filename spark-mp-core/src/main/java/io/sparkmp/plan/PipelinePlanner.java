@@ -350,7 +350,8 @@ public final class PipelinePlanner {
             out.add(new StagePlan(s, s % c.p(), a, b, names, cost.parameters(a, b),
                     cost.memory(a, b, e.inFlight()[s], budget / c.v()), cost.forward(a, b), cost.backward(a, b) + cost.recompute(a, b),
                     cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a),
-                    cost.recomputeForward() && b < cost.layers()));
+                    cost.recomputeForward() && b < cost.layers(),
+                    profile.isGraph() && b < profile.layerCount() ? profile.cutTensors(b) : List.of()));
         }
         double[] t = stepSeconds(perStage, split, c);
         // Closed form: the measured per-step overhead and the loads add to the pipeline as they stand.
@@ -365,10 +366,13 @@ public final class PipelinePlanner {
         }
         // The schedule the runtime executes (communication and control actions included), with the plan's costs:
         // the same simulation the predicted timeline shows.
-        SimulationResult sim = ScheduleSimulator.simulate(ControlTraffic.lowered(c.kind(), c.p(), c.m(), c.v()),
+        SimulationResult sim = ScheduleSimulator.simulate(ControlTraffic.lowered(c.kind(), c.p(), c.m(), c.v(), c.r()),
                 new PlanActionCosts(closed));
         String method = "simulated" + (updateSecondsPerParameter > 0 ? " + optimizer step" : "")
                 + (runtimeCosts.measured() ? " + measured runtime costs" : "");
+        if (c.r() > 1) { // the simulated step holds the ALLREDUCE actions: the all-reduce is not added on top
+            return closed.withSimulatedStep(sim.makespan(), sim.bubbleFraction(), method + " + all-reduce");
+        }
         return closed.withPipeline(sim.makespan(), sim.bubbleFraction(), method);
     }
 

@@ -14,7 +14,8 @@ import io.sparkmp.schedule.ActionCosts;
  * link's latency, STEP the stage's optimizer step, and LOAD, SEND_L and LOSS nothing. With them: a SEND takes
  * the measured sender's time for its bytes, a message the measured latency for its bytes, LOAD the measured
  * cost of the micro-batch's examples, SEND_L a message's fixed sender time (labels are small), and STEP the
- * optimizer step plus the measured per-step overhead.
+ * optimizer step plus the measured per-step overhead. With R &gt; 1 replicas, ALLREDUCE takes the ring's
+ * 2 (R - 1) / R times the stage's gradient bytes (its parameter bytes) over the plan's bandwidth.
  */
 final class PlanActionCosts implements ActionCosts {
     private final PipelinePlan plan;
@@ -61,6 +62,8 @@ final class PlanActionCosts implements ActionCosts {
             case STEP -> update[a.stage()];
             case LOAD -> rc.load(plan.microBatchSize());
             case SEND_L -> rc.sendSeconds();
+            case ALLREDUCE -> plan.replicas() <= 1 ? 0
+                    : 2.0 * (plan.replicas() - 1) / plan.replicas() * st.memory().parameterBytes() / bandwidth;
             default -> 0;
         };
     }

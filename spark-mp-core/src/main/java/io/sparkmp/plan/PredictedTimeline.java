@@ -33,7 +33,7 @@ public final class PredictedTimeline {
             return null;
         }
         Schedule schedule = ControlTraffic.lowered(plan.schedule(), plan.devices(), plan.microBatches(),
-                plan.stagesPerDevice());
+                plan.stagesPerDevice(), plan.replicas());
         return ScheduleSimulator.simulate(schedule, new PlanActionCosts(plan));
     }
 }

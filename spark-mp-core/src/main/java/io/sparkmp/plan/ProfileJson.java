@@ -42,7 +42,21 @@ final class ProfileJson {
                     .append(",\"backwardSecondsPerExample\":").append(l.backwardSecondsPerExample())
                     .append('}');
         }
-        return sb.append("]}\n").toString();
+        sb.append(']');
+        if (p.isGraph()) {
+            sb.append(",\"cuts\":[");
+            for (int k = 0; k < p.cuts().size(); k++) {
+                CutProfile c = p.cuts().get(k);
+                sb.append(k == 0 ? "\n" : ",\n").append("{\"bytesPerExample\":").append(c.bytesPerExample())
+                        .append(",\"tensors\":[");
+                for (int t = 0; t < c.tensors().size(); t++) {
+                    sb.append(t == 0 ? "" : ",").append(quote(c.tensors().get(t)));
+                }
+                sb.append("]}");
+            }
+            sb.append(']');
+        }
+        return sb.append("}\n").toString();
     }
 
     static ModelProfile read(String json) {
@@ -61,9 +75,23 @@ final class ProfileJson {
                     doubleOf(l, "forwardSecondsFixed"), doubleOf(l, "forwardSecondsPerExample"),
                     doubleOf(l, "backwardSecondsFixed"), doubleOf(l, "backwardSecondsPerExample")));
         }
+        List<CutProfile> cuts = new ArrayList<>();
+        if (o.containsKey("cuts")) {
+            for (Object e : list(o.get("cuts"), "cuts")) {
+                Map<String, Object> c = object(e, "cut");
+                List<String> tensors = new ArrayList<>();
+                for (Object t : list(c.get("tensors"), "tensors")) {
+                    if (!(t instanceof String name)) {
+                        throw new IllegalArgumentException("a cut's tensors must be strings, found " + t);
+                    }
+                    tensors.add(name);
+                }
+                cuts.add(new CutProfile(tensors, longOf(c, "bytesPerExample")));
+            }
+        }
         return new ModelProfile(layers, longOf(o, "inputBytesPerExample"), string(o, "dataType"),
                 string(o, "updater"), ModelProfile.TimeSource.valueOf(string(o, "timeSource")),
-                (int) longOf(o, "sampleMicroBatch"), string(o, "cacheKey"));
+                (int) longOf(o, "sampleMicroBatch"), string(o, "cacheKey"), cuts);
     }
 
     private static String quote(String s) {

@@ -191,12 +191,15 @@ final class StageCostModel {
         return latency + cutBytes(k) / bandwidth;
     }
 
-    /** Bytes of one micro-batch's activation crossing the cut before layer {@code k} (0 at the model's ends). */
+    /**
+     * Bytes of one micro-batch's activations crossing the cut before layer {@code k} (0 at the model's ends): for a
+     * graph every crossing tensor, so a skip connection is charged on every cut it spans (it is relayed).
+     */
     long cutBytes(int k) {
         if (k <= 0 || k >= layers) {
             return 0;
         }
-        return (long) microBatchSize * profile.layer(k - 1).outputBytesPerExample();
+        return (long) microBatchSize * profile.cutBytesPerExample(k);
     }
 
     /**
@@ -246,7 +249,7 @@ final class StageCostModel {
 
     /** Receive buffers of stage [a, b) for one micro-batch. */
     long receiveBytes(int a, int b) {
-        return (long) microBatchSize * (profile.inputBytesPerExample(a) + profile.layer(b - 1).outputBytesPerExample());
+        return (long) microBatchSize * (profile.inputBytesPerExample(a) + profile.outputBytesPerExample(b));
     }
 
     /** Working bytes of layer i for one micro-batch. */

@@ -21,15 +21,27 @@ import java.util.List;
  * @param bytesSentBackward input-gradient bytes it sends to the previous stage (0 on the first)
  * @param recompute whether it re-runs each micro-batch's forward before the backward (its backwardSeconds then
  *     include that forward); false: it keeps the activations of its micro-batches in flight
+ * @param sentTensors for a graph model, the tensors it sends to the next stage (skip connections it relays
+ *     included); empty for a sequential model (it sends its last layer's output) and on the last stage
  */
 public record StagePlan(int index, int device, int firstLayer, int endLayer, List<String> layerNames, long parameters,
                         StageMemory memory, double forwardSeconds, double backwardSeconds, double sendSeconds,
-                        double timeSeconds, long bytesSentForward, long bytesSentBackward, boolean recompute)
+                        double timeSeconds, long bytesSentForward, long bytesSentBackward, boolean recompute,
+                        List<String> sentTensors)
         implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
+    /** A stage of a sequential model. */
+    public StagePlan(int index, int device, int firstLayer, int endLayer, List<String> layerNames, long parameters,
+                     StageMemory memory, double forwardSeconds, double backwardSeconds, double sendSeconds,
+                     double timeSeconds, long bytesSentForward, long bytesSentBackward, boolean recompute) {
+        this(index, device, firstLayer, endLayer, layerNames, parameters, memory, forwardSeconds, backwardSeconds,
+                sendSeconds, timeSeconds, bytesSentForward, bytesSentBackward, recompute, List.of());
+    }
+
     public StagePlan {
+        sentTensors = sentTensors == null ? List.of() : List.copyOf(sentTensors);
         layerNames = List.copyOf(layerNames);
         if (endLayer <= firstLayer) {
             throw new IllegalArgumentException("stage " + index + " is empty: layers [" + firstLayer + ", " + endLayer + ")");

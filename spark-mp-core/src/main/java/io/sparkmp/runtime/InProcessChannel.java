@@ -77,7 +77,19 @@ final class InProcessChannel implements TensorChannel {
         if (key == null) {
             throw new IllegalArgumentException("key must not be null");
         }
-        return hub.take(peerRank, rank, key);
+        return hub.take(peerRank, rank, key, hub.timeoutNanos);
+    }
+
+    @Override
+    public INDArray receive(int peerRank, TensorKey key, long timeoutMillis) {
+        hub.checkRank(peerRank);
+        if (key == null) {
+            throw new IllegalArgumentException("key must not be null");
+        }
+        if (timeoutMillis <= 0) {
+            throw new IllegalArgumentException("timeoutMillis must be positive, found " + timeoutMillis);
+        }
+        return hub.take(peerRank, rank, key, TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
     }
 
     @Override
@@ -128,7 +140,7 @@ final class InProcessChannel implements TensorChannel {
             }
         }
 
-        INDArray take(int from, int to, TensorKey key) {
+        INDArray take(int from, int to, TensorKey key, long timeoutNanos) {
             Slot slot = new Slot(from, key);
             long deadline = System.nanoTime() + timeoutNanos;
             lock.lock();

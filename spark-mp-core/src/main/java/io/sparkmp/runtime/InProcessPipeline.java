@@ -17,7 +17,9 @@ import org.nd4j.linalg.dataset.DataSet;
 /**
  * Runs a whole pipeline in one JVM: one thread per rank, each with its {@link StageWorker}, connected by
  * {@link InProcessChannel}s. Used by tests, the local demo and as the reference for the distributed run,
- * which executes the same worker code over sockets.
+ * which executes the same worker code over sockets. With data-parallel replicas ({@link PipelineSpec#replicas()})
+ * it runs P x R ranks ({@link Topology}); stage 0 of replica r gets examples [r B / R, (r + 1) B / R) of every
+ * mini-batch, and the result holds replica 0's layers after checking that every replica holds the same bits.
  *
  * <p>When a rank fails, the channels are closed so the other ranks stop at their next receive, and
  * {@link #fit} throws the first failure (later ones, caused by the closing, are attached as suppressed).
@@ -117,14 +119,20 @@ public final class InProcessPipeline {
         if (epochs <= 0) {
             throw new IllegalArgumentException("epochs must be positive, found " + epochs);
         }
+        Topology topology = spec.topology();
+        int replicas = topology.replicas();
         for (int i = 0; i < miniBatches.size(); i++) {
             int n = miniBatches.get(i).numExamples();
-            if (n % spec.microBatches() != 0) {
+            if (replicas == 1 && n % spec.microBatches() != 0) {
                 throw new IllegalArgumentException("microBatches (" + spec.microBatches() + ") must divide the size (" + n
                         + ") of mini-batch " + i);
             }
+            if (replicas > 1 && n % ((long) replicas * spec.microBatches()) != 0) {
+                throw new IllegalArgumentException("replicas x microBatches (" + replicas + " x " + spec.microBatches()
+                        + ") must divide the size (" + n + ") of mini-batch " + i);
+            }
         }
-        int p = spec.devices();
+        int p = topology.ranks();
         List<InProcessChannel> channels = InProcessChannel.connect(p, receiveTimeout);
         AtomicReference<Throwable> first = new AtomicReference<>();
         List<Throwable> later = Collections.synchronizedList(new ArrayList<>());
@@ -147,11 +155,14 @@ public final class InProcessPipeline {
                 InProcessChannel channel = channels.get(rank);
                 try {
                     ActionRecorder recorder = timelineOrNull == null ? null : timelineOrNull.recorder(rank);
-                    StageWorker w = new StageWorker(spec, rank, channel, initialParams, recorder);
+                    StageWorker w = new StageWorker(spec, rank, channel, initialParams, recorder, NonFinitePolicy.FAIL,
+                            receiveTimeout);
                     long step = 0;
+                    boolean reads = topology.readsData(rank);
+                    int replica = topology.replica(rank);
                     for (int e = 0; e < epochs; e++) {
                         for (DataSet ds : miniBatches) {
-                            metrics.get(rank).add(w.runStep(step++, e, rank == 0 ? ds : null));
+                            metrics.get(rank).add(w.runStep(step++, e, reads ? share(ds, replica, replicas) : null));
                         }
                     }
                     params.set(rank, w.layerParameters());
@@ -197,11 +208,41 @@ public final class InProcessPipeline {
         all.sort(Comparator.comparingLong(StepMetrics::step).thenComparingInt(StepMetrics::rank));
         Map<Integer, INDArray> allParams = new TreeMap<>();
         Map<Integer, INDArray> allState = new TreeMap<>();
-        for (int r = 0; r < p; r++) {
-            allParams.putAll(params.get(r));
-            allState.putAll(state.get(r));
+        for (int d = 0; d < spec.devices(); d++) {
+            allParams.putAll(params.get(d));
+            allState.putAll(state.get(d));
+            for (int r = 1; r < replicas; r++) {
+                requireSame(params.get(d), params.get(topology.rank(d, r)), "parameters", topology.rank(d, r));
+                requireSame(state.get(d), state.get(topology.rank(d, r)), "updater state", topology.rank(d, r));
+            }
+        }
+        if (replicas > 1) { // one record per device and step: replica 0's (the others measured the same step)
+            all.removeIf(m -> topology.replica(m.rank()) != 0);
         }
         return new Result(spec, List.copyOf(all), Collections.unmodifiableMap(allParams), Collections.unmodifiableMap(allState),
                 epochs * miniBatches.size(), epochs, timelineOrNull == null ? List.of() : List.copyOf(timelines));
+    }
+
+    /** Replica {@code replica}'s share of {@code ds}: its examples [r n / R, (r + 1) n / R); {@code ds} itself for R = 1. */
+    static DataSet share(DataSet ds, int replica, int replicas) {
+        if (replicas == 1) {
+            return ds;
+        }
+        int n = ds.numExamples() / replicas;
+        int from = replica * n;
+        return new DataSet(MiniBatch.rows(ds.getFeatures(), from, n), MiniBatch.rows(ds.getLabels(), from, n),
+                ds.getFeaturesMaskArray() == null ? null : MiniBatch.rows(ds.getFeaturesMaskArray(), from, n),
+                ds.getLabelsMaskArray() == null ? null : MiniBatch.rows(ds.getLabelsMaskArray(), from, n));
+    }
+
+    /** Replicas sum the same gradients in the same order: their layers must be equal bit for bit. */
+    private static void requireSame(Map<Integer, INDArray> replica0, Map<Integer, INDArray> other, String what, int rank) {
+        for (Map.Entry<Integer, INDArray> e : replica0.entrySet()) {
+            INDArray o = other.get(e.getKey());
+            if (o == null || !o.equals(e.getValue()) || o.sub(e.getValue()).amaxNumber().doubleValue() != 0) {
+                throw new IllegalStateException("the " + what + " of layer " + e.getKey() + " on rank " + rank
+                        + " differ from replica 0's: the replicas diverged");
+            }
+        }
     }
 }

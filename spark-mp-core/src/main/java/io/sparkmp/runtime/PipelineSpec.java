@@ -37,10 +37,14 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
  * @param seed seed of the deterministic per-layer initialisation and of the dropout masks
  * @param recompute per (virtual) stage, whether it recomputes forwards (true) or keeps its layers' inputs of
  *     each micro-batch in flight (the activation stash); null means every stage recomputes
+ * @param replicas data-parallel replicas R of the whole pipeline ({@link Topology}): each trains
+ *     {@code batchSize / R} examples of every mini-batch, cut into {@code microBatches} micro-batches, and every
+ *     stage's gradients are summed over the replicas before its step; 1: a pure pipeline
  */
 @io.sparkmp.Internal
 public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
-                           int microBatches, int batchSize, long seed, boolean[] recompute) implements Serializable {
+                           int microBatches, int batchSize, long seed, boolean[] recompute, int replicas)
+        implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
@@ -61,7 +65,8 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
         positive("stagesPerDevice", stagesPerDevice);
         positive("microBatches", microBatches);
         positive("batchSize", batchSize);
-        PipelineRules.requireMicroBatchesDivide(microBatches, batchSize);
+        positive("replicas", replicas);
+        PipelineRules.requireReplicasDivide(replicas, microBatches, batchSize);
         PipelineRules.requireStagesPerDevice(schedule, stagesPerDevice);
         PipelineRules.requireInterleavedRounds(schedule, microBatches, devices);
         if (boundaries == null) {
@@ -78,27 +83,73 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
             throw new IllegalArgumentException("boundaries must have devices * stagesPerDevice + 1 = " + (stages + 1)
                     + " entries (" + devices + " devices x " + stagesPerDevice + " stages), found " + boundaries.length);
         }
-        ModelSlicer.validate(parse(modelJson), boundaries);
+        MultiLayerConfiguration conf = parse(modelJson);
+        ModelSlicer.validate(conf, boundaries);
+        if (replicas > 1) {
+            requireNoBatchStatistics(conf, replicas);
+        }
     }
 
-    /** A spec in which every stage recomputes its forwards. */
+    /**
+     * BatchNormalization normalises by the statistics of the examples it sees; each replica sees only its share of
+     * the mini-batch, so the replicas' gradients would not sum to {@code fit}'s. Rejected rather than trained
+     * differently.
+     */
+    private static void requireNoBatchStatistics(MultiLayerConfiguration conf, int replicas) {
+        for (int i = 0; i < conf.getConfs().size(); i++) {
+            if (conf.getConf(i).getLayer() instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization) {
+                throw new IllegalArgumentException("replicas (" + replicas + ") > 1 cannot train layer " + i
+                        + " (BatchNormalization): each replica would normalise by the statistics of its own "
+                        + "examples, not the mini-batch's as DL4J's fit does; use replicas 1 for this model");
+            }
+        }
+    }
+
+    /** A spec of one replica in which every stage recomputes its forwards. */
     public PipelineSpec(String modelJson, int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
                         int microBatches, int batchSize, long seed) {
-        this(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed, null);
+        this(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed, null, 1);
+    }
+
+    /** A spec of one replica (a pure pipeline). */
+    public PipelineSpec(String modelJson, int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
+                        int microBatches, int batchSize, long seed, boolean[] recompute) {
+        this(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed, recompute, 1);
     }
 
     /** This spec with per-stage recomputation choices (see the record's {@code recompute}). */
     public PipelineSpec withRecompute(boolean[] perStage) {
         return new PipelineSpec(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed,
-                perStage);
+                perStage, replicas);
+    }
+
+    /**
+     * This spec with {@code r} data-parallel replicas (see the record's {@code replicas}).
+     *
+     * @throws IllegalArgumentException if {@code r < 1} or {@code r * microBatches} does not divide the batch size
+     */
+    public PipelineSpec withReplicas(int r) {
+        return new PipelineSpec(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed,
+                recompute, r);
+    }
+
+    /** Ranks as (device, replica): P devices of each of R replicas. */
+    public Topology topology() {
+        return new Topology(devices, replicas);
+    }
+
+    /** Examples of each mini-batch one replica trains: {@code batchSize / replicas}. */
+    public int replicaBatchSize() {
+        return batchSize / replicas;
     }
 
     /**
      * Whether the stages apply the optimizer to each layer right after its backward: with one micro-batch per
-     * step, where it is exact and a stage never holds a gradient larger than one layer's.
+     * step and one replica, where it is exact and a stage never holds a gradient larger than one layer's. With
+     * replicas the step's gradient must be whole before it is summed across them.
      */
     public boolean fusesUpdate() {
-        return microBatches == 1;
+        return microBatches == 1 && replicas == 1;
     }
 
     /** Whether stage {@code stage} recomputes its forwards (true unless the spec says otherwise). */
@@ -157,7 +208,30 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
     }
 
     /**
-     * The ranks that rank {@code rank} exchanges frames with, i.e. exactly the links a socket channel must
+     * The ranks (of {@link #topology()}) that rank {@code rank} exchanges frames with: its pipeline peers
+     * ({@link #pipelinePeersOf}) in its own replica and, with more than one replica, the ranks of the same device in
+     * the replicas before and after it on the ring. Symmetric.
+     *
+     * @throws IllegalArgumentException if {@code rank} is out of range
+     */
+    public SortedSet<Integer> peersOf(int rank) {
+        Topology t = topology();
+        int device = t.device(rank);
+        int replica = t.replica(rank);
+        SortedSet<Integer> out = new TreeSet<>();
+        for (int d : pipelinePeersOf(device)) {
+            out.add(t.rank(d, replica));
+        }
+        if (replicas > 1) {
+            out.add(t.rank(device, (replica + 1) % replicas));
+            out.add(t.rank(device, (replica + replicas - 1) % replicas));
+        }
+        out.remove(rank);
+        return Collections.unmodifiableSortedSet(out);
+    }
+
+    /**
+     * The devices that device {@code rank} of one replica exchanges frames with, i.e. exactly the links a socket channel must
      * connect (symmetric: {@code q} is in {@code peersOf(r)} iff {@code r} is in {@code peersOf(q)}): the devices
      * at the other end of this rank's sends and receives in {@link #buildSchedule()} (activations, gradients and
      * the labels, which travel device to device along the pipeline, see
@@ -168,7 +242,7 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
      *
      * @throws IllegalArgumentException if {@code rank} is out of range
      */
-    public SortedSet<Integer> peersOf(int rank) {
+    public SortedSet<Integer> pipelinePeersOf(int rank) {
         if (rank < 0 || rank >= devices) {
             throw new IllegalArgumentException("rank " + rank + " is out of range [0, " + devices + ")");
         }
@@ -184,12 +258,13 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
     }
 
     /**
-     * The schedule every rank runs: generated compute actions, the communication pass and the control traffic
-     * (LOAD, labels, LOSS; see {@link ControlTraffic#lowered}), validated
+     * The schedule every rank runs: generated compute actions, the communication pass, the control traffic
+     * (LOAD, labels, LOSS; see {@link ControlTraffic#lowered}) and, with replicas, an ALLREDUCE before each STEP;
+     * validated
      * ({@link io.sparkmp.schedule.ScheduleValidator}) before it is returned.
      */
     public Schedule buildSchedule() {
-        Schedule lowered = ControlTraffic.lowered(schedule, devices, microBatches, stagesPerDevice);
+        Schedule lowered = ControlTraffic.lowered(schedule, devices, microBatches, stagesPerDevice, replicas);
         // The schedule the runtime executes (with its sends and receives) is checked before anything runs:
         // completeness, order, send/receive pairing, control traffic and no deadlock.
         io.sparkmp.schedule.ScheduleValidator.validate(lowered);
@@ -201,20 +276,20 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
         return o instanceof PipelineSpec p && modelJson.equals(p.modelJson) && Arrays.equals(boundaries, p.boundaries)
                 && schedule == p.schedule && devices == p.devices && stagesPerDevice == p.stagesPerDevice
                 && microBatches == p.microBatches && batchSize == p.batchSize && seed == p.seed
-                && Arrays.equals(recompute, p.recompute);
+                && Arrays.equals(recompute, p.recompute) && replicas == p.replicas;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(modelJson, Arrays.hashCode(boundaries), schedule, devices, stagesPerDevice, microBatches,
-                batchSize, seed);
+                batchSize, seed, replicas);
     }
 
     @Override
     public String toString() {
         return "PipelineSpec[boundaries=" + Arrays.toString(boundaries) + ", schedule=" + schedule.label() + ", devices="
                 + devices + ", stagesPerDevice=" + stagesPerDevice + ", microBatches=" + microBatches + ", batchSize="
- + batchSize + ", seed=" + seed
+ + batchSize + ", seed=" + seed + (replicas == 1 ? "" : ", replicas=" + replicas)
                 + (recompute == null ? "" : ", recompute=" + Arrays.toString(recompute)) + ", model=" + modelJson.length() + " chars of JSON]";
     }
 

@@ -1,5 +1,6 @@
 package io.sparkmp.runtime;
 
+import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,6 +14,7 @@ import io.sparkmp.schedule.ActionType;
 import io.sparkmp.schedule.Schedule;
 import io.sparkmp.schedule.ScheduleGrid;
 import io.sparkmp.transport.FrameType;
+import io.sparkmp.transport.RingAllReduce;
 import io.sparkmp.transport.TensorChannel;
 import io.sparkmp.transport.TensorKey;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -40,7 +42,20 @@ public final class StageWorker {
 
     private final PipelineSpec spec;
     private final Schedule schedule;
+    /** This worker's pipeline device in its replica (the rank its schedule, feed and loss use). */
     private final int rank;
+    /** This worker's rank in the job ({@link Topology}): {@code replica * P + rank}. */
+    private final int jobRank;
+    private final int replica;
+    private final Topology topology;
+    /**
+     * Sums each stage's gradient (tag: the stage) and, on the last stage's device, the step's loss (tag: the stage
+     * count) across the replicas of this device; null for R = 1.
+     */
+    private final RingAllReduce replicaRing;
+
+    /** Default longest wait for one piece of a replicas' gradient all-reduce. */
+    public static final Duration DEFAULT_ALL_REDUCE_TIMEOUT = Duration.ofSeconds(60);
     private final int lastStage;
     private final Map<Integer, StageSlice> slices = new LinkedHashMap<>();
     private final List<Action> actions;
@@ -100,7 +115,21 @@ public final class StageWorker {
     public StageWorker(PipelineSpec spec, int rank, TensorChannel channel, Map<Integer, INDArray> initialParamsOrNull,
                        ActionRecorder recorderOrNull, NonFinitePolicy nonFinite) {
         this(spec, spec == null ? null : spec.buildSchedule(), rank, channel, initialParamsOrNull, recorderOrNull,
-                nonFinite);
+                nonFinite, DEFAULT_ALL_REDUCE_TIMEOUT);
+    }
+
+    /**
+     * As {@link #StageWorker(PipelineSpec, int, TensorChannel, Map, ActionRecorder, NonFinitePolicy)}, for job rank
+     * {@code rank} of {@link PipelineSpec#topology()} (device {@code rank % P} of replica {@code rank / P}; with one
+     * replica the job rank is the pipeline rank), whose gradient all-reduce waits at most {@code allReduceTimeout}
+     * for each piece from its ring neighbour.
+     *
+     * @param channel links to the job's ranks; its {@code localRank()} must equal {@code rank}
+     */
+    public StageWorker(PipelineSpec spec, int rank, TensorChannel channel, Map<Integer, INDArray> initialParamsOrNull,
+                       ActionRecorder recorderOrNull, NonFinitePolicy nonFinite, Duration allReduceTimeout) {
+        this(spec, spec == null ? null : spec.buildSchedule(), rank, channel, initialParamsOrNull, recorderOrNull,
+                nonFinite, allReduceTimeout);
     }
 
     /** As the public constructor, with an explicit schedule (tests: hand-made or broken action lists). */
@@ -110,16 +139,28 @@ public final class StageWorker {
 
     private StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel,
                         Map<Integer, INDArray> params, ActionRecorder recorderOrNull) {
-        this(spec, schedule, rank, channel, params, recorderOrNull, NonFinitePolicy.FAIL);
+        this(spec, schedule, rank, channel, params, recorderOrNull, NonFinitePolicy.FAIL, DEFAULT_ALL_REDUCE_TIMEOUT);
     }
 
+    /**
+     * The worker of job rank {@code rank} ({@link PipelineSpec#topology()}: device {@code rank % P} of replica
+     * {@code rank / P}); with one replica the job rank is the pipeline rank and this is the constructor above.
+     *
+     * @param rank this worker's job rank, in [0, P * R)
+     * @param channel links to the job's other ranks; its {@code localRank()} must equal {@code rank}
+     */
     private StageWorker(PipelineSpec spec, Schedule schedule, int rank, TensorChannel channel,
-                        Map<Integer, INDArray> params, ActionRecorder recorderOrNull, NonFinitePolicy nonFinite) {
+                        Map<Integer, INDArray> params, ActionRecorder recorderOrNull, NonFinitePolicy nonFinite,
+                        Duration allReduceTimeout) {
         if (spec == null || schedule == null || channel == null) {
             throw new IllegalArgumentException("spec, schedule and channel must not be null");
         }
-        if (rank < 0 || rank >= spec.devices()) {
-            throw new IllegalArgumentException("rank " + rank + " is out of range [0, " + spec.devices() + ")");
+        if (allReduceTimeout == null || allReduceTimeout.isNegative() || allReduceTimeout.isZero()) {
+            throw new IllegalArgumentException("allReduceTimeout must be positive, found " + allReduceTimeout);
+        }
+        Topology topology = spec.topology();
+        if (rank < 0 || rank >= topology.ranks()) {
+            throw new IllegalArgumentException("rank " + rank + " is out of range [0, " + topology.ranks() + ")");
         }
         if (channel.localRank() != rank) {
             throw new IllegalArgumentException("channel belongs to rank " + channel.localRank() + ", not rank " + rank);
@@ -127,6 +168,13 @@ public final class StageWorker {
         if (recorderOrNull != null && recorderOrNull.rank() != rank) {
             throw new IllegalArgumentException("recorder belongs to rank " + recorderOrNull.rank() + ", not rank " + rank);
         }
+        this.topology = topology;
+        this.jobRank = rank;
+        this.replica = topology.replica(rank);
+        this.replicaRing = topology.replicas() == 1 ? null
+                : new RingAllReduce(channel, topology.ringOf(topology.device(rank)), allReduceTimeout.toMillis());
+        rank = topology.device(rank);
+        channel = topology.replicas() == 1 ? channel : new ReplicaChannel(channel, topology, replica);
         if (schedule.devices() != spec.devices() || schedule.numStages() != spec.numStages()
                 || schedule.microBatches() != spec.microBatches()) {
             throw new IllegalArgumentException("schedule (" + schedule.devices() + " devices, " + schedule.numStages()
@@ -141,7 +189,7 @@ public final class StageWorker {
         this.timing = new StepTiming(recorderOrNull);
         this.channel = new StepChannel(channel, timing);
         this.feed = new MicroBatchFeed(spec, rank, this.channel);
-        this.lossReduction = new LossReduction(spec, rank, this.channel);
+        this.lossReduction = new LossReduction(spec, rank, this.channel, replicaRing);
         int n = spec.numStages();
         int m = spec.microBatches();
         forwardOutputs = new MicroBatchTensors(n, m);
@@ -162,9 +210,19 @@ public final class StageWorker {
         }
     }
 
-    /** This worker's rank. */
+    /** This worker's job rank (its pipeline rank with one replica). */
     public int rank() {
+        return jobRank;
+    }
+
+    /** This worker's pipeline device in its replica. */
+    public int device() {
         return rank;
+    }
+
+    /** This worker's data-parallel replica (0 with one replica). */
+    public int replica() {
+        return replica;
     }
 
     /** The pipeline stages this rank holds, ascending. */
@@ -237,7 +295,8 @@ public final class StageWorker {
      * @param step global optimizer step, 0-based; it is DL4J's iteration count (Adam bias correction,
      *     learning-rate schedules, dropout masks)
      * @param epoch epoch count (epoch-based schedules)
-     * @param miniBatchOrNull the mini-batch (features, labels, optional masks) on rank 0, null elsewhere
+     * @param miniBatchOrNull the mini-batch (features, labels, optional masks) on rank 0, null elsewhere; with
+     *     replicas, on device 0 of each replica, its share: examples [r B / R, (r + 1) B / R) of the mini-batch
      * @throws IllegalArgumentException if rank 0 gets no data, another rank gets data, or the mini-batch
      *     size is not a multiple of the micro-batch count
      * @throws StageExecutionException when an action fails (message: stage, rank, step, micro-batch, grid)
@@ -255,10 +314,12 @@ public final class StageWorker {
             throw new IllegalArgumentException("step must be >= 0, found " + step);
         }
         if (rank == 0 && miniBatchOrNull == null) {
-            throw new IllegalArgumentException("rank 0 holds stage 0 and needs the mini-batch of step " + step);
+            throw new IllegalArgumentException(topology.describe(jobRank) + " holds stage 0 and needs the mini-batch of step "
+                    + step);
         }
         if (rank != 0 && miniBatchOrNull != null) {
-            throw new IllegalArgumentException("only rank 0 takes data; rank " + rank + " got a mini-batch at step " + step);
+            throw new IllegalArgumentException("only stage 0 takes data; " + topology.describe(jobRank)
+                    + " got a mini-batch at step " + step);
         }
         if (miniBatchOrNull != null) {
             int n = miniBatchOrNull.examples();
@@ -272,9 +333,11 @@ public final class StageWorker {
         try {
             feed.begin(step, miniBatchOrNull);
             int microBatchSize = feed.examples() / spec.microBatches();
+            long firstExample = (long) replica * feed.examples(); // this replica's share of the mini-batch
             double localRegularization = 0;
             for (StageSlice slice : slices.values()) {
-                slice.beginStep(step - skippedSteps, epoch, microBatchSize); // DL4J's iteration: updates applied
+                // DL4J's iteration: updates applied
+                slice.beginStep(step - skippedSteps, epoch, microBatchSize, firstExample);
                 localRegularization += slice.regularizationScore();
             }
             lossReduction.shareRegularization(step, localRegularization);
@@ -327,7 +390,7 @@ public final class StageWorker {
                 }
             }
         }
-        StepMetrics m = timing.metrics(rank, feed.examples(), loss, System.nanoTime() - start);
+        StepMetrics m = timing.metrics(jobRank, feed.examples(), loss, System.nanoTime() - start);
         return skipped ? m.asSkipped() : m;
     }
 
@@ -439,18 +502,33 @@ public final class StageWorker {
             case RECV_F -> receiveForward(a.stage(), a.microBatch());
             case SEND_B -> sendBackward(a.stage(), a.microBatch());
             case RECV_B -> receiveBackward(a.stage(), a.microBatch());
-            case STEP -> slice(a.stage()).applyUpdate(feed.examples());
+            case ALLREDUCE -> allReduce(a.stage());
+            case STEP -> slice(a.stage()).applyUpdate(miniBatchExamples());
             case LOAD -> feed.load(a.microBatch());
             case SEND_L -> feed.sendLabels(a.stage(), a.microBatch());
             case RECV_L -> feed.receiveLabels(a.stage(), a.microBatch());
             case LOSS -> {
                 slice(a.stage());
-                loss = lossReduction.loss(slices.values(), feed.examples());
+                loss = lossReduction.loss(slices.values(), step, feed.examples());
                 lossReduced = true;
             }
             default -> throw new UnsupportedOperationException("action type " + a.type()
-                    + " is not supported by the stage worker (no split backward, no data-parallel replicas)");
+                    + " is not supported by the stage worker (no split backward)");
         }
+    }
+
+    /** Examples of the whole mini-batch (all replicas): what DL4J's fit divides the summed gradient by. */
+    private int miniBatchExamples() {
+        return feed.examples() * topology.replicas();
+    }
+
+    /** The ALLREDUCE action: stage {@code stage}'s gradient becomes its sum over the replicas. */
+    private void allReduce(int stage) {
+        StageSlice slice = slice(stage);
+        if (replicaRing == null) {
+            throw new IllegalStateException("ALLREDUCE of stage " + stage + " with one replica: nothing to sum");
+        }
+        slice.reduceGradient(flat -> replicaRing.sumInPlace(flat, step, stage));
     }
 
     private void forward(int stage, int mb) {
@@ -542,10 +620,10 @@ public final class StageWorker {
 
     private StageExecutionException fail(Action a, RuntimeException cause) {
         String where = a == null
-                ? "rank " + rank + " (stages " + slices.keySet() + ") failed at step " + step + " outside its actions"
-                : "stage " + a.stage() + " on rank " + rank + " failed at step " + step
+                ? topology.describe(jobRank) + " (stages " + slices.keySet() + ") failed at step " + step + " outside its actions"
+                : "stage " + a.stage() + " on " + topology.describe(jobRank) + " failed at step " + step
                         + (a.type().perMicroBatch() ? ", micro-batch " + a.microBatch() : "") + ", action " + a;
         String msg = where + ": " + cause.getMessage() + "\n" + ScheduleGrid.render(schedule, a);
-        return new StageExecutionException(msg, rank, step, a, cause);
+        return new StageExecutionException(msg, jobRank, step, a, cause);
     }
 }

@@ -81,6 +81,16 @@ public final class ControlTraffic {
     }
 
     /**
+     * As {@link #lowered(ScheduleKind, int, int, int)} for each of {@code replicas} data-parallel replicas: with
+     * more than one, {@link DataParallel#add} puts an ALLREDUCE before every STEP.
+     */
+    public static Schedule lowered(ScheduleKind kind, int devices, int microBatches, int stagesPerDevice, int replicas) {
+        PipelineRules.requirePositive("replicas", replicas);
+        Schedule one = lowered(kind, devices, microBatches, stagesPerDevice);
+        return replicas == 1 ? one : DataParallel.add(one);
+    }
+
+    /**
      * The stage at the other end of communication action {@code a}: {@code stage + 1} for SEND_F, RECV_B and
      * SEND_L, {@code stage - 1} for RECV_F, SEND_B and RECV_L.
      *

@@ -33,6 +33,19 @@ public final class PipelineRules {
         }
     }
 
+    /**
+     * Every replica trains {@code batchSize / replicas} examples of each mini-batch, cut into {@code microBatches}
+     * equal micro-batches.
+     */
+    public static void requireReplicasDivide(int replicas, int microBatches, int batchSize) {
+        if (replicas == 1) {
+            requireMicroBatchesDivide(microBatches, batchSize);
+        } else if (batchSize % ((long) replicas * microBatches) != 0) {
+            throw new IllegalArgumentException("replicas x microBatches (" + replicas + " x " + microBatches + " = "
+                    + (long) replicas * microBatches + ") must divide batchSize (" + batchSize + ")");
+        }
+    }
+
     /** Interleaved 1F1B runs the micro-batches in rounds of one per device. */
     public static void requireInterleavedRounds(ScheduleKind kind, int microBatches, int devices) {
         if (kind == ScheduleKind.INTERLEAVED_1F1B && microBatches % devices != 0) {

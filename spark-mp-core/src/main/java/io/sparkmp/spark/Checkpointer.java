@@ -62,7 +62,9 @@ final class Checkpointer {
         List<LayerEntry> mine;
         try {
             FileSystem fs = FileSystem.get(dir, hadoop);
-            mine = runner.writeLayers(fs, new Path(dir), spec.store().fileTag());
+            // Replicas hold the same layers: replica 0 writes them, every rank its own step records.
+            mine = spec.pipeline().topology().replica(rank) == 0
+                    ? runner.writeLayers(fs, new Path(dir), spec.store().fileTag()) : List.of();
             try (java.io.OutputStream out = fs.create(historyFile(dir, rank), true)) {
                 out.write(JavaBytes.of(new ArrayList<>(history)));
             }

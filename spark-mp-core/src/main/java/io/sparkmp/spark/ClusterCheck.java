@@ -17,6 +17,16 @@ final class ClusterCheck {
      * @throws IllegalStateException naming the numbers
      */
     static void requireSlots(SparkContext sc, int tasks, long waitMs) {
+        requireSlots(sc, tasks, 1, waitMs);
+    }
+
+    /**
+     * As {@link #requireSlots(SparkContext, int, long)} for {@code stages x replicas} tasks.
+     *
+     * @throws IllegalStateException naming the stages, replicas and slots
+     */
+    static void requireSlots(SparkContext sc, int stages, int replicas, long waitMs) {
+        int tasks = stages * replicas;
         if (sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
             throw new IllegalStateException("spark.dynamicAllocation.enabled is true, but a barrier job needs all "
                     + tasks + " tasks at once on a fixed set of executors: set it to false");
@@ -34,10 +44,12 @@ final class ClusterCheck {
         }
         if (slots < tasks) {
             int executors = Math.max(1, sc.statusTracker().getExecutorInfos().length - (sc.isLocal() ? 0 : 1));
-            throw new IllegalStateException("stages (" + tasks + ") need " + tasks + " concurrent task slots, but the "
+            String need = replicas == 1 ? "stages (" + tasks + ")"
+                    : "stages x replicas (" + stages + " x " + replicas + " = " + tasks + ")";
+            throw new IllegalStateException(need + " need " + tasks + " concurrent task slots, but the "
                     + "cluster has " + slots + " (" + executors + " executor(s), spark.task.cpus = "
                     + sc.getConf().get("spark.task.cpus", "1") + ") after waiting " + waitMs / 1000.0
-                    + " s: lower the stages or add executors/cores");
+                    + " s: lower the stages" + (replicas == 1 ? "" : " or replicas") + " or add executors/cores");
         }
     }
 

@@ -50,7 +50,8 @@ interface EngineBridge {
         public StageRunnerFactory runners() {
             return (spec, rank, channel) -> {
                 ActionRecorder recorder = spec.timelineOrNull() == null ? null : spec.timelineOrNull().recorder(rank);
-                return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder, spec.nonFinite()),
+                return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder, spec.nonFinite(),
+                        Duration.ofMillis(spec.ioTimeoutMs())),
                         recorder);
             };
         }

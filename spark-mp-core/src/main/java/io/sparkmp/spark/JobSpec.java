@@ -77,8 +77,8 @@ record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle,
 
     @Override
     public String toString() {
-        return "JobSpec[job " + jobId + ", " + pipeline.schedule().label() + ", P=" + pipeline.devices() + ", v="
-                + pipeline.stagesPerDevice() + ", M=" + pipeline.microBatches() + ", batch " + pipeline.batchSize()
+        return "JobSpec[job " + jobId + ", " + pipeline.schedule().label() + ", P=" + pipeline.devices()
+                + (pipeline.replicas() == 1 ? "" : ", R=" + pipeline.replicas()) + ", v=" + pipeline.stagesPerDevice() + ", M=" + pipeline.microBatches() + ", batch " + pipeline.batchSize()
                 + ", epochs " + epochs + ", seed " + pipeline.seed() + ", shuffle " + shuffle + ", boundaries "
                 + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + ", output " + store.output()
                 + (store.initFromOrEmpty().isEmpty() ? "" : ", from " + store.initFromOrEmpty() + " at step "

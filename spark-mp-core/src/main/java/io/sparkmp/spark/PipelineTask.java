@@ -1,6 +1,7 @@
 package io.sparkmp.spark;
 
 import io.sparkmp.runtime.MiniBatch;
+import io.sparkmp.runtime.Topology;
 import io.sparkmp.store.LayerEntry;
 import io.sparkmp.store.ModelStore;
 import io.sparkmp.transport.TensorChannel;
@@ -76,14 +77,16 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             long examples = 0;
             long dropped = 0;
             int batches = 0;
-            if (rank == 0) {
-                spill = MiniBatchSpill.write(JavaConverters.asJavaIterator(rows), spillDir(), s.batchSize(),
-                        s.pipeline().configuration().getDataType());
+            Topology topology = s.pipeline().topology();
+            if (topology.readsData(rank)) { // stage 0 of its replica: that replica's share of every mini-batch
+                spill = MiniBatchSpill.write(JavaConverters.asJavaIterator(rows), spillDir(),
+                        s.pipeline().replicaBatchSize(), s.pipeline().configuration().getDataType());
                 examples = spill.examples();
                 dropped = spill.droppedExamples();
                 batches = spill.batches();
             } else if (rows.hasNext()) {
-                throw new IllegalStateException("rank " + rank + " received training rows; only rank 0 reads data");
+                throw new IllegalStateException(topology.describe(rank) + " received training rows; only stage 0 of "
+                        + "each replica reads data");
             }
 
             JobStore store = s.store();
@@ -102,6 +105,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
                         + "mini-batch of batchSize " + s.batchSize());
             }
             URI recovery = rank0[4].isEmpty() ? null : URI.create(rank0[4]);
+            requireEqualShares(all, topology);
 
             channel = endpoint.connect(peers);
             runner = runners.create(s, rank, channel);
@@ -162,7 +166,8 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             if (checkpoints.on()) {
                 checkpoints.write(runner, new JobStore.Position(step, store.endEpoch(), 0, skipped), steps);
             }
-            List<LayerEntry> written = writeLayers(runner, store, hadoop, rank);
+            // Replicas hold the same layers: replica 0 writes them.
+            List<LayerEntry> written = topology.replica(rank) == 0 ? writeLayers(runner, store, hadoop, rank) : List.of();
             TaskResult result = new TaskResult(rank, written, steps, examples, dropped, step, runner.timeline(),
                     skipped);
             return JavaConverters.asScalaIterator(List.of(JavaBytes.of(result)).iterator());
@@ -196,6 +201,23 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             return runner.writeLayers(FileSystem.get(out, hadoop), new org.apache.hadoop.fs.Path(out), store.fileTag());
         } catch (IOException e) {
             throw new UncheckedIOException("rank " + rank + " cannot write its layers to " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Every replica's stage 0 must have read as many mini-batches as replica 0's (the route gives each the same
+     * share of every mini-batch), or the replicas would run different step counts and wait for each other.
+     */
+    static void requireEqualShares(String[] gathered, Topology topology) {
+        String[] first = gathered[0].split("\\|", -1);
+        for (int r = 1; r < topology.replicas(); r++) {
+            int rank = topology.rank(0, r);
+            String[] f = gathered[rank].split("\\|", -1);
+            if (!f[2].equals(first[2])) {
+                throw new IllegalStateException(topology.describe(rank) + " read " + f[2] + " mini-batches (" + f[3]
+                        + " examples) but replica 0 read " + first[2] + " (" + first[3] + " examples): the replicas' "
+                        + "shares of the training data differ");
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import io.sparkmp.model.ModelSlicer;
 
 import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.runtime.PipelineSpec;
+import io.sparkmp.runtime.Topology;
 import io.sparkmp.schedule.PipelineRules;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.store.StoreManifest;
@@ -55,10 +56,10 @@ import java.util.function.Consumer;
  * planner chooses, from a profile measured on an executor (or analytic, {@link Builder#profile}), the free
  * executor slots, a memory budget per device and {@code spark.mp.plan.bandwidth}. {@link #plan(JavaRDD)} is
  * a dry run; {@code fit} logs {@link PipelinePlan#explain()} before launching and reports the predicted step
- * time next to the measured one ({@link TrainingResult#planAccuracy()}). Data-parallel replicas are not
- * supported yet: plans always have R = 1.
+ * time next to the measured one ({@link TrainingResult#planAccuracy()}). With {@link Builder#replicas(int)} R &gt; 1
+ * the job runs R data-parallel replicas of the pipeline (P x R tasks; see {@link SparkMpConf#REPLICAS}).
  *
- * <p>Misuse: the cluster must offer P task slots at once (one per stage) with dynamic allocation off,
+ * <p>Misuse: the cluster must offer P x R task slots at once (one per stage and replica) with dynamic allocation off,
  * else {@code fit} fails before launching; do not call {@code fit} concurrently on one SparkContext with
  * other barrier jobs that need the same slots. A trainer is immutable and may be reused for several fits.
  */
@@ -179,12 +180,12 @@ public final class PipelineTrainer {
         // The rules between what is known before planning (builder, Params, flags and spark.mp.* together).
         checkCrossFields(given.given(SparkMpConf.STAGES), given.given(SparkMpConf.STAGES_PER_DEVICE),
                 given.given(SparkMpConf.MICRO_BATCHES), given.given(SparkMpConf.SCHEDULE),
-                given.get(SparkMpConf.BATCH_SIZE), layerCount(conf));
+                given.get(SparkMpConf.BATCH_SIZE), layerCount(conf), given.get(SparkMpConf.REPLICAS));
         checkTls(given);
         PipelinePlan plan = PlanResolver.plan(sc, conf, given, planChoices, dataOrNull);
         TrainingSettings s = given.with(PlanReport.settingsOf(plan));
         validate(s);
-        ClusterCheck.requireSlots(sc, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.SLOT_WAIT));
+        ClusterCheck.requireSlots(sc, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.REPLICAS), s.get(SparkMpConf.SLOT_WAIT));
         String jobId = UUID.randomUUID().toString();
         FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), conf, jobId, storeSettings(s), initialNetwork,
                 s.get(SparkMpConf.SEED));
@@ -199,21 +200,27 @@ public final class PipelineTrainer {
         return TrainingSettings.of(settings, SparkMpConf.from(sc.getConf()));
     }
 
-    private JavaRDD<byte[]> route(JavaRDD<DataSet> data, TrainingSettings s) {
-        return TrainingInput.route(data, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.SHUFFLE), s.get(SparkMpConf.SEED),
-                conf.getDataType());
+    private TrainingInput.Routed route(JavaRDD<DataSet> data, TrainingSettings s) {
+        int replicas = s.get(SparkMpConf.REPLICAS);
+        if (replicas > 1) {
+            return TrainingInput.routeToReplicas(data, new Topology(s.get(SparkMpConf.STAGES), replicas),
+                    s.get(SparkMpConf.BATCH_SIZE), s.get(SparkMpConf.SHUFFLE), s.get(SparkMpConf.SEED), conf.getDataType());
+        }
+        return new TrainingInput.Routed(TrainingInput.route(data, s.get(SparkMpConf.STAGES), s.get(SparkMpConf.SHUFFLE),
+                s.get(SparkMpConf.SEED), conf.getDataType()), -1);
     }
 
-    private TrainingResult run(SparkContext sc, Launch l, JavaRDD<byte[]> input) {
+    private TrainingResult run(SparkContext sc, Launch l, TrainingInput.Routed input) {
         JobSpec spec = l.spec();
         TrainingSettings s = l.s();
         int stages = s.get(SparkMpConf.STAGES);
+        int ranks = stages * s.get(SparkMpConf.REPLICAS);
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
         Broadcast<byte[]> specB = jsc.broadcast(JavaBytes.of(spec));
         ProgressAccumulator progress = new ProgressAccumulator();
         sc.register(progress, "spark-mp progress " + spec.jobId());
         String description = "spark-mp pipeline training " + spec.jobId();
-        ProgressListener listener = new ProgressListener(progress.id(), stages, stages - 1,
+        ProgressListener listener = new ProgressListener(progress.id(), ranks, stages - 1,
                 s.get(SparkMpConf.LOG_EVERY), progressSink, description, sc.getConf().getInt("spark.stage.maxConsecutiveAttempts", 4),
                 spec.store().checkpoints().on());
         sc.addSparkListener(listener);
@@ -221,7 +228,8 @@ public final class PipelineTrainer {
         try (FitStores stores = l.stores()) {
             sc.setJobDescription(description);
             PipelineTask task = new PipelineTask(specB, progress, engine.channels(), engine.runners());
-            RDD<byte[]> trained = input.rdd().barrier().mapPartitions(task, false, ClassTag$.MODULE$.apply(byte[].class));
+            RDD<byte[]> trained = input.rows().rdd().barrier().mapPartitions(task, false,
+                    ClassTag$.MODULE$.apply(byte[].class));
             // The shuffle after the barrier stage makes it a ShuffleMapStage, which Spark retries as a whole
             // when a task fails (a failed barrier ResultStage would abort the job).
             List<TaskResult> results = new ArrayList<>();
@@ -229,7 +237,7 @@ public final class PipelineTrainer {
                 results.add(JavaBytes.read(b, TaskResult.class));
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            return result(results, s, spec, stores, sc, seconds).withFailures(listener.failures());
+            return result(results, s, spec, stores, sc, seconds, input.examples()).withFailures(listener.failures());
         } finally {
             sc.setJobDescription(null);
             sc.removeSparkListener(listener);
@@ -237,11 +245,13 @@ public final class PipelineTrainer {
         }
     }
 
+    /** @param routedExamples examples per epoch as counted by the route, or -1: as the readers counted them */
     private TrainingResult result(List<TaskResult> results, TrainingSettings s, JobSpec spec, FitStores stores,
-                                  SparkContext sc, double seconds) {
+                                  SparkContext sc, double seconds, long routedExamples) {
         int stages = s.get(SparkMpConf.STAGES);
-        if (results.size() != stages) {
-            throw new IllegalStateException("expected " + stages + " task results, got " + results.size());
+        Topology topology = spec.pipeline().topology();
+        if (results.size() != topology.ranks()) {
+            throw new IllegalStateException("expected " + topology.ranks() + " task results, got " + results.size());
         }
         Map<Long, List<RankStep>> byStep = new TreeMap<>();
         long examples = 0;
@@ -250,10 +260,14 @@ public final class PipelineTrainer {
             for (RankStep rs : t.steps()) {
                 byStep.computeIfAbsent(rs.step(), k -> new ArrayList<>()).add(rs);
             }
-            if (t.rank() == 0) {
-                examples = t.examples();
-                dropped = t.droppedExamples();
+            if (topology.readsData(t.rank())) { // stage 0 of each replica: its share of the examples
+                examples += t.examples();
+                dropped += t.droppedExamples();
             }
+        }
+        if (routedExamples >= 0) { // the route left out the partial last mini-batch before the replicas read
+            dropped = routedExamples - examples;
+            examples = routedExamples;
         }
         List<StepReport> metrics = new ArrayList<>();
         for (List<RankStep> step : byStep.values()) {
@@ -271,7 +285,8 @@ public final class PipelineTrainer {
         }
         TrainingResult out = new TrainingResult(stores.output(), stores.scratchOutput(), manifest,
                 sc.hadoopConfiguration(), metrics, examples, dropped, seconds, null, null)
-                .withTimeline(TimelineCapture.of(results.stream().map(TaskResult::timelineOrNull).toList()));
+                .withTimeline(TimelineCapture.of(results.stream().filter(t -> topology.replica(t.rank()) == 0)
+                        .map(TaskResult::timelineOrNull).toList())); // one replica's pipeline: the others run the same
         LOG.info("spark-mp: trained {} steps in {} s ({} samples/s), final loss {}; model ({} MiB) in {}{}",
                 metrics.size(), String.format("%.1f", seconds), String.format("%.1f", out.samplesPerSecond()),
                 metrics.isEmpty() ? "n/a" : metrics.get(metrics.size() - 1).loss(), manifest.layerBytes() >> 20,
@@ -283,7 +298,8 @@ public final class PipelineTrainer {
     private JobSpec jobSpec(String jobId, TrainingSettings s, int[] boundaries, boolean[] recompute, JobStore store) {
         PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, s.get(SparkMpConf.SCHEDULE),
                 s.get(SparkMpConf.STAGES), s.get(SparkMpConf.STAGES_PER_DEVICE), s.get(SparkMpConf.MICRO_BATCHES),
-                s.get(SparkMpConf.BATCH_SIZE), s.get(SparkMpConf.SEED)).withRecompute(recompute);
+                s.get(SparkMpConf.BATCH_SIZE), s.get(SparkMpConf.SEED)).withRecompute(recompute)
+                .withReplicas(s.get(SparkMpConf.REPLICAS));
         pipeline.buildSchedule(); // the executed schedule, validated on the driver before launch
         String timelinePath = s.get(SparkMpConf.TIMELINE_PATH);
         return new JobSpec(jobId, pipeline, s.get(SparkMpConf.EPOCHS), s.get(SparkMpConf.SHUFFLE),
@@ -315,7 +331,7 @@ public final class PipelineTrainer {
     private void validate(TrainingSettings s) {
         checkCrossFields(s.get(SparkMpConf.STAGES), s.get(SparkMpConf.STAGES_PER_DEVICE),
                 s.get(SparkMpConf.MICRO_BATCHES), s.get(SparkMpConf.SCHEDULE), s.get(SparkMpConf.BATCH_SIZE),
-                layerCount(conf));
+                layerCount(conf), s.get(SparkMpConf.REPLICAS));
         checkTls(s);
     }
 
@@ -335,9 +351,11 @@ public final class PipelineTrainer {
 
     /** Cross-field rules; a null argument means "not known yet" and skips the rules that need it. */
     static void checkCrossFields(Integer stages, Integer stagesPerDevice, Integer microBatches, ScheduleKind schedule,
-                                 Integer batchSize, int layers) {
+                                 Integer batchSize, int layers, Integer replicas) {
         if (microBatches != null && batchSize != null) {
-            PipelineRules.requireMicroBatchesDivide(microBatches, batchSize);
+            PipelineRules.requireReplicasDivide(replicas == null ? 1 : replicas, microBatches, batchSize);
+        } else if (replicas != null && batchSize != null) {
+            PipelineRules.requireReplicasDivide(replicas, 1, batchSize);
         }
         if (stagesPerDevice != null && schedule != null) {
             PipelineRules.requireStagesPerDevice(schedule, stagesPerDevice);
@@ -386,6 +404,14 @@ public final class PipelineTrainer {
         /** Pipeline stages P (barrier tasks, devices); at most the layer count (see {@link SparkMpConf#STAGES}). */
         public Builder stages(int p) {
             return set(SparkMpConf.STAGES, p);
+        }
+
+        /**
+         * Data-parallel replicas R of the pipeline (default 1): P x R tasks, each replica training its share
+         * {@code batchSize / R} of every mini-batch; R x microBatches must divide the batch size.
+         */
+        public Builder replicas(int r) {
+            return set(SparkMpConf.REPLICAS, r);
         }
 
         /** Micro-batches per mini-batch; must divide the batch size. */
@@ -641,7 +667,8 @@ public final class PipelineTrainer {
             checkCrossFields((Integer) settings.get(SparkMpConf.STAGES),
                     (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE),
                     (Integer) settings.get(SparkMpConf.MICRO_BATCHES), (ScheduleKind) settings.get(SparkMpConf.SCHEDULE),
-                    (Integer) settings.get(SparkMpConf.BATCH_SIZE), layerCount(conf));
+                    (Integer) settings.get(SparkMpConf.BATCH_SIZE), layerCount(conf),
+                    (Integer) settings.get(SparkMpConf.REPLICAS));
             planChoices().check(conf, (Integer) settings.get(SparkMpConf.STAGES),
                     (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE));
             return new PipelineTrainer(this);

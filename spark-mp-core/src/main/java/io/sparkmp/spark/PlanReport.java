@@ -20,6 +20,7 @@ final class PlanReport {
     static Map<ConfEntry<?>, Object> settingsOf(PipelinePlan plan) {
         Map<ConfEntry<?>, Object> s = new HashMap<>();
         s.put(SparkMpConf.STAGES, plan.devices());
+        s.put(SparkMpConf.REPLICAS, plan.replicas());
         s.put(SparkMpConf.STAGES_PER_DEVICE, plan.stagesPerDevice());
         s.put(SparkMpConf.MICRO_BATCHES, plan.microBatches());
         s.put(SparkMpConf.SCHEDULE, plan.schedule());

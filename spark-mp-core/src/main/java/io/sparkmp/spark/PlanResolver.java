@@ -28,7 +28,8 @@ import java.util.Arrays;
  * bandwidth go to {@link PipelinePlanner}; stages, micro-batches, schedule, virtual stages and a manual split
  * that the user gave (builder or {@code spark.mp.*}) are fixed, the rest the planner chooses.
  *
- * <p>Always {@code replicas = 1}: the runtime has no data-parallel all-reduce yet. Recomputation follows
+ * <p>Replicas are {@code spark.mp.replicas} (default 1), fixed for the planner, which then plans each replica's
+ * pipeline on {@code batchSize / R} examples and charges the gradient all-reduce. Recomputation follows
  * {@code spark.mp.recompute} (default auto: each stage keeps its layers' inputs of the micro-batches in flight
  * where that fits its budget; a stage that recomputes is charged its forward twice).
  * A measured profile also carries the optimizer step time per parameter, which the planner charges to each
@@ -87,10 +88,11 @@ final class PlanResolver {
         long slotWait = mp.get(SparkMpConf.SLOT_WAIT);
         choices.check(conf, stages, v);
         int layers = conf.getConfs().size();
+        int replicas = settings.get(SparkMpConf.REPLICAS);
         if (stages != null && stages <= layers) {
-            ClusterCheck.requireSlots(sc, stages, slotWait);
+            ClusterCheck.requireSlots(sc, stages, replicas, slotWait);
         } else {
-            ClusterCheck.requireSlots(sc, 1, slotWait);
+            ClusterCheck.requireSlots(sc, 1, replicas, slotWait);
         }
         int executors = Math.max(1, ClusterCheck.slots(sc));
         InputType input = inputType(conf, choices.inputType(), data);
@@ -114,9 +116,11 @@ final class PlanResolver {
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
                 .updateSecondsPerParameter(profile.updateSecondsPerParameter()).runtimeCosts(profile.runtimeCosts())
                 .deviceMemoryBytes(budget).bandwidthBytesPerSecond(settings.get(SparkMpConf.PLAN_BANDWIDTH))
-                .batchSize(batchSize).replicas(1).recompute(settings.get(SparkMpConf.RECOMPUTE))
+                .batchSize(batchSize).replicas(settings.get(SparkMpConf.REPLICAS)).recompute(settings.get(SparkMpConf.RECOMPUTE))
                 // the skip policy keeps each step undoable to its end: no per-layer update (StageWorker)
-                .fusedUpdate(settings.get(SparkMpConf.NON_FINITE) == io.sparkmp.runtime.NonFinitePolicy.FAIL);
+                // and replicas sum a stage's whole gradient before its step
+                .fusedUpdate(settings.get(SparkMpConf.NON_FINITE) == io.sparkmp.runtime.NonFinitePolicy.FAIL
+                        && settings.get(SparkMpConf.REPLICAS) == 1);
         if (stages != null) {
             b.stages(stages);
         }

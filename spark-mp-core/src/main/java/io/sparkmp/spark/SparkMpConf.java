@@ -31,6 +31,12 @@ public final class SparkMpConf {
     /** Pipeline stages = devices = barrier tasks, P. */
     public static final ConfEntry<Integer> STAGES = plannedIntEntry("spark.mp.stages",
             "Pipeline stages P: one barrier task (one executor slot, one device) each. Unset: the planner chooses.", 1);
+    /** Data-parallel replicas of the pipeline, R. */
+    public static final ConfEntry<Integer> REPLICAS = intEntry("spark.mp.replicas",
+            "Data-parallel replicas R of the whole pipeline: P x R barrier tasks; each replica trains batchSize / R "
+                    + "examples of every mini-batch (cut into the micro-batches) and every stage's gradients are summed "
+                    + "across the replicas before its step, so training equals fit on the whole mini-batch. R x M must "
+                    + "divide the batch size.", 1, 1);
     /** Micro-batches per mini-batch, M. */
     public static final ConfEntry<Integer> MICRO_BATCHES = plannedIntEntry("spark.mp.microBatches",
             "Micro-batches M per mini-batch; must divide the batch size. Unset: the planner chooses.", 1);

@@ -47,8 +47,45 @@ final class TrainingInput {
      */
     static JavaRDD<byte[]> route(JavaRDD<DataSet> data, int stages, boolean shuffle, long seed,
                                  org.nd4j.linalg.api.buffer.DataType dataType) {
+        return keyed(data, shuffle, shuffle, seed, dataType)
+                .repartitionAndSortWithinPartitions(new StagePartitioner(stages)).values();
+    }
+
+    /**
+     * The training rows of a job of R data-parallel replicas ({@link io.sparkmp.runtime.Topology}): P x R
+     * partitions; the partition of device 0 of replica r holds examples [r B / R, (r + 1) B / R) of every whole
+     * mini-batch of B examples, in order (the order R = 1 trains: input order, or the same seeded random order);
+     * the examples of a last partial mini-batch are left out, the other partitions are empty. Examples are cut
+     * apart (a chunk may span replicas), ordered and counted: two more passes over the input than with R = 1.
+     */
+    static Routed routeToReplicas(JavaRDD<DataSet> data, io.sparkmp.runtime.Topology topology, int batchSize,
+                                  boolean shuffle, long seed, org.nd4j.linalg.api.buffer.DataType dataType) {
+        JavaPairRDD<Long, byte[]> keyed = keyed(data, true, shuffle, seed, dataType);
+        // Without shuffling the keys already follow the input order (partition, position): no sort needed.
+        JavaRDD<byte[]> ordered = shuffle ? keyed.sortByKey().values() : keyed.values();
+        long examples = ordered.count();
+        long kept = examples / batchSize * batchSize;
+        JavaPairRDD<Long, byte[]> indexed = ordered.zipWithIndex().filter(t -> t._2() < kept)
+                .mapToPair(t -> new Tuple2<>(t._2(), t._1()));
+        JavaRDD<byte[]> rows = indexed.repartitionAndSortWithinPartitions(new StagePartitioner(topology, batchSize))
+                .values();
+        return new Routed(rows, examples);
+    }
+
+    /**
+     * Rows routed to the barrier stage.
+     *
+     * @param rows the barrier stage's input, one partition per rank
+     * @param examples examples of the input (per epoch), or -1 when the readers count them (one replica)
+     */
+    record Routed(JavaRDD<byte[]> rows, long examples) {
+    }
+
+    /** Every example keyed by its input position (or a seeded hash of it); {@code split}: one example per value. */
+    private static JavaPairRDD<Long, byte[]> keyed(JavaRDD<DataSet> data, boolean split, boolean shuffle, long seed,
+                                                   org.nd4j.linalg.api.buffer.DataType dataType) {
         // Lazy per partition: a partition is streamed into the shuffle, never held whole in memory.
-        JavaPairRDD<Long, byte[]> keyed = data.mapPartitionsWithIndex((part, it) -> new Iterator<Tuple2<Long, byte[]>>() {
+        return data.mapPartitionsWithIndex((part, it) -> new Iterator<Tuple2<Long, byte[]>>() {
             private Iterator<DataSet> pieces = java.util.Collections.emptyIterator();
             private long pos;
 
@@ -60,7 +97,7 @@ final class TrainingInput {
                         throw new IllegalArgumentException("training DataSet without features at input partition "
                                 + part + ", position " + pos);
                     }
-                    pieces = (shuffle && ds.numExamples() > 1 ? ds.asList() : List.of(ds)).iterator();
+                    pieces = (split && ds.numExamples() > 1 ? ds.asList() : List.of(ds)).iterator();
                 }
                 return pieces.hasNext();
             }
@@ -75,7 +112,6 @@ final class TrainingInput {
                 return new Tuple2<>(key, DataSetBytes.toBytes(inType(pieces.next(), dataType)));
             }
         }, true).mapToPair(t -> t);
-        return keyed.repartitionAndSortWithinPartitions(new StagePartitioner(stages)).values();
     }
 
     /** The DataSet with features and labels in {@code dataType}: the same object when they already are. */

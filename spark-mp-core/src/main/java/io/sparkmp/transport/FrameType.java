@@ -16,7 +16,12 @@ public enum FrameType {
     /** Gradient sums exchanged between data-parallel replicas of one stage. */
     REPLICA_GRADIENT(6),
     /** Small control payloads (losses, metrics) between stages. */
-    CONTROL(7);
+    CONTROL(7),
+    /**
+     * One piece of a {@link RingAllReduce} (reduce-scatter, all-gather or its closing acknowledgement) between
+     * neighbours of a ring; the key's fields are laid out by {@link TensorKey#allReduce}.
+     */
+    ALLREDUCE(8);
 
     private final int wireId;
 

@@ -49,7 +49,12 @@ final class Link {
 
     /** Takes the frame with exactly {@code key}, waiting at most {@code receiveTimeout}. */
     INDArray receive(TensorKey key) {
-        long deadline = System.nanoTime() + config.receiveTimeout().toNanos();
+        return receive(key, config.receiveTimeout().toNanos());
+    }
+
+    /** Takes the frame with exactly {@code key}, waiting at most {@code timeoutNanos}. */
+    INDArray receive(TensorKey key, long timeoutNanos) {
+        long deadline = System.nanoTime() + timeoutNanos;
         String peerName = state.peerName;
         state.lock.lock();
         try {
@@ -72,7 +77,7 @@ final class Link {
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    throw new TransportException("timed out after " + config.receiveTimeout().toMillis()
+                    throw new TransportException("timed out after " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos)
                             + " ms waiting for " + key + " from " + peerName + "; held from that peer: "
                             + mailbox.keys());
                 }

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@link TensorChannel} over direct TCP (optionally TLS) connections between the tasks of one job.
@@ -192,6 +193,19 @@ public final class SocketTensorChannel implements TensorChannel {
             throw new IllegalArgumentException("key must not be null");
         }
         return links.get(peerRank, true).receive(key);
+    }
+
+    /** {@inheritDoc} Fails as {@link #receive(int, TensorKey)} does, after {@code timeoutMillis}. */
+    @Override
+    public INDArray receive(int peerRank, TensorKey key, long timeoutMillis) {
+        requireOpen();
+        if (key == null) {
+            throw new IllegalArgumentException("key must not be null");
+        }
+        if (timeoutMillis <= 0) {
+            throw new IllegalArgumentException("timeoutMillis must be positive, found " + timeoutMillis);
+        }
+        return links.get(peerRank, true).receive(key, TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
     }
 
     /** {@inheritDoc} Arrays that are views, workspace-attached or beyond the pool's budget are ignored. */

@@ -32,6 +32,14 @@ public interface TensorChannel extends AutoCloseable {
     /** Blocks until the tensor sent by {@code peerRank} under {@code key} arrives; times out with an error. */
     INDArray receive(int peerRank, TensorKey key);
 
+    /**
+     * As {@link #receive(int, TensorKey)}, but waits at most {@code timeoutMillis} instead of the channel's own
+     * receive timeout. The default, for channels that cannot bound one wait, waits their own timeout.
+     */
+    default INDArray receive(int peerRank, TensorKey key, long timeoutMillis) {
+        return receive(peerRank, key);
+    }
+
     /** Returns a received array for reuse; the caller must not touch it afterwards. Optional. */
     default void recycle(INDArray received) {
     }

@@ -29,8 +29,22 @@ public record TensorKey(FrameType type, long step, int microBatch, int sourceSta
         }
     }
 
+    /**
+     * The key of one message of a ring all-reduce. The record's fields carry it (so the wire format is the
+     * same as for every other frame): {@code microBatch} is the reduction's {@code tag}, {@code sourceStage}
+     * the {@code round} (which phase and chunk, numbered by {@link RingAllReduce}), {@code targetStage} the
+     * {@code piece} within the chunk.
+     */
+    public static TensorKey allReduce(long step, int tag, int round, int piece) {
+        return new TensorKey(FrameType.ALLREDUCE, step, tag, round, piece);
+    }
+
     @Override
     public String toString() {
+        if (type == FrameType.ALLREDUCE) {
+            return type + "[step " + step + ", tag " + microBatch + ", round " + sourceStage + ", piece " + targetStage
+                    + "]";
+        }
         return type + "[step " + step + ", micro-batch " + microBatch + ", stage " + sourceStage + "->" + targetStage + "]";
     }
 }

@@ -156,6 +156,31 @@ class PipelinePlannerTest {
     }
 
     @Test
+    void theSimulatedStepOfReplicasHoldsTheirAllReduce() {
+        // 4 layers of 100 MiB gradients each, 2 stages x 2 replicas over a 1 GB/s link: each stage's ALLREDUCE in
+        // the simulated schedule moves 2 (R - 1) / R x its layers' bytes, and the step ends with stage 0's.
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 16, 16, 16));
+        }
+        PipelinePlan plan = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(2)
+                .replicas(2).microBatches(4).build().plan();
+        assertEquals(2, plan.replicas());
+        assertTrue(plan.stepTimeMethod().endsWith(" + all-reduce"), plan.stepTimeMethod());
+        long stage0Bytes = (long) (plan.stage(0).endLayer() - plan.stage(0).firstLayer()) * 100 * MIB;
+        assertEquals(stage0Bytes, plan.stage(0).memory().parameterBytes());
+        double oneStageAllReduce = 2.0 * 1 / 2 * stage0Bytes / 1e9;
+        io.sparkmp.schedule.SimulationResult sim = PredictedTimeline.of(plan);
+        List<io.sparkmp.schedule.SimulationResult.TimedAction> dev0 = sim.timeline().get(0);
+        io.sparkmp.schedule.SimulationResult.TimedAction ar = dev0.get(dev0.size() - 2);
+        assertEquals(io.sparkmp.schedule.ActionType.ALLREDUCE, ar.action().type());
+        assertEquals(oneStageAllReduce, ar.end() - ar.start(), 1e-12);
+        assertEquals(sim.makespan(), plan.predictedStepSeconds(), 1e-12);
+        assertTrue(plan.allreduceSeconds() > 0, plan.explain());
+    }
+
+    @Test
     void manualBoundariesByIndexAndByNameAgree() {
         PipelinePlan byIndex = base(uniform(6, 1.0), 3, 1L << 30, 6).boundaries(0, 1, 4, 6).build().plan();
         PipelinePlan byName = base(uniform(6, 1.0), 3, 1L << 30, 6).boundaryNames("l1", "l4").build().plan();

@@ -19,6 +19,7 @@ import io.sparkmp.model.ModelAssembler;
 import io.sparkmp.model.TestModels;
 import io.sparkmp.model.TestModels.Opt;
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.transport.ForwardingChannel;
 import io.sparkmp.transport.FrameType;
 import io.sparkmp.transport.TensorChannel;
 import io.sparkmp.transport.TensorKey;
@@ -214,25 +215,14 @@ class NonFiniteSkipTest {
     }
 
     /** A channel that puts an infinity into the gradient of one micro-batch of one step it receives. */
-    private static final class Corrupting implements TensorChannel {
-        private final TensorChannel inner;
+    private static final class Corrupting extends ForwardingChannel {
         private final long step;
         private final int microBatch;
 
         Corrupting(TensorChannel inner, long step, int microBatch) {
-            this.inner = inner;
+            super(inner);
             this.step = step;
             this.microBatch = microBatch;
-        }
-
-        @Override
-        public int localRank() {
-            return inner.localRank();
-        }
-
-        @Override
-        public void send(int peerRank, TensorKey key, INDArray tensor) {
-            inner.send(peerRank, key, tensor);
         }
 
         @Override
@@ -243,16 +233,6 @@ class NonFiniteSkipTest {
                 t.putScalar(0, 0, Double.POSITIVE_INFINITY);
             }
             return t;
-        }
-
-        @Override
-        public void recycle(INDArray received) {
-            inner.recycle(received);
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 }

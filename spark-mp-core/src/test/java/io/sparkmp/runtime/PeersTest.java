@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.sparkmp.model.TestModels;
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.transport.ForwardingChannel;
 import io.sparkmp.transport.TensorChannel;
 import io.sparkmp.transport.TensorKey;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -81,6 +82,56 @@ class PeersTest {
         }
     }
 
+    @ParameterizedTest(name = "{0}, P={1}, v={2}, R={3}")
+    @CsvSource({"ONE_F_ONE_B, 2, 1, 2", "GPIPE, 1, 1, 3", "ONE_F_ONE_B, 3, 1, 3", "INTERLEAVED_1F1B, 2, 2, 2"})
+    void withReplicasAPeerIsAPipelineNeighbourOrARingNeighbour(ScheduleKind kind, int devices, int virtualStages,
+                                                               int replicas) throws Exception {
+        int stages = devices * virtualStages;
+        int[] boundaries = new int[stages + 1];
+        for (int s = 0; s <= stages; s++) {
+            boundaries[s] = s;
+        }
+        PipelineSpec spec = PipelineSpec.of(mlp(stages), boundaries, kind, devices, virtualStages, devices,
+                4 * devices * replicas, TestModels.SEED).withReplicas(replicas);
+        Topology t = spec.topology();
+        List<Set<Integer>> talked = new ArrayList<>();
+        List<InProcessChannel> hub = InProcessChannel.connect(t.ranks(), Duration.ofSeconds(30));
+        List<DataSet> data = TestModels.data("mlp", DataType.FLOAT, 2, 4 * devices * replicas, 7);
+        List<CompletableFuture<Void>> ranks = new ArrayList<>();
+        for (int r = 0; r < t.ranks(); r++) {
+            Set<Integer> peers = ConcurrentHashMap.newKeySet();
+            talked.add(peers);
+            TensorChannel recording = new Recording(hub.get(r), peers);
+            int rank = r;
+            ranks.add(CompletableFuture.runAsync(() -> {
+                StageWorker w = new StageWorker(spec, rank, recording, null);
+                for (int step = 0; step < data.size(); step++) {
+                    w.runStep(step, t.readsData(rank) ? InProcessPipeline.share(data.get(step), t.replica(rank), replicas)
+                            : null);
+                }
+            }));
+        }
+        try {
+            for (CompletableFuture<Void> f : ranks) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            hub.get(0).closeAll();
+        }
+        for (int r = 0; r < t.ranks(); r++) {
+            assertEquals(new TreeSet<>(talked.get(r)), spec.peersOf(r), "peers of " + t.describe(r) + " in " + spec);
+            for (int p : spec.peersOf(r)) {
+                boolean sameReplica = t.replica(p) == t.replica(r);
+                boolean sameDevice = t.device(p) == t.device(r);
+                assertTrue(sameReplica || sameDevice, t.describe(r) + " links to " + t.describe(p));
+                if (sameDevice) { // a ring neighbour
+                    int d = Math.floorMod(t.replica(p) - t.replica(r), replicas);
+                    assertTrue(d == 1 || d == replicas - 1, t.describe(r) + " links to " + t.describe(p));
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}, P={1}, v={2}")
     @CsvSource({"ONE_F_ONE_B, 1, 1", "ONE_F_ONE_B, 4, 1", "ONE_F_ONE_B, 6, 1", "INTERLEAVED_1F1B, 4, 2",
         "INTERLEAVED_1F1B, 6, 2"})
@@ -118,10 +169,12 @@ class PeersTest {
     }
 
     /** Records the peer of every send and receive. */
-    private record Recording(TensorChannel inner, Set<Integer> peers) implements TensorChannel {
-        @Override
-        public int localRank() {
-            return inner.localRank();
+    private static final class Recording extends ForwardingChannel {
+        private final Set<Integer> peers;
+
+        Recording(TensorChannel inner, Set<Integer> peers) {
+            super(inner);
+            this.peers = peers;
         }
 
         @Override
@@ -137,13 +190,9 @@ class PeersTest {
         }
 
         @Override
-        public void recycle(INDArray received) {
-            inner.recycle(received);
-        }
-
-        @Override
-        public void close() {
-            inner.close();
+        public INDArray receive(int peerRank, TensorKey key, long timeoutMillis) {
+            peers.add(peerRank);
+            return inner.receive(peerRank, key, timeoutMillis);
         }
     }
 }

@@ -99,6 +99,35 @@ class TrainingInputTest {
         assertEquals(firstFeatureOfEachExample(TrainingInput.route(input, 2, false, 5, DataType.DOUBLE).glom().collect().get(0)), sorted);
     }
 
+    @Test
+    void replicasReadTheirShareOfEveryWholeMiniBatch() {
+        // 14 examples, batches of 4 (3 whole ones, 2 left out), P = 2 devices x R = 2 replicas: device 0 of
+        // replica 0 (partition 0) gets examples 0-1, 4-5, 8-9; of replica 1 (partition 2) 2-3, 6-7, 10-11.
+        JavaRDD<DataSet> input = jsc.parallelize(chunks(), 3);
+        TrainingInput.Routed r = TrainingInput.routeToReplicas(input, new io.sparkmp.runtime.Topology(2, 2), 4, false, 1,
+                DataType.FLOAT);
+        assertEquals(14, r.examples());
+        List<List<byte[]>> parts = r.rows().glom().collect();
+        assertEquals(4, parts.size());
+        assertEquals(List.of(0.0, 1.0, 4.0, 5.0, 8.0, 9.0), firstFeatureOfEachExample(parts.get(0)));
+        assertEquals(List.of(2.0, 3.0, 6.0, 7.0, 10.0, 11.0), firstFeatureOfEachExample(parts.get(2)));
+        assertTrue(parts.get(1).isEmpty() && parts.get(3).isEmpty(), "only stage 0 of each replica reads data");
+    }
+
+    @Test
+    void shuffledReplicaSharesFollowTheOneReplicaOrder() {
+        // The order one replica trains, cut into the replicas' shares: the same global mini-batches.
+        JavaRDD<DataSet> input = jsc.parallelize(chunks(), 3);
+        List<Double> one = firstFeatureOfEachExample(TrainingInput.route(input, 1, true, 5, DataType.DOUBLE).glom()
+                .collect().get(0));
+        List<List<byte[]>> parts = TrainingInput.routeToReplicas(input, new io.sparkmp.runtime.Topology(1, 2), 6, true, 5,
+                DataType.DOUBLE).rows().glom().collect();
+        assertEquals(List.of(one.get(0), one.get(1), one.get(2), one.get(6), one.get(7), one.get(8)),
+                firstFeatureOfEachExample(parts.get(0)));
+        assertEquals(List.of(one.get(3), one.get(4), one.get(5), one.get(9), one.get(10), one.get(11)),
+                firstFeatureOfEachExample(parts.get(1)));
+    }
+
     private static Dataset<Row> vectorRows() {
         StructType schema = new StructType().add("x", new VectorUDT()).add("y", DataTypes.IntegerType)
                 .add("t", DataTypes.DoubleType);

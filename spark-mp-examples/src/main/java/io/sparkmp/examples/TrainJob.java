@@ -99,6 +99,9 @@ public final class TrainJob {
             if (o.stages() != null) {
                 b.stages(o.stages());
             }
+            if (o.replicas() != null) {
+                b.replicas(o.replicas());
+            }
             if (o.microBatches() != null) {
                 b.microBatches(o.microBatches());
             }
@@ -152,9 +155,11 @@ public final class TrainJob {
                 writeAtomically(result.network(), zip);
             }
             StepReport last = result.metrics().get(result.metrics().size() - 1);
-            out.printf(Locale.ROOT, "trained %d steps (%d epochs, %d examples/epoch, %d dropped) on %d stages in "
+            out.printf(Locale.ROOT, "trained %d steps (%d epochs, %d examples/epoch, %d dropped) on %d stages%s in "
                             + "%.1f s: %.1f samples/s, final loss %.6f%s%n", result.metrics().size(), last.epoch() + 1,
-                    result.examplesPerEpoch(), result.droppedPerEpoch(), result.plan().devices(), result.trainingSeconds(),
+                    result.examplesPerEpoch(), result.droppedPerEpoch(), result.plan().devices(),
+                    result.plan().replicas() == 1 ? "" : " x " + result.plan().replicas() + " replicas",
+                    result.trainingSeconds(),
                     result.samplesPerSecond(), last.loss(), o.output() == null ? "" : "; model written to "
                             + (zip != null ? zip : result.store()));
             if (result.planAccuracy() != null) {

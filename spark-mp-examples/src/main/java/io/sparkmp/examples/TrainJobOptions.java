@@ -17,7 +17,7 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
                        Integer epochs, Integer stages, Integer microBatches, ScheduleKind schedule, Integer stagesPerDevice,
                        int[] boundaries, Long seed, Boolean shuffle, String output, boolean overwrite, String resumeFrom,
                        String checkpointDir, Integer checkpointEvery, Path timeline, boolean dryRun, boolean help,
-                       io.sparkmp.runtime.NonFinitePolicy nonFinite) {
+                       io.sparkmp.runtime.NonFinitePolicy nonFinite, Integer replicas) {
 
     /** Flag, value placeholder, meaning; the order of --help. */
     static final String[][] FLAGS = {
@@ -30,6 +30,8 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             {"--batch-size", "<n>", "examples per mini-batch (default: spark.mp.batchSize, else 32); a last partial mini-batch is dropped"},
             {"--epochs", "<n>", "passes over the data (default: spark.mp.epochs, else 1)"},
             {"--stages", "<P>", "pipeline stages = barrier tasks = executor slots (default: the planner's choice)"},
+            {"--replicas", "<R>", "data-parallel replicas of the pipeline: P x R tasks, each replica training batch-size / R "
+                    + "examples of every mini-batch (default: spark.mp.replicas, else 1)"},
             {"--micro-batches", "<M>", "micro-batches per mini-batch, must divide the batch size (default: the planner's)"},
             {"--schedule", "gpipe|1f1b|interleaved", "pipeline schedule (default: the planner's, 1f1b or interleaved)"},
             {"--stages-per-device", "<v>", "virtual stages per device, interleaved only (default 2 for interleaved)"},
@@ -118,7 +120,7 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
         }
         if (help) {
             return new TrainJobOptions(null, null, null, 0, 0, null, null, null, null, null, null, null, null, null, null,
-                    false, null, null, null, null, false, true, null);
+                    false, null, null, null, null, false, true, null, null);
         }
         ScheduleKind schedule = null;
         if (v.containsKey("--schedule")) {
@@ -152,7 +154,8 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
                 v.containsKey("--timeline") ? Paths.get(v.get("--timeline")) : null,
                 v.containsKey("--dry-run"),
                 false,
-                nonFinite(v));
+                nonFinite(v),
+                optionalInteger(v, "--replicas", 1));
     }
 
     private static io.sparkmp.runtime.NonFinitePolicy nonFinite(Map<String, String> v) {

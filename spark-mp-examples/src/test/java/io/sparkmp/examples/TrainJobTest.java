@@ -113,6 +113,9 @@ class TrainJobTest {
         assertOneLineError(run(args(out, "--checkpoint-every", "5")), "--checkpoint-every needs --checkpoint-dir", out);
         assertOneLineError(run(args(out, "--checkpoint-every", "-1", "--checkpoint-dir", dir.toString())),
                 "--checkpoint-every should be an integer >= 0, but was `-1`", out);
+        assertOneLineError(run(args(out, "--replicas", "0")), "--replicas should be an integer >= 1, but was `0`", out);
+        assertOneLineError(run(args(out, "--replicas", "3")), "replicas x microBatches (3 x 1 = 3) must divide batchSize (32)",
+                out);
         assertOneLineError(run(args(out, "--stages", "5")), "stages x stagesPerDevice (5 x 1 = 5) must not exceed the model's layers (4)", out);
         assertOneLineError(run(args(dir.resolve("no/such/dir/m.zip"))), "does not exist or is not writable",
                 dir.resolve("no/such/dir/m.zip"));

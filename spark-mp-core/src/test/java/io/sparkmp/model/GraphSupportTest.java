@@ -1,0 +1,98 @@
+package io.sparkmp.model;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.graph.rnn.ReverseTimeSeriesVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.CenterLossOutputLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+/** Graphs a pipeline cannot train are rejected before anything runs, naming the vertex and the reason. */
+class GraphSupportTest {
+
+    private static NeuralNetConfiguration.Builder base() {
+        return new NeuralNetConfiguration.Builder().seed(1).dataType(DataType.DOUBLE);
+    }
+
+    private static OutputLayer softmax(int n) {
+        return new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX).nOut(n).build();
+    }
+
+    private static String rejected(ComputationGraphConfiguration conf) {
+        return assertThrows(IllegalArgumentException.class, () -> GraphSupport.validate(conf)).getMessage();
+    }
+
+    @Test
+    void everyFixtureIsAccepted() {
+        for (String name : GraphModels.NAMES) {
+            GraphSupport.validate(GraphModels.of(name));
+        }
+    }
+
+    @Test
+    void unsupportedVertexIsNamedWithItsReason() {
+        ComputationGraphConfiguration conf = base().graphBuilder().addInputs("seq")
+                .setInputTypes(InputType.recurrent(3, 4))
+                .addLayer("lstm", new LSTM.Builder().nOut(4).build(), "seq")
+                .addVertex("rev", new ReverseTimeSeriesVertex("seq"), "lstm")
+                .addLayer("out", new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+                        .nOut(2).build(), "rev")
+                .setOutputs("out").build();
+        String m = rejected(conf);
+        assertTrue(m.startsWith("vertex 'rev' reverses a sequence"), m);
+        assertTrue(m.contains("masks are not supported"), m);
+    }
+
+    @Test
+    void unsupportedLayerAndWeightNoiseAreNamed() {
+        ComputationGraphConfiguration center = base().graphBuilder().addInputs("in")
+                .setInputTypes(InputType.feedForward(4))
+                .addLayer("d", new DenseLayer.Builder().nOut(4).build(), "in")
+                .addLayer("center", new CenterLossOutputLayer.Builder().nOut(2).activation(Activation.SOFTMAX).build(), "d")
+                .setOutputs("center").build();
+        String m = rejected(center);
+        assertTrue(m.startsWith("vertex 'center' holds CenterLossOutputLayer"), m);
+        ComputationGraphConfiguration dropout = base().graphBuilder().addInputs("in")
+                .setInputTypes(InputType.feedForward(4))
+                .addLayer("d", new DenseLayer.Builder().nOut(4)
+                        .weightNoise(new org.deeplearning4j.nn.conf.weightnoise.DropConnect(0.5)).build(), "in")
+                .addLayer("out", softmax(2), "d")
+                .setOutputs("out").build();
+        m = rejected(dropout);
+        assertTrue(m.startsWith("vertex 'd' holds DenseLayer, which uses weight noise DropConnect"), m);
+    }
+
+    @Test
+    void disconnectedGraphIsRejectedNamingEachPart() {
+        ComputationGraphConfiguration conf = base().graphBuilder().addInputs("x", "y")
+                .setInputTypes(InputType.feedForward(4), InputType.feedForward(3))
+                .addLayer("dx", new DenseLayer.Builder().nOut(4).build(), "x")
+                .addLayer("outX", softmax(2), "dx")
+                .addLayer("dy", new DenseLayer.Builder().nOut(4).build(), "y")
+                .addLayer("outY", softmax(2), "dy")
+                .setOutputs("outX", "outY").build();
+        String m = rejected(conf);
+        assertTrue(m.contains("the graph has 2 disconnected parts ([dx, outX, x]; [dy, outY, y])"), m);
+    }
+
+    @Test
+    void outputThatIsNotAnOutputLayerIsRejected() {
+        ComputationGraphConfiguration conf = base().graphBuilder().addInputs("in")
+                .setInputTypes(InputType.feedForward(4))
+                .addLayer("d", new DenseLayer.Builder().nOut(4).build(), "in")
+                .addLayer("out", softmax(2), "d")
+                .setOutputs("out", "d").build();
+        String m = rejected(conf);
+        assertTrue(m.startsWith("network output 'd' is not an output layer"), m);
+    }
+}
