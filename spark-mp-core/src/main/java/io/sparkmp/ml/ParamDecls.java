@@ -48,6 +48,7 @@ final class ParamDecls implements Serializable {
     final IntParam microBatches;
     final Param<String> schedule;
     final IntParam stagesPerDevice;
+    final IntParam replicas;
     final IntParam batchSize;
     final IntParam epochs;
     final LongParam seed;
@@ -78,6 +79,10 @@ final class ParamDecls implements Serializable {
                 + "chooses", ParamValidators.inArray(new String[] {"gpipe", "1f1b", "interleaved"}));
         stagesPerDevice = new IntParam(owner, "stagesPerDevice", "virtual stages per device (interleaved only, then "
                 + ">= 2); unset: the planner chooses (>= 1)", ParamValidators.gtEq(1));
+        replicas = new IntParam(owner, "replicas", "data-parallel replicas R of the pipeline: P x R barrier tasks, "
+                + "each replica trains batchSize / R examples of every mini-batch and the stages' gradients are "
+                + "summed across replicas before each step (R x microBatches must divide batchSize); unset: "
+                + "spark.mp.replicas (>= 1)", ParamValidators.gtEq(1));
         batchSize = new IntParam(owner, "batchSize", "examples per mini-batch (one optimizer step); a last partial "
                 + "mini-batch is dropped (>= 1)", ParamValidators.gtEq(1));
         epochs = new IntParam(owner, "epochs", "passes over the training data (>= 1)", ParamValidators.gtEq(1));

@@ -104,6 +104,11 @@ public final class PipelineParallelEstimator extends Estimator<PipelineParallelM
         return (PipelineParallelEstimator) set(stagesPerDevice(), v);
     }
 
+    /** Data-parallel replicas R of the pipeline (P x R barrier tasks); R x microBatches must divide the batch. */
+    public PipelineParallelEstimator setReplicas(int v) {
+        return (PipelineParallelEstimator) set(replicas(), v);
+    }
+
     public PipelineParallelEstimator setBatchSize(int v) {
         return (PipelineParallelEstimator) set(batchSize(), v);
     }
@@ -171,6 +176,9 @@ public final class PipelineParallelEstimator extends Estimator<PipelineParallelM
         }
         if (isSet(stagesPerDevice())) {
             b.stagesPerDevice((Integer) getOrDefault(stagesPerDevice()));
+        }
+        if (isSet(replicas())) {
+            b.replicas((Integer) getOrDefault(replicas()));
         }
         if (isSet(batchSize())) {
             b.batchSize(getBatchSize());

@@ -53,6 +53,11 @@ public interface PipelineParallelParams extends Params {
         return ParamDecls.of(this).stagesPerDevice;
     }
 
+    /** Data-parallel replicas R (unset: {@code spark.mp.replicas}). */
+    default IntParam replicas() {
+        return ParamDecls.of(this).replicas;
+    }
+
     default IntParam batchSize() {
         return ParamDecls.of(this).batchSize;
     }

@@ -144,12 +144,14 @@ class PipelineParallelEstimatorTest {
         assertFalse(est.isDefined(est.stages()), "stages unset: the planner chooses");
         String explained = est.explainParams();
         for (String name : List.of("featuresCol", "labelCol", "predictionCol", "probabilityCol", "modelConfiguration",
-                "numClasses", "stages", "microBatches", "schedule", "stagesPerDevice", "batchSize", "epochs", "seed",
+                "numClasses", "stages", "microBatches", "schedule", "stagesPerDevice", "replicas", "batchSize", "epochs", "seed",
                 "shuffle", "checkpointDir", "transformMode")) {
             assertTrue(explained.contains(name + ":"), name + " missing from explainParams:\n" + explained);
         }
         IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> est.setBatchSize(0));
         assertTrue(bad.getMessage().contains("batchSize") && bad.getMessage().contains("0"), bad.getMessage());
+        bad = assertThrows(IllegalArgumentException.class, () -> est.setReplicas(0));
+        assertTrue(bad.getMessage().contains("replicas") && bad.getMessage().contains("0"), bad.getMessage());
         bad = assertThrows(IllegalArgumentException.class, () -> est.setSchedule("zigzag"));
         assertTrue(bad.getMessage().contains("zigzag"), bad.getMessage());
         assertThrows(IllegalArgumentException.class, () -> est.setModelConfiguration("{not json"));
@@ -191,6 +193,12 @@ class PipelineParallelEstimatorTest {
         e = assertThrows(IllegalArgumentException.class, () -> est.copy(ParamMap.empty()).setBatchSize(15)
                 .fit(spark.createDataFrame(List.of(RowFactory.create(Vectors.dense(1, 2, 3, 4), 0.0)), schema)));
         assertTrue(e.getMessage().contains("microBatches (2) must divide batchSize (15)"), e.getMessage());
+
+        // replicas reaches the trainer: 3 replicas x 2 micro-batches do not divide the mini-batch of 16
+        e = assertThrows(IllegalArgumentException.class, () -> est.copy(ParamMap.empty()).setReplicas(3)
+                .fit(spark.createDataFrame(List.of(RowFactory.create(Vectors.dense(1, 2, 3, 4), 0.0)), schema)));
+        assertTrue(e.getMessage().contains("replicas") && e.getMessage().contains("3")
+                && e.getMessage().contains("16"), e.getMessage());
     }
 
     /**
