@@ -59,36 +59,24 @@ class GpuDiscoveryScriptTest {
     @Test
     void noGpuFailsNamingIt() throws Exception {
         fakeNvidiaSmi("true", 0);
-        Run r = run();
-        assertEquals(1, r.exit);
-        assertEquals("", r.stdout, "nothing on stdout for Spark to mistake for a GPU list");
-        assertTrue(r.stderr.contains("nvidia-smi lists no GPU"), r.stderr);
+        assertRefused(run(), "nvidia-smi lists no GPU");
     }
 
     @Test
     void failingNvidiaSmiFailsWithItsMessage() throws Exception {
         fakeNvidiaSmi("echo 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'", 9);
-        Run r = run();
-        assertEquals(1, r.exit);
-        assertEquals("", r.stdout);
-        assertTrue(r.stderr.contains("nvidia-smi failed") && r.stderr.contains("could not communicate"), r.stderr);
+        assertRefused(run(), "nvidia-smi failed", "could not communicate");
     }
 
     @Test
     void missingNvidiaSmiFailsNamingThePath() throws Exception {
-        Run r = run();
-        assertEquals(1, r.exit);
-        assertEquals("", r.stdout);
-        assertTrue(r.stderr.contains("nvidia-smi not found on PATH (" + bin + ")"), r.stderr);
+        assertRefused(run(), "nvidia-smi not found on PATH (" + bin + ")");
     }
 
     @Test
     void unexpectedOutputIsRefused() throws Exception {
         fakeNvidiaSmi("echo 'No devices were found'", 0);
-        Run r = run();
-        assertEquals(1, r.exit);
-        assertEquals("", r.stdout);
-        assertTrue(r.stderr.contains("unexpected line from nvidia-smi") && r.stderr.contains("No devices"), r.stderr);
+        assertRefused(run(), "unexpected line from nvidia-smi", "No devices");
     }
 
     @Test
@@ -97,6 +85,15 @@ class GpuDiscoveryScriptTest {
         fakeNvidiaSmi("echo \"$@\" > '" + args + "'; echo 0", 0);
         assertEquals(0, run().exit);
         assertEquals("--query-gpu=index --format=csv,noheader", Files.readString(args).strip());
+    }
+
+    /** Exit 1, nothing on stdout for Spark to mistake for a GPU list, and stderr saying why. */
+    private static void assertRefused(Run r, String... reasons) {
+        assertEquals(1, r.exit, r.stderr);
+        assertEquals("", r.stdout);
+        for (String why : reasons) {
+            assertTrue(r.stderr.contains(why), "stderr lacks '" + why + "': " + r.stderr);
+        }
     }
 
     private static List<String> addresses(JsonNode j) {
