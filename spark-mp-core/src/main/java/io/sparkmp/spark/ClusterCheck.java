@@ -14,7 +14,7 @@ final class ClusterCheck {
      * Fails unless dynamic allocation is off and {@code tasks} task slots are free within {@code waitMs}
      * (executors that are still registering are waited for).
      *
-     * @throws IllegalStateException naming the numbers
+     * @throws IllegalStateException naming the numbers (the GPUs found, when tasks ask for GPUs)
      */
     static void requireSlots(SparkContext sc, int tasks, long waitMs) {
         requireSlots(sc, tasks, 1, waitMs);
@@ -43,6 +43,10 @@ final class ClusterCheck {
             slots = slots(sc);
         }
         if (slots < tasks) {
+            String gpus = GpuCheck.shortage(sc.getConf(), tasks, GpuCheck.executorGpus(sc));
+            if (gpus != null) {
+                throw new IllegalStateException(gpus + " (waited " + waitMs / 1000.0 + " s)");
+            }
             int executors = Math.max(1, sc.statusTracker().getExecutorInfos().length - (sc.isLocal() ? 0 : 1));
             String need = replicas == 1 ? "stages (" + tasks + ")"
                     : "stages x replicas (" + stages + " x " + replicas + " = " + tasks + ")";

@@ -1,5 +1,6 @@
 package io.sparkmp.spark;
 
+import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.resource.ResourceInformation;
 import org.nd4j.linalg.factory.Nd4j;
@@ -20,14 +21,15 @@ import java.util.Map;
 record DeviceBinding(String gpu, int threads) {
     private static final Logger LOG = LoggerFactory.getLogger(DeviceBinding.class);
 
-    /** Reads the task's resources and binds ND4J to them on the calling thread. */
+    /**
+     * Reads the task's resources and binds ND4J to them on the calling thread.
+     *
+     * @throws IllegalStateException when {@code spark.task.resource.gpu.amount} asks for a GPU and the task has none
+     */
     static DeviceBinding bind(TaskContext ctx) {
-        String gpu = null;
         Map<String, ResourceInformation> res = scala.collection.JavaConverters.mapAsJavaMap(ctx.resources());
-        ResourceInformation gpus = res.get("gpu");
-        if (gpus != null && gpus.addresses().length > 0) {
-            gpu = gpus.addresses()[0];
-        }
+        SparkEnv env = SparkEnv.get();
+        String gpu = GpuCheck.taskGpu(env == null ? 0 : GpuCheck.taskAmount(env.conf()), res);
         int threads = Math.max(1, ctx.cpus());
         DeviceBinding b = new DeviceBinding(gpu, threads);
         b.apply();

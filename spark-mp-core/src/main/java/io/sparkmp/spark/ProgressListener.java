@@ -124,7 +124,8 @@ final class ProgressListener extends SparkListener {
 
     @Override
     public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate update) {
-        for (Tuple4<Object, Object, Object, scala.collection.Seq<AccumulableInfo>> t
+        // The wildcard: the update's Seq is scala.collection.Seq on Scala 2.12, immutable.Seq on 2.13 (Spark 4).
+        for (Tuple4<Object, Object, Object, ? extends scala.collection.Seq<AccumulableInfo>> t
                 : JavaConverters.seqAsJavaList(update.accumUpdates())) {
             for (AccumulableInfo info : JavaConverters.seqAsJavaList(t._4())) {
                 if (info.id() == accumulatorId && info.update().isDefined() && info.update().get() instanceof List<?> l) {

@@ -9,7 +9,7 @@ import java.nio.ByteOrder;
 
 /**
  * Reads frames off one {@link Wire}: header into a small read-ahead buffer, payload straight into a pooled
- * array's memory. Every declared size is checked by {@link FrameCodec} before anything is allocated.
+ * array's host memory (made ready and, once filled, marked as the current copy by the pool's {@link HostSync}). Every declared size is checked by {@link FrameCodec} before anything is allocated.
  * Between frames the wire may be silent for {@code idleMillis}; inside a frame for {@code readMillis}.
  */
 final class FrameReader {
@@ -94,6 +94,8 @@ final class FrameReader {
     }
 
     private void readPayload(INDArray a, int length, long readMillis) throws IOException {
+        HostSync sync = pool.sync();
+        sync.beforeHostWrite(a);
         ByteBuffer dst = a.data().asNio();
         dst.clear();
         if (dst.capacity() < length) {
@@ -113,6 +115,7 @@ final class FrameReader {
                         + " bytes");
             }
         }
+        sync.afterHostWrite(a); // the device copy is stale now
     }
 
     private int read(ByteBuffer dst, long millis, String what) throws IOException {

@@ -15,7 +15,8 @@ import java.util.Arrays;
  * Kryo serializer for ND4J arrays in Spark's own serialization (broadcasts, task results): dtype id from
  * {@link WireDataType}'s stable table, order, shape, then the raw bytes. The tensor channel does not use it
  * (it moves payloads without Kryo); it exists so Spark and the channel agree on one encoding of an array.
- * Declared rank and sizes are checked before allocation.
+ * Declared rank and sizes are checked before allocation. Host buffers are kept in step with a device copy by
+ * the backend's {@link HostSync}, as in the channel.
  */
 final class NDArrayKryoSerializer extends Serializer<INDArray> {
     private static final int CHUNK = 64 * 1024;
@@ -25,8 +26,16 @@ final class NDArrayKryoSerializer extends Serializer<INDArray> {
         INDArray a = array.isAttached() ? array.detach() : array;
         WireDataType dtype = WireDataType.of(a.dataType());
         boolean empty = a.isEmpty();
-        if (!empty && (!TensorPayload.hasDefaultStrides(a) || a.data().asNio() == null)) {
+        HostSync sync = HostSync.forBackend();
+        if (!empty && !TensorPayload.hasDefaultStrides(a)) {
             a = a.dup(a.ordering());
+        }
+        if (!empty) {
+            sync.beforeHostRead(a);
+            if (a.data().asNio() == null) {
+                a = a.dup(a.ordering());
+                sync.beforeHostRead(a);
+            }
         }
         out.writeByte(dtype.id);
         out.writeByte(a.ordering());
@@ -89,6 +98,8 @@ final class NDArrayKryoSerializer extends Serializer<INDArray> {
                     + " of " + dtype + " needs " + elements * dtype.width);
         }
         INDArray a = Nd4j.createUninitializedDetached(dtype.nd4j, order, shape);
+        HostSync sync = HostSync.forBackend();
+        sync.beforeHostWrite(a);
         ByteBuffer dst = a.data().asNio();
         dst.clear().limit((int) bytes);
         byte[] chunk = new byte[(int) Math.min(CHUNK, bytes)];
@@ -97,6 +108,7 @@ final class NDArrayKryoSerializer extends Serializer<INDArray> {
             in.readBytes(chunk, 0, n);
             dst.put(chunk, 0, n);
         }
+        sync.afterHostWrite(a);
         return a;
     }
 }

@@ -11,7 +11,9 @@ import java.util.Map;
 /**
  * Reusable receive arrays, by dtype, order and shape: allocating a large ND4J array costs far more than
  * filling it from a socket, so arrays handed back through {@code recycle} are filled again. Thread-safe;
- * bounded by {@code maxPooledBytes} (arrays beyond it are left to the garbage collector).
+ * bounded by {@code maxPooledBytes} (arrays beyond it are left to the garbage collector). Fresh arrays are
+ * allocated on the task's device whichever thread asks (a link's reader thread or the task itself): the pool's
+ * {@link HostSync} binds the allocating thread first.
  */
 class ReceivePool {
     private record Shape(WireDataType dtype, char order, long[] dims) {
@@ -27,16 +29,29 @@ class ReceivePool {
     }
 
     private final long maxPooledBytes;
+    private final HostSync sync;
     private final Map<Shape, ArrayDeque<INDArray>> free = new HashMap<>();
     private long pooledBytes;
 
+    /** A pool for the backend's {@link HostSync#forBackend()}, bound to the calling thread's device. */
     ReceivePool(long maxPooledBytes) {
+        this(maxPooledBytes, HostSync.forBackend());
+    }
+
+    ReceivePool(long maxPooledBytes, HostSync sync) {
         this.maxPooledBytes = maxPooledBytes;
+        this.sync = sync;
+    }
+
+    /** How the channel's users of host buffers keep them in step with the device. */
+    HostSync sync() {
+        return sync;
     }
 
     /** An array of that exact type and shape with undefined contents; {@code byteLength} is already checked. */
     INDArray take(WireDataType dtype, char order, long[] shape, boolean empty, long byteLength) {
         if (empty) {
+            sync.enterDevice();
             return shape.length == 0 ? Nd4j.empty(dtype.nd4j) : Nd4j.create(dtype.nd4j, shape, order);
         }
         synchronized (this) {
@@ -46,6 +61,7 @@ class ReceivePool {
                 return q.pop();
             }
         }
+        sync.enterDevice();
         return allocate(dtype, order, shape, byteLength);
     }
 

@@ -56,7 +56,8 @@ public final class SocketTensorChannel implements TensorChannel {
 
     /**
      * Opens this task's channel: binds its server on an ephemeral port of {@code config.bindHost()} and starts
-     * accepting (and authenticating) peers.
+     * accepting (and authenticating) peers. Call it on the task's thread once its device is bound: on a GPU
+     * backend the channel allocates received arrays on that device and keeps host and device copies in step.
      *
      * @throws IllegalArgumentException if {@code localRank} is negative
      * @throws TransportException if the server cannot bind or the TLS key material cannot be loaded
@@ -175,7 +176,7 @@ public final class SocketTensorChannel implements TensorChannel {
             throw new IllegalArgumentException("key and tensor must not be null");
         }
         Link link = links.get(peerRank, true);
-        TensorPayload p = TensorPayload.of(config, key, tensor);
+        TensorPayload p = TensorPayload.of(config, key, tensor, pool.sync());
         link.send(key, p.header(), p.payload(), p.source());
     }
 

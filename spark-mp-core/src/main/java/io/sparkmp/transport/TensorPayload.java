@@ -15,12 +15,12 @@ import java.nio.ByteBuffer;
 record TensorPayload(FrameHeader header, ByteBuffer payload, INDArray source) {
 
     /**
-     * Encodes {@code tensor} for {@code key}.
+     * Encodes {@code tensor} for {@code key}; {@code sync} makes the host copy of the memory sent current first.
      *
      * @throws IllegalArgumentException for a dtype without a fixed width (UTF8)
      * @throws TransportException if the tensor exceeds {@code maxFrameBytes} or its memory is not one block
      */
-    static TensorPayload of(TransportConfig config, TensorKey key, INDArray tensor) {
+    static TensorPayload of(TransportConfig config, TensorKey key, INDArray tensor, HostSync sync) {
         WireDataType dtype = WireDataType.of(tensor.dataType());
         INDArray a = tensor.isAttached() ? tensor.detach() : tensor;
         boolean empty = a.isEmpty();
@@ -32,10 +32,10 @@ record TensorPayload(FrameHeader header, ByteBuffer payload, INDArray source) {
         }
         ByteBuffer payload = null;
         if (!empty) {
-            payload = contiguousBytes(a, dtype, bytes);
+            payload = contiguousBytes(a, dtype, bytes, sync);
             if (payload == null) {
                 a = a.dup(a.ordering());
-                payload = contiguousBytes(a, dtype, bytes);
+                payload = contiguousBytes(a, dtype, bytes, sync);
                 if (payload == null) {
                     throw new TransportException("cannot obtain the memory of " + key + " (" + a.shapeInfoToString()
                             + ") as one contiguous block");
@@ -46,11 +46,12 @@ record TensorPayload(FrameHeader header, ByteBuffer payload, INDArray source) {
         return new TensorPayload(h, payload, a);
     }
 
-    /** The array's bytes as a direct buffer over its own memory, or null if they are not one block. */
-    private static ByteBuffer contiguousBytes(INDArray a, WireDataType dtype, long bytes) {
+    /** The array's bytes as a direct buffer over its own (current) host memory, or null if not one block. */
+    private static ByteBuffer contiguousBytes(INDArray a, WireDataType dtype, long bytes, HostSync sync) {
         if (!hasDefaultStrides(a)) {
             return null;
         }
+        sync.beforeHostRead(a);
         ByteBuffer all = a.data().asNio();
         long start = a.offset() * dtype.width;
         if (all == null || start + bytes > all.capacity()) {

@@ -93,8 +93,10 @@ public final class ThroughputBenchmark {
         SparkConf sc = new SparkConf().setMaster(o.master()).setAppName("ThroughputBenchmark")
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
-                // spark-mp's registrator, then ND4J's (applied last: DL4J Spark's arrays use its own serializer)
-                .set("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator,org.nd4j.kryo.Nd4jRegistrator");
+                // spark-mp's registrator, then ND4J's (applied last: DL4J Spark's arrays use its own serializer;
+                // absent from a Spark 4 build, which leaves the DL4J Spark peer out)
+                .set("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator"
+                        + (onClasspath("org.nd4j.kryo.Nd4jRegistrator") ? ",org.nd4j.kryo.Nd4jRegistrator" : ""));
         if (o.timeline() != null) {
             // the report's consecutive steps right after the warm-up ones (the default starts at step 1)
             sc.set("spark.mp.timeline.firstStep", String.valueOf(o.warmup()));
@@ -290,6 +292,15 @@ public final class ThroughputBenchmark {
                             vsFit >= TARGET_VS_FIT ? "met" : "NOT met", vsDl4j,
                             Double.isNaN(vsDl4j) ? "not measured" : vsDl4j >= TARGET_VS_DL4J_SPARK ? "met" : "NOT met");
                 });
+    }
+
+    private static boolean onClasspath(String className) {
+        try {
+            Class.forName(className, false, ThroughputBenchmark.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
     }
 
     /** The 1-, 5- and 15-minute load averages (/proc/loadavg; else the JVM's 1-minute figure, NaN for the rest). */

@@ -51,6 +51,7 @@ public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAll
     private final int workers;
     private final int workerMemoryMb;
     private final Map<String, String> extraConf = new LinkedHashMap<>();
+    private final Map<String, String> workerConf = new LinkedHashMap<>();
     private boolean withSession = true;
 
     private final List<Process> processes = new ArrayList<>();
@@ -83,6 +84,15 @@ public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAll
         return this;
     }
 
+    /**
+     * Adds a Spark setting of every Worker JVM (before the cluster starts), e.g. its resources
+     * ({@code spark.worker.resource.gpu.amount}, {@code .discoveryScript}).
+     */
+    public SparkStandaloneCluster workerConf(String key, String value) {
+        workerConf.put(key, value);
+        return this;
+    }
+
     /** Adds a Spark setting for the driver session (before the cluster starts). */
     public SparkStandaloneCluster conf(String key, String value) {
         extraConf.put(key, value);
@@ -109,11 +119,14 @@ public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAll
             int masterPort = freePort();
             masterWebPort = freePort();
             masterUrl = "spark://127.0.0.1:" + masterPort;
-            start("master", List.of("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+            start("master", List.of("org.apache.spark.deploy.master.Master"), List.of("--host", "127.0.0.1",
                     "--port", Integer.toString(masterPort), "--webui-port", Integer.toString(masterWebPort)));
             for (int i = 0; i < workers; i++) {
                 Path work = Files.createDirectories(clusterDir.resolve("work-" + i));
-                start("worker-" + i, List.of("org.apache.spark.deploy.worker.Worker", masterUrl,
+                List<String> worker = new ArrayList<>();
+                workerConf.forEach((k, v) -> worker.add("-D" + k + "=" + v));
+                worker.add("org.apache.spark.deploy.worker.Worker");
+                start("worker-" + i, worker, List.of(masterUrl,
                         "--host", "127.0.0.1", "--port", "0", "--webui-port", "0", "--cores", "1",
                         "--memory", workerMemoryMb + "m", "--work-dir", work.toString()));
             }
@@ -256,13 +269,15 @@ public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAll
         }
     }
 
-    private void start(String name, List<String> mainAndArgs) throws IOException {
+    /** Starts a cluster JVM: {@code flagsAndMain} (JVM flags, then the main class), then its arguments. */
+    private void start(String name, List<String> flagsAndMain, List<String> args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx256m");
         cmd.add("-cp");
         cmd.add(sparkClasspath());
-        cmd.addAll(mainAndArgs);
+        cmd.addAll(flagsAndMain);
+        cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(clusterDir.resolve("logs").resolve(name + ".log").toFile());
         pb.environment().putAll(sparkEnvironment());
