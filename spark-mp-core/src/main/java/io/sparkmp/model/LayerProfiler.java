@@ -55,6 +55,13 @@ public final class LayerProfiler {
      * them another way (e.g. bare layers without workspaces, about 2x slower) is not reused.
      */
     public static final String METHOD = "one-layer StageSlice, workspaces on";
+    /**
+     * Fixed seconds of one forward or backward call of a layer in an analytic profile (the default of
+     * {@code spark.mp.plan.analyticCallSeconds}): what a layer call costs on the runtime beyond its arithmetic,
+     * whatever the micro-batch size. Measured as {@link #measure}'s intercept (MicroBatchCostBenchmark, part 3)
+     * on the 2-core build VM with one ND4J thread; see the README's "Planner".
+     */
+    public static final double ANALYTIC_CALL_SECONDS = 50e-6;
     /** Seed of the profiled layers' random initial weights (their values do not change the times). */
     private static final long PROFILE_SEED = 1;
 
@@ -91,24 +98,40 @@ public final class LayerProfiler {
     }
 
     /**
-     * Profile with analytic times: forward FLOPs per example (2 x weights x output positions for dense and
-     * convolution layers, one per output element otherwise) divided by {@code flopsPerSecond}; backward twice
-     * the forward. Builds no network.
-     *
-     * @throws IllegalArgumentException when flopsPerSecond is not positive, or the configuration has no layers
+     * Profile with analytic times and {@link #ANALYTIC_CALL_SECONDS} per layer call: see
+     * {@link #analytic(MultiLayerConfiguration, InputType, double, double)}.
      */
     public ModelProfile analytic(MultiLayerConfiguration conf, InputType inputType, double flopsPerSecond) {
+        return analytic(conf, inputType, flopsPerSecond, ANALYTIC_CALL_SECONDS);
+    }
+
+    /**
+     * Profile with analytic times: forward FLOPs per example (2 x weights x output positions for dense and
+     * convolution layers, one per output element otherwise) divided by {@code flopsPerSecond}; backward twice
+     * the forward; plus {@code callSeconds} per call of a layer, forward and backward alike, whatever its
+     * micro-batch (what DL4J and ND4J spend per call beyond the arithmetic: without it the planner sees no price
+     * in cutting a mini-batch into ever more micro-batches). Builds no network.
+     *
+     * @param callSeconds fixed seconds of one forward or backward call of a layer, {@code >= 0}
+     * @throws IllegalArgumentException when flopsPerSecond is not positive, callSeconds is negative or not
+     *     finite, or the configuration has no layers
+     */
+    public ModelProfile analytic(MultiLayerConfiguration conf, InputType inputType, double flopsPerSecond,
+                                 double callSeconds) {
         if (!(flopsPerSecond > 0) || Double.isInfinite(flopsPerSecond)) {
             throw new IllegalArgumentException("flopsPerSecond must be positive and finite, found " + flopsPerSecond);
+        }
+        if (!(callSeconds >= 0) || Double.isInfinite(callSeconds)) {
+            throw new IllegalArgumentException("callSeconds must be finite and >= 0, found " + callSeconds);
         }
         List<LayerProfile> layers = staticProfiles(conf, inputType);
         List<LayerProfile> timed = new ArrayList<>(layers.size());
         for (LayerProfile l : layers) {
-            timed.add(l.withFlopTimes(flopsPerSecond));
+            timed.add(l.withFlopTimes(flopsPerSecond, callSeconds));
         }
         return new ModelProfile(timed, inputBytes(conf, inputType), conf.getDataType().name(), updaterName(conf),
                 ModelProfile.TimeSource.ANALYTIC, 0, ModelProfile.cacheKey(conf.toJson() + "\ninput=" + inputType,
-                "analytic " + flopsPerSecond + " flop/s"));
+                "analytic " + flopsPerSecond + " flop/s, " + callSeconds + " s per call"));
     }
 
     /**

@@ -1,0 +1,100 @@
+package io.sparkmp.bench;
+
+import io.sparkmp.model.LayerProfiler;
+import io.sparkmp.plan.ModelProfile;
+import io.sparkmp.plan.PipelinePlan;
+import io.sparkmp.plan.PipelinePlanner;
+import io.sparkmp.plan.StagePlan;
+import io.sparkmp.runtime.InProcessPipeline;
+import io.sparkmp.runtime.PipelineSpec;
+import io.sparkmp.schedule.ScheduleKind;
+import org.bytedeco.javacpp.Pointer;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * What one stage of {@link BatchModel} really holds per example of a micro-batch, against the planner's
+ * estimate: runs the stage's layers in this JVM ({@link InProcessPipeline}, P = 1, one micro-batch per step, 2
+ * steps) at growing micro-batch sizes and samples the process's physical bytes (javacpp
+ * {@code Pointer.physicalBytes()}, the figure the cap is checked against) every millisecond from another thread.
+ * The slope between two sizes, (peak(b) - peak(a)) / (b - a), is what one more example costs, free of everything
+ * fixed (JVM, libraries, parameters, updater state); the estimate's slope is taken the same way from the plan.
+ * Run with a pre-touched heap ({@code -Xms=-Xmx -XX:+AlwaysPreTouch}) so that the Java heap does not grow into
+ * the sample.
+ *
+ * <p>Arguments: {@code <layers> <sizes...>}: the layers as a model of {@link BatchModel}'s layer list, e.g.
+ * {@code full} (conv, pool, out) or {@code conv-out} (conv then the output layer), then micro-batch sizes in
+ * increasing order, e.g. {@code 64 128 256}.
+ */
+public final class BatchMemoryTruth {
+
+    private BatchMemoryTruth() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String which = args[0];
+        MultiLayerConfiguration conf = BatchModel.conf(24, DataType.FLOAT);
+        if (!which.equals("full")) {
+            throw new IllegalArgumentException("only 'full' is built in, found " + which);
+        }
+        int layers = conf.getConfs().size();
+        ModelProfile profile = LayerProfiler.builder().build().analytic(conf, InputType.convolutional(24, 24, 1), 1e10);
+        AtomicLong peak = new AtomicLong();
+        Thread sampler = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                peak.accumulateAndGet(Pointer.physicalBytes(), Math::max);
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "rss-sampler");
+        sampler.setDaemon(true);
+        sampler.start();
+        List<long[]> rows = new ArrayList<>();
+        for (int k = 1; k < args.length; k++) {
+            int mb = Integer.parseInt(args[k]);
+            PipelinePlan plan = PipelinePlanner.builder().profile(profile).executors(1).deviceMemoryBytes(Long.MAX_VALUE / 4)
+                    .bandwidthBytesPerSecond(1e9).batchSize(mb).stages(1).microBatches(1).build().plan();
+            StagePlan st = plan.stage(0);
+            List<DataSet> data = List.of(BatchModel.examples(0, mb, 24, DataType.FLOAT),
+                    BatchModel.examples(mb, mb, 24, DataType.FLOAT));
+            System.gc();
+            Thread.sleep(200);
+            long start = Pointer.physicalBytes();
+            peak.set(start);
+            PipelineSpec spec = new PipelineSpec(conf.toJson(), new int[] {0, layers}, ScheduleKind.ONE_F_ONE_B, 1, 1, 1,
+                    mb, 7, new boolean[] {false});
+            new InProcessPipeline(spec, null, Duration.ofSeconds(300)).fit(data, 1);
+            Thread.sleep(20);
+            rows.add(new long[] {mb, start, peak.get(), st.memory().totalBytes(), st.memory().activationBytes(),
+                st.memory().workingBytes(), st.memory().receiveBytes()});
+            System.out.printf(Locale.ROOT, "micro-batch %d: start %.1f MiB, peak %.1f MiB, growth %.1f MiB; estimate %.1f MiB "
+                            + "(activations %.1f, working %.1f, receive %.1f)%n", mb, mib(start), mib(peak.get()),
+                    mib(peak.get() - start), mib(st.memory().totalBytes()), mib(st.memory().activationBytes()),
+                    mib(st.memory().workingBytes()), mib(st.memory().receiveBytes()));
+        }
+        sampler.interrupt();
+        for (int i = 1; i < rows.size(); i++) {
+            long[] a = rows.get(i - 1);
+            long[] b = rows.get(i);
+            double measured = (double) (b[2] - a[2]) / (b[0] - a[0]);
+            double estimated = (double) (b[3] - a[3]) / (b[0] - a[0]);
+            System.out.printf(Locale.ROOT, "slope %d -> %d: measured %.0f bytes per example, estimated %.0f (%.2fx)%n",
+                    a[0], b[0], measured, estimated, measured / estimated);
+        }
+    }
+
+    private static double mib(long bytes) {
+        return bytes / (1024.0 * 1024.0);
+    }
+}
