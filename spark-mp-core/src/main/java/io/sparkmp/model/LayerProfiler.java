@@ -20,7 +20,9 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
 import org.deeplearning4j.nn.conf.memory.MemoryType;
 import org.deeplearning4j.nn.conf.memory.MemoryUseMode;
@@ -288,8 +290,8 @@ public final class LayerProfiler {
             long outBytes = outType.arrayElementsPerExample() * bytes;
             // Kept until backward: the layer's input (DL4J layers keep it) plus any per-example cache.
             long kept = in.arrayElementsPerExample() * bytes + mem(r, MemoryType.CACHED_MEMORY_VARIABLE, dt);
-            // Transient: working memory and the input gradient produced by backward.
-            long working = mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt) + in.arrayElementsPerExample() * bytes;
+            // Transient: working memory and the input gradient produced by backward (more for convolutions).
+            long working = workingBytesPerExample(layer, in, outType, mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt), bytes);
             String name = layer.getLayerName() == null || layer.getLayerName().isBlank() ? "layer" + i : layer.getLayerName();
             if (!names.add(name)) {
                 name = name + "_" + i;
@@ -300,6 +302,36 @@ public final class LayerProfiler {
             previous = outType;
         }
         return out;
+    }
+
+    /**
+     * Bytes per example a layer's backward needs at once beyond what the stage keeps for it. In general DL4J's
+     * memory report's working memory plus the input gradient the backward returns. DL4J's report undercounts
+     * two layer types, measured against the resident bytes of a training stage ({@code BatchMemoryTruth}):
+     * <ul>
+     *   <li>{@code ConvolutionLayer} (2-D, DL4J's built-in im2col path): the report counts only the two column
+     *       buffers (im2col of the input, and the column-space input gradient before col2im), but the backward
+     *       also holds, each of the output's size, the pre-activation it recomputes, the activation, the
+     *       gradient arriving at its output and the delta (that gradient through the activation's derivative):
+     *       4 x output + 2 x columns + the input gradient;</li>
+     *   <li>{@code SubsamplingLayer} (2-D pooling): the gradient arriving at its output as well (report +
+     *       input gradient + output).</li>
+     * </ul>
+     */
+    static long workingBytesPerExample(org.deeplearning4j.nn.conf.layers.Layer layer, InputType in, InputType out,
+                                       long reportedWorkingBytes, int bytesPerElement) {
+        long inBytes = in.arrayElementsPerExample() * bytesPerElement;
+        long outBytes = out.arrayElementsPerExample() * bytesPerElement;
+        if (layer.getClass() == ConvolutionLayer.class && in instanceof InputType.InputTypeConvolutional c
+                && out instanceof InputType.InputTypeConvolutional o) {
+            int[] k = ((ConvolutionLayer) layer).getKernelSize();
+            long columns = c.getChannels() * k[0] * k[1] * o.getHeight() * o.getWidth() * bytesPerElement;
+            return 4 * outBytes + 2 * columns + inBytes;
+        }
+        if (layer.getClass() == SubsamplingLayer.class) {
+            return reportedWorkingBytes + inBytes + outBytes;
+        }
+        return reportedWorkingBytes + inBytes;
     }
 
     private static long mem(LayerMemoryReport r, MemoryType t, DataType dt) {

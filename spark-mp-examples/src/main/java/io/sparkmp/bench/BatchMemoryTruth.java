@@ -10,7 +10,14 @@ import io.sparkmp.runtime.PipelineSpec;
 import io.sparkmp.schedule.ScheduleKind;
 import org.bytedeco.javacpp.Pointer;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
 
@@ -41,12 +48,10 @@ public final class BatchMemoryTruth {
 
     public static void main(String[] args) throws Exception {
         String which = args[0];
-        MultiLayerConfiguration conf = BatchModel.conf(24, DataType.FLOAT);
-        if (!which.equals("full")) {
-            throw new IllegalArgumentException("only 'full' is built in, found " + which);
-        }
+        MultiLayerConfiguration conf = model(which);
         int layers = conf.getConfs().size();
-        ModelProfile profile = LayerProfiler.builder().build().analytic(conf, InputType.convolutional(24, 24, 1), 1e10);
+        InputType input = which.equals("out") || which.equals("pool-out") ? InputType.convolutional(24, 24, 32) : InputType.convolutional(24, 24, 1);
+        ModelProfile profile = LayerProfiler.builder().build().analytic(conf, input, 1e10);
         AtomicLong peak = new AtomicLong();
         Thread sampler = new Thread(() -> {
             while (!Thread.currentThread().isInterrupted()) {
@@ -66,8 +71,7 @@ public final class BatchMemoryTruth {
             PipelinePlan plan = PipelinePlanner.builder().profile(profile).executors(1).deviceMemoryBytes(Long.MAX_VALUE / 4)
                     .bandwidthBytesPerSecond(1e9).batchSize(mb).stages(1).microBatches(1).build().plan();
             StagePlan st = plan.stage(0);
-            List<DataSet> data = List.of(BatchModel.examples(0, mb, 24, DataType.FLOAT),
-                    BatchModel.examples(mb, mb, 24, DataType.FLOAT));
+            List<DataSet> data = List.of(examples(which, 0, mb), examples(which, mb, mb));
             System.gc();
             Thread.sleep(200);
             long start = Pointer.physicalBytes();
@@ -92,6 +96,36 @@ public final class BatchMemoryTruth {
             System.out.printf(Locale.ROOT, "slope %d -> %d: measured %.0f bytes per example, estimated %.0f (%.2fx)%n",
                     a[0], b[0], measured, estimated, measured / estimated);
         }
+    }
+
+    /** The variant's configuration: BatchModel's layers, or a subset of them (same settings). */
+    static MultiLayerConfiguration model(String which) {
+        NeuralNetConfiguration.ListBuilder b = new NeuralNetConfiguration.Builder().seed(11).updater(new Adam(1e-3))
+                .dataType(DataType.FLOAT).activation(Activation.RELU).list();
+        boolean conv = which.equals("full") || which.equals("conv-out");
+        boolean pool = which.equals("full") || which.equals("pool-out");
+        if (conv) {
+            b.layer(new ConvolutionLayer.Builder(3, 3).name("conv").nOut(32).padding(1, 1).build());
+        }
+        if (pool) {
+            b.layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).name("pool").kernelSize(2, 2)
+                    .stride(2, 2).build());
+        }
+        if (!conv && !pool && !which.equals("out")) {
+            throw new IllegalArgumentException("layers: full, conv-out, pool-out or out, found " + which);
+        }
+        b.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).name("out").nOut(BatchModel.CLASSES)
+                .activation(Activation.SOFTMAX).build());
+        return b.setInputType(which.equals("out") || which.equals("pool-out") ? InputType.convolutional(24, 24, 32)
+                : InputType.convolutional(24, 24, 1)).build();
+    }
+
+    private static DataSet examples(String which, long first, int count) {
+        DataSet d = BatchModel.examples(first, count, 24, DataType.FLOAT);
+        if (which.equals("out") || which.equals("pool-out")) { // 32 channels: the conv output's shape
+            d.setFeatures(org.nd4j.linalg.factory.Nd4j.rand(DataType.FLOAT, count, 32, 24, 24));
+        }
+        return d;
     }
 
     private static double mib(long bytes) {
