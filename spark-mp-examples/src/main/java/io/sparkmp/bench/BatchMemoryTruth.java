@@ -37,7 +37,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * Run with a pre-touched heap ({@code -Xms=-Xmx -XX:+AlwaysPreTouch}) so that the Java heap does not grow into
  * the sample.
  *
- * <p>Arguments: {@code <layers> <sizes...>}: the layers as a model of {@link BatchModel}'s layer list, e.g.
+ * <p>{@code -DmicroBatches=M} (default 1) runs M micro-batches of each size per step (a mini-batch of M times
+ * the size): a stage holds one at a time (P = 1), so a growth that rises with M is memory not yet freed, not
+ * memory needed. {@code -Dstages=2} runs the plan's two stages (1F1B, stash), both in this process: their
+ * estimates are summed. Arguments: {@code <layers> <sizes...>}: the layers as a model of {@link BatchModel}'s layer list, e.g.
  * {@code full} (conv, pool, out) or {@code conv-out} (conv then the output layer), then micro-batch sizes in
  * increasing order, e.g. {@code 64 128 256}.
  */
@@ -49,9 +52,10 @@ public final class BatchMemoryTruth {
     public static void main(String[] args) throws Exception {
         String which = args[0];
         MultiLayerConfiguration conf = model(which);
-        int layers = conf.getConfs().size();
         InputType input = which.equals("out") || which.equals("pool-out") ? InputType.convolutional(24, 24, 32) : InputType.convolutional(24, 24, 1);
         ModelProfile profile = LayerProfiler.builder().build().analytic(conf, input, 1e10);
+        int m = Integer.getInteger("microBatches", 1);
+        int stages = Integer.getInteger("stages", 1);
         AtomicLong peak = new AtomicLong();
         Thread sampler = new Thread(() -> {
             while (!Thread.currentThread().isInterrupted()) {
@@ -68,24 +72,32 @@ public final class BatchMemoryTruth {
         List<long[]> rows = new ArrayList<>();
         for (int k = 1; k < args.length; k++) {
             int mb = Integer.parseInt(args[k]);
-            PipelinePlan plan = PipelinePlanner.builder().profile(profile).executors(1).deviceMemoryBytes(Long.MAX_VALUE / 4)
-                    .bandwidthBytesPerSecond(1e9).batchSize(mb).stages(1).microBatches(1).build().plan();
-            StagePlan st = plan.stage(0);
-            List<DataSet> data = List.of(examples(which, 0, mb), examples(which, mb, mb));
+            PipelinePlan plan = PipelinePlanner.builder().profile(profile).deviceMemoryBytes(Long.MAX_VALUE / 4)
+                    .bandwidthBytesPerSecond(1e9).batchSize(mb * m).executors(stages).stages(stages).microBatches(m)
+                    .schedule(ScheduleKind.ONE_F_ONE_B).recompute(io.sparkmp.plan.RecomputeMode.NEVER).build().plan();
+            long total = 0;
+            long acts = 0;
+            long working = 0;
+            long receive = 0;
+            for (StagePlan st : plan.stages()) { // every rank runs in this process: their estimates add up
+                total += st.memory().totalBytes();
+                acts += st.memory().activationBytes();
+                working += st.memory().workingBytes();
+                receive += st.memory().receiveBytes();
+            }
+            List<DataSet> data = List.of(examples(which, 0, mb * m), examples(which, (long) mb * m, mb * m));
             System.gc();
             Thread.sleep(200);
             long start = Pointer.physicalBytes();
             peak.set(start);
-            PipelineSpec spec = new PipelineSpec(conf.toJson(), new int[] {0, layers}, ScheduleKind.ONE_F_ONE_B, 1, 1, 1,
-                    mb, 7, new boolean[] {false});
+            PipelineSpec spec = new PipelineSpec(conf.toJson(), plan.boundaries(), ScheduleKind.ONE_F_ONE_B, stages, 1, m,
+                    mb * m, 7, new boolean[stages]);
             new InProcessPipeline(spec, null, Duration.ofSeconds(300)).fit(data, 1);
             Thread.sleep(20);
-            rows.add(new long[] {mb, start, peak.get(), st.memory().totalBytes(), st.memory().activationBytes(),
-                st.memory().workingBytes(), st.memory().receiveBytes()});
-            System.out.printf(Locale.ROOT, "micro-batch %d: start %.1f MiB, peak %.1f MiB, growth %.1f MiB; estimate %.1f MiB "
+            rows.add(new long[] {mb, start, peak.get(), total});
+            System.out.printf(Locale.ROOT, "P = " + stages + ", M = " + m + ", micro-batch %d: start %.1f MiB, peak %.1f MiB, growth %.1f MiB; estimate %.1f MiB "
                             + "(activations %.1f, working %.1f, receive %.1f)%n", mb, mib(start), mib(peak.get()),
-                    mib(peak.get() - start), mib(st.memory().totalBytes()), mib(st.memory().activationBytes()),
-                    mib(st.memory().workingBytes()), mib(st.memory().receiveBytes()));
+                    mib(peak.get() - start), mib(total), mib(acts), mib(working), mib(receive));
         }
         sampler.interrupt();
         for (int i = 1; i < rows.size(); i++) {
