@@ -110,4 +110,22 @@ class AnalyticMicroBatchCostTest {
         PipelinePlan many = planner(p).microBatches(4096).build().plan();
         assertTrue(many.predictedStepSeconds() > 1.25 * chosen.predictedStepSeconds(), many.explain());
     }
+
+    @Test
+    void aBatchNoMFitsNamesTheBytesPerExampleAndTheBudgetAndAnMThatDoesNotDivideIsRefused() {
+        ModelProfile p = LayerProfiler.builder().build().analytic(conv(), INPUT, 1e10);
+        // The convolution alone, per example of a micro-batch: its input kept (2 304 B), its working memory
+        // (4 x 73 728 + 2 x 20 736 + 2 304) and its receive buffers (input 2 304 + output gradient 73 728).
+        long perExample = 2_304 + 4 * 73_728 + 2 * 20_736 + 2_304 + 2_304 + 73_728;
+        InfeasiblePlanException e = assertThrows(InfeasiblePlanException.class, () -> PipelinePlanner.builder()
+                .profile(p).executors(2).deviceMemoryBytes(400_000).bandwidthBytesPerSecond(1L << 30).batchSize(BATCH)
+                .recompute(RecomputeMode.AUTO).build().plan());
+        assertTrue(e.getMessage().contains("batch 16384 fits at no number of micro-batches (every M dividing it tried, "
+                + "down to micro-batches of 1): each example of a micro-batch needs at least 407.3 KiB (" + perExample
+                + " bytes) on the stage that holds layer 0 'conv'"), e.getMessage());
+        assertTrue(e.getMessage().contains("against a budget of 390.6 KiB (400000 bytes) per device"), e.getMessage());
+        IllegalArgumentException d = assertThrows(IllegalArgumentException.class,
+                () -> planner(p).microBatches(3).build());
+        assertEquals("microBatches (3) must divide batchSize (16384)", d.getMessage());
+    }
 }
