@@ -40,7 +40,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>{@code -DmicroBatches=M} (default 1) runs M micro-batches of each size per step (a mini-batch of M times
  * the size): a stage holds one at a time (P = 1), so a growth that rises with M is memory not yet freed, not
  * memory needed. {@code -Dstages=2} runs the plan's two stages (1F1B, stash), both in this process: their
- * estimates are summed. Arguments: {@code <layers> <sizes...>}: the layers as a model of {@link BatchModel}'s layer list, e.g.
+ * estimates are summed. {@code -DgcWindowMs=N} runs {@code System.gc()} every N ms (memory that then stays is referenced, not garbage). Arguments: {@code <layers> <sizes...>}: the layers as a model of {@link BatchModel}'s layer list, e.g.
  * {@code full} (conv, pool, out) or {@code conv-out} (conv then the output layer), then micro-batch sizes in
  * increasing order, e.g. {@code 64 128 256}.
  */
@@ -56,6 +56,21 @@ public final class BatchMemoryTruth {
         ModelProfile profile = LayerProfiler.builder().build().analytic(conf, input, 1e10);
         int m = Integer.getInteger("microBatches", 1);
         int stages = Integer.getInteger("stages", 1);
+        int gcWindowMs = Integer.getInteger("gcWindowMs", 0);
+        if (gcWindowMs > 0) { // a full collection every N ms: dead arrays' native memory is freed soon after
+            Thread gc = new Thread(() -> {
+                while (true) {
+                    System.gc();
+                    try {
+                        Thread.sleep(gcWindowMs);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "gc-every-" + gcWindowMs + "ms");
+            gc.setDaemon(true);
+            gc.start();
+        }
         AtomicLong peak = new AtomicLong();
         Thread sampler = new Thread(() -> {
             while (!Thread.currentThread().isInterrupted()) {
