@@ -123,8 +123,8 @@ public final class SparkMpConf {
     public static final ConfEntry<Double> PLAN_ANALYTIC_CALL_SECONDS = entry("spark.mp.plan.analyticCallSeconds",
             "Fixed seconds of one forward or backward call of a layer for analytic layer times, whatever the "
                     + "micro-batch (DL4J's and ND4J's cost per call beyond the arithmetic): the price the planner "
-                    + "sees in more, smaller micro-batches when it sizes M. Default measured on a 2-core VM with one "
-                    + "ND4J thread.", "double", Double::parseDouble, v -> v >= 0 && !v.isInfinite(),
+                    + "sees in more, smaller micro-batches when it sizes M. Default: about one call's cost on one core "
+                    + "with one ND4J thread (README, Planner).", "double", Double::parseDouble, v -> v >= 0 && !v.isInfinite(),
             "must be >= 0 and finite", io.sparkmp.model.LayerProfiler.ANALYTIC_CALL_SECONDS,
             Double.toString(io.sparkmp.model.LayerProfiler.ANALYTIC_CALL_SECONDS));
 
