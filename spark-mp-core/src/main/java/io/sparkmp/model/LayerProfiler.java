@@ -60,8 +60,9 @@ public final class LayerProfiler {
     /**
      * Fixed seconds of one forward or backward call of a layer in an analytic profile (the default of
      * {@code spark.mp.plan.analyticCallSeconds}): what a layer call costs on the runtime beyond its arithmetic,
-     * whatever the micro-batch size. Measured as {@link #measure}'s intercept (MicroBatchCostBenchmark, part 3)
-     * on the 2-core build VM with one ND4J thread; see the README's "Planner".
+     * whatever the micro-batch size: about one call of a tiny layer (arithmetic negligible) through the
+     * runtime's one-layer stage on one core with one ND4J thread (MicroBatchCostBenchmark, part 3; the figures
+     * and the load they were taken at are in the README's "Planner").
      */
     public static final double ANALYTIC_CALL_SECONDS = 50e-6;
     /** Seed of the profiled layers' random initial weights (their values do not change the times). */
