@@ -20,7 +20,9 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
 import org.deeplearning4j.nn.conf.memory.MemoryType;
 import org.deeplearning4j.nn.conf.memory.MemoryUseMode;
@@ -55,6 +57,14 @@ public final class LayerProfiler {
      * them another way (e.g. bare layers without workspaces, about 2x slower) is not reused.
      */
     public static final String METHOD = "one-layer StageSlice, workspaces on";
+    /**
+     * Fixed seconds of one forward or backward call of a layer in an analytic profile (the default of
+     * {@code spark.mp.plan.analyticCallSeconds}): what a layer call costs on the runtime beyond its arithmetic,
+     * whatever the micro-batch size: about one call of a tiny layer (arithmetic negligible) through the
+     * runtime's one-layer stage on one core with one ND4J thread (MicroBatchCostBenchmark, part 3; the figures
+     * and the load they were taken at are in the README's "Planner").
+     */
+    public static final double ANALYTIC_CALL_SECONDS = 50e-6;
     /** Seed of the profiled layers' random initial weights (their values do not change the times). */
     private static final long PROFILE_SEED = 1;
 
@@ -91,24 +101,40 @@ public final class LayerProfiler {
     }
 
     /**
-     * Profile with analytic times: forward FLOPs per example (2 x weights x output positions for dense and
-     * convolution layers, one per output element otherwise) divided by {@code flopsPerSecond}; backward twice
-     * the forward. Builds no network.
-     *
-     * @throws IllegalArgumentException when flopsPerSecond is not positive, or the configuration has no layers
+     * Profile with analytic times and {@link #ANALYTIC_CALL_SECONDS} per layer call: see
+     * {@link #analytic(MultiLayerConfiguration, InputType, double, double)}.
      */
     public ModelProfile analytic(MultiLayerConfiguration conf, InputType inputType, double flopsPerSecond) {
+        return analytic(conf, inputType, flopsPerSecond, ANALYTIC_CALL_SECONDS);
+    }
+
+    /**
+     * Profile with analytic times: forward FLOPs per example (2 x weights x output positions for dense and
+     * convolution layers, one per output element otherwise) divided by {@code flopsPerSecond}; backward twice
+     * the forward; plus {@code callSeconds} per call of a layer, forward and backward alike, whatever its
+     * micro-batch (what DL4J and ND4J spend per call beyond the arithmetic: without it the planner sees no price
+     * in cutting a mini-batch into ever more micro-batches). Builds no network.
+     *
+     * @param callSeconds fixed seconds of one forward or backward call of a layer, {@code >= 0}
+     * @throws IllegalArgumentException when flopsPerSecond is not positive, callSeconds is negative or not
+     *     finite, or the configuration has no layers
+     */
+    public ModelProfile analytic(MultiLayerConfiguration conf, InputType inputType, double flopsPerSecond,
+                                 double callSeconds) {
         if (!(flopsPerSecond > 0) || Double.isInfinite(flopsPerSecond)) {
             throw new IllegalArgumentException("flopsPerSecond must be positive and finite, found " + flopsPerSecond);
+        }
+        if (!(callSeconds >= 0) || Double.isInfinite(callSeconds)) {
+            throw new IllegalArgumentException("callSeconds must be finite and >= 0, found " + callSeconds);
         }
         List<LayerProfile> layers = staticProfiles(conf, inputType);
         List<LayerProfile> timed = new ArrayList<>(layers.size());
         for (LayerProfile l : layers) {
-            timed.add(l.withFlopTimes(flopsPerSecond));
+            timed.add(l.withFlopTimes(flopsPerSecond, callSeconds));
         }
         return new ModelProfile(timed, inputBytes(conf, inputType), conf.getDataType().name(), updaterName(conf),
                 ModelProfile.TimeSource.ANALYTIC, 0, ModelProfile.cacheKey(conf.toJson() + "\ninput=" + inputType,
-                "analytic " + flopsPerSecond + " flop/s"));
+                "analytic " + flopsPerSecond + " flop/s, " + callSeconds + " s per call"));
     }
 
     /**
@@ -283,10 +309,40 @@ public final class LayerProfiler {
         long outBytes = outType.arrayElementsPerExample() * bytes;
         // Kept until backward: the layer's input (DL4J layers keep it) plus any per-example cache.
         long kept = in.arrayElementsPerExample() * bytes + mem(r, MemoryType.CACHED_MEMORY_VARIABLE, dt);
-        // Transient: working memory and the input gradient produced by backward.
-        long working = mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt) + in.arrayElementsPerExample() * bytes;
+        // Transient: working memory and the input gradient produced by backward (more for convolutions).
+        long working = workingBytesPerExample(layer, in, outType, mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt), bytes);
         return new LayerProfile(name, layer.getClass().getSimpleName(), params, paramBytes, gradBytes, updaterBytes,
                 outBytes, kept, working, flops(layer, params, outType), 0, 0, 0, 0);
+    }
+
+    /**
+     * Bytes per example a layer's backward needs at once beyond what the stage keeps for it. In general DL4J's
+     * memory report's working memory plus the input gradient the backward returns. DL4J's report undercounts
+     * two layer types, measured against the resident bytes of a training stage ({@code BatchMemoryTruth}):
+     * <ul>
+     *   <li>{@code ConvolutionLayer} (2-D, DL4J's built-in im2col path): the report counts only the two column
+     *       buffers (im2col of the input, and the column-space input gradient before col2im), but the backward
+     *       also holds, each of the output's size, the pre-activation it recomputes, the activation, the
+     *       gradient arriving at its output and the delta (that gradient through the activation's derivative):
+     *       4 x output + 2 x columns + the input gradient;</li>
+     *   <li>{@code SubsamplingLayer} (2-D pooling): the gradient arriving at its output as well (report +
+     *       input gradient + output).</li>
+     * </ul>
+     */
+    static long workingBytesPerExample(org.deeplearning4j.nn.conf.layers.Layer layer, InputType in, InputType out,
+                                       long reportedWorkingBytes, int bytesPerElement) {
+        long inBytes = in.arrayElementsPerExample() * bytesPerElement;
+        long outBytes = out.arrayElementsPerExample() * bytesPerElement;
+        if (layer.getClass() == ConvolutionLayer.class && in instanceof InputType.InputTypeConvolutional c
+                && out instanceof InputType.InputTypeConvolutional o) {
+            int[] k = ((ConvolutionLayer) layer).getKernelSize();
+            long columns = c.getChannels() * k[0] * k[1] * o.getHeight() * o.getWidth() * bytesPerElement;
+            return 4 * outBytes + 2 * columns + inBytes;
+        }
+        if (layer.getClass() == SubsamplingLayer.class) {
+            return reportedWorkingBytes + inBytes + outBytes;
+        }
+        return reportedWorkingBytes + inBytes;
     }
 
     private static long mem(LayerMemoryReport r, MemoryType t, DataType dt) {

@@ -8,7 +8,8 @@ import java.io.Serializable;
  *
  * <p>Time model: a call of the layer on a micro-batch of {@code m} examples takes
  * {@code fixed + m * perExample} seconds (forward and backward separately). The fixed part is what makes
- * tiny micro-batches inefficient; it is 0 for an analytic (FLOP-based) profile.
+ * tiny micro-batches inefficient; an analytic (FLOP-based) profile from {@code LayerProfiler} charges a constant
+ * per call ({@code spark.mp.plan.analyticCallSeconds}).
  *
  * @param name layer name (unique within a model; used for manual boundaries and in explain tables)
  * @param type layer type, e.g. {@code DenseLayer}
@@ -84,15 +85,23 @@ public record LayerProfile(String name, String type, long parameters, long param
                 0, fwd, 0, 2 * fwd);
     }
 
-    /** The same layer with its times replaced by the analytic FLOP estimate (backward = 2 x forward). */
+    /** The same layer with its times replaced by the analytic FLOP estimate (backward = 2 x forward), no fixed cost. */
     public LayerProfile withFlopTimes(double flopsPerSecond) {
+        return withFlopTimes(flopsPerSecond, 0);
+    }
+
+    /**
+     * The same layer with its times replaced by the analytic FLOP estimate (backward = 2 x forward) plus
+     * {@code callSeconds} per forward and per backward call.
+     */
+    public LayerProfile withFlopTimes(double flopsPerSecond, double callSeconds) {
         if (!(flopsPerSecond > 0) || Double.isInfinite(flopsPerSecond)) {
             throw new IllegalArgumentException("flopsPerSecond must be positive and finite, found " + flopsPerSecond);
         }
         double fwd = forwardFlopsPerExample / flopsPerSecond;
         return new LayerProfile(name, type, parameters, parameterBytes, gradientBytes, updaterBytes,
                 outputBytesPerExample, keptBytesPerExample, workingBytesPerExample, forwardFlopsPerExample,
-                0, fwd, 0, 2 * fwd);
+                callSeconds, fwd, callSeconds, 2 * fwd);
     }
 
     /** Forward seconds for one call on {@code microBatchSize} examples. */

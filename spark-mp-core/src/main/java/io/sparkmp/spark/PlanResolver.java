@@ -139,7 +139,8 @@ final class PlanResolver {
 
     private static MeasuredProfile analyticProfile(MultiLayerConfiguration conf, InputType input, SparkMpConf mp) {
         return new MeasuredProfile(LayerProfiler.builder().build().analytic(conf, input,
-                mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS)), 0, RuntimeCosts.NONE);
+                mp.get(SparkMpConf.PLAN_ANALYTIC_FLOPS), mp.get(SparkMpConf.PLAN_ANALYTIC_CALL_SECONDS)), 0,
+                RuntimeCosts.NONE);
     }
 
     /** The measured (cached) or analytic profile of the model (analytic: no optimizer step time). */

@@ -125,6 +125,14 @@ public final class SparkMpConf {
     public static final ConfEntry<Double> PLAN_ANALYTIC_FLOPS = entry("spark.mp.plan.analyticFlops",
             "FLOP/s of one device for analytic layer times (spark.mp.plan.profile=analytic).", "double",
             Double::parseDouble, v -> v > 0 && !v.isInfinite(), "must be > 0 and finite", 1e10, "1e10");
+    /** Fixed seconds per layer call for analytic profiles. */
+    public static final ConfEntry<Double> PLAN_ANALYTIC_CALL_SECONDS = entry("spark.mp.plan.analyticCallSeconds",
+            "Fixed seconds of one forward or backward call of a layer for analytic layer times, whatever the "
+                    + "micro-batch (DL4J's and ND4J's cost per call beyond the arithmetic): the price the planner "
+                    + "sees in more, smaller micro-batches when it sizes M. Default: about one call's cost on one core "
+                    + "with one ND4J thread (README, Planner).", "double", Double::parseDouble, v -> v >= 0 && !v.isInfinite(),
+            "must be >= 0 and finite", io.sparkmp.model.LayerProfiler.ANALYTIC_CALL_SECONDS,
+            Double.toString(io.sparkmp.model.LayerProfiler.ANALYTIC_CALL_SECONDS));
 
     /** Where the trained model's per-layer store is written. */
     public static final ConfEntry<String> OUTPUT = entry("spark.mp.output",

@@ -1,11 +1,23 @@
 package io.sparkmp.bench;
 
+import io.sparkmp.model.LayerProfiler;
+import io.sparkmp.model.ModelSlicer;
+import io.sparkmp.model.StageSlice;
 import io.sparkmp.runtime.InProcessPipeline;
 import io.sparkmp.runtime.PipelineSpec;
 import io.sparkmp.runtime.StepMetrics;
 import io.sparkmp.schedule.ActionType;
 import io.sparkmp.schedule.ScheduleKind;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -31,8 +43,12 @@ import java.util.Locale;
  * δ·Wᵀ, weight gradient xᵀ·δ) at B/M rows, M times, against once at B rows, and the M−1 sums of a micro-batch's
  * gradient into the step's (every parameter, once per later micro-batch), each the median of repeats.
  *
+ * <p>Part 3 prints the fixed cost per layer call that {@link LayerProfiler#measure} fits (see
+ * {@link #fixedCostPerCall}).
+ *
  * <p>Run: {@code OMP_NUM_THREADS=1 mvn -B -q -pl spark-mp-examples -am -DskipTests -Pmicrobatch-bench package}
- * (about a minute); on a quiet machine (it prints the load average).
+ * (about two minutes; {@code -Dbench.args=--fixed-only} runs part 3 alone); on a quiet machine (it prints the load
+ * average).
  */
 public final class MicroBatchCostBenchmark {
 
@@ -49,6 +65,10 @@ public final class MicroBatchCostBenchmark {
         System.out.printf(Locale.ROOT, "MicroBatchCostBenchmark: one thread, OMP_NUM_THREADS=%s, batch %d, load average %.2f%n",
                 System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"), BATCH, load[0]);
         MultiLayerConfiguration conf = ThroughputBenchmark.model(7);
+        if (Arrays.asList(args).contains("--fixed-only")) {
+            fixedCostPerCall();
+            return;
+        }
         int layers = conf.getConfs().size();
         List<DataSet> data = new TeacherData(7).batches(STEPS, BATCH);
         System.out.println("\npart 1: the model as one stage (InProcessPipeline P=1, stash), median after " + WARMUP
@@ -103,7 +123,81 @@ public final class MicroBatchCostBenchmark {
             System.out.printf(Locale.ROOT, "| %d | %d | %.1f | %.1f | %.1f | %.1f |%n", m, BATCH / m, split, once,
                     split - once, sums);
         }
+        fixedCostPerCall();
         System.out.printf(Locale.ROOT, "load average at end %.2f%n", ThroughputBenchmark.loadAverages()[0]);
+    }
+
+    /**
+     * Part 3: the fixed cost of one layer call, the source of {@link LayerProfiler#ANALYTIC_CALL_SECONDS} (the
+     * cost per call an analytic profile charges). Measured as the time of calls whose arithmetic is negligible:
+     * each layer of a tiny model (convolution 3x3 1-1 on 6x6, max-pool 2x2, dense 9-16, softmax output 16-4; at
+     * most a few hundred multiply-adds per example) as a one-layer stage of the runtime ({@link StageSlice}, as
+     * {@link LayerProfiler#measure} times it: workspaces on, the gradient added to the step's sum), forward then
+     * backward on one example, median of 301 calls after 50; so what a call takes there is what it costs beyond
+     * its arithmetic. ({@code ThroughputBenchmark}'s model is not used: its dense calls are all arithmetic.)
+     */
+    private static void fixedCostPerCall() {
+        System.out.println("\npart 3: time of one call of a tiny layer on one example (arithmetic negligible), median us; "
+                + String.format(Locale.ROOT, "analytic profiles charge %.0f us per call",
+                LayerProfiler.ANALYTIC_CALL_SECONDS * 1e6));
+        System.out.println("| layer | forward us | backward us |");
+        System.out.println("|-------|------------|-------------|");
+        MultiLayerConfiguration tiny = new NeuralNetConfiguration.Builder().seed(3).updater(new Adam(1e-3))
+                .dataType(DataType.FLOAT).activation(Activation.RELU).list()
+                .layer(new ConvolutionLayer.Builder(3, 3).nOut(1).padding(1, 1).build())
+                .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).kernelSize(2, 2).stride(2, 2).build())
+                .layer(new DenseLayer.Builder().nOut(16).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(4).activation(Activation.SOFTMAX)
+                        .build())
+                .setInputType(InputType.convolutional(6, 6, 1)).build();
+        int n = tiny.getConfs().size();
+        int[] everyLayer = java.util.stream.IntStream.rangeClosed(0, n).toArray();
+        INDArray x = Nd4j.rand(DataType.FLOAT, 1, 1, 6, 6);
+        List<Double> calls = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            StageSlice slice = ModelSlicer.slice(tiny, everyLayer, i, 3, null);
+            INDArray labels = slice.isLast() ? Nd4j.create(new float[] {1, 0, 0, 0}, 1, 4) : null;
+            INDArray eps = null;
+            INDArray next = null;
+            if (labels == null) {
+                slice.beginStep(0, 0, 1);
+                next = slice.forward(0, x, null).dup(); // the next layer's input
+                eps = Nd4j.onesLike(next);
+                slice.backward(0, eps);
+            }
+            double[] f = new double[301];
+            double[] b = new double[301];
+            for (int r = -50; r < f.length; r++) {
+                slice.beginStep(0, 0, 1);
+                long t0 = System.nanoTime();
+                slice.forward(0, x, null);
+                long t1 = System.nanoTime();
+                if (labels != null) {
+                    slice.backwardWithLabels(0, labels, null);
+                } else {
+                    slice.backward(0, eps);
+                }
+                long t2 = System.nanoTime();
+                if (r >= 0) {
+                    f[r] = (t1 - t0) / 1e3;
+                    b[r] = (t2 - t1) / 1e3;
+                }
+            }
+            slice.release();
+            Arrays.sort(f);
+            Arrays.sort(b);
+            System.out.printf(Locale.ROOT, "| %s (%s) | %.1f | %.1f |%n", "layer" + i,
+                    tiny.getConf(i).getLayer().getClass().getSimpleName(), f[f.length / 2], b[b.length / 2]);
+            if (labels == null) {
+                calls.add(f[f.length / 2]);
+            }
+            calls.add(b[b.length / 2]);
+            if (next != null) {
+                x = next;
+            }
+        }
+        System.out.printf(Locale.ROOT, "median call: %.1f us (the output layer's forward only keeps its input and is "
+                + "left out; its work is in its backward)%n", median(calls));
     }
 
     /** Median ms of the model's 3 GEMMs per layer at {@code rows} rows, {@code times} times over. */
