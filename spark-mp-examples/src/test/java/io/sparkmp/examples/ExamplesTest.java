@@ -88,6 +88,33 @@ class ExamplesTest {
     }
 
     @Test
+    void charLstmLearnsTheBundledTextOnTwoStagesAndItsModelLoads(@TempDir Path dir) throws Exception {
+        Path zip = dir.resolve("lstm.zip");
+        Outcome o = run(CharLstmExample::run, "--hidden", "32", "--sequence-length", "16", "--stride", "8", "--epochs", "3",
+                "--sample", "40", "--output", zip.toString());
+        assertEquals(0, o.code(), o.err() + o.out());
+        List<Double> losses = o.losses();
+        CharText text = CharText.of(CharText.read(null), 16, 8);
+        int steps = text.sequences() / 32;
+        assertEquals(3 * steps, losses.size(), text.sequences() + " sequences / 32 per mini-batch x 3 epochs:\n" + o.out());
+        System.out.println("lstm losses " + losses);
+        System.out.println(o.out().lines().filter(l -> l.startsWith("loss per") || l.startsWith("sample")).toList());
+        double uniform = 16 * Math.log(text.vocabulary().length()); // summed over the 16 steps of a sequence
+        assertEquals(uniform, losses.get(0), 0.1 * uniform, "an untrained model guesses about uniformly");
+        // a model that does not train stays at the first loss; learning the characters' frequencies alone gets below 0.9 x
+        assertTrue(tailMean(losses, 4) < 0.85 * losses.get(0), "loss must fall by 15 %: " + losses);
+        assertTrue(o.out().contains("on 2 stages"), o.out());
+
+        MultiLayerNetwork loaded = ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false);
+        double perChar = CharLstmExample.lossPerCharacter(loaded, text);
+        assertTrue(o.out().contains(String.format(java.util.Locale.ROOT, "loss per character %.4f nats", perChar)),
+                "the loaded model must score as the trained one: " + perChar + "\n" + o.out());
+        assertTrue(perChar < 0.85 * Math.log(text.vocabulary().length()), "per character " + perChar);
+        String sample = CharLstmExample.sample(loaded, text, "it was t", 40, 42);
+        assertTrue(o.out().contains("sample: " + sample), "the loaded model writes the printed sample: " + sample);
+    }
+
+    @Test
     void badExampleFlagsAreRejectedBeforeTraining(@TempDir Path dir) {
         Path zip = dir.resolve("m.zip");
         Outcome side = run(CnnExample::run, "--side", "10", "--output", zip.toString());
