@@ -144,6 +144,12 @@ public final class CharLstmExample {
             return sequences(sc, text);
         }
 
+        /** Consecutive sequences overlap and follow the text: mini-batches of them in a random order train faster. */
+        @Override
+        public boolean shuffle() {
+            return true;
+        }
+
         @Override
         public void describe(MultiLayerNetwork trained, PrintStream out) {
             out.printf(Locale.ROOT, "loss per character %.4f nats on the %d sequences of %d characters (uniform over the "

@@ -26,8 +26,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Example: a convolutional network on generated images ({@link ShapeImages}: squares, discs, crosses and plus
- * signs), trained pipeline-parallel with the cut between its two convolution blocks: stage 0 holds conv 3x3 1-&gt;8
+ * Example: a convolutional network on generated images ({@link ShapeImages}: horizontal and vertical bars, square
+ * outlines and discs in noise), trained pipeline-parallel with the cut between its two convolution blocks: stage 0 holds conv 3x3 1-&gt;8
  * and a 2x2 max-pool, stage 1 conv 3x3 8-&gt;16, a 2x2 max-pool, dense 64 and softmax over the 4 classes (ReLU, Adam,
  * FLOAT). The images are made on the executors, 64 per DataSet, from their index; nothing is downloaded. After
  * training it prints the accuracy of the trained network on images it has not seen.
@@ -69,7 +69,7 @@ public final class CnnExample {
 
     /** The network: two convolution blocks, a dense layer and softmax over the shapes. */
     static MultiLayerConfiguration model(int side, long seed) {
-        return new NeuralNetConfiguration.Builder().seed(seed).dataType(DataType.FLOAT).updater(new Adam(2e-3))
+        return new NeuralNetConfiguration.Builder().seed(seed).dataType(DataType.FLOAT).updater(new Adam(5e-3))
                 .weightInit(WeightInit.RELU).activation(Activation.RELU).convolutionMode(ConvolutionMode.Same).list()
                 .layer(new ConvolutionLayer.Builder(3, 3).name("conv1").nOut(8).build())
                 .layer(new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX).name("pool1").kernelSize(2, 2)

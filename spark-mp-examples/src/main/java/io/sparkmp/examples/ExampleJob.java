@@ -51,6 +51,11 @@ final class ExampleJob {
 
         /** Prints what the trained network does (held-out accuracy, a text sample). */
         void describe(MultiLayerNetwork trained, PrintStream out);
+
+        /** Whether to train in a seeded random order (reshuffled every epoch) rather than in the data's order. */
+        default boolean shuffle() {
+            return false;
+        }
     }
 
     /** The example's name and sizes, its own flags, and how it is made from the flags. */
@@ -90,7 +95,7 @@ final class ExampleJob {
             Path zipPath = zip ? Paths.get(output) : null;
             TrainJob.checkZipOutput(zipPath);
             PipelineTrainer.Builder b = PipelineTrainer.builder(ex.conf()).epochs(epochs).batchSize(batchSize)
-                    .microBatches(microBatches).progressListener(r -> out.println("progress: " + r));
+                    .microBatches(microBatches).shuffle(ex.shuffle()).progressListener(r -> out.println("progress: " + r));
             if (stages == null || stages == 2) {
                 b.boundaries(ex.twoStageSplit());
             } else {

@@ -8,15 +8,17 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.util.Random;
 
 /**
- * Generated single-channel images of simple shapes, one shape per class: 0 a square outline, 1 a filled disc,
- * 2 a diagonal cross (X), 3 a plus sign. Each shape has a random size (a quarter to a half of the side, at least
- * 3 pixels) and position, drawn at a random brightness in [0.5, 1] over Gaussian noise (sd 0.35).
- * Example {@code i} is made from a {@link Random} seeded by (seed, i) alone, so any chunking, on any executor,
+ * Generated single-channel images of simple shapes, one shape per class: 0 a horizontal bar, 1 a vertical bar,
+ * 2 a square outline, 3 a filled disc. Each shape has a random size (a third to two thirds of the side) and
+ * position, drawn at a random brightness in [0.5, 1] over Gaussian noise ({@link #NOISE}).
+ * Example {@code i} is made from a {@link Random} seeded by a mix of (seed, i) alone, so any chunking, on any executor,
  * gives the same examples, and indices past the training range are fresh images of the same kind.
  */
 final class ShapeImages {
     static final int CLASSES = 4;
-    static final String[] NAMES = {"square", "disc", "cross", "plus"};
+    static final String[] NAMES = {"horizontal bar", "vertical bar", "square", "disc"};
+    /** Standard deviation of the pixel noise. */
+    static final double NOISE = 0.2;
 
     private ShapeImages() {
     }
@@ -29,7 +31,7 @@ final class ShapeImages {
         float[][][][] x = new float[count][1][side][side];
         float[][] y = new float[count][CLASSES];
         for (int i = 0; i < count; i++) {
-            Random r = new Random(seed * 0x9E3779B97F4A7C15L + first + i);
+            Random r = new Random(mix(seed, first + i));
             int label = r.nextInt(CLASSES);
             y[i][label] = 1f;
             draw(x[i][0], label, r);
@@ -38,14 +40,25 @@ final class ShapeImages {
         return new DataSet(features, Nd4j.createFromArray(y));
     }
 
+    /**
+     * SplitMix64's finaliser of (seed, index): java.util.Random seeded with consecutive numbers gives correlated
+     * first draws (runs of one class), a mixed seed does not.
+     */
+    static long mix(long seed, long index) {
+        long z = seed * 0x9E3779B97F4A7C15L + index;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
     private static void draw(float[][] img, int shape, Random r) {
         int side = img.length;
         for (float[] row : img) {
             for (int c = 0; c < side; c++) {
-                row[c] = (float) (0.35 * r.nextGaussian());
+                row[c] = (float) (NOISE * r.nextGaussian());
             }
         }
-        int size = Math.max(3, side / 4 + r.nextInt(side / 4 + 1)); // odd or even: both centre lines exist
+        int size = side / 3 + r.nextInt(side / 3 + 1);
         int top = r.nextInt(side - size + 1);
         int left = r.nextInt(side - size + 1);
         float ink = 0.5f + 0.5f * r.nextFloat();
@@ -62,13 +75,13 @@ final class ShapeImages {
     /** Whether pixel (i, j) of a {@code last + 1} square box belongs to the shape. */
     private static boolean inShape(int shape, int i, int j, int last) {
         return switch (shape) {
-            case 0 -> i == 0 || j == 0 || i == last || j == last;
-            case 1 -> {
+            case 0 -> i == last / 2;
+            case 1 -> j == last / 2;
+            case 2 -> i == 0 || j == 0 || i == last || j == last;
+            case 3 -> {
                 double c = last / 2.0;
                 yield (i - c) * (i - c) + (j - c) * (j - c) <= (c + 0.3) * (c + 0.3);
             }
-            case 2 -> i == j || i + j == last;
-            case 3 -> i == last / 2 || j == last / 2;
             default -> throw new IllegalArgumentException("shape " + shape);
         };
     }

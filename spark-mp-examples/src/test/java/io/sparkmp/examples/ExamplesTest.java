@@ -69,22 +69,22 @@ class ExamplesTest {
     @Test
     void cnnLearnsTheShapesOnTwoStagesAndItsModelLoads(@TempDir Path dir) throws Exception {
         Path zip = dir.resolve("cnn.zip");
-        Outcome o = run(CnnExample::run, "--examples", "512", "--side", "8", "--epochs", "2", "--test-examples", "256",
+        Outcome o = run(CnnExample::run, "--examples", "512", "--side", "12", "--epochs", "4", "--test-examples", "256",
                 "--output", zip.toString());
         assertEquals(0, o.code(), o.err() + o.out());
         List<Double> losses = o.losses();
-        assertEquals(32, losses.size(), "512 images / 32 per mini-batch x 2 epochs:\n" + o.out());
+        assertEquals(64, losses.size(), "512 images / 32 per mini-batch x 4 epochs:\n" + o.out());
         System.out.println("cnn losses " + losses);
         // about ln 4 = 1.386 at the start; a network that does not learn stays there
         assertTrue(losses.get(0) > 0.9, "first loss " + losses.get(0));
-        assertTrue(tailMean(losses, 4) < 0.5 * losses.get(0), "loss must halve: " + losses);
+        assertTrue(tailMean(losses, 8) < 0.6 * losses.get(0), "loss must fall by 40 %: " + losses);
         assertTrue(o.out().contains("on 2 stages"), o.out());
 
         MultiLayerNetwork loaded = ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false);
-        double acc = CnnExample.accuracy(loaded, 512, 256, 8, 42);
+        double acc = CnnExample.accuracy(loaded, 512, 256, 12, 42);
         assertTrue(o.out().contains(String.format(java.util.Locale.ROOT, "held-out accuracy %.3f on 256", acc)),
                 "the loaded model must score as the trained one: " + acc + "\n" + o.out());
-        assertTrue(acc > 0.8, "held-out accuracy " + acc + " (chance 0.25)");
+        assertTrue(acc > 0.6, "held-out accuracy " + acc + " (chance 0.25)");
     }
 
     @Test
