@@ -44,11 +44,11 @@ public final class CharLstmExample {
             "Trains a character-level LSTM language model on a bundled text, pipeline-parallel, the cut between its LSTMs",
             new String[][] {
                     {"--text", "<file>", "UTF-8 text to learn (default: the bundled public-domain excerpts)"},
-                    {"--hidden", "<n>", "units of each LSTM (default 128)"},
-                    {"--sequence-length", "<n>", "characters per training sequence (default 48)"},
-                    {"--stride", "<n>", "characters between the starts of consecutive sequences (default 12)"},
+                    {"--hidden", "<n>", "units of each LSTM (default 64)"},
+                    {"--sequence-length", "<n>", "characters per training sequence (default 32)"},
+                    {"--stride", "<n>", "characters between the starts of consecutive sequences (default 8)"},
                     {"--sample", "<n>", "characters of text the trained model writes (default 200; 0: none)"},
-            }, 12, 32, 4, CharLstmExample::fromFlags);
+            }, 10, 32, 4, CharLstmExample::fromFlags);
 
     private CharLstmExample() {
     }
@@ -63,9 +63,9 @@ public final class CharLstmExample {
 
     private static ExampleJob.Example fromFlags(Flags f) {
         CharText text = CharText.of(CharText.read(f.has("--text") ? Paths.get(f.get("--text")) : null),
-                f.integer("--sequence-length", 48, 2), f.integer("--stride", 12, 1));
+                f.integer("--sequence-length", 32, 2), f.integer("--stride", 8, 1));
         long seed = f.longValue("--seed") != null ? f.longValue("--seed") : 42L;
-        return new Language(text, f.integer("--hidden", 128, 1), f.integer("--sample", 200, 0), seed);
+        return new Language(text, f.integer("--hidden", 64, 1), f.integer("--sample", 200, 0), seed);
     }
 
     /** The network: LSTM, LSTM, softmax over the vocabulary at every step (Adam, gradients clipped per layer). */
