@@ -20,6 +20,7 @@ import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.DropoutLayer;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.LSTM;
+import org.deeplearning4j.nn.conf.layers.LearnedSelfAttentionLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.LossLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
@@ -56,6 +57,8 @@ import org.deeplearning4j.nn.params.EmptyParamInitializer;
  *       DL4J's own fit the layers below it get none and fail; frozen bottom layers (what TransferLearning's
  *       feature extractor makes) are supported, and so is FrozenLayerWithBackprop anywhere;</li>
  *   <li>TimeDistributed (measured to differ from fit with micro-batches);</li>
+ *   <li>LearnedSelfAttentionLayer: DL4J 1.0.0-M2.1's own forward of it fails (a scatter_update op), so there is
+ *       nothing to match;</li>
  *   <li>weight noise (DropConnect, WeightNoise: one draw per mini-batch from the thread's random stream)
  *       and dropout kinds other than Dropout, GaussianDropout, GaussianNoise, AlphaDropout and
  *       SpatialDropout (custom ones: their masks cannot be regenerated per example).</li>
@@ -81,6 +84,10 @@ final class LayerSupport {
                 + "around a DenseLayer between recurrent layers, which is supported");
         REJECTED.put(OCNNOutputLayer.class, "sets its r parameter from a quantile of the scores over the batch: "
                 + "state across examples");
+        REJECTED.put(LearnedSelfAttentionLayer.class, "does not run in DL4J 1.0.0-M2.1 itself: its forward tiles the "
+                + "learned queries over the batch with a scatter_update op that fails, so MultiLayerNetwork.output and fit "
+                + "fail on it too and there is no training to match; SelfAttentionLayer (then a GlobalPoolingLayer for one "
+                + "vector per sequence) is supported");
     }
 
     /**

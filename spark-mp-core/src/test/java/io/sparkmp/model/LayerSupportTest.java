@@ -13,6 +13,8 @@ import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.AutoEncoder;
 import org.deeplearning4j.nn.conf.layers.CenterLossOutputLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.LearnedSelfAttentionLayer;
 import org.deeplearning4j.nn.conf.layers.LSTM;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
@@ -22,6 +24,7 @@ import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
 import org.deeplearning4j.nn.conf.layers.recurrent.TimeDistributed;
 import org.deeplearning4j.nn.conf.layers.variational.VariationalAutoencoder;
 import org.deeplearning4j.nn.conf.weightnoise.DropConnect;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
@@ -65,6 +68,30 @@ class LayerSupportTest {
                 .layer(new Bidirectional(new LSTM.Builder().nOut(4).weightNoise(new DropConnect(0.5)).build()))
                 .layer(new RnnOutputLayer.Builder().nOut(3).build()).setInputType(InputType.recurrent(3, 5)).build();
         rejected(bi, "layer 0 (Bidirectional) wraps LSTM, which uses weight noise DropConnect");
+    }
+
+    /**
+     * LearnedSelfAttentionLayer is rejected because DL4J's own forward of it fails: checked here, so that a DL4J
+     * where it runs makes this test fail and the layer can move into the matrix.
+     */
+    @Test
+    void learnedSelfAttentionIsRejectedBecauseDl4jItselfCannotRunIt() {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(1).list()
+                .layer(new LSTM.Builder().nOut(4).build())
+                .layer(new LearnedSelfAttentionLayer.Builder().nHeads(2).headSize(3).nOut(4).nQueries(3).projectInput(true)
+                        .build())
+                .layer(new GlobalPoolingLayer.Builder().build()).layer(out())
+                .setInputType(InputType.recurrent(3, 6)).build();
+        rejected(conf, "layer 1 (LearnedSelfAttentionLayer) does not run in DL4J 1.0.0-M2.1 itself", "scatter_update");
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        RuntimeException e = assertThrows(RuntimeException.class,
+                () -> net.output(org.nd4j.linalg.factory.Nd4j.rand(4, 3, 6)));
+        StringBuilder chain = new StringBuilder();
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            chain.append(t).append(" / ");
+        }
+        assertTrue(chain.toString().contains("scatter_update"), chain.toString());
     }
 
     @Test

@@ -139,7 +139,7 @@ public final class TrainJob {
                 throw new IllegalArgumentException("--checkpoint-every needs --checkpoint-dir");
             }
             PipelineTrainer trainer = b.build(); // settings are checked before Spark starts
-            spark = existing != null ? existing : session();
+            spark = existing != null ? existing : session("spark-mp TrainJob");
             Dataset<Row> rows = readCsv(spark, o, conf);
             if (o.dryRun()) {
                 out.print(trainer.plan(rows, "features", "label", o.numClasses()).explain());
@@ -147,24 +147,10 @@ public final class TrainJob {
             }
             long fitStartedMs = System.currentTimeMillis() / 1000 * 1000; // file times may have second granularity
             TrainingResult result = trainer.fit(rows, "features", "label", o.numClasses());
-            for (StepReport r : result.metrics()) {
-                out.printf(Locale.ROOT, "epoch %d step %d loss %.6f (%.0f samples/s, bubble %.2f)%n", r.epoch(),
-                        r.step(), r.loss(), r.samplesPerSecond(), r.bubbleFraction());
-            }
             if (zip != null) {
                 writeAtomically(result.network(), zip);
             }
-            StepReport last = result.metrics().get(result.metrics().size() - 1);
-            out.printf(Locale.ROOT, "trained %d steps (%d epochs, %d examples/epoch, %d dropped) on %d stages%s in "
-                            + "%.1f s: %.1f samples/s, final loss %.6f%s%n", result.metrics().size(), last.epoch() + 1,
-                    result.examplesPerEpoch(), result.droppedPerEpoch(), result.plan().devices(),
-                    result.plan().replicas() == 1 ? "" : " x " + result.plan().replicas() + " replicas",
-                    result.trainingSeconds(),
-                    result.samplesPerSecond(), last.loss(), o.output() == null ? "" : "; model written to "
-                            + (zip != null ? zip : result.store()));
-            if (result.planAccuracy() != null) {
-                out.println("plan: " + result.planAccuracy());
-            }
+            printResult(result, out, o.output() == null ? null : zip != null ? zip.toString() : result.store().toString());
             if (o.timeline() != null) {
                 // The trainer logs, and does not throw, when it cannot write the report: a stale file is not it.
                 if (!Files.isRegularFile(o.timeline())
@@ -190,7 +176,29 @@ public final class TrainJob {
         }
     }
 
-    private static SparkSession session() {
+    /**
+     * Prints one line per optimizer step, the summary ({@code trained 36 steps (2 epochs, ...) ..., final loss x}, with
+     * {@code ; model written to <writtenTo>} when not null) and the plan's predicted against measured step time.
+     */
+    static void printResult(TrainingResult result, PrintStream out, String writtenTo) {
+        for (StepReport r : result.metrics()) {
+            out.printf(Locale.ROOT, "epoch %d step %d loss %.6f (%.0f samples/s, bubble %.2f)%n", r.epoch(),
+                    r.step(), r.loss(), r.samplesPerSecond(), r.bubbleFraction());
+        }
+        StepReport last = result.metrics().get(result.metrics().size() - 1);
+        out.printf(Locale.ROOT, "trained %d steps (%d epochs, %d examples/epoch, %d dropped) on %d stages%s in "
+                        + "%.1f s: %.1f samples/s, final loss %.6f%s%n", result.metrics().size(), last.epoch() + 1,
+                result.examplesPerEpoch(), result.droppedPerEpoch(), result.plan().devices(),
+                result.plan().replicas() == 1 ? "" : " x " + result.plan().replicas() + " replicas",
+                result.trainingSeconds(), result.samplesPerSecond(), last.loss(),
+                writtenTo == null ? "" : "; model written to " + writtenTo);
+        if (result.planAccuracy() != null) {
+            out.println("plan: " + result.planAccuracy());
+        }
+    }
+
+    /** The job's session: spark-submit's, or without a master an embedded {@code local[*]} Spark. */
+    static SparkSession session(String appName) {
         SparkConf sc = new SparkConf();
         if (!sc.contains("spark.master")) {
             // No spark-submit and no master: an embedded local Spark, with live progress every 2 s.
@@ -200,7 +208,7 @@ public final class TrainJob {
             }
         }
         if (!sc.contains("spark.app.name")) {
-            sc.setAppName("spark-mp TrainJob");
+            sc.setAppName(appName);
         }
         return SparkSession.builder().config(sc).getOrCreate();
     }
@@ -227,7 +235,7 @@ public final class TrainJob {
         return conf;
     }
 
-    private static void checkZipOutput(Path output) {
+    static void checkZipOutput(Path output) {
         checkFileTarget("--output", output, "a name ending in .zip is a DL4J zip");
     }
 

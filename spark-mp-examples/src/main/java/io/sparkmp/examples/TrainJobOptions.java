@@ -4,9 +4,7 @@ import io.sparkmp.schedule.ScheduleKind;
 
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.util.LinkedHashMap;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * Command line of {@link TrainJob}: long GNU-style flags ({@code --name value} or {@code --name=value}).
@@ -70,60 +68,22 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
     }
 
     static String usage() {
-        StringBuilder sb = new StringBuilder("Usage: spark-submit --class io.sparkmp.examples.TrainJob <jar> [flags]\n"
-                + "Trains a DL4J network pipeline-parallel on Spark (an embedded local[*] Spark when no master is set).\n\n");
-        for (String[] f : FLAGS) {
-            sb.append(String.format(Locale.ROOT, "  %-42s %s%n", f[0] + (f[1].isEmpty() ? "" : " " + f[1]), f[2]));
-        }
-        return sb.toString();
+        return Flags.usage("Usage: spark-submit --class io.sparkmp.examples.TrainJob <jar> [flags]\n"
+                + "Trains a DL4J network pipeline-parallel on Spark (an embedded local[*] Spark when no master is set).\n\n",
+                FLAGS);
     }
 
     /**
      * @throws IllegalArgumentException naming the flag and value, e.g. "--epochs should be an integer >= 1, but was `x`"
      */
     static TrainJobOptions parse(String[] args) {
-        Map<String, String> v = new LinkedHashMap<>();
-        boolean help = false;
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("--help") || a.equals("-h")) {
-                help = true;
-                continue;
-            }
-            if (a.equals("--dry-run") || a.equals("--overwrite")) {
-                if (v.put(a, "true") != null) {
-                    throw new IllegalArgumentException(a + " given twice");
-                }
-                continue;
-            }
-            if (!a.startsWith("--")) {
-                throw new IllegalArgumentException("unexpected argument `" + a + "` (flags start with --; see --help)");
-            }
-            String name = a;
-            String value;
-            int eq = a.indexOf('=');
-            if (eq > 0) {
-                name = a.substring(0, eq);
-                value = a.substring(eq + 1);
-            } else {
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException(a + " needs a value");
-                }
-                value = args[++i];
-            }
-            if (!known(name)) {
-                throw new IllegalArgumentException("unknown flag " + name + " (see --help)");
-            }
-            if (v.put(name, value) != null) {
-                throw new IllegalArgumentException(name + " given twice");
-            }
-        }
-        if (help) {
+        Flags v = Flags.parse(args, FLAGS);
+        if (v.help()) {
             return new TrainJobOptions(null, null, null, 0, 0, null, null, null, null, null, null, null, null, null, null,
                     false, null, null, null, null, false, true, null, null);
         }
         ScheduleKind schedule = null;
-        if (v.containsKey("--schedule")) {
+        if (v.has("--schedule")) {
             try {
                 schedule = ScheduleKind.parse(v.get("--schedule"));
             } catch (IllegalArgumentException e) {
@@ -132,34 +92,33 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             }
         }
         return new TrainJobOptions(
-                Paths.get(required(v, "--model")),
+                Paths.get(v.required("--model")),
                 v.get("--init-from"),
-                required(v, "--train"),
-                integer(v, "--label-column", null, 0),
-                integer(v, "--num-classes", null, 0),
-                optionalInteger(v, "--batch-size", 1),
-                optionalInteger(v, "--epochs", 1),
-                optionalInteger(v, "--stages", 1),
-                optionalInteger(v, "--micro-batches", 1),
+                v.required("--train"),
+                v.integer("--label-column", null, 0),
+                v.integer("--num-classes", null, 0),
+                v.optionalInteger("--batch-size", 1),
+                v.optionalInteger("--epochs", 1),
+                v.optionalInteger("--stages", 1),
+                v.optionalInteger("--micro-batches", 1),
                 schedule,
-                optionalInteger(v, "--stages-per-device", 1),
-                indices(v, "--boundaries"),
-                longValue(v, "--seed"),
-                bool(v, "--shuffle"),
+                v.optionalInteger("--stages-per-device", 1),
+                v.indices("--boundaries"),
+                v.longValue("--seed"),
+                v.bool("--shuffle"),
                 v.get("--output"),
-                v.containsKey("--overwrite"),
+                v.has("--overwrite"),
                 v.get("--resume-from"),
                 v.get("--checkpoint-dir"),
-                optionalInteger(v, "--checkpoint-every", 0),
-                v.containsKey("--timeline") ? Paths.get(v.get("--timeline")) : null,
-                v.containsKey("--dry-run"),
+                v.optionalInteger("--checkpoint-every", 0),
+                v.has("--timeline") ? Paths.get(v.get("--timeline")) : null,
+                v.has("--dry-run"),
                 false,
-                nonFinite(v),
-                optionalInteger(v, "--replicas", 1));
+                nonFinite(v.get("--non-finite")),
+                v.optionalInteger("--replicas", 1));
     }
 
-    private static io.sparkmp.runtime.NonFinitePolicy nonFinite(Map<String, String> v) {
-        String s = v.get("--non-finite");
+    private static io.sparkmp.runtime.NonFinitePolicy nonFinite(String s) {
         if (s == null) {
             return null;
         }
@@ -168,86 +127,5 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--non-finite should be fail or skip, but was `" + s + "`");
         }
-    }
-
-    private static boolean known(String name) {
-        for (String[] f : FLAGS) {
-            if (f[0].equals(name)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static String required(Map<String, String> v, String flag) {
-        String s = v.get(flag);
-        if (s == null || s.isBlank()) {
-            throw new IllegalArgumentException(flag + " is required (see --help)");
-        }
-        return s;
-    }
-
-    private static int integer(Map<String, String> v, String flag, Integer def, int min) {
-        String s = def == null ? required(v, flag) : v.get(flag);
-        if (s == null) {
-            return def;
-        }
-        try {
-            int n = Integer.parseInt(s.trim());
-            if (n >= min) {
-                return n;
-            }
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new IllegalArgumentException(flag + " should be an integer >= " + min + ", but was `" + s + "`");
-    }
-
-    private static Integer optionalInteger(Map<String, String> v, String flag, int min) {
-        return v.containsKey(flag) ? Integer.valueOf(integer(v, flag, null, min)) : null;
-    }
-
-    /** Comma-separated layer indices, e.g. {@code 0,2,5}; the trainer checks them against the model. */
-    private static int[] indices(Map<String, String> v, String flag) {
-        String s = v.get(flag);
-        if (s == null) {
-            return null;
-        }
-        String[] parts = s.split(",", -1);
-        int[] out = new int[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            try {
-                out[i] = Integer.parseInt(parts[i].trim());
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(flag + " should be comma-separated layer indices like 0,2,5, but was `"
-                        + s + "`");
-            }
-        }
-        return out;
-    }
-
-    /** The flag's value, or null when not given (the spark.mp.* key or its default applies). */
-    private static Long longValue(Map<String, String> v, String flag) {
-        String s = v.get(flag);
-        if (s == null) {
-            return null;
-        }
-        try {
-            return Long.parseLong(s.trim());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(flag + " should be an integer, but was `" + s + "`");
-        }
-    }
-
-    /** The flag's value, or null when not given (the spark.mp.* key or its default applies). */
-    private static Boolean bool(Map<String, String> v, String flag) {
-        String s = v.get(flag);
-        if (s == null) {
-            return null;
-        }
-        if (s.equalsIgnoreCase("true") || s.equalsIgnoreCase("false")) {
-            return Boolean.parseBoolean(s);
-        }
-        throw new IllegalArgumentException(flag + " should be true or false, but was `" + s + "`");
     }
 }

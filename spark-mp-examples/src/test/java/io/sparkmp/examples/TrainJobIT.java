@@ -8,15 +8,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import scala.Tuple2;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,36 +40,16 @@ class TrainJobIT {
         ModelSerializer.writeModel(start, init.toFile(), false);
         Path output = work.resolve("trained.zip");
 
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of(System.getProperty("sparkmp.jvmFlags").trim().split("\\s+")));
-        cmd.addAll(List.of("-Xmx768m", "-cp", CLUSTER.sparkClasspath(), "org.apache.spark.deploy.SparkSubmit",
-                "--master", CLUSTER.masterUrl(), "--deploy-mode", "client", "--class", TrainJob.class.getName()));
-        for (Tuple2<String, String> kv : CLUSTER.driverConf().getAll()) {
-            if (!kv._1().equals("spark.master") && !kv._1().equals("spark.app.name")) {
-                cmd.addAll(List.of("--conf", kv._1() + "=" + kv._2()));
-            }
-        }
-        cmd.add(System.getProperty("sparkmp.appJars"));
-        cmd.addAll(List.of("--model", conf.resolve("example-model.json").toString(),
-                "--init-from", init.toString(), "--train", conf.resolve("example-train.csv").toString(),
-                "--label-column", "4", "--num-classes", "3", "--stages", "2", "--micro-batches", "4",
-                "--batch-size", "32", "--epochs", "1", "--output", output.toString()));
-        Path log = work.resolve("spark-submit.log");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-        pb.environment().putAll(CLUSTER.sparkEnvironment());
-        long t0 = System.nanoTime();
-        Process p = pb.start();
-        boolean ended = p.waitFor(240, TimeUnit.SECONDS);
-        if (!ended) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-        }
-        String out = Files.readString(log, StandardCharsets.UTF_8);
-        System.out.printf("spark-submit TrainJob ran %.1f s%n%s%n", (System.nanoTime() - t0) / 1e9,
+        SparkSubmitRun run = SparkSubmitRun.run(CLUSTER, TrainJob.class, List.of("--model",
+                conf.resolve("example-model.json").toString(), "--init-from", init.toString(), "--train",
+                conf.resolve("example-train.csv").toString(), "--label-column", "4", "--num-classes", "3", "--stages", "2",
+                "--micro-batches", "4", "--batch-size", "32", "--epochs", "1", "--output", output.toString()),
+                work.resolve("spark-submit.log"), 240);
+        String out = run.output();
+        System.out.printf("spark-submit TrainJob ran %.1f s%n%s%n", run.seconds(),
                 out.lines().filter(l -> l.startsWith("trained ") || l.startsWith("epoch 0 step 0 ")).toList());
-        assertTrue(ended, "spark-submit did not end within 240 s:\n" + out);
-        assertEquals(0, p.exitValue(), out);
+        assertTrue(run.ended(), "spark-submit did not end within 240 s:\n" + out);
+        assertEquals(0, run.exitCode(), out);
         assertTrue(out.contains("epoch 0 step 17 loss"), "600 rows / 32 = 18 steps must be printed:\n" + out);
 
         MultiLayerNetwork trained = ModelSerializer.restoreMultiLayerNetwork(output.toFile(), false);
