@@ -46,6 +46,12 @@ record TensorPayload(FrameHeader header, ByteBuffer payload, INDArray source) {
         return new TensorPayload(h, payload, a);
     }
 
+    /** {@code a}'s bytes as a direct buffer over its own memory (position to limit), or null if not one block. */
+    static ByteBuffer memoryOf(INDArray a) {
+        WireDataType dtype = WireDataType.of(a.dataType());
+        return contiguousBytes(a, dtype, a.length() * dtype.width);
+    }
+
     /** The array's bytes as a direct buffer over its own memory, or null if they are not one block. */
     private static ByteBuffer contiguousBytes(INDArray a, WireDataType dtype, long bytes) {
         if (!hasDefaultStrides(a)) {
