@@ -22,13 +22,19 @@ final class FrameReader {
     private final Wire wire;
     private final FrameCodec codec;
     private final ReceivePool pool;
+    private final Landings landings;
     private final ByteBuffer ahead = ByteBuffer.allocateDirect(READ_AHEAD).order(ByteOrder.BIG_ENDIAN);
     private final byte[] headerBytes = new byte[FrameCodec.MAX_HEADER_BYTES];
 
     FrameReader(Wire wire, FrameCodec codec, ReceivePool pool) {
+        this(wire, codec, pool, new Landings());
+    }
+
+    FrameReader(Wire wire, FrameCodec codec, ReceivePool pool, Landings landings) {
         this.wire = wire;
         this.codec = codec;
         this.pool = pool;
+        this.landings = landings;
         ahead.limit(0);
     }
 
@@ -57,16 +63,31 @@ final class FrameReader {
         }
         WireDataType dtype = WireDataType.fromId(h.dataTypeId);
         boolean empty = (h.flags & FrameHeader.FLAG_EMPTY) != 0;
-        INDArray a = pool.take(dtype, h.order, h.shape, empty, h.byteLength);
+        INDArray landed = landings.claim(h);
+        INDArray a = landed != null ? landed : pool.take(dtype, h.order, h.shape, empty, h.byteLength);
         if (h.byteLength > 0) {
             try {
-                readPayload(a, (int) h.byteLength, readMillis);
+                HostSync sync = pool.sync();
+                sync.beforeHostWrite(a);
+                readPayload(landed != null ? TensorPayload.memoryOf(a) : pooledBytes(a, (int) h.byteLength),
+                        (int) h.byteLength, readMillis);
+                sync.afterHostWrite(a); // the device copy is stale now
             } catch (IOException | RuntimeException e) {
-                pool.recycle(a);
+                pool.recycle(a); // ignores a named array (a view)
                 throw e;
             }
         }
         return new Frame(h, a);
+    }
+
+    private static ByteBuffer pooledBytes(INDArray a, int length) {
+        ByteBuffer dst = a.data().asNio();
+        dst.clear();
+        if (dst.capacity() < length) {
+            throw new FrameException("receive array holds " + dst.capacity() + " bytes, frame needs " + length);
+        }
+        dst.limit(length);
+        return dst;
     }
 
     /**
@@ -93,15 +114,8 @@ final class FrameReader {
         return next(readMillis, readMillis);
     }
 
-    private void readPayload(INDArray a, int length, long readMillis) throws IOException {
-        HostSync sync = pool.sync();
-        sync.beforeHostWrite(a);
-        ByteBuffer dst = a.data().asNio();
-        dst.clear();
-        if (dst.capacity() < length) {
-            throw new FrameException("receive array holds " + dst.capacity() + " bytes, frame needs " + length);
-        }
-        dst.limit(length);
+    /** Reads {@code length} payload bytes into {@code dst} (from its position, exactly that many remaining). */
+    private void readPayload(ByteBuffer dst, int length, long readMillis) throws IOException {
         int fromAhead = Math.min(ahead.remaining(), length);
         if (fromAhead > 0) {
             ByteBuffer slice = ahead.slice();
@@ -111,11 +125,10 @@ final class FrameReader {
         }
         while (dst.hasRemaining()) {
             if (read(dst, readMillis, "inside a payload (readTimeout)") < 0) {
-                throw new FrameException("stream ended inside a payload after " + dst.position() + " of " + length
-                        + " bytes");
+                throw new FrameException("stream ended inside a payload after " + (length - dst.remaining()) + " of "
+                        + length + " bytes");
             }
         }
-        sync.afterHostWrite(a); // the device copy is stale now
     }
 
     private int read(ByteBuffer dst, long millis, String what) throws IOException {

@@ -25,6 +25,7 @@ final class Link {
     private final Mailbox mailbox;
     private final Outbox outbox;
     private final ReadToken token;
+    private final Landings landings = new Landings();
 
     Link(TransportConfig config, int localRank, int peerRank, Wire wire, ReceivePool pool) {
         this.config = config;
@@ -34,7 +35,7 @@ final class Link {
         this.mailbox = new Mailbox(state);
         String prefix = "sparkmp-transport-" + localRank + "-" + peerRank;
         this.outbox = new Outbox(config, state, wire, prefix + "-writer", this::fail);
-        this.token = new ReadToken(config, state, mailbox, wire, pool, prefix + "-reader", this::fail);
+        this.token = new ReadToken(config, state, mailbox, wire, pool, landings, prefix + "-reader", this::fail);
     }
 
     void start() {
@@ -45,6 +46,11 @@ final class Link {
     /** Queues a frame; blocks while the queue holds {@code maxInFlightBytes}, at most {@code sendTimeout}. */
     void send(TensorKey key, FrameHeader header, ByteBuffer payload, INDArray source) {
         outbox.send(key, header, payload, source);
+    }
+
+    /** Names the array the frame {@code key} is to be read into (see {@link TensorChannel#expectInto}). */
+    void expectInto(TensorKey key, INDArray destination) {
+        landings.expect(key, destination);
     }
 
     /** Takes the frame with exactly {@code key}, waiting at most {@code receiveTimeout}. */
@@ -61,6 +67,7 @@ final class Link {
             while (true) {
                 INDArray a = mailbox.take(key);
                 if (a != null) {
+                    landings.forget(key); // named after its frame had come: that frame is in a pooled array
                     return a;
                 }
                 if (state.peerClosed) {
@@ -148,6 +155,7 @@ final class Link {
             try {
                 f = state.failure;
                 mailbox.clear();
+                landings.clear();
             } finally {
                 state.lock.unlock();
             }

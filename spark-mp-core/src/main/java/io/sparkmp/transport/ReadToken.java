@@ -47,12 +47,12 @@ final class ReadToken {
     private volatile long lastArrival = System.nanoTime();
 
     ReadToken(TransportConfig config, LinkState state, Mailbox mailbox, Wire wire, ReceivePool pool,
-              String threadName, LinkState.OnFailure onFailure) {
+              Landings landings, String threadName, LinkState.OnFailure onFailure) {
         this.config = config;
         this.state = state;
         this.mailbox = mailbox;
         this.onFailure = onFailure;
-        this.frames = new FrameReader(wire, new FrameCodec(config.jobId(), config.maxFrameBytes()), pool);
+        this.frames = new FrameReader(wire, new FrameCodec(config.jobId(), config.maxFrameBytes()), pool, landings);
         this.nio = wire instanceof NioWire n ? n : null;
         this.tokenFree = state.newCondition();
         this.reader = new Thread(nio != null ? this::pollLoop : this::readLoop, threadName);

@@ -35,6 +35,8 @@ import java.util.Set;
  * each member, once it has taken its last piece, acknowledges it to its left neighbour and waits for its right
  * neighbour's acknowledgement before returning, so when {@link #sumInPlace} returns no message of it still
  * reads {@code flat}, and the caller may change it (e.g. the updater, which works on the gradient in place).
+ * All-gather pieces are named to the channel in advance ({@link TensorChannel#expectInto}), so a socket channel
+ * reads them straight into {@code flat}; a channel that does not, hands them over to be copied.
  *
  * <p>Misuse: every member must call {@link #sumInPlace} with the same ring, the same step and tag, and a vector of
  * the same length and data type (a piece of another length or type fails naming both); a (step, tag) pair must
@@ -139,7 +141,9 @@ public final class RingAllReduce {
      * @throws IllegalArgumentException for a null, non-contiguous or non-numeric {@code flat}, or a negative step
      *         or tag
      * @throws TransportException when a piece does not arrive within the timeout, the link fails, or a piece of
-     *         another length or type arrives; the message names this rank, the peer, the phase, chunk and piece
+     *         another length or type arrives; the message names this rank, the peer, the phase, chunk and piece.
+     *         After a failure {@code flat} is undefined, and all-gather pieces may still land in it until the channel
+     *         is closed: a failed reduction ends the attempt
      */
     public void sumInPlace(INDArray flat, long step, int tag) {
         INDArray v = vectorOf(flat);
@@ -151,6 +155,7 @@ public final class RingAllReduce {
             return;
         }
         Reduction red = new Reduction(v, step, tag);
+        red.expectAllGather();
         red.reduceScatter();
         red.allGather();
         red.closeWithNeighbours();
@@ -192,12 +197,21 @@ public final class RingAllReduce {
         private final int left = ring[(position - 1 + ring.length) % ring.length];
         private final int right = ring[(position + 1) % ring.length];
         private final long pieceLength;
+        /** Views of the vector's pieces, by chunk and piece: what is sent, added to, and landed in. */
+        private final INDArray[][] parts;
 
         Reduction(INDArray v, long step, int tag) {
             this.v = v;
             this.step = step;
             this.tag = tag;
             this.pieceLength = pieceElements(pieceBytes, v.dataType());
+            this.parts = new INDArray[r][];
+            for (int c = 0; c < r; c++) {
+                parts[c] = new INDArray[pieces(c)];
+                for (int k = 0; k < parts[c].length; k++) {
+                    parts[c][k] = v.get(NDArrayIndex.interval(pieceStart(c, k), pieceEnd(c, k)));
+                }
+            }
         }
 
         /**
@@ -206,6 +220,19 @@ public final class RingAllReduce {
          */
         void reduceScatter() {
             phase(REDUCE_SCATTER, mod(position - 1));
+        }
+
+        /**
+         * Names, before anything is sent, where each all-gather piece lands: its place in the vector. Safe that
+         * early: the finished chunk c can only come back after this member's last use of chunk c in the
+         * reduce-scatter (its partial sum went round the ring to the owner first).
+         */
+        void expectAllGather() {
+            for (int c = 0; c < r; c++) {
+                for (int k = 0; c != position && k < parts[c].length; k++) {
+                    channel.expectInto(left, key(c, k, ALL_GATHER), parts[c][k]);
+                }
+            }
         }
 
         /** All-gather: round s sends chunk (q − s) and receives chunk (q − s − 1), copying it. */
@@ -223,14 +250,15 @@ public final class RingAllReduce {
             for (int s = 0; s < r - 1; s++) {
                 int c = mod(first - s - 1);
                 for (int k = 0; k < pieces(c); k++) {
-                    INDArray mine = piece(c, k);
+                    INDArray mine = parts[c][k];
                     INDArray got = take(c, k, phase);
                     if (phase == REDUCE_SCATTER) {
                         mine.addi(got);
-                    } else {
+                        channel.recycle(got);
+                    } else if (got != mine) { // not read in place (see expectAllGather)
                         mine.assign(got);
+                        channel.recycle(got);
                     }
-                    channel.recycle(got);
                     if (s < r - 2) {
                         channel.send(right, key(c, k, phase), mine);
                     }
@@ -255,7 +283,7 @@ public final class RingAllReduce {
 
         private void sendChunk(int c, int phase) {
             for (int k = 0; k < pieces(c); k++) {
-                channel.send(right, key(c, k, phase), piece(c, k));
+                channel.send(right, key(c, k, phase), parts[c][k]);
             }
         }
 
@@ -297,10 +325,6 @@ public final class RingAllReduce {
 
         private long pieceEnd(int c, int k) {
             return Math.min(pieceStart(c, k) + pieceLength, chunkBegin(c + 1));
-        }
-
-        private INDArray piece(int c, int k) {
-            return v.get(NDArrayIndex.interval(pieceStart(c, k), pieceEnd(c, k)));
         }
 
         private int mod(int i) {

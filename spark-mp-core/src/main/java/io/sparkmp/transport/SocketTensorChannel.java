@@ -196,6 +196,16 @@ public final class SocketTensorChannel implements TensorChannel {
         return links.get(peerRank, true).receive(key);
     }
 
+    /** {@inheritDoc} Dense arrays (one block of memory, not in a workspace) only; others are ignored. */
+    @Override
+    public void expectInto(int peerRank, TensorKey key, INDArray destination) {
+        requireOpen();
+        if (key == null || destination == null) {
+            throw new IllegalArgumentException("key and destination must not be null");
+        }
+        links.get(peerRank, true).expectInto(key, destination);
+    }
+
     /** {@inheritDoc} Fails as {@link #receive(int, TensorKey)} does, after {@code timeoutMillis}. */
     @Override
     public INDArray receive(int peerRank, TensorKey key, long timeoutMillis) {

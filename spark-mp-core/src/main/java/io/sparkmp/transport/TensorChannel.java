@@ -40,6 +40,16 @@ public interface TensorChannel extends AutoCloseable {
         return receive(peerRank, key);
     }
 
+    /**
+     * Names the array the tensor {@code key} from {@code peerRank} should be read into, when it comes: then
+     * {@link #receive} returns {@code destination} itself, filled, and the receiver need not copy. A hint only:
+     * when the tensor came before, its type or shape differ, or the channel cannot (the default does nothing),
+     * {@code receive} returns another array, as without the hint. From this call until that {@code receive}
+     * returns, the caller must not read or write {@code destination} (another thread may be filling it).
+     */
+    default void expectInto(int peerRank, TensorKey key, INDArray destination) {
+    }
+
     /** Returns a received array for reuse; the caller must not touch it afterwards. Optional. */
     default void recycle(INDArray received) {
     }

@@ -46,6 +46,16 @@ record TensorPayload(FrameHeader header, ByteBuffer payload, INDArray source) {
         return new TensorPayload(h, payload, a);
     }
 
+    /**
+     * {@code a}'s bytes as a direct buffer over its own host memory (position to limit), or null if not one block:
+     * for a receive to write into, so no host copy is made current first (the reader marks the device copy stale
+     * after filling it).
+     */
+    static ByteBuffer memoryOf(INDArray a) {
+        WireDataType dtype = WireDataType.of(a.dataType());
+        return contiguousBytes(a, dtype, a.length() * dtype.width, HostSync.NONE);
+    }
+
     /** The array's bytes as a direct buffer over its own (current) host memory, or null if not one block. */
     private static ByteBuffer contiguousBytes(INDArray a, WireDataType dtype, long bytes, HostSync sync) {
         if (!hasDefaultStrides(a)) {

@@ -31,6 +31,11 @@ public abstract class ForwardingChannel implements TensorChannel {
     }
 
     @Override
+    public void expectInto(int peerRank, TensorKey key, INDArray destination) {
+        inner.expectInto(peerRank, key, destination);
+    }
+
+    @Override
     public void recycle(INDArray received) {
         inner.recycle(received);
     }

@@ -146,6 +146,22 @@ class RingAllReduceTest {
     }
 
     @Test
+    void overSocketsEveryAllGatherPieceLandsInPlace() throws Exception {
+        onMesh(3, "ring-landing", (chans, pool) -> {
+            int[] ring = {0, 1, 2};
+            List<Landed> counted = List.of(new Landed(chans.get(0)), new Landed(chans.get(1)), new Landed(chans.get(2)));
+            INDArray[] x = RingSums.inputs(3, 1001, DataType.DOUBLE, 8);
+            INDArray[] got = RingSums.reduceOnAll(counted, ring, x, 400, 0, 0);
+            for (int q = 0; q < 3; q++) {
+                RingSums.assertBits(RingSums.fixedOrderSum(x), got[q], "position " + q);
+                // Member q receives every chunk but its own: 2 chunks of 333 or 334 doubles, 50 per 400-byte piece.
+                assertEquals(14, counted.get(q).named, "named at position " + q);
+                assertEquals(14, counted.get(q).inPlace, "landed in place at position " + q);
+            }
+        });
+    }
+
+    @Test
     void aMemberThatNeverSendsFailsItsLeftNeighbourNamingIt() throws Exception {
         onMesh(3, "ring-silent", (chans, pool) -> {
             int[] ring = {0, 1, 2}; // rank 2 never takes part; rank 0 waits for it
@@ -262,6 +278,36 @@ class RingAllReduceTest {
     private static Future<?> reduce(ExecutorService pool, TensorChannel channel, int[] ring, long timeoutMillis,
                                     INDArray flat, long step, int tag) {
         return pool.submit(() -> new RingAllReduce(channel, ring, timeoutMillis).sumInPlace(flat, step, tag));
+    }
+
+    /** Counts the arrays named for in-place receiving and the receives that returned them. */
+    private static final class Landed extends ForwardingChannel {
+        private final java.util.Set<INDArray> names = java.util.Collections.newSetFromMap(
+                new java.util.IdentityHashMap<>());
+        private volatile int named;
+        private volatile int inPlace;
+
+        Landed(TensorChannel inner) {
+            super(inner);
+        }
+
+        @Override
+        public synchronized void expectInto(int peerRank, TensorKey key, INDArray destination) {
+            names.add(destination);
+            named++;
+            inner.expectInto(peerRank, key, destination);
+        }
+
+        @Override
+        public INDArray receive(int peerRank, TensorKey key, long timeoutMillis) {
+            INDArray got = inner.receive(peerRank, key, timeoutMillis);
+            synchronized (this) {
+                if (names.contains(got)) {
+                    inPlace++;
+                }
+            }
+            return got;
+        }
     }
 
     /** A channel that only knows its rank: anything sent or received is a test failure. */
