@@ -63,13 +63,23 @@ class GraphEquivalenceTest {
     @ParameterizedTest(name = "{0} P={1} {2} M={3} v={4}")
     @MethodSource("cases")
     void equalsFit(String model, int p, ScheduleKind kind, int m, int v) {
+        checkAgainstFit(model, p, kind, m, v, false);
+    }
+
+    /**
+     * Trains {@code model} as a pipeline (cut evenly into P * v stages; on threads or in this thread) and compares
+     * parameters and losses with fit's.
+     */
+    private static void checkAgainstFit(String model, int p, ScheduleKind kind, int m, int v, boolean threads) {
         ComputationGraphConfiguration conf = GraphModels.of(model);
         List<MultiDataSet> data = GraphModels.data(model, STEPS, BATCH, 99);
         GraphModels.Reference ref = REFERENCES.computeIfAbsent(model,
                 k -> GraphModels.referenceFit(conf, data, 1, GraphModels.SEED));
         int[] boundaries = evenBoundaries(GraphSlicer.order(conf).size(), p * v);
-        GraphPipeline.Result r = new GraphPipeline(
-                new GraphPipeline.Spec(conf, boundaries, kind, p, m, v, GraphModels.SEED), null).fit(data, 1);
+        GraphPipeline pipeline = new GraphPipeline(
+                new GraphPipeline.Spec(conf, boundaries, kind, p, m, v, GraphModels.SEED), null);
+        GraphPipeline.Result r = threads ? pipeline.fitOnThreads(data, 1, java.time.Duration.ofSeconds(60))
+                : pipeline.fit(data, 1);
         assertParamsEqual(ref.graph(), r.parameters(), m == 1 ? 0.0 : 1e-9);
         assertEquals(STEPS, r.losses().size());
         for (int i = 0; i < STEPS; i++) {
@@ -102,6 +112,27 @@ class GraphEquivalenceTest {
                 new GraphPipeline.Spec(conf, boundaries, ScheduleKind.ONE_F_ONE_B, 2, 1, 1, GraphModels.SEED), null)
                 .fit(data, 1);
         assertParamsEqual(ref.graph(), r.parameters(), 0.0);
+    }
+
+    static Stream<Arguments> threadedCases() {
+        List<Arguments> out = new ArrayList<>();
+        for (String model : GraphModels.NAMES) {
+            for (int p : new int[] {2, 4}) {
+                for (int m : new int[] {1, 4}) {
+                    out.add(Arguments.of(model, p, ScheduleKind.ONE_F_ONE_B, m, 1));
+                }
+            }
+            out.add(Arguments.of(model, 2, ScheduleKind.GPIPE, 4, 1));
+            out.add(Arguments.of(model, 2, ScheduleKind.INTERLEAVED_1F1B, 4, 2));
+        }
+        return out.stream();
+    }
+
+    /** One thread per device over in-process tensor channels, a key per tensor: the same results as fit. */
+    @ParameterizedTest(name = "threads: {0} P={1} {2} M={3} v={4}")
+    @MethodSource("threadedCases")
+    void onThreadsEqualsFit(String model, int p, ScheduleKind kind, int m, int v) {
+        checkAgainstFit(model, p, kind, m, v, true);
     }
 
     /** Every layer vertex's parameters: max |a - b| at most {@code relative} times max(1, max |b|). */
