@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.IntConsumer;
 
 import io.sparkmp.model.GraphParameters;
 import io.sparkmp.model.GraphSlicer;
@@ -19,6 +20,7 @@ import io.sparkmp.schedule.Schedule;
 import io.sparkmp.schedule.ScheduleGrid;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.schedule.Schedules;
+import io.sparkmp.transport.TensorChannel;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -132,12 +134,35 @@ public final class GraphPipeline {
      */
     public Result fitOnThreads(List<MultiDataSet> miniBatches, int epochs, Duration receiveTimeout) {
         Schedule schedule = prepare(miniBatches, epochs);
+        List<InProcessChannel> channels = InProcessChannel.connect(schedule.devices(), receiveTimeout);
+        return runOnChannels(schedule, channels, miniBatches, epochs, device -> { },
+                device -> channels.get(device).close(), () -> channels.get(0).closeAll());
+    }
+
+    /**
+     * As {@link #fitOnThreads}, over channels the caller opened (e.g. {@link io.sparkmp.transport.SocketTensorChannel}s
+     * on loopback), one per device, index = device. Each device's thread first runs {@code connect} for its device
+     * (linking it to its peers); a failure closes every channel. The caller closes the channels afterwards.
+     */
+    public Result fitOnChannels(List<? extends TensorChannel> channels, IntConsumer connect,
+                                List<MultiDataSet> miniBatches, int epochs) {
+        Schedule schedule = prepare(miniBatches, epochs);
+        if (channels == null || channels.size() != schedule.devices()) {
+            throw new IllegalArgumentException("one channel per device: " + schedule.devices() + " devices, found "
+                    + (channels == null ? 0 : channels.size()) + " channels");
+        }
+        return runOnChannels(schedule, channels, miniBatches, epochs, connect, device -> { },
+                () -> channels.forEach(TensorChannel::close));
+    }
+
+    private Result runOnChannels(Schedule schedule, List<? extends TensorChannel> channels, List<MultiDataSet> miniBatches,
+                                 int epochs, IntConsumer connect, IntConsumer finish, Runnable stopAll) {
         List<GraphStage> stages = buildStages();
         int p = schedule.devices();
-        List<InProcessChannel> channels = InProcessChannel.connect(p, receiveTimeout);
         int steps = epochs * miniBatches.size();
         double[][] perDevice = new double[p][steps];
         RankThreads.run("sparkmp-graph-device-", p, device -> {
+            connect.accept(device);
             GraphStageWorker w = new GraphStageWorker(spec.conf(), schedule, device, stages, channels.get(device));
             long step = 0;
             for (int e = 0; e < epochs; e++) {
@@ -146,7 +171,7 @@ public final class GraphPipeline {
                     step++;
                 }
             }
-        }, device -> channels.get(device).close(), () -> channels.get(0).closeAll(), "the graph pipeline's devices");
+        }, finish, stopAll, "the graph pipeline's devices");
         List<Double> losses = new ArrayList<>();
         for (int i = 0; i < steps; i++) {
             double l = 0;
