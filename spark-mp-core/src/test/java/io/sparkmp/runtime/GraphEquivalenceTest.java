@@ -135,6 +135,25 @@ class GraphEquivalenceTest {
         checkAgainstFit(model, p, kind, m, v, true);
     }
 
+    /** The result as a DL4J graph holds the trained parameters: its outputs are fit's, bit for bit (M = 1). */
+    @org.junit.jupiter.api.Test
+    void resultAsAGraphGivesFitsOutputs() {
+        ComputationGraphConfiguration conf = GraphModels.twoInTwoOut();
+        List<MultiDataSet> data = GraphModels.data("twoInTwoOut", STEPS, BATCH, 99);
+        GraphModels.Reference ref = REFERENCES.computeIfAbsent("twoInTwoOut",
+                k -> GraphModels.referenceFit(conf, data, 1, GraphModels.SEED));
+        GraphPipeline.Result r = new GraphPipeline(new GraphPipeline.Spec(conf, new int[] {0, 4, 11},
+                ScheduleKind.ONE_F_ONE_B, 2, 1, 1, GraphModels.SEED), null).fit(data, 1);
+        ComputationGraph g = r.toGraph();
+        assertEquals(STEPS, g.getIterationCount());
+        INDArray[] want = ref.graph().output(data.get(0).getFeatures());
+        INDArray[] have = g.output(data.get(0).getFeatures());
+        assertEquals(2, have.length);
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(0.0, want[i].sub(have[i]).amaxNumber().doubleValue(), "output " + i);
+        }
+    }
+
     /** Every layer vertex's parameters: max |a - b| at most {@code relative} times max(1, max |b|). */
     static void assertParamsEqual(ComputationGraph ref, Map<String, INDArray> got, double relative) {
         int compared = 0;
