@@ -25,8 +25,8 @@ import org.nd4j.linalg.dataset.api.MultiDataSet;
  * mini-batches: every fixture of {@link GraphModels}, P in 1..4 (stages cut evenly over the topological order),
  * GPipe and 1F1B with M in {1, 4}, interleaved 1F1B (v = 2) with M = 4 where the graph has enough vertices.
  * With one micro-batch the parameters are bit-identical (the stage runs fit's own vertex calls in fit's order);
- * with four the batch gradient is summed in another order, and Adam over 3 steps keeps that within 1e-9 relative
- * (measured: about 1e-15). Losses are compared within 1e-12 relative: the regularization term is summed per stage.
+ * with four the batch gradient is summed in another order, which Adam over 3 steps may amplify; the bound is
+ * 1e-9 relative (STACK.md measured Adam at or below 1e-13 on the MultiLayerNetwork path). Losses are compared within 1e-12 relative: the regularization term is summed per stage.
  */
 class GraphEquivalenceTest {
 
