@@ -339,12 +339,12 @@ public final class GraphStage {
         Map<String, INDArray> out = new LinkedHashMap<>();
         for (String t : span.receivedWithGradient()) {
             INDArray e = eps.get(t);
-            out.put(t, e != null ? e : Nd4j.zerosLike(inFlightShapeless(t)));
+            out.put(t, e != null ? e : Nd4j.zerosLike(activationOf(t)));
         }
         return out;
     }
 
-    private INDArray inFlightShapeless(String tensor) {
+    private INDArray activationOf(String tensor) {
         INDArray a = activations == null ? null : activations.get(tensor);
         if (a == null) {
             throw new IllegalStateException("stage " + span.stage() + ": no gradient and no activation for " + tensor);

@@ -1,11 +1,13 @@
 package io.sparkmp.runtime;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.IntConsumer;
 
 import io.sparkmp.model.GraphParameters;
 import io.sparkmp.model.GraphSlicer;
@@ -18,6 +20,7 @@ import io.sparkmp.schedule.Schedule;
 import io.sparkmp.schedule.ScheduleGrid;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.schedule.Schedules;
+import io.sparkmp.transport.TensorChannel;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -29,8 +32,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * Trains a ComputationGraph as a pipeline of {@link GraphStage}s in one thread of one JVM: the stages' actions of
  * a schedule run in an order the schedule allows (each device's list in order, a device waiting while the tensors
  * its next action needs are not there yet), and tensors pass through a mailbox with one key per tensor: direction,
- * micro-batch, the neighbour pair and the tensor's name. The reference for the graph path and its tests; the
- * distributed runtime does not run graphs yet.
+ * micro-batch, the neighbour pair and the tensor's name. {@link #fitOnThreads} runs one thread per device over
+ * in-process tensor channels instead. The reference for the graph path and its tests; the distributed (Spark)
+ * runtime does not run graphs yet.
  *
  * <p>Each step's loss is DL4J's score of the mini-batch: the outputs' mean losses, averaged over the micro-batches,
  * plus every stage's regularization term before the update.
@@ -103,11 +107,83 @@ public final class GraphPipeline {
     }
 
     /**
-     * Trains for {@code epochs} passes over {@code miniBatches}, one optimizer step per mini-batch.
+     * Trains for {@code epochs} passes over {@code miniBatches}, one optimizer step per mini-batch, in this thread.
      *
      * @throws IllegalArgumentException before any work for data that does not fit the graph or the micro-batches
      */
     public Result fit(List<MultiDataSet> miniBatches, int epochs) {
+        Schedule schedule = prepare(miniBatches, epochs);
+        List<GraphStage> stages = buildStages();
+        List<Double> losses = new ArrayList<>();
+        long step = 0;
+        for (int e = 0; e < epochs; e++) {
+            for (MultiDataSet ds : miniBatches) {
+                losses.add(runStep(schedule, stages, step++, e, ds));
+            }
+        }
+        return result(stages, losses);
+    }
+
+    /**
+     * As {@link #fit}, with one thread per device, each running its actions over an in-process
+     * {@link io.sparkmp.transport.TensorChannel} ({@link GraphStageWorker}): the stages overlap as the schedule
+     * allows, and every tensor travels under its own key as it would between executors. When a device fails the
+     * channels close, the others stop at their next receive, and the first failure is thrown.
+     *
+     * @param receiveTimeout longest wait of one receive before the run fails naming the peer and the key
+     */
+    public Result fitOnThreads(List<MultiDataSet> miniBatches, int epochs, Duration receiveTimeout) {
+        Schedule schedule = prepare(miniBatches, epochs);
+        List<InProcessChannel> channels = InProcessChannel.connect(schedule.devices(), receiveTimeout);
+        return runOnChannels(schedule, channels, miniBatches, epochs, device -> { },
+                device -> channels.get(device).close(), () -> channels.get(0).closeAll());
+    }
+
+    /**
+     * As {@link #fitOnThreads}, over channels the caller opened (e.g. {@link io.sparkmp.transport.SocketTensorChannel}s
+     * on loopback), one per device, index = device. Each device's thread first runs {@code connect} for its device
+     * (linking it to its peers); a failure closes every channel. The caller closes the channels afterwards.
+     */
+    public Result fitOnChannels(List<? extends TensorChannel> channels, IntConsumer connect,
+                                List<MultiDataSet> miniBatches, int epochs) {
+        Schedule schedule = prepare(miniBatches, epochs);
+        if (channels == null || channels.size() != schedule.devices()) {
+            throw new IllegalArgumentException("one channel per device: " + schedule.devices() + " devices, found "
+                    + (channels == null ? 0 : channels.size()) + " channels");
+        }
+        return runOnChannels(schedule, channels, miniBatches, epochs, connect, device -> { },
+                () -> channels.forEach(TensorChannel::close));
+    }
+
+    private Result runOnChannels(Schedule schedule, List<? extends TensorChannel> channels, List<MultiDataSet> miniBatches,
+                                 int epochs, IntConsumer connect, IntConsumer finish, Runnable stopAll) {
+        List<GraphStage> stages = buildStages();
+        int p = schedule.devices();
+        int steps = epochs * miniBatches.size();
+        double[][] perDevice = new double[p][steps];
+        RankThreads.run("sparkmp-graph-device-", p, device -> {
+            connect.accept(device);
+            GraphStageWorker w = new GraphStageWorker(spec.conf(), schedule, device, stages, channels.get(device));
+            long step = 0;
+            for (int e = 0; e < epochs; e++) {
+                for (MultiDataSet ds : miniBatches) {
+                    perDevice[device][(int) step] = w.runStep(step, e, ds, spec.microBatches());
+                    step++;
+                }
+            }
+        }, finish, stopAll, "the graph pipeline's devices");
+        List<Double> losses = new ArrayList<>();
+        for (int i = 0; i < steps; i++) {
+            double l = 0;
+            for (int d = 0; d < p; d++) {
+                l += perDevice[d][i];
+            }
+            losses.add(l);
+        }
+        return result(stages, losses);
+    }
+
+    private Schedule prepare(List<MultiDataSet> miniBatches, int epochs) {
         if (miniBatches == null || miniBatches.isEmpty()) {
             throw new IllegalArgumentException("miniBatches must not be empty");
         }
@@ -122,24 +198,23 @@ public final class GraphPipeline {
                         + ") of mini-batch " + i);
             }
         }
-        Schedule schedule = Schedules.generate(spec.kind(), spec.devices(), spec.microBatches(), spec.stagesPerDevice());
-        List<GraphStageSpan> spans = GraphSlicer.slice(spec.conf(), spec.boundaries());
+        return Schedules.generate(spec.kind(), spec.devices(), spec.microBatches(), spec.stagesPerDevice());
+    }
+
+    private List<GraphStage> buildStages() {
         List<GraphStage> stages = new ArrayList<>();
-        for (GraphStageSpan span : spans) {
+        for (GraphStageSpan span : GraphSlicer.slice(spec.conf(), spec.boundaries())) {
             stages.add(GraphStage.build(spec.conf(), span, spec.seed(), initialParams));
         }
-        List<Double> losses = new ArrayList<>();
-        long step = 0;
-        for (int e = 0; e < epochs; e++) {
-            for (MultiDataSet ds : miniBatches) {
-                losses.add(runStep(schedule, stages, step++, e, ds));
-            }
-        }
+        return stages;
+    }
+
+    private Result result(List<GraphStage> stages, List<Double> losses) {
         Map<String, INDArray> params = new TreeMap<>();
         for (GraphStage s : stages) {
             params.putAll(s.parameters());
         }
-        return new Result(spec.conf(), List.copyOf(losses), params, (int) step);
+        return new Result(spec.conf(), List.copyOf(losses), params, losses.size());
     }
 
     private double runStep(Schedule schedule, List<GraphStage> stages, long step, int epoch, MultiDataSet ds) {
@@ -244,7 +319,7 @@ public final class GraphPipeline {
     }
 
     /** Rows {@code [mb * size, (mb + 1) * size)} of {@code array}, as a copy. */
-    private static INDArray rows(INDArray array, int microBatch, int size) {
+    static INDArray rows(INDArray array, int microBatch, int size) {
         if (array.size(0) == size) {
             return array;
         }

@@ -7,7 +7,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicReference;
 
 import io.sparkmp.model.ModelAssembler;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -134,75 +133,34 @@ public final class InProcessPipeline {
         }
         int p = topology.ranks();
         List<InProcessChannel> channels = InProcessChannel.connect(p, receiveTimeout);
-        AtomicReference<Throwable> first = new AtomicReference<>();
-        List<Throwable> later = Collections.synchronizedList(new ArrayList<>());
         List<List<StepMetrics>> metrics = new ArrayList<>();
         List<Map<Integer, INDArray>> params = new ArrayList<>();
         List<Map<Integer, INDArray>> state = new ArrayList<>();
         List<RankTimeline> timelines = new ArrayList<>();
-        List<Thread> threads = new ArrayList<>();
         for (int r = 0; r < p; r++) {
             metrics.add(new ArrayList<>());
             params.add(null);
             state.add(null);
             timelines.add(null);
         }
-        for (int r = 0; r < p; r++) {
-            final int rank = r;
-            Thread t = new Thread(() -> {
-                // Not try-with-resources: the failure must be recorded before this rank's channel closes, or a rank
-                // that then fails on the closed channel could be reported first.
-                InProcessChannel channel = channels.get(rank);
-                try {
-                    ActionRecorder recorder = timelineOrNull == null ? null : timelineOrNull.recorder(rank);
-                    StageWorker w = new StageWorker(spec, rank, channel, initialParams, recorder, NonFinitePolicy.FAIL,
-                            receiveTimeout);
-                    long step = 0;
-                    boolean reads = topology.readsData(rank);
-                    int replica = topology.replica(rank);
-                    for (int e = 0; e < epochs; e++) {
-                        for (DataSet ds : miniBatches) {
-                            metrics.get(rank).add(w.runStep(step++, e, reads ? share(ds, replica, replicas) : null));
-                        }
-                    }
-                    params.set(rank, w.layerParameters());
-                    state.set(rank, w.updaterState());
-                    if (recorder != null) {
-                        timelines.set(rank, recorder.drainTimeline());
-                    }
-                } catch (Throwable ex) {
-                    if (!first.compareAndSet(null, ex)) {
-                        later.add(ex);
-                    }
-                    channels.get(0).closeAll();
-                } finally {
-                    channel.close();
+        RankThreads.run("sparkmp-rank-", p, rank -> {
+            ActionRecorder recorder = timelineOrNull == null ? null : timelineOrNull.recorder(rank);
+            StageWorker w = new StageWorker(spec, rank, channels.get(rank), initialParams, recorder, NonFinitePolicy.FAIL,
+                    receiveTimeout);
+            long step = 0;
+            boolean reads = topology.readsData(rank);
+            int replica = topology.replica(rank);
+            for (int e = 0; e < epochs; e++) {
+                for (DataSet ds : miniBatches) {
+                    metrics.get(rank).add(w.runStep(step++, e, reads ? share(ds, replica, replicas) : null));
                 }
-            }, "sparkmp-rank-" + rank);
-            t.setDaemon(true);
-            threads.add(t);
-            t.start();
-        }
-        for (Thread t : threads) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                channels.get(0).closeAll();
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for the pipeline ranks", e);
             }
-        }
-        Throwable error = first.get();
-        if (error != null) {
-            later.forEach(error::addSuppressed);
-            if (error instanceof RuntimeException re) {
-                throw re;
+            params.set(rank, w.layerParameters());
+            state.set(rank, w.updaterState());
+            if (recorder != null) {
+                timelines.set(rank, recorder.drainTimeline());
             }
-            if (error instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException(error);
-        }
+        }, rank -> channels.get(rank).close(), () -> channels.get(0).closeAll(), "the pipeline ranks");
         List<StepMetrics> all = new ArrayList<>();
         metrics.forEach(all::addAll);
         all.sort(Comparator.comparingLong(StepMetrics::step).thenComparingInt(StepMetrics::rank));

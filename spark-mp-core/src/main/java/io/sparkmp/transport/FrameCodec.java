@@ -111,7 +111,7 @@ final class FrameCodec {
         } catch (IllegalArgumentException e) {
             throw new FrameException("unknown frame type id " + h.frameTypeId);
         }
-        if (h.step < 0 || h.microBatch < 0 || h.sourceStage < 0 || h.targetStage < 0) {
+        if (h.step < 0 || h.microBatch < 0 || h.sourceStage < 0 || h.targetStage < 0 || h.tensor < 0) {
             throw new FrameException("negative key field in " + h);
         }
         WireDataType dtype = WireDataType.fromId(h.dataTypeId);
@@ -163,6 +163,6 @@ final class FrameCodec {
     }
 
     static TensorKey keyOf(FrameHeader h) {
-        return new TensorKey(FrameType.fromWireId(h.frameTypeId), h.step, h.microBatch, h.sourceStage, h.targetStage);
+        return new TensorKey(FrameType.fromWireId(h.frameTypeId), h.step, h.microBatch, h.sourceStage, h.targetStage, h.tensor);
     }
 }

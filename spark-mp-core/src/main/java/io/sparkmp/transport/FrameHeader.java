@@ -16,7 +16,7 @@ import java.util.Arrays;
  */
 final class FrameHeader {
     static final int MAGIC = 0x53504D54; // "SPMT"
-    static final int PROTOCOL_VERSION = 1;
+    static final int PROTOCOL_VERSION = 2; // 2: a tensor index after the target stage
     /** ND4J's largest rank; also bounds the shape array read from the wire. */
     static final int MAX_RANK = 32;
 
@@ -36,6 +36,7 @@ final class FrameHeader {
     final int microBatch;
     final int sourceStage;
     final int targetStage;
+    final int tensor;
     final int dataTypeId;
     final char order;
     final int flags;
@@ -43,7 +44,7 @@ final class FrameHeader {
     final long byteLength;
 
     FrameHeader(int magic, int version, int messageType, String jobId, int frameTypeId, long step, int microBatch,
-                int sourceStage, int targetStage, int dataTypeId, char order, int flags, long[] shape,
+                int sourceStage, int targetStage, int tensor, int dataTypeId, char order, int flags, long[] shape,
                 long byteLength) {
         this.magic = magic;
         this.version = version;
@@ -54,6 +55,7 @@ final class FrameHeader {
         this.microBatch = microBatch;
         this.sourceStage = sourceStage;
         this.targetStage = targetStage;
+        this.tensor = tensor;
         this.dataTypeId = dataTypeId;
         this.order = order;
         this.flags = flags;
@@ -62,7 +64,7 @@ final class FrameHeader {
     }
 
     static FrameHeader control(int messageType, String jobId) {
-        return new FrameHeader(MAGIC, PROTOCOL_VERSION, messageType, jobId, 0, 0, 0, 0, 0, 0, 'c', 0,
+        return new FrameHeader(MAGIC, PROTOCOL_VERSION, messageType, jobId, 0, 0, 0, 0, 0, 0, 0, 'c', 0,
                 new long[0], 0);
     }
 
@@ -71,13 +73,15 @@ final class FrameHeader {
         int flags = (empty ? FLAG_EMPTY : 0)
                 | (java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN ? FLAG_LITTLE_ENDIAN : 0);
         return new FrameHeader(MAGIC, PROTOCOL_VERSION, MSG_TENSOR, jobId, key.type().wireId(), key.step(),
-                key.microBatch(), key.sourceStage(), key.targetStage(), dtype.id, order, flags, shape, byteLength);
+                key.microBatch(), key.sourceStage(), key.targetStage(), key.tensor(), dtype.id, order, flags, shape,
+                byteLength);
     }
 
     @Override
     public String toString() {
         return "FrameHeader[type=" + messageType + ", job=" + jobId + ", frameType=" + frameTypeId + ", step=" + step
-                + ", microBatch=" + microBatch + ", stages=" + sourceStage + "->" + targetStage + ", dtype="
+                + ", microBatch=" + microBatch + ", stages=" + sourceStage + "->" + targetStage + ", tensor=" + tensor
+                + ", dtype="
                 + dataTypeId + ", order=" + order + ", shape=" + Arrays.toString(shape) + ", bytes=" + byteLength + "]";
     }
 
@@ -100,6 +104,7 @@ final class FrameHeader {
             out.writeVarInt(h.microBatch, true);
             out.writeVarInt(h.sourceStage, true);
             out.writeVarInt(h.targetStage, true);
+            out.writeVarInt(h.tensor, true);
             out.writeByte(h.dataTypeId);
             out.writeByte(h.order);
             out.writeByte(h.flags);
@@ -133,6 +138,7 @@ final class FrameHeader {
             int microBatch = in.readVarInt(true);
             int sourceStage = in.readVarInt(true);
             int targetStage = in.readVarInt(true);
+            int tensor = in.readVarInt(true);
             int dataTypeId = in.readByte();
             char order = (char) in.readByte();
             int flags = in.readByte();
@@ -146,7 +152,7 @@ final class FrameHeader {
             }
             long byteLength = in.readVarLong(true);
             return new FrameHeader(magic, version, messageType, jobId, frameTypeId, step, microBatch, sourceStage,
-                    targetStage, dataTypeId, order, flags, shape, byteLength);
+                    targetStage, tensor, dataTypeId, order, flags, shape, byteLength);
         }
     }
 }

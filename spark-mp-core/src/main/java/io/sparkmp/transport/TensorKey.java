@@ -10,10 +10,21 @@ package io.sparkmp.transport;
  * @param microBatch micro-batch index within the step (0-based)
  * @param sourceStage pipeline (virtual) stage that produced it
  * @param targetStage pipeline (virtual) stage that consumes it
+ * @param tensor which of several tensors of the same type, step, micro-batch and stage pair (a graph stage sends
+ *     every tensor crossing its cut under its own key); 0 when there is one
  */
 @io.sparkmp.Internal
-public record TensorKey(FrameType type, long step, int microBatch, int sourceStage, int targetStage) {
+public record TensorKey(FrameType type, long step, int microBatch, int sourceStage, int targetStage, int tensor) {
+
+    /** The key of the only tensor of its kind between two stages (tensor 0). */
+    public TensorKey(FrameType type, long step, int microBatch, int sourceStage, int targetStage) {
+        this(type, step, microBatch, sourceStage, targetStage, 0);
+    }
+
     public TensorKey {
+        if (tensor < 0) {
+            throw new IllegalArgumentException("tensor must be >= 0, found " + tensor);
+        }
         if (type == null) {
             throw new IllegalArgumentException("type must not be null");
         }
@@ -45,6 +56,7 @@ public record TensorKey(FrameType type, long step, int microBatch, int sourceSta
             return type + "[step " + step + ", tag " + microBatch + ", round " + sourceStage + ", piece " + targetStage
                     + "]";
         }
-        return type + "[step " + step + ", micro-batch " + microBatch + ", stage " + sourceStage + "->" + targetStage + "]";
+        return type + "[step " + step + ", micro-batch " + microBatch + ", stage " + sourceStage + "->" + targetStage
+                + (tensor > 0 ? ", tensor " + tensor : "") + "]";
     }
 }

@@ -1,5 +1,8 @@
 package io.sparkmp.model;
 
+import static io.sparkmp.model.LayerCases.gauss;
+import static io.sparkmp.model.LayerCases.oneHot;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +37,6 @@ import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
@@ -190,11 +192,11 @@ public final class GraphModels {
         for (int i = 0; i < batches; i++) {
             int n = batchSize;
             out.add(switch (name) {
-                case "residual" -> mds(new INDArray[] {rand(r, n, 2, 6, 6)}, new INDArray[] {oneHot(r, n, 3)});
-                case "twoInTwoOut" -> mds(new INDArray[] {rand(r, n, 6), rand(r, n, 4)},
-                        new INDArray[] {oneHot(r, n, 3), rand(r, n, 2)});
-                case "inception" -> mds(new INDArray[] {rand(r, n, 2, 4, 4)}, new INDArray[] {oneHot(r, n, 3)});
-                case "sequence" -> mds(new INDArray[] {rand(r, n, 3, 5)}, new INDArray[] {rand(r, n, 2, 5)});
+                case "residual" -> mds(new INDArray[] {gauss(r, n, 2, 6, 6)}, new INDArray[] {oneHot(r, n, 3)});
+                case "twoInTwoOut" -> mds(new INDArray[] {gauss(r, n, 6), gauss(r, n, 4)},
+                        new INDArray[] {oneHot(r, n, 3), gauss(r, n, 2)});
+                case "inception" -> mds(new INDArray[] {gauss(r, n, 2, 4, 4)}, new INDArray[] {oneHot(r, n, 3)});
+                case "sequence" -> mds(new INDArray[] {gauss(r, n, 3, 5)}, new INDArray[] {gauss(r, n, 2, 5)});
                 default -> throw new IllegalArgumentException("no graph fixture " + name);
             });
         }
@@ -203,22 +205,6 @@ public final class GraphModels {
 
     private static MultiDataSet mds(INDArray[] f, INDArray[] l) {
         return new org.nd4j.linalg.dataset.MultiDataSet(f, l);
-    }
-
-    private static INDArray rand(Random r, long... shape) {
-        INDArray a = Nd4j.create(DataType.DOUBLE, shape);
-        for (long i = 0; i < a.length(); i++) {
-            a.putScalar(i, r.nextGaussian());
-        }
-        return a;
-    }
-
-    private static INDArray oneHot(Random r, int rows, int classes) {
-        INDArray a = Nd4j.zeros(DataType.DOUBLE, rows, classes);
-        for (int i = 0; i < rows; i++) {
-            a.putScalar(i, r.nextInt(classes), 1.0);
-        }
-        return a;
     }
 
     /** DL4J's own training from the deterministic initial parameters: the graph, and its score after each fit. */

@@ -95,4 +95,38 @@ class GraphSupportTest {
         String m = rejected(conf);
         assertTrue(m.startsWith("network output 'd' is not an output layer"), m);
     }
+
+    @Test
+    void frozenVerticesAndTruncatedBpttAreRejected() {
+        ComputationGraphConfiguration frozen = base().graphBuilder().addInputs("in")
+                .setInputTypes(InputType.feedForward(4))
+                .addLayer("d", new DenseLayer.Builder().nOut(4).build(), "in")
+                .addVertex("fz", new org.deeplearning4j.nn.conf.graph.FrozenVertex(
+                        new org.deeplearning4j.nn.conf.graph.ScaleVertex(2.0)), "d")
+                .addLayer("out", softmax(2), "fz")
+                .setOutputs("out").build();
+        String m = rejected(frozen);
+        assertTrue(m.startsWith("vertex 'fz' freezes the vertex it wraps"), m);
+        ComputationGraphConfiguration tbptt = base().graphBuilder().addInputs("seq")
+                .setInputTypes(InputType.recurrent(3, 4))
+                .addLayer("lstm", new LSTM.Builder().nOut(4).build(), "seq")
+                .addLayer("out", new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+                        .nOut(2).build(), "lstm")
+                .setOutputs("out").backpropType(org.deeplearning4j.nn.conf.BackpropType.TruncatedBPTT)
+                .tBPTTForwardLength(2).tBPTTBackwardLength(2).build();
+        m = rejected(tbptt);
+        assertTrue(m.startsWith("the graph uses truncated BPTT"), m);
+    }
+
+    @Test
+    void aVertexWhoseOutputNothingReadsIsNamed() {
+        ComputationGraphConfiguration conf = base().graphBuilder().addInputs("in")
+                .setInputTypes(InputType.feedForward(4))
+                .addLayer("d", new DenseLayer.Builder().nOut(4).build(), "in")
+                .addLayer("dangling", new DenseLayer.Builder().nOut(3).build(), "in")
+                .addLayer("out", softmax(2), "d")
+                .setOutputs("out").allowDisconnected(true).build();
+        String m = rejected(conf);
+        assertTrue(m.startsWith("the output of vertex 'dangling' is read by no vertex"), m);
+    }
 }

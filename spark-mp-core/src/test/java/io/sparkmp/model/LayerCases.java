@@ -254,7 +254,7 @@ public final class LayerCases {
         return out;
     }
 
-    private static INDArray gauss(Random r, long... shape) {
+    static INDArray gauss(Random r, long... shape) {
         long total = 1;
         for (long s : shape) {
             total *= s;
@@ -288,7 +288,7 @@ public final class LayerCases {
         return mask;
     }
 
-    private static INDArray oneHot(Random r, int rows, int classes) {
+    static INDArray oneHot(Random r, int rows, int classes) {
         INDArray l = Nd4j.zeros(DataType.DOUBLE, rows, classes);
         for (int i = 0; i < rows; i++) {
             l.putScalar(i, r.nextInt(classes), 1.0);

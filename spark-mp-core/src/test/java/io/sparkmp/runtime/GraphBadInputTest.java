@@ -57,4 +57,21 @@ class GraphBadInputTest {
                 GraphModels.residualCnn(), new int[] {0, 3, 7}, ScheduleKind.GPIPE, 3, 1, 1, 1L));
         assertEquals("boundaries give 2 stages, but devices (3) x stagesPerDevice (1) = 3", e.getMessage());
     }
+
+    @Test
+    void aFailingDeviceStopsTheOthersAndItsErrorIsThrown() {
+        MultiDataSet good = GraphModels.data("residual", 1, 4, 1).get(0);
+        // four classes for a three-class output: only the last stage's loss can find out
+        MultiDataSet bad = new org.nd4j.linalg.dataset.MultiDataSet(good.getFeatures(),
+                new INDArray[] {org.nd4j.linalg.factory.Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, 4, 4)});
+        GraphPipeline p = new GraphPipeline(new GraphPipeline.Spec(GraphModels.of("residual"), new int[] {0, 2, 4, 7},
+                ScheduleKind.ONE_F_ONE_B, 3, 2, 1, GraphModels.SEED), null);
+        RuntimeException e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(60),
+                () -> assertThrows(RuntimeException.class, () -> p.fitOnThreads(List.of(bad), 1,
+                        java.time.Duration.ofSeconds(30))));
+        org.junit.jupiter.api.Assertions.assertFalse(e instanceof io.sparkmp.transport.TransportException,
+                "the first failure is the last device's, not a closed channel: " + e);
+        org.junit.jupiter.api.Assertions.assertTrue(e.getSuppressed().length >= 1,
+                "the devices waiting on it stopped too: " + e);
+    }
 }

@@ -150,6 +150,7 @@ class FrameFuzzTest {
         o.writeVarInt(0, true);
         o.writeVarInt(0, true);
         o.writeVarInt(1, true);
+        o.writeVarInt(0, true); // tensor index (protocol version 2)
         o.writeByte(dtype);
         o.writeByte(order);
         o.writeByte(flags);
@@ -164,7 +165,7 @@ class FrameFuzzTest {
     }
 
     private static byte[] floatHeader(long[] dims, long byteLength, int payload) {
-        return crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 1, FrameHeader.MSG_TENSOR, JOB, 1, 0, 1, 'c',
+        return crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, FrameHeader.MSG_TENSOR, JOB, 1, 0, 1, 'c',
                 FrameHeader.FLAG_LITTLE_ENDIAN, dims.length, dims, byteLength, payload);
     }
 
@@ -189,32 +190,32 @@ class FrameFuzzTest {
     @Test
     void specificBadHeadersGiveSpecificErrors() {
         Map<String, byte[]> cases = new java.util.LinkedHashMap<>();
-        cases.put("declared rank -1", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 1, 1, JOB, 1, 0, 1, 'c',
+        cases.put("declared rank -1", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 1, JOB, 1, 0, 1, 'c',
                 2, -1, new long[0], 0, 0));
-        cases.put("declared rank 33", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 1, 1, JOB, 1, 0, 1, 'c',
+        cases.put("declared rank 33", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 1, JOB, 1, 0, 1, 'c',
                 2, 33, new long[0], 0, 0));
-        cases.put("unregistered class ID", crafted(57, FrameHeader.MAGIC, 1, 1, JOB, 1, 0, 1, 'c', 2, 0,
+        cases.put("unregistered class ID", crafted(57, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 1, JOB, 1, 0, 1, 'c', 2, 0,
                 new long[0], 4, 4));
-        cases.put("class names are not accepted", crafted(-1, FrameHeader.MAGIC, 1, 1, JOB, 1, 0, 1, 'c', 2, 0,
+        cases.put("class names are not accepted", crafted(-1, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 1, JOB, 1, 0, 1, 'c', 2, 0,
                 new long[0], 4, 4)); // id 1 on the wire: a class name follows
         cases.put("bad magic", crafted(FrameCodec.HEADER_CLASS_ID, 0x12345678, 1, 1, JOB, 1, 0, 1, 'c', 2, 0,
                 new long[0], 4, 4));
         cases.put("protocol version 9", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 9, 1, JOB, 1, 0, 1,
                 'c', 2, 0, new long[0], 4, 4));
-        cases.put("frame of job 'other'", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 1, 1, "other", 1,
+        cases.put("frame of job 'other'", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 1, "other", 1,
                 0, 1, 'c', 2, 0, new long[0], 4, 4));
-        cases.put("unknown data type id 99", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 1, 1, JOB, 1, 0,
+        cases.put("unknown data type id 99", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 1, JOB, 1, 0,
                 99, 'c', 2, 0, new long[0], 4, 4));
-        cases.put("unknown frame type id 42", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 1, 1, JOB, 42,
+        cases.put("unknown frame type id 42", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 1, JOB, 42,
                 0, 1, 'c', 2, 0, new long[0], 4, 4));
-        cases.put("unknown array order", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 1, 1, JOB, 1, 0, 1,
+        cases.put("unknown array order", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 1, JOB, 1, 0, 1,
                 'x', 2, 0, new long[0], 4, 4));
-        cases.put("negative key field", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 1, 1, JOB, 1, -5, 1,
+        cases.put("negative key field", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 1, JOB, 1, -5, 1,
                 'c', 2, 0, new long[0], 4, 4));
         cases.put("negative dimension -3", floatHeader(new long[] {4, -3}, 48, 48));
         cases.put("overflows a long", floatHeader(new long[] {1L << 40, 1L << 40}, 64, 64));
         cases.put("needs 24", floatHeader(new long[] {2, 3}, 20, 20));
-        cases.put("unknown message type 9", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, 1, 9, JOB, 1, 0,
+        cases.put("unknown message type 9", crafted(FrameCodec.HEADER_CLASS_ID, FrameHeader.MAGIC, FrameHeader.PROTOCOL_VERSION, 9, JOB, 1, 0,
                 1, 'c', 2, 0, new long[0], 4, 4));
         byte[] truncated = floatHeader(new long[] {100}, 400, 400);
         cases.put("stream ended inside a payload after 200 of 400 bytes",

@@ -114,10 +114,10 @@ class SecurityTest {
             s.setSoTimeout(5000);
             OutputStream out = s.getOutputStream();
             byte[] body = new byte[64];
-            out.write(ByteBuffer.allocate(9 + body.length).putInt(Handshake.MAGIC).putShort((short) 2)
+            out.write(ByteBuffer.allocate(9 + body.length).putInt(Handshake.MAGIC).putShort((short) 99)
                     .put((byte) Handshake.HELLO).putShort((short) body.length).put(body).array());
             String reply = readReject(s.getInputStream());
-            assertTrue(reply.contains("protocol version 2 is not supported"), reply);
+            assertTrue(reply.contains("protocol version 99 is not supported"), reply);
         }
         correctPeerStillLinks();
     }
