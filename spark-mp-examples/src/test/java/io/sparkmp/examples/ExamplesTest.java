@@ -115,6 +115,24 @@ class ExamplesTest {
     }
 
     @Test
+    void attentionClassifierLearnsOnTwoStagesAndItsModelLoads(@TempDir Path dir) throws Exception {
+        Path zip = dir.resolve("attention.zip");
+        Outcome o = run(AttentionExample::run, "--examples", "512", "--epochs", "3", "--width", "16", "--test-examples", "256",
+                "--output", zip.toString());
+        assertEquals(0, o.code(), o.err() + o.out());
+        List<Double> losses = o.losses();
+        assertEquals(48, losses.size(), "512 sequences / 32 per mini-batch x 3 epochs:\n" + o.out());
+        System.out.println("attention losses " + losses);
+        assertTrue(losses.get(0) > 0.9, "first loss " + losses.get(0)); // about ln 4 = 1.386 untrained
+        assertTrue(tailMean(losses, 8) < 0.6 * losses.get(0), "loss must fall by 40 %: " + losses);
+        MultiLayerNetwork loaded = ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false);
+        double acc = AttentionExample.accuracy(loaded, 512, 256, 16, 16, 42);
+        assertTrue(o.out().contains(String.format(java.util.Locale.ROOT, "held-out accuracy %.3f on 256", acc)),
+                "the loaded model must score as the trained one: " + acc + "\n" + o.out());
+        assertTrue(acc > 0.6, "held-out accuracy " + acc + " (chance 0.25)");
+    }
+
+    @Test
     void badExampleFlagsAreRejectedBeforeTraining(@TempDir Path dir) {
         Path zip = dir.resolve("m.zip");
         Outcome side = run(CnnExample::run, "--side", "10", "--output", zip.toString());
