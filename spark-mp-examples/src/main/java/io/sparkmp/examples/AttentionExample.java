@@ -14,7 +14,6 @@ import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SelfAttentionLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
-import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
@@ -22,8 +21,6 @@ import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.io.PrintStream;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 
 /**
@@ -91,26 +88,10 @@ public final class AttentionExample {
         return conf;
     }
 
-    /** Sequences {@code [first, first + count)} as DataSets of at most {@link #CHUNK}, made where the RDD is computed. */
-    static JavaRDD<DataSet> sequences(JavaSparkContext sc, long first, int count, int length, int vocabulary, long seed) {
-        List<Long> starts = new ArrayList<>();
-        for (long s = first; s < first + count; s += CHUNK) {
-            starts.add(s);
-        }
-        int slices = Math.max(1, Math.min(starts.size(), sc.defaultParallelism()));
-        long end = first + count;
-        return sc.parallelize(starts, slices)
-                .map(s -> TokenSequences.examples(s, (int) Math.min(CHUNK, end - s), length, vocabulary, seed));
-    }
-
     /** Accuracy of {@code net} on sequences {@code [first, first + count)}. */
     static double accuracy(MultiLayerNetwork net, long first, int count, int length, int vocabulary, long seed) {
-        Evaluation eval = new Evaluation(TokenSequences.CLASSES);
-        for (long s = first; s < first + count; s += CHUNK) {
-            DataSet ds = TokenSequences.examples(s, (int) Math.min(CHUNK, first + count - s), length, vocabulary, seed);
-            eval.eval(ds.getLabels(), net.output(ds.getFeatures(), false));
-        }
-        return eval.accuracy();
+        return ExampleJob.accuracy(net, TokenSequences.CLASSES, first, count, CHUNK,
+                (s, n) -> TokenSequences.examples(s, n, length, vocabulary, seed));
     }
 
     private record Tokens(int examples, int length, int vocabulary, int width, int testExamples, long seed)
@@ -127,7 +108,10 @@ public final class AttentionExample {
 
         @Override
         public JavaRDD<DataSet> trainingData(JavaSparkContext sc) {
-            return sequences(sc, 0, examples, length, vocabulary, seed);
+            int t = length; // locals: the function goes to the executors without this record
+            int v = vocabulary;
+            long sd = seed;
+            return ExampleJob.chunked(sc, 0, examples, CHUNK, (s, n) -> TokenSequences.examples(s, n, t, v, sd));
         }
 
         @Override
