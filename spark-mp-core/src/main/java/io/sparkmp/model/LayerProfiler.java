@@ -303,14 +303,32 @@ public final class LayerProfiler {
         int bytes = dt.width();
         LayerMemoryReport r = layer.getMemoryReport(in);
         long params = layer.initializer().numParams(c);
-        long paramBytes = mem(r, MemoryType.PARAMETERS, dt);
-        long gradBytes = mem(r, MemoryType.PARAMATER_GRADIENTS, dt);
-        long updaterBytes = mem(r, MemoryType.UPDATER_STATE, dt);
         long outBytes = outType.arrayElementsPerExample() * bytes;
+        long paramBytes;
+        long gradBytes;
+        long updaterBytes;
+        long cached;
+        long workingVariable;
+        if (r.getCacheModeMemVariablePerEx() == null) {
+            // DL4J's SameDiff layers (the attention layers) return an empty report, whose getMemoryBytes throws:
+            // parameters, gradients and updater state from the parameter count, the output as working memory.
+            paramBytes = params * bytes;
+            gradBytes = params * bytes;
+            updaterBytes = params == 0 ? 0 : layer.getUpdaterByParam(layer.initializer().paramKeys(layer).get(0))
+                    .stateSize(params) * bytes;
+            cached = 0;
+            workingVariable = outBytes;
+        } else {
+            paramBytes = mem(r, MemoryType.PARAMETERS, dt);
+            gradBytes = mem(r, MemoryType.PARAMATER_GRADIENTS, dt);
+            updaterBytes = mem(r, MemoryType.UPDATER_STATE, dt);
+            cached = mem(r, MemoryType.CACHED_MEMORY_VARIABLE, dt);
+            workingVariable = mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt);
+        }
         // Kept until backward: the layer's input (DL4J layers keep it) plus any per-example cache.
-        long kept = in.arrayElementsPerExample() * bytes + mem(r, MemoryType.CACHED_MEMORY_VARIABLE, dt);
+        long kept = in.arrayElementsPerExample() * bytes + cached;
         // Transient: working memory and the input gradient produced by backward (more for convolutions).
-        long working = workingBytesPerExample(layer, in, outType, mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt), bytes);
+        long working = workingBytesPerExample(layer, in, outType, workingVariable, bytes);
         return new LayerProfile(name, layer.getClass().getSimpleName(), params, paramBytes, gradBytes, updaterBytes,
                 outBytes, kept, working, flops(layer, params, outType), 0, 0, 0, 0);
     }

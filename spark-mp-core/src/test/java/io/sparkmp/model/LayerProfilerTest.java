@@ -84,6 +84,22 @@ class LayerProfilerTest {
         assertEquals(36 * 4, p.layer(1).outputBytesPerExample());
     }
 
+    /** DL4J's SameDiff layers report no memory figures (its getMemoryBytes threw on them): counted from their parameters. */
+    @Test
+    void attentionModelsProfileToo() {
+        MultiLayerConfiguration conf = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder().seed(1)
+                .dataType(DataType.FLOAT).updater(new org.nd4j.linalg.learning.config.Adam(1e-3)).list()
+                .layer(new org.deeplearning4j.nn.conf.layers.LSTM.Builder().nOut(6).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.SelfAttentionLayer.Builder().nHeads(2).headSize(3).nOut(6)
+                        .projectInput(true).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.RecurrentAttentionLayer.Builder().nHeads(1).headSize(6)
+                        .nOut(6).projectInput(true).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.RnnOutputLayer.Builder().nOut(3)
+                        .activation(org.nd4j.linalg.activations.Activation.SOFTMAX).build())
+                .setInputType(InputType.recurrent(4, 5)).build();
+        checkAgainstNetwork(conf, InputType.recurrent(4, 5), new long[] {0, 4, 5});
+    }
+
     @Test
     void recurrentAndBatchNormModelsProfileToo() {
         checkAgainstNetwork(TestModels.lstm(DataType.FLOAT, TestModels.Opt.ADAM), InputType.recurrent(4, 5),

@@ -20,8 +20,6 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.io.PrintStream;
 import java.nio.file.Paths;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 
@@ -80,17 +78,6 @@ public final class CharLstmExample {
                 .setInputType(InputType.recurrent(vocabulary)).build();
     }
 
-    /** All sequences of {@code text} in order, as DataSets of at most {@link #CHUNK}, made where the RDD is computed. */
-    static JavaRDD<DataSet> sequences(JavaSparkContext sc, CharText text) {
-        List<Integer> starts = new ArrayList<>();
-        for (int s = 0; s < text.sequences(); s += CHUNK) {
-            starts.add(s);
-        }
-        int slices = Math.max(1, Math.min(starts.size(), sc.defaultParallelism()));
-        int end = text.sequences();
-        return sc.parallelize(starts, slices).map(s -> text.examples(s, Math.min(CHUNK, end - s)));
-    }
-
     /** Mean loss per character (nats) of {@code net} over every sequence of {@code text}. */
     static double lossPerCharacter(MultiLayerNetwork net, CharText text) {
         double sum = 0;
@@ -141,7 +128,8 @@ public final class CharLstmExample {
 
         @Override
         public JavaRDD<DataSet> trainingData(JavaSparkContext sc) {
-            return sequences(sc, text);
+            CharText t = text; // a local: the function goes to the executors without this record
+            return ExampleJob.chunked(sc, 0, t.sequences(), CHUNK, (s, n) -> t.examples((int) s, n));
         }
 
         /** Consecutive sequences overlap and follow the text: mini-batches of them in a random order train faster. */

@@ -13,7 +13,6 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
-import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.dataset.DataSet;
@@ -21,8 +20,6 @@ import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.io.PrintStream;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 
 /**
@@ -83,17 +80,6 @@ public final class CnnExample {
                 .setInputType(InputType.convolutional(side, side, 1)).build();
     }
 
-    /** Images {@code [first, first + count)} as DataSets of at most {@link #CHUNK}, made where the RDD is computed. */
-    static JavaRDD<DataSet> images(JavaSparkContext sc, long first, int count, int side, long seed) {
-        List<Long> starts = new ArrayList<>();
-        for (long s = first; s < first + count; s += CHUNK) {
-            starts.add(s);
-        }
-        int slices = Math.max(1, Math.min(starts.size(), sc.defaultParallelism()));
-        long end = first + count;
-        return sc.parallelize(starts, slices).map(s -> ShapeImages.examples(s, (int) Math.min(CHUNK, end - s), side, seed));
-    }
-
     private record Shapes(int examples, int side, int testExamples, long seed) implements ExampleJob.Example {
         @Override
         public MultiLayerConfiguration conf() {
@@ -107,7 +93,9 @@ public final class CnnExample {
 
         @Override
         public JavaRDD<DataSet> trainingData(JavaSparkContext sc) {
-            return images(sc, 0, examples, side, seed);
+            int px = side; // locals: the function goes to the executors without this record
+            long sd = seed;
+            return ExampleJob.chunked(sc, 0, examples, CHUNK, (s, n) -> ShapeImages.examples(s, n, px, sd));
         }
 
         @Override
@@ -122,11 +110,7 @@ public final class CnnExample {
 
     /** Accuracy of {@code net} on images {@code [first, first + count)}, which training did not see when first is past it. */
     static double accuracy(MultiLayerNetwork net, long first, int count, int side, long seed) {
-        Evaluation eval = new Evaluation(ShapeImages.CLASSES);
-        for (long s = first; s < first + count; s += CHUNK) {
-            DataSet ds = ShapeImages.examples(s, (int) Math.min(CHUNK, first + count - s), side, seed);
-            eval.eval(ds.getLabels(), net.output(ds.getFeatures(), false));
-        }
-        return eval.accuracy();
+        return ExampleJob.accuracy(net, ShapeImages.CLASSES, first, count, CHUNK,
+                (s, n) -> ShapeImages.examples(s, n, side, seed));
     }
 }

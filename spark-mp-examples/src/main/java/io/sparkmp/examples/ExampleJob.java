@@ -73,7 +73,34 @@ final class ExampleJob {
         }
     }
 
+    /** Makes the examples {@code [start, start + size)} of a generated data set; sent to the executors. */
+    @FunctionalInterface
+    interface ChunkMaker extends java.io.Serializable {
+        DataSet make(long start, int size);
+    }
+
     private ExampleJob() {
+    }
+
+    /** Examples {@code [first, first + count)} in order, as DataSets of at most {@code chunk}, made where the RDD is computed. */
+    static JavaRDD<DataSet> chunked(JavaSparkContext sc, long first, long count, int chunk, ChunkMaker maker) {
+        List<Long> starts = new ArrayList<>();
+        for (long s = first; s < first + count; s += chunk) {
+            starts.add(s);
+        }
+        int slices = Math.max(1, Math.min(starts.size(), sc.defaultParallelism()));
+        long end = first + count;
+        return sc.parallelize(starts, slices).map(s -> maker.make(s, (int) Math.min(chunk, end - s)));
+    }
+
+    /** Accuracy of {@code net} on the examples {@code [first, first + count)}, made {@code chunk} at a time. */
+    static double accuracy(MultiLayerNetwork net, int classes, long first, int count, int chunk, ChunkMaker maker) {
+        org.nd4j.evaluation.classification.Evaluation eval = new org.nd4j.evaluation.classification.Evaluation(classes);
+        for (long s = first; s < first + count; s += chunk) {
+            DataSet ds = maker.make(s, (int) Math.min(chunk, first + count - s));
+            eval.eval(ds.getLabels(), net.output(ds.getFeatures(), false));
+        }
+        return eval.accuracy();
     }
 
     /** Runs the example and returns the exit code; never calls System.exit. {@code existing}: a session to use (tests). */

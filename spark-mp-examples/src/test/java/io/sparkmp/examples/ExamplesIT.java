@@ -15,8 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The bundled examples through spark-submit on a 2-worker standalone cluster, at small sizes: the CNN's images are
- * made on the executors, the LSTM's text is read from the jar; each writes a model zip that loads and scores as the
+ * The bundled examples through spark-submit on a 2-worker standalone cluster, at small sizes: the CNN's images and
+ * the attention model's sequences are made on the executors, the LSTM's text is read from the jar; each writes a model zip that loads and scores as the
  * job printed.
  */
 class ExamplesIT {
@@ -41,6 +41,18 @@ class ExamplesIT {
                 "--test-examples", "128", "--output", zip.toString()));
         assertTrue(run.output().contains("epoch 0 step 7 loss"), "256 images / 32 = 8 steps:\n" + run.output());
         double acc = CnnExample.accuracy(ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false), 256, 128, 8, 42);
+        assertTrue(run.output().contains(String.format(Locale.ROOT, "held-out accuracy %.3f on 128", acc)),
+                acc + "\n" + run.output());
+    }
+
+    @Test
+    void attentionExampleRunsThroughSparkSubmit() throws Exception {
+        Path zip = CLUSTER.clusterDir().resolve("attention-model.zip");
+        SparkSubmitRun run = submit(AttentionExample.class, "attention", List.of("--examples", "256", "--epochs", "1",
+                "--width", "8", "--test-examples", "128", "--output", zip.toString()));
+        assertTrue(run.output().contains("epoch 0 step 7 loss"), "256 sequences / 32 = 8 steps:\n" + run.output());
+        double acc = AttentionExample.accuracy(ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false), 256, 128,
+                16, 16, 42);
         assertTrue(run.output().contains(String.format(Locale.ROOT, "held-out accuracy %.3f on 128", acc)),
                 acc + "\n" + run.output());
     }

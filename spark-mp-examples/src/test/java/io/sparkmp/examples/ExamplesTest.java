@@ -66,25 +66,33 @@ class ExamplesTest {
                 .orElseThrow();
     }
 
+    /**
+     * A 4-class example trained {@code steps} steps on 2 stages: its loss starts near ln 4 = 1.386 (a network that
+     * does not learn stays there) and falls by 40 %, and its written model, loaded, scores the held-out accuracy the
+     * job printed, above 0.6 (chance 0.25).
+     */
+    private static void assertClassifierLearned(Outcome o, int steps, Path zip,
+                                                java.util.function.ToDoubleFunction<MultiLayerNetwork> heldOutAccuracy)
+            throws Exception {
+        assertEquals(0, o.code(), o.err() + o.out());
+        List<Double> losses = o.losses();
+        assertEquals(steps, losses.size(), o.out());
+        System.out.println("losses " + losses);
+        assertTrue(losses.get(0) > 0.9, "first loss " + losses.get(0));
+        assertTrue(tailMean(losses, 8) < 0.6 * losses.get(0), "loss must fall by 40 %: " + losses);
+        assertTrue(o.out().contains("on 2 stages"), o.out());
+        double acc = heldOutAccuracy.applyAsDouble(ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false));
+        assertTrue(o.out().contains(String.format(java.util.Locale.ROOT, "held-out accuracy %.3f on 256", acc)),
+                "the loaded model must score as the trained one: " + acc + "\n" + o.out());
+        assertTrue(acc > 0.6, "held-out accuracy " + acc + " (chance 0.25)");
+    }
+
     @Test
     void cnnLearnsTheShapesOnTwoStagesAndItsModelLoads(@TempDir Path dir) throws Exception {
         Path zip = dir.resolve("cnn.zip");
         Outcome o = run(CnnExample::run, "--examples", "512", "--side", "12", "--epochs", "4", "--test-examples", "256",
                 "--output", zip.toString());
-        assertEquals(0, o.code(), o.err() + o.out());
-        List<Double> losses = o.losses();
-        assertEquals(64, losses.size(), "512 images / 32 per mini-batch x 4 epochs:\n" + o.out());
-        System.out.println("cnn losses " + losses);
-        // about ln 4 = 1.386 at the start; a network that does not learn stays there
-        assertTrue(losses.get(0) > 0.9, "first loss " + losses.get(0));
-        assertTrue(tailMean(losses, 8) < 0.6 * losses.get(0), "loss must fall by 40 %: " + losses);
-        assertTrue(o.out().contains("on 2 stages"), o.out());
-
-        MultiLayerNetwork loaded = ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false);
-        double acc = CnnExample.accuracy(loaded, 512, 256, 12, 42);
-        assertTrue(o.out().contains(String.format(java.util.Locale.ROOT, "held-out accuracy %.3f on 256", acc)),
-                "the loaded model must score as the trained one: " + acc + "\n" + o.out());
-        assertTrue(acc > 0.6, "held-out accuracy " + acc + " (chance 0.25)");
+        assertClassifierLearned(o, 64, zip, net -> CnnExample.accuracy(net, 512, 256, 12, 42)); // 512 / 32 x 4 epochs
     }
 
     @Test
@@ -112,6 +120,14 @@ class ExamplesTest {
         assertTrue(perChar < 0.85 * Math.log(text.vocabulary().length()), "per character " + perChar);
         String sample = CharLstmExample.sample(loaded, text, "it was t", 40, 42);
         assertTrue(o.out().contains("sample: " + sample), "the loaded model writes the printed sample: " + sample);
+    }
+
+    @Test
+    void attentionClassifierLearnsOnTwoStagesAndItsModelLoads(@TempDir Path dir) throws Exception {
+        Path zip = dir.resolve("attention.zip");
+        Outcome o = run(AttentionExample::run, "--examples", "512", "--epochs", "3", "--width", "16", "--test-examples", "256",
+                "--output", zip.toString());
+        assertClassifierLearned(o, 48, zip, net -> AttentionExample.accuracy(net, 512, 256, 16, 16, 42)); // 512 / 32 x 3
     }
 
     @Test
