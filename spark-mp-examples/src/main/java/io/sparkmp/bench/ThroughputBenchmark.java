@@ -35,7 +35,10 @@ import java.util.Locale;
  *   <li>{@code dl4j-spark}: {@code SparkDl4jMultiLayer} + {@code ParameterAveragingTrainingMaster}, with
  *       {@code saveUpdater} false (DL4J's default: Adam state reset every averaging) and true;</li>
  *   <li>{@code spark-mp}: {@code PipelineTrainer}, P = 2 at the split that balances parameters (an even split
- *       of the work: [0, 2, 5]), for every schedule x micro-batch count M x recomputation mode asked.</li>
+ *       of the work: [0, 2, 5]), for every schedule x micro-batch count M x recomputation mode asked;</li>
+ *   <li>{@code hybrid}: the same two executors as data-parallel replicas, P = 1 x R = 2 (M = 1, each replica a
+ *       half of every mini-batch, gradients summed by the ring all-reduce), beside P = 2 x R = 1 (1F1B, M = 8):
+ *       identical training to fit, unlike parameter averaging.</li>
  * </ul>
  * Prints one table: samples/s (medians after the warm-up steps; how each is measured is printed), the ratio to
  * {@code fit}, spark-mp's ideal speed-up over one device P·M/(M+P−1) (2M/(M+1) at P = 2) and the share of it
@@ -156,6 +159,15 @@ public final class ThroughputBenchmark {
                     }
                 }
             }
+        }
+        if (o.runs("hybrid")) {
+            int layers = conf.getConfs().size();
+            long t0 = System.nanoTime();
+            rows.add(report(ThroughputRuns.sparkMp(conf, initial, data, eval, o, new int[] {0, layers}, 2,
+                    ScheduleKind.GPIPE, 1, RecomputeMode.AUTO), t0));
+            t0 = System.nanoTime();
+            rows.add(report(ThroughputRuns.sparkMp(conf, initial, data, eval, o, evenSplit(conf), 1,
+                    ScheduleKind.ONE_F_ONE_B, 8, RecomputeMode.AUTO), t0));
         }
         if (o.runs("in-process")) {
             int[] split = evenSplit(conf);
