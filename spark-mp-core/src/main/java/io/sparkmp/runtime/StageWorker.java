@@ -39,7 +39,7 @@ import org.nd4j.linalg.dataset.DataSet;
  * replica's share of each mini-batch, and each update divides by the whole mini-batch.
  *
  * <p>Misuse: every rank must call {@link #runStep} with the same step numbers in the same order; only
- * rank 0 gets the data. After a {@link StageExecutionException} the worker is in an undefined state and
+ * stage 0's rank of each replica gets data (its replica's share). After a {@link StageExecutionException} the worker is in an undefined state and
  * must be discarded. Not thread-safe: one thread per worker.
  */
 @io.sparkmp.Internal
