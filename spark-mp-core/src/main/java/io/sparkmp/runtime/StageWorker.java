@@ -30,11 +30,16 @@ import org.nd4j.linalg.dataset.DataSet;
  * the {@link LossReduction} sums every rank's L1/L2 terms along the pipeline. Then each rank runs its actions
  * through one small handler per action type, the control traffic included: LOAD (rank 0 takes a micro-batch's
  * rows), SEND_L / RECV_L (labels and masks travel to the last stage), LOSS (the step's score on the last
- * stage); an unknown or unsupported type fails loudly. With an {@link ActionRecorder}, the actions and waits of its sampled steps
- * are recorded for the timeline.
+ * stage), ALLREDUCE (with data-parallel replicas: the stage's gradient summed across the replicas by the ring
+ * all-reduce before its STEP); an unknown or unsupported type fails loudly. With an {@link ActionRecorder}, the
+ * actions and waits of its sampled steps are recorded for the timeline.
+ *
+ * <p>Replicas ({@link PipelineSpec#topology()}): a worker is built for a job rank; its schedule, feed and loss run
+ * on its replica's pipeline (a {@link ReplicaChannel} maps pipeline ranks to job ranks), its stage 0 takes its
+ * replica's share of each mini-batch, and each update divides by the whole mini-batch.
  *
  * <p>Misuse: every rank must call {@link #runStep} with the same step numbers in the same order; only
- * rank 0 gets the data. After a {@link StageExecutionException} the worker is in an undefined state and
+ * stage 0's rank of each replica gets data (its replica's share). After a {@link StageExecutionException} the worker is in an undefined state and
  * must be discarded. Not thread-safe: one thread per worker.
  */
 @io.sparkmp.Internal

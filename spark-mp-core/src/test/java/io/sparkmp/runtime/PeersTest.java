@@ -54,29 +54,7 @@ class PeersTest {
         }
         PipelineSpec spec = PipelineSpec.of(mlp(stages), boundaries, kind, devices, virtualStages, devices, 4 * devices,
                 TestModels.SEED);
-        List<Set<Integer>> talked = new ArrayList<>();
-        List<InProcessChannel> hub = InProcessChannel.connect(devices, Duration.ofSeconds(30));
-        List<DataSet> data = TestModels.data("mlp", DataType.FLOAT, 2, 4 * devices, 7);
-        List<CompletableFuture<Void>> ranks = new ArrayList<>();
-        for (int r = 0; r < devices; r++) {
-            Set<Integer> peers = ConcurrentHashMap.newKeySet();
-            talked.add(peers);
-            TensorChannel recording = new Recording(hub.get(r), peers);
-            int rank = r;
-            ranks.add(CompletableFuture.runAsync(() -> {
-                StageWorker w = new StageWorker(spec, rank, recording, null);
-                for (int step = 0; step < data.size(); step++) {
-                    w.runStep(step, rank == 0 ? data.get(step) : null);
-                }
-            }));
-        }
-        try {
-            for (CompletableFuture<Void> f : ranks) {
-                f.get(120, TimeUnit.SECONDS);
-            }
-        } finally {
-            hub.get(0).closeAll();
-        }
+        List<Set<Integer>> talked = talked(spec, TestModels.data("mlp", DataType.FLOAT, 2, 4 * devices, 7));
         for (int r = 0; r < devices; r++) {
             assertEquals(new TreeSet<>(talked.get(r)), spec.peersOf(r), "peers of rank " + r + " in " + spec);
         }
@@ -94,30 +72,7 @@ class PeersTest {
         PipelineSpec spec = PipelineSpec.of(mlp(stages), boundaries, kind, devices, virtualStages, devices,
                 4 * devices * replicas, TestModels.SEED).withReplicas(replicas);
         Topology t = spec.topology();
-        List<Set<Integer>> talked = new ArrayList<>();
-        List<InProcessChannel> hub = InProcessChannel.connect(t.ranks(), Duration.ofSeconds(30));
-        List<DataSet> data = TestModels.data("mlp", DataType.FLOAT, 2, 4 * devices * replicas, 7);
-        List<CompletableFuture<Void>> ranks = new ArrayList<>();
-        for (int r = 0; r < t.ranks(); r++) {
-            Set<Integer> peers = ConcurrentHashMap.newKeySet();
-            talked.add(peers);
-            TensorChannel recording = new Recording(hub.get(r), peers);
-            int rank = r;
-            ranks.add(CompletableFuture.runAsync(() -> {
-                StageWorker w = new StageWorker(spec, rank, recording, null);
-                for (int step = 0; step < data.size(); step++) {
-                    w.runStep(step, t.readsData(rank) ? InProcessPipeline.share(data.get(step), t.replica(rank), replicas)
-                            : null);
-                }
-            }));
-        }
-        try {
-            for (CompletableFuture<Void> f : ranks) {
-                f.get(120, TimeUnit.SECONDS);
-            }
-        } finally {
-            hub.get(0).closeAll();
-        }
+        List<Set<Integer>> talked = talked(spec, TestModels.data("mlp", DataType.FLOAT, 2, 4 * devices * replicas, 7));
         for (int r = 0; r < t.ranks(); r++) {
             assertEquals(new TreeSet<>(talked.get(r)), spec.peersOf(r), "peers of " + t.describe(r) + " in " + spec);
             for (int p : spec.peersOf(r)) {
@@ -155,6 +110,38 @@ class PeersTest {
         // P - 1 links in a chain, plus the wrap from rank P - 1 back to rank 0 with v = 2 (a ring of P links).
         int expected = devices == 1 ? 0 : virtualStages == 1 ? devices - 1 : devices;
         assertEquals(expected, links / 2, "links of " + spec);
+    }
+
+    /**
+     * Runs every rank of {@code spec} (each replica's stage 0 on its share of each mini-batch) for the given steps
+     * over in-process channels; per rank, the ranks it sent to or received from.
+     */
+    private static List<Set<Integer>> talked(PipelineSpec spec, List<DataSet> data) throws Exception {
+        Topology t = spec.topology();
+        List<Set<Integer>> talked = new ArrayList<>();
+        List<InProcessChannel> hub = InProcessChannel.connect(t.ranks(), Duration.ofSeconds(30));
+        List<CompletableFuture<Void>> ranks = new ArrayList<>();
+        for (int r = 0; r < t.ranks(); r++) {
+            Set<Integer> peers = ConcurrentHashMap.newKeySet();
+            talked.add(peers);
+            TensorChannel recording = new Recording(hub.get(r), peers);
+            int rank = r;
+            ranks.add(CompletableFuture.runAsync(() -> {
+                StageWorker w = new StageWorker(spec, rank, recording, null);
+                for (int step = 0; step < data.size(); step++) {
+                    w.runStep(step, t.readsData(rank)
+                            ? InProcessPipeline.share(data.get(step), t.replica(rank), t.replicas()) : null);
+                }
+            }));
+        }
+        try {
+            for (CompletableFuture<Void> f : ranks) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+        } finally {
+            hub.get(0).closeAll();
+        }
+        return talked;
     }
 
     /** Dense layers 8-4-...-4-3, one per stage. */

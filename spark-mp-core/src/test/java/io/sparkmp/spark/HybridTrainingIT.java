@@ -27,12 +27,7 @@ import org.nd4j.linalg.dataset.DataSet;
 class HybridTrainingIT {
 
     @RegisterExtension
-    static final SparkStandaloneCluster CLUSTER = SparkStandaloneCluster.withWorkers(4)
-            .conf("spark.mp.slotWaitTimeout", "2s")
-            .conf("spark.mp.transport.connectTimeout", "10s")
-            .conf("spark.mp.transport.ioTimeout", "10s")
-            .conf("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
-            .conf("spark.stage.maxConsecutiveAttempts", "2");
+    static final SparkStandaloneCluster CLUSTER = PipelineTrainingIT.fourOneCoreWorkers();
 
     /** 64 examples, batches of 12: 5 mini-batches per epoch, the last 4 examples dropped. */
     static final List<DataSet> DATA = PipelineTrainingIT.examples(64, 11);

@@ -60,12 +60,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PipelineTrainingIT {
 
     @RegisterExtension
-    static final SparkStandaloneCluster CLUSTER = SparkStandaloneCluster.withWorkers(4)
-            .conf("spark.mp.slotWaitTimeout", "2s")
-            .conf("spark.mp.transport.connectTimeout", "10s")
-            .conf("spark.mp.transport.ioTimeout", "10s")
-            .conf("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
-            .conf("spark.stage.maxConsecutiveAttempts", "3");
+    static final SparkStandaloneCluster CLUSTER = fourOneCoreWorkers();
+
+    /** 4 one-core workers with short slot, connect and I/O timeouts and 3 stage attempts (also HybridTrainingIT's). */
+    static SparkStandaloneCluster fourOneCoreWorkers() {
+        return SparkStandaloneCluster.withWorkers(4)
+                .conf("spark.mp.slotWaitTimeout", "2s")
+                .conf("spark.mp.transport.connectTimeout", "10s")
+                .conf("spark.mp.transport.ioTimeout", "10s")
+                .conf("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
+                .conf("spark.stage.maxConsecutiveAttempts", "3");
+    }
 
     static final int LAYERS = 8;
 

@@ -39,6 +39,9 @@ import java.util.Locale;
  *   <li>{@code planner}: {@code PipelineTrainer} with only the batch size set: stages, split, M, schedule and
  *       recomputation are the planner's choice on the measured profile (what a user gets by default);</li>
  *   <li>{@code in-process}: the pipeline in one executor JVM without Spark or sockets (see the breakdown).</li>
+ *   <li>{@code hybrid}: the same two executors as data-parallel replicas, P = 1 x R = 2 (M = 1, each replica a
+ *       half of every mini-batch, gradients summed by the ring all-reduce), beside P = 2 x R = 1 (1F1B, M = 8):
+ *       identical training to fit, unlike parameter averaging.</li>
  * </ul>
  * Prints one table: samples/s (medians after the warm-up steps; how each is measured is printed), the ratio to
  * {@code fit}, spark-mp's ideal speed-up over one device P·M/(M+P−1) (2M/(M+1) at P = 2) and the share of it
@@ -165,6 +168,15 @@ public final class ThroughputBenchmark {
         if (o.runs("planner")) {
             long t0 = System.nanoTime();
             rows.add(report(ThroughputRuns.sparkMpPlanned(conf, initial, data, eval, o), t0));
+        }
+        if (o.runs("hybrid")) {
+            int layers = conf.getConfs().size();
+            long t0 = System.nanoTime();
+            rows.add(report(ThroughputRuns.sparkMp(conf, initial, data, eval, o, new int[] {0, layers}, 2,
+                    ScheduleKind.GPIPE, 1, RecomputeMode.AUTO), t0));
+            t0 = System.nanoTime();
+            rows.add(report(ThroughputRuns.sparkMp(conf, initial, data, eval, o, evenSplit(conf), 1,
+                    ScheduleKind.ONE_F_ONE_B, 8, RecomputeMode.AUTO), t0));
         }
         if (o.runs("in-process")) {
             int[] split = evenSplit(conf);

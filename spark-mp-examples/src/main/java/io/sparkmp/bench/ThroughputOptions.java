@@ -31,7 +31,7 @@ record ThroughputOptions(String master, int steps, int warmup, int batch, List<I
                          List<ScheduleKind> schedules, List<RecomputeMode> recompute, Set<String> contenders,
                          List<Boolean> saveUpdater, int dl4jEpochs, int averaging, long seed, String timeline) {
 
-    static final List<String> CONTENDERS = List.of("fit", "dl4j-spark", "spark-mp", "planner", "in-process");
+    static final List<String> CONTENDERS = List.of("fit", "dl4j-spark", "spark-mp", "planner", "in-process", "hybrid");
 
     static final String USAGE = "ThroughputBenchmark [--quick] [--master local-cluster[2,1,2048]] [--steps 30]"
             + " [--warmup 3] [--batch 256] [--micro 4,8,16] [--schedules gpipe,1f1b] [--recompute always,never]"

@@ -91,10 +91,23 @@ final class ThroughputRuns {
     static ThroughputRow sparkMp(MultiLayerConfiguration conf, MultiLayerNetwork initial, JavaRDD<DataSet> data,
                                  DataSet eval, ThroughputOptions o, int[] boundaries, ScheduleKind schedule, int m,
                                  RecomputeMode recompute) {
+        return sparkMp(conf, initial, data, eval, o, boundaries, 1, schedule, m, recompute);
+    }
+
+    /**
+     * As {@link #sparkMp(MultiLayerConfiguration, MultiLayerNetwork, JavaRDD, DataSet, ThroughputOptions, int[],
+     * ScheduleKind, int, RecomputeMode)} with R data-parallel replicas of the pipeline (P x R executors); its ideal
+     * is R times the pipeline's.
+     */
+    static ThroughputRow sparkMp(MultiLayerConfiguration conf, MultiLayerNetwork initial, JavaRDD<DataSet> data,
+                                 DataSet eval, ThroughputOptions o, int[] boundaries, int replicas, ScheduleKind schedule,
+                                 int m, RecomputeMode recompute) {
         int p = boundaries.length - 1;
-        String name = "spark-mp P=" + p + " " + schedule.label() + " M=" + m + " recompute=" + recompute.label();
+        String name = "spark-mp P=" + p + (replicas == 1 ? "" : " R=" + replicas) + " " + schedule.label() + " M=" + m
+                + " recompute=" + recompute.label();
         try {
-            PipelineTrainer.Builder b = PipelineTrainer.builder(conf).stages(p).microBatches(m).schedule(schedule)
+            PipelineTrainer.Builder b = PipelineTrainer.builder(conf).stages(p).replicas(replicas).microBatches(m)
+                    .schedule(schedule)
                     .recompute(recompute).batchSize(o.batch()).epochs(1).shuffle(false).logEvery(0)
                     .boundaries(boundaries).initialParameters(initial).seed(o.seed());
             if (o.timeline() != null) {
@@ -110,8 +123,8 @@ final class ThroughputRuns {
             double step = median(timed.stream().mapToDouble(StepReport::stepSeconds).toArray());
             double bubble = median(timed.stream().mapToDouble(StepReport::bubbleFraction).toArray());
             double loss = r.network().score(eval);
-            return new ThroughputRow(name, true, rate, step, (double) p * m / (m + p - 1), bubble, r.planAccuracy(),
-                    loss, "median of per-step samples/s (engine step records)", null);
+            return new ThroughputRow(name, true, rate, step, (double) replicas * p * m / (m + p - 1), bubble,
+                    r.planAccuracy(), loss, "median of per-step samples/s (engine step records)", null);
         } catch (RuntimeException e) {
             return ThroughputRow.failed(name, true, e);
         }
