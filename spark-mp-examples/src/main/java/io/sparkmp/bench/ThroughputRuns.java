@@ -113,18 +113,7 @@ final class ThroughputRuns {
             if (o.timeline() != null) {
                 b.timeline(Path.of(o.timeline(), name.replaceAll("[^A-Za-z0-9=]+", "-") + ".html").toString());
             }
-            TrainingResult r = b.build().fit(data);
-            List<StepReport> steps = r.metrics();
-            if (steps.size() <= o.warmup()) {
-                throw new IllegalStateException("only " + steps.size() + " steps reported, warm-up is " + o.warmup());
-            }
-            List<StepReport> timed = steps.subList(o.warmup(), steps.size());
-            double rate = median(timed.stream().mapToDouble(StepReport::samplesPerSecond).toArray());
-            double step = median(timed.stream().mapToDouble(StepReport::stepSeconds).toArray());
-            double bubble = median(timed.stream().mapToDouble(StepReport::bubbleFraction).toArray());
-            double loss = r.network().score(eval);
-            return new ThroughputRow(name, true, rate, step, (double) replicas * p * m / (m + p - 1), bubble,
-                    r.planAccuracy(), loss, "median of per-step samples/s (engine step records)", null);
+            return row(name, b.build().fit(data), eval, o);
         } catch (RuntimeException e) {
             return ThroughputRow.failed(name, true, e);
         }
@@ -142,22 +131,32 @@ final class ThroughputRuns {
             TrainingResult r = PipelineTrainer.builder(conf).batchSize(o.batch()).epochs(1).shuffle(false).logEvery(0)
                     .initialParameters(initial).seed(o.seed()).build().fit(data);
             io.sparkmp.plan.PipelinePlan plan = r.plan();
-            int p = plan.devices();
-            int m = plan.microBatches();
-            name = "spark-mp planned P=" + p + " " + plan.schedule().label() + " M=" + m + " " + Arrays.toString(plan.boundaries());
-            List<StepReport> steps = r.metrics();
-            if (steps.size() <= o.warmup()) {
-                throw new IllegalStateException("only " + steps.size() + " steps reported, warm-up is " + o.warmup());
-            }
-            List<StepReport> timed = steps.subList(o.warmup(), steps.size());
-            double rate = median(timed.stream().mapToDouble(StepReport::samplesPerSecond).toArray());
-            double step = median(timed.stream().mapToDouble(StepReport::stepSeconds).toArray());
-            double bubble = median(timed.stream().mapToDouble(StepReport::bubbleFraction).toArray());
-            return new ThroughputRow(name, true, rate, step, (double) p * m / (m + p - 1), bubble, r.planAccuracy(),
-                    r.network().score(eval), "median of per-step samples/s (engine step records)", null);
+            name = "spark-mp planned P=" + plan.devices() + (plan.replicas() > 1 ? " R=" + plan.replicas() : "") + " "
+                    + plan.schedule().label() + " M=" + plan.microBatches() + " " + Arrays.toString(plan.boundaries());
+            return row(name, r, eval, o);
         } catch (RuntimeException e) {
             return ThroughputRow.failed(name, true, e);
         }
+    }
+
+    /**
+     * A spark-mp row from a finished run: medians of the engine's step records after warm-up, the ideal of its plan
+     * (R x P·M/(M+P−1)), the plan's accuracy and the held-out loss.
+     */
+    private static ThroughputRow row(String name, TrainingResult r, DataSet eval, ThroughputOptions o) {
+        List<StepReport> steps = r.metrics();
+        if (steps.size() <= o.warmup()) {
+            throw new IllegalStateException("only " + steps.size() + " steps reported, warm-up is " + o.warmup());
+        }
+        List<StepReport> timed = steps.subList(o.warmup(), steps.size());
+        double rate = median(timed.stream().mapToDouble(StepReport::samplesPerSecond).toArray());
+        double step = median(timed.stream().mapToDouble(StepReport::stepSeconds).toArray());
+        double bubble = median(timed.stream().mapToDouble(StepReport::bubbleFraction).toArray());
+        io.sparkmp.plan.PipelinePlan plan = r.plan();
+        int p = plan.devices();
+        int m = plan.microBatches();
+        return new ThroughputRow(name, true, rate, step, (double) plan.replicas() * p * m / (m + p - 1), bubble,
+                r.planAccuracy(), r.network().score(eval), "median of per-step samples/s (engine step records)", null);
     }
 
     /**
