@@ -86,6 +86,9 @@ public final class StageSlice {
     private int layersUpdated;
     /** Per micro-batch in flight (stash mode): the input of each layer, as the forward fed it. */
     private final Map<Integer, INDArray[]> stash = new HashMap<>();
+    /** This step's consumer of each layer's finished gradient ({@link #reduceEachLayerWhenDone}), or null. */
+    private java.util.function.ObjIntConsumer<INDArray> layerDone;
+    private int layerDoneAfter;
     private final List<INDArray> runningStatSums = new ArrayList<>();
     private final Map<Integer, INDArray[]> inputs = new HashMap<>();
     /** Preprocessors and layers before this stage: they change the features mask on its way here. */
@@ -306,6 +309,39 @@ public final class StageSlice {
         if (intoScratch) {
             stepGradients[i].addi(net.getLayer(i).getGradientsViewArray());
         }
+        if (layerDone != null && microBatches == layerDoneAfter - 1) {
+            layerDone.accept(stepGradients[i], fromLayer + i); // its last backward of the step: the sum is whole
+        }
+    }
+
+    /**
+     * For this step: hands each layer's whole step gradient (its part of DL4J's gradient view, summed over the
+     * step's micro-batches) to {@code done}, with the layer's global index, as soon as that layer's backward of the
+     * step's last micro-batch ({@code microBatchesInStep} in all) is done, while the layers below it still run
+     * theirs. For the replicas' all-reduce overlapped with the backward: {@code done} may change the gradient in
+     * place (on another thread) until the update; nothing in this stage writes that layer's gradient again in the
+     * step. Layers without trainable parameters, and frozen ones, are never handed over. Call after
+     * {@link #beginStep}; it lasts until the next.
+     *
+     * @throws IllegalStateException if the stage fuses its update into the backward (no whole gradient exists)
+     */
+    public void reduceEachLayerWhenDone(int microBatchesInStep, java.util.function.ObjIntConsumer<INDArray> done) {
+        requireStep();
+        if (fusedUpdate) {
+            throw new IllegalStateException("stage " + stage + " updates each layer right after its backward: its "
+                    + "step's gradient is never whole, so it cannot be summed across replicas");
+        }
+        if (microBatchesInStep <= 0) {
+            throw new IllegalArgumentException("microBatchesInStep must be positive, found " + microBatchesInStep);
+        }
+        if (allFrozen || net.numParams() == 0) {
+            return;
+        }
+        if (gradientScratch == null) {
+            makeGradientScratch(); // the taps after each layer's backward (the scratch itself is used from M = 2 on)
+        }
+        layerDone = done;
+        layerDoneAfter = microBatchesInStep;
     }
 
     /** Pipeline stage index. */
@@ -361,6 +397,7 @@ public final class StageSlice {
         this.microBatchSize = microBatchSize;
         this.microBatches = 0;
         this.layersUpdated = 0;
+        this.layerDone = null;
         this.lossSum = 0;
         this.forwardStateOf = -1;
         if (intoScratch) {

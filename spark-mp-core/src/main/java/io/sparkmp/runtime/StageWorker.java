@@ -58,6 +58,10 @@ public final class StageWorker {
      * count) across the replicas of this device; null for R = 1.
      */
     private final RingAllReduce replicaRing;
+    /** Longest wait for one layer's all-reduce at an ALLREDUCE action. */
+    private final Duration allReduceTimeout;
+    /** This step's per-layer all-reduces (replicas only), started during the backward. */
+    private LayerReductions reductions;
 
     /** Default longest wait for one piece of a replicas' gradient all-reduce. */
     public static final Duration DEFAULT_ALL_REDUCE_TIMEOUT = Duration.ofSeconds(60);
@@ -176,6 +180,7 @@ public final class StageWorker {
         this.topology = topology;
         this.jobRank = rank;
         this.replica = topology.replica(rank);
+        this.allReduceTimeout = allReduceTimeout;
         this.replicaRing = topology.replicas() == 1 ? null
                 : new RingAllReduce(channel, topology.ringOf(topology.device(rank)), allReduceTimeout.toMillis());
         rank = topology.device(rank);
@@ -346,9 +351,34 @@ public final class StageWorker {
                 localRegularization += slice.regularizationScore();
             }
             lossReduction.shareRegularization(step, localRegularization);
+            if (replicaRing != null) {
+                reductions = new LayerReductions(replicaRing, step, spec.numStages() + 1, allReduceTimeout);
+                for (StageSlice slice : slices.values()) {
+                    int stage = slice.stage();
+                    slice.reduceEachLayerWhenDone(spec.microBatches(),
+                            (gradient, layer) -> reductions.start(stage, layer, gradient));
+                }
+            }
         } catch (RuntimeException e) {
+            closeReductions();
             throw fail(null, e);
         }
+        try {
+            return runActions(start);
+        } finally {
+            closeReductions();
+        }
+    }
+
+    private void closeReductions() {
+        if (reductions != null) {
+            reductions.close();
+            reductions = null;
+        }
+    }
+
+    /** The step's actions, the checks after them, the skip policy's decision and the step's metrics. */
+    private StepMetrics runActions(long start) {
         boolean[] stepped = new boolean[spec.numStages()];
         loss = Double.NaN;
         lossReduced = false;
@@ -533,7 +563,11 @@ public final class StageWorker {
         if (replicaRing == null) {
             throw new IllegalStateException("ALLREDUCE of stage " + stage + " with one replica: nothing to sum");
         }
-        slice.reduceGradient(flat -> replicaRing.sumInPlace(flat, step, stage));
+        if (reductions != null && reductions.started(stage)) {
+            reductions.await(stage); // each layer's sum began when its last backward of the step was done
+        } else {
+            slice.reduceGradient(flat -> replicaRing.sumInPlace(flat, step, stage));
+        }
     }
 
     private void forward(int stage, int mb) {

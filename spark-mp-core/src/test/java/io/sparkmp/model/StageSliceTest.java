@@ -63,6 +63,58 @@ class StageSliceTest {
     }
 
     /**
+     * For the replicas' all-reduce overlapped with the backward: each layer's step gradient is handed over once,
+     * top layer first, during the backward of the step's last micro-batch, and is already the whole step's sum
+     * then (its copy at hand-over equals the gradient the update later reads).
+     */
+    @Test
+    void eachLayersGradientIsHandedOverWholeDuringTheLastBackward() {
+        MultiLayerConfiguration conf = TestModels.mlp(DataType.DOUBLE, TestModels.Opt.ADAM, 0);
+        DataSet ds = TestModels.data("mlp", DataType.DOUBLE, 1, 16, 7).get(0);
+        int[] b = {0, 2, 4};
+        StageSlice s0 = ModelSlicer.slice(conf, b, 0, TestModels.SEED, null);
+        StageSlice s1 = ModelSlicer.slice(conf, b, 1, TestModels.SEED, null);
+        int m = 2;
+        int mb = 16 / m;
+        s0.beginStep(0, 0, mb);
+        s1.beginStep(0, 0, mb);
+        int[] inBackwardOf = {-1};
+        List<Integer> order = new ArrayList<>();
+        List<Integer> during = new ArrayList<>();
+        Map<Integer, INDArray> atHandOver = new HashMap<>();
+        Map<Integer, INDArray> views = new HashMap<>();
+        java.util.function.ObjIntConsumer<INDArray> record = (g, layer) -> {
+            order.add(layer);
+            during.add(inBackwardOf[0]);
+            try (org.nd4j.linalg.api.memory.MemoryWorkspace ws = org.nd4j.linalg.factory.Nd4j.getWorkspaceManager()
+                    .scopeOutOfWorkspaces()) {
+                atHandOver.put(layer, g.dup()); // the hand-over runs inside DL4J's backward workspace
+            }
+            views.put(layer, g);
+        };
+        s0.reduceEachLayerWhenDone(m, record);
+        s1.reduceEachLayerWhenDone(m, record);
+        for (int i = 0; i < m; i++) {
+            INDArray x = ds.getFeatures().get(NDArrayIndex.interval(i * mb, (i + 1) * mb), NDArrayIndex.all());
+            s1.forward(i, s0.forward(i, x, null), null);
+        }
+        for (int i = 0; i < m; i++) {
+            INDArray y = ds.getLabels().get(NDArrayIndex.interval(i * mb, (i + 1) * mb), NDArrayIndex.all());
+            inBackwardOf[0] = i;
+            s0.backward(i, s1.backwardWithLabels(i, y, null));
+            inBackwardOf[0] = -1;
+        }
+        assertEquals(List.of(3, 2, 1, 0), order, "top layer first, each once");
+        assertEquals(List.of(1, 1, 1, 1), during, "during the last micro-batch's backward");
+        for (int layer = 0; layer < 4; layer++) {
+            assertEquals(atHandOver.get(layer), views.get(layer), "layer " + layer + "'s gradient was already whole");
+            assertTrue(atHandOver.get(layer).norm2Number().doubleValue() > 0, "layer " + layer + " has a gradient");
+        }
+        s0.applyUpdate(16);
+        s1.applyUpdate(16);
+    }
+
+    /**
      * Steps of one micro-batch with the update fused into the backward: parameters, Adam state and losses equal
      * DL4J's fit; the only gradient array is one layer long; the state taken from the stages continues training
      * exactly in new stages (a resumed run).
