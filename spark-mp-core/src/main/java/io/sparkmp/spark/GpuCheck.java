@@ -78,7 +78,7 @@ final class GpuCheck {
         String script = conf.get(DISCOVERY_SCRIPT, "");
         String head = "stages (" + tasks + ") need " + tasks + " tasks with " + TASK_AMOUNT + " = " + amount
                 + " each, but the " + gpusByExecutor.size() + " executor(s) report " + found + " GPU(s) "
-                + gpusByExecutor + ", room for " + fit + " such task(s)";
+                + new TreeMap<>(gpusByExecutor) + ", room for " + fit + " such task(s)";
         if (found == 0) {
             return head + ": no executor found a GPU. Check " + EXECUTOR_AMOUNT + " (" + conf.get(EXECUTOR_AMOUNT,
                     "unset") + ") and that " + DISCOVERY_SCRIPT + " (" + (script.isEmpty() ? "unset" : script)
