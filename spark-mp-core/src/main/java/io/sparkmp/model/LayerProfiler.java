@@ -64,7 +64,7 @@ public final class LayerProfiler {
      * runtime's one-layer stage on one core with one ND4J thread (MicroBatchCostBenchmark, part 3; the figures
      * and the load they were taken at are in the README's "Planner").
      */
-    public static final double ANALYTIC_CALL_SECONDS = 50e-6;
+    public static final double ANALYTIC_CALL_SECONDS = 100e-6;
     /** Seed of the profiled layers' random initial weights (their values do not change the times). */
     private static final long PROFILE_SEED = 1;
 

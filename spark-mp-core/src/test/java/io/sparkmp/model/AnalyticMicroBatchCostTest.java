@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * cost. Model: the batch-capacity benchmark's convolutional network (conv 3x3 1-&gt;32 same, max-pool 2x2, softmax
  * 10, FLOAT, Adam) on 24x24 images; P = 2, 1F1B, batch 16384, 200 MiB per device, 1e10 FLOP/s. Without the fixed
  * cost nothing but memory bounds M from above and the bubble shrinks with every doubling, so the planner took
- * 4096 micro-batches of 4. With it, the step of M micro-batches is about (M + 1) x (4 calls x 50 us + 16384 / M x
+ * 4096 micro-batches of 4. With it, the step of M micro-batches is about (M + 1) x (4 calls x 100 us + 16384 / M x
  * the bottleneck stage's time per example): smallest near M = 100.
  */
 class AnalyticMicroBatchCostTest {
@@ -63,7 +63,7 @@ class AnalyticMicroBatchCostTest {
             assertEquals(l.forwardFlopsPerExample() / 1e10, l.forwardSecondsPerExample(), 1e-18, l.name());
         }
         // conv: 2 x 320 weights x 576 positions per example, at 1e10 FLOP/s, over 8 examples, plus one call.
-        assertEquals(50e-6 + 8 * 2.0 * 320 * 576 / 1e10, p.layer(0).forwardSeconds(8), 1e-15);
+        assertEquals(LayerProfiler.ANALYTIC_CALL_SECONDS + 8 * 2.0 * 320 * 576 / 1e10, p.layer(0).forwardSeconds(8), 1e-15);
         ModelProfile free = LayerProfiler.builder().build().analytic(conv(), INPUT, 1e10, 0);
         assertEquals(0, free.layer(0).forwardSecondsFixed());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -105,7 +105,7 @@ class AnalyticMicroBatchCostTest {
                             + chosen.microBatches() + " " + chosen.predictedStepSeconds() + " s");
         }
         assertTrue(fitting >= 5, "only " + fitting + " powers of 2 fit");
-        // 4096 micro-batches of 4 are much slower than the choice: 4096 x 4 calls x 50 us = 0.82 s more on stage 0
+        // 4096 micro-batches of 4 are much slower than the choice: 4096 x 4 calls x 100 us = 0.82 s more on stage 0
         // (2.9 s against 2.1 s).
         PipelinePlan many = planner(p).microBatches(4096).build().plan();
         assertTrue(many.predictedStepSeconds() > 1.25 * chosen.predictedStepSeconds(), many.explain());
