@@ -12,7 +12,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
 
 import io.sparkmp.model.ModelAssembler;
@@ -51,47 +50,25 @@ class NonFiniteSkipTest {
                            BiFunction<Integer, TensorChannel, TensorChannel> wrap) {
         int p = spec.devices();
         List<InProcessChannel> channels = InProcessChannel.connect(p, Duration.ofSeconds(30));
-        AtomicReference<Throwable> failure = new AtomicReference<>();
         List<StepMetrics> metrics = Collections.synchronizedList(new ArrayList<>());
         Map<Integer, INDArray> params = Collections.synchronizedMap(new TreeMap<>());
         Map<Integer, INDArray> state = Collections.synchronizedMap(new TreeMap<>());
         Long[] skipped = new Long[p];
         String[] reasons = new String[p];
-        List<Thread> threads = new ArrayList<>();
-        for (int r = 0; r < p; r++) {
-            final int rank = r;
-            Thread t = new Thread(() -> {
-                try {
-                    StageWorker w = new StageWorker(spec, rank, wrap.apply(rank, channels.get(rank)), null, null,
-                            NonFinitePolicy.SKIP);
-                    long step = 0;
-                    for (int e = 0; e < epochs; e++) {
-                        for (DataSet ds : data) {
-                            metrics.add(w.runStep(step++, e, rank == 0 ? ds : null));
-                        }
-                    }
-                    params.putAll(w.layerParameters());
-                    state.putAll(w.updaterState());
-                    skipped[rank] = w.skippedSteps();
-                    reasons[rank] = w.lastSkipReason();
-                } catch (Throwable ex) {
-                    failure.compareAndSet(null, ex);
-                    channels.get(0).closeAll();
+        RankThreads.run("skip-test-rank-", p, rank -> {
+            StageWorker w = new StageWorker(spec, rank, wrap.apply(rank, channels.get(rank)), null, null,
+                    NonFinitePolicy.SKIP);
+            long step = 0;
+            for (int e = 0; e < epochs; e++) {
+                for (DataSet ds : data) {
+                    metrics.add(w.runStep(step++, e, rank == 0 ? ds : null));
                 }
-            });
-            threads.add(t);
-            t.start();
-        }
-        for (Thread t : threads) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
             }
-        }
-        if (failure.get() != null) {
-            throw new AssertionError("a rank failed", failure.get());
-        }
+            params.putAll(w.layerParameters());
+            state.putAll(w.updaterState());
+            skipped[rank] = w.skippedSteps();
+            reasons[rank] = w.lastSkipReason();
+        }, rank -> { }, () -> channels.get(0).closeAll(), "the test's ranks");
         return new Run(List.copyOf(metrics), Map.copyOf(params), Map.copyOf(state), List.of(skipped), List.of(reasons));
     }
 
