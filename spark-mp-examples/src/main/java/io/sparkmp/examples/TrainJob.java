@@ -42,8 +42,10 @@ import java.util.Locale;
  * [0, K), more stages than layers or executor slots, micro-batches not dividing the batch size) ends with
  * one line on stderr naming the value, exit code 2, and nothing written at {@code --output} (a zip is
  * written to a temporary file next to it and renamed; a store is complete only once its manifest is
- * committed, after every stage wrote its layers; a non-empty store is refused without {@code --overwrite}). Other failures exit with 1. The JVM always ends
- * through {@link System#exit}: a barrier task timer thread can otherwise keep it alive.
+ * committed, after every stage wrote its layers; a non-empty store is refused without {@code --overwrite}). Other
+ * failures exit with 1; on an out-of-memory error the line names DL4J's memory crash dumps, which go to one known
+ * folder ({@link CrashDumps}). The JVM always ends through {@link System#exit}: a barrier task timer thread can
+ * otherwise keep it alive.
  */
 public final class TrainJob {
     static final int EXIT_BAD_INPUT = 2;
@@ -75,6 +77,7 @@ public final class TrainJob {
             return 0;
         }
         SparkSession spark = null;
+        CrashDumps dumps = CrashDumps.install(); // DL4J's out-of-memory dumps go to one known folder, not the cwd
         try {
             MultiLayerConfiguration conf = readModel(o.model());
             Path zip = o.outputIsZip() ? Paths.get(o.output()) : null;
@@ -166,7 +169,7 @@ public final class TrainJob {
             err.println("error: " + e.getMessage());
             return EXIT_BAD_INPUT;
         } catch (Exception | Error e) {
-            err.println("error: training failed: " + rootMessage(e));
+            err.println("error: training failed: " + rootMessage(e) + dumps.describe(e));
             e.printStackTrace(err);
             return EXIT_FAILED;
         } finally {
