@@ -123,33 +123,34 @@ final class LayerFormat {
 
     /** Streams {@code a}'s values, C order, little-endian, to {@code out} through {@code buf}. */
     static void write(INDArray a, OutputStream out, CRC32C crc, byte[] buf) throws IOException {
-        if (a.length() == 0) {
-            return;
-        }
-        if (isCContiguous(a)) {
-            BytePointer host = hostBytes(a);
-            long bytes = host.limit();
-            for (long off = 0; off < bytes; off += buf.length) {
-                int n = (int) Math.min(buf.length, bytes - off);
-                window(host, off, n).get(buf, 0, n);
-                crc.update(buf, 0, n);
-                out.write(buf, 0, n);
-            }
-        } else if (a.rank() > 1) {
-            for (long i = 0; i < a.size(0); i++) {
-                write(a.slice(i), out, crc, buf);
-            }
-        } else {
-            // A strided vector (not produced by DL4J's own views): one bounded copy per chunk.
-            long per = Math.max(1, buf.length / a.data().getElementSize());
-            for (long from = 0; from < a.length(); from += per) {
-                write(a.get(NDArrayIndex.interval(from, Math.min(a.length(), from + per))).dup(), out, crc, buf);
-            }
-        }
+        eachChunk(a, buf, false, (host, n) -> {
+            host.get(buf, 0, n);
+            crc.update(buf, 0, n);
+            out.write(buf, 0, n);
+        });
     }
 
     /** Fills {@code a}, C order, from {@code in} through {@code buf}; the inverse of {@link #write}. */
     static void read(INDArray a, InputStream in, CRC32C crc, byte[] buf, String file) throws IOException {
+        eachChunk(a, buf, true, (host, n) -> {
+            readFully(in, buf, n, file);
+            crc.update(buf, 0, n);
+            host.put(buf, 0, n);
+        });
+    }
+
+    /** One chunk of at most {@code buf.length} bytes of an array's host memory, in C order. */
+    private interface Chunk {
+        void copy(ByteBuffer host, int n) throws IOException;
+    }
+
+    /**
+     * Walks {@code a}'s values in C order as windows of at most {@code buf.length} bytes of host memory, for writing
+     * ({@code fill} false) or for filling ({@code fill} true, after which the host copy is the current one). A
+     * C-contiguous array is walked in place; a higher-rank one slice by slice; a strided vector (not produced by DL4J's
+     * own views) through one bounded contiguous copy per chunk.
+     */
+    private static void eachChunk(INDArray a, byte[] buf, boolean fill, Chunk chunk) throws IOException {
         if (a.length() == 0) {
             return;
         }
@@ -158,22 +159,24 @@ final class LayerFormat {
             long bytes = host.limit();
             for (long off = 0; off < bytes; off += buf.length) {
                 int n = (int) Math.min(buf.length, bytes - off);
-                readFully(in, buf, n, file);
-                crc.update(buf, 0, n);
-                window(host, off, n).put(buf, 0, n);
+                chunk.copy(window(host, off, n), n);
             }
-            Nd4j.getAffinityManager().tagLocation(a, AffinityManager.Location.HOST);
+            if (fill) {
+                Nd4j.getAffinityManager().tagLocation(a, AffinityManager.Location.HOST);
+            }
         } else if (a.rank() > 1) {
             for (long i = 0; i < a.size(0); i++) {
-                read(a.slice(i), in, crc, buf, file);
+                eachChunk(a.slice(i), buf, fill, chunk);
             }
         } else {
             long per = Math.max(1, buf.length / a.data().getElementSize());
             for (long from = 0; from < a.length(); from += per) {
-                long to = Math.min(a.length(), from + per);
-                INDArray chunk = Nd4j.create(a.dataType(), to - from);
-                read(chunk, in, crc, buf, file);
-                a.get(NDArrayIndex.interval(from, to)).assign(chunk);
+                INDArray view = a.get(NDArrayIndex.interval(from, Math.min(a.length(), from + per)));
+                INDArray contiguous = fill ? Nd4j.create(a.dataType(), view.length()) : view.dup();
+                eachChunk(contiguous, buf, fill, chunk);
+                if (fill) {
+                    view.assign(contiguous);
+                }
             }
         }
     }
