@@ -3,14 +3,11 @@
  *
  * <p>Entry points: {@link io.sparkmp.transport.TransportConfig} (settings, one builder),
  * {@link io.sparkmp.transport.SocketTensorChannel} (the {@link io.sparkmp.transport.TensorChannel} over
- * sockets) and {@link io.sparkmp.transport.SparkMpKryoRegistrator} (for {@code spark.kryo.registrator}).
- * Frames are a Kryo-encoded header followed by the tensor's raw bytes; knows tensors and sockets, not Spark
- * (only the registrator touches Spark's serializer API).
+ * sockets) and {@link io.sparkmp.transport.KryoRegistration} (its wire classes for any Kryo; Spark's
+ * {@code spark.kryo.registrator} is {@link io.sparkmp.spark.SparkMpKryoRegistrator}, which calls it).
+ * Frames are a Kryo-encoded header followed by the tensor's raw bytes; knows tensors and sockets, not Spark:
+ * no class of this package imports Spark.
  *
- * <p>Internal, except {@link io.sparkmp.transport.SparkMpKryoRegistrator}, which users name in their Spark
- * configuration.
- *
- * <p><b>Public API</b>: {@link io.sparkmp.transport.SparkMpKryoRegistrator} (for {@code spark.kryo.registrator});
- * the rest is {@link io.sparkmp.Internal}.
+ * <p><b>Public API</b>: none; everything here is {@link io.sparkmp.Internal}.
  */
 package io.sparkmp.transport;

@@ -69,7 +69,7 @@ class HdfsCheckpointTest {
                 .config("spark.mp.transport.ioTimeout", "60s")
                 .config("spark.hadoop.dfs.replication", "1")
                 .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
-                .config("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator")
+                .config("spark.kryo.registrator", "io.sparkmp.spark.SparkMpKryoRegistrator")
                 .getOrCreate();
         jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     }

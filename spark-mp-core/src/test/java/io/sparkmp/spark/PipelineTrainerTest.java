@@ -42,7 +42,7 @@ class PipelineTrainerTest {
                 .config("spark.stage.maxConsecutiveAttempts", "2")
                 .config("spark.mp.slotWaitTimeout", "1s")
                 .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
-                .config("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator")
+                .config("spark.kryo.registrator", "io.sparkmp.spark.SparkMpKryoRegistrator")
                 .getOrCreate();
         jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     }

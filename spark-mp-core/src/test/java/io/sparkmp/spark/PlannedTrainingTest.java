@@ -67,7 +67,7 @@ class PlannedTrainingTest {
                 .config("spark.mp.transport.ioTimeout", "60s")
                 .config("spark.mp.plan.profileCache", profileDir.toString())
                 .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
-                .config("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator")
+                .config("spark.kryo.registrator", "io.sparkmp.spark.SparkMpKryoRegistrator")
                 .getOrCreate();
         jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         spark.sparkContext().addSparkListener(new SparkListener() {

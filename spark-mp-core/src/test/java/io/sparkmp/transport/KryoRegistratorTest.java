@@ -1,5 +1,6 @@
 package io.sparkmp.transport;
 
+import io.sparkmp.spark.SparkMpKryoRegistrator;
 import org.apache.spark.SparkConf;
 import org.apache.spark.serializer.KryoSerializer;
 import org.apache.spark.serializer.SerializerInstance;
@@ -16,7 +17,8 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** Spark's own KryoSerializer, with registration required and our registrator, round-trips arrays and headers. */
+/** Spark's own KryoSerializer, with registration required and our registrator (the {@code spark} package's entry
+ * point over {@link KryoRegistration}), round-trips arrays and headers. */
 class KryoRegistratorTest {
     private static SerializerInstance spark() {
         SparkConf conf = new SparkConf(false)

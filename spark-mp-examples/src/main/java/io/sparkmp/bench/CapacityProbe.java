@@ -125,7 +125,7 @@ public final class CapacityProbe {
         SparkConf sc = new SparkConf().setMaster(master).setAppName("CapacityProbe p" + stages + " W" + width)
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
-                .set("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator");
+                .set("spark.kryo.registrator", "io.sparkmp.spark.SparkMpKryoRegistrator");
         LocalCluster.configure(sc);
         sc.set("spark.executor.memory", heapMb + "m")
                 .set("spark.executor.extraJavaOptions", sc.get("spark.executor.extraJavaOptions")

@@ -95,7 +95,7 @@ public final class PlannerSplitBenchmark {
         SparkConf sc = new SparkConf().setMaster(master).setAppName("PlannerSplitBenchmark")
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
-                .set("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator");
+                .set("spark.kryo.registrator", "io.sparkmp.spark.SparkMpKryoRegistrator");
         if (LocalCluster.isLocalCluster(master)) {
             LocalCluster.configure(sc);
         }

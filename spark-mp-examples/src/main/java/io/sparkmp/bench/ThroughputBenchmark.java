@@ -98,7 +98,7 @@ public final class ThroughputBenchmark {
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
                 // spark-mp's registrator, then ND4J's (applied last: DL4J Spark's arrays use its own serializer;
                 // absent from a Spark 4 build, which leaves the DL4J Spark peer out)
-                .set("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator"
+                .set("spark.kryo.registrator", "io.sparkmp.spark.SparkMpKryoRegistrator"
                         + (onClasspath("org.nd4j.kryo.Nd4jRegistrator") ? ",org.nd4j.kryo.Nd4jRegistrator" : ""));
         if (o.timeline() != null) {
             // the report's consecutive steps right after the warm-up ones (the default starts at step 1)

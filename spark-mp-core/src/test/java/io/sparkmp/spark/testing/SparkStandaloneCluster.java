@@ -260,7 +260,7 @@ public final class SparkStandaloneCluster implements BeforeAllCallback, AfterAll
     }
 
     private static Optional<String> kryoRegistrator() {
-        String name = "io.sparkmp.transport.SparkMpKryoRegistrator";
+        String name = "io.sparkmp.spark.SparkMpKryoRegistrator";
         try {
             Class.forName(name, false, SparkStandaloneCluster.class.getClassLoader());
             return Optional.of(name);

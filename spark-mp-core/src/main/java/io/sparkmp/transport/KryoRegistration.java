@@ -1,21 +1,24 @@
 package io.sparkmp.transport;
 
 import com.esotericsoftware.kryo.Kryo;
-import org.apache.spark.serializer.KryoRegistrator;
+import io.sparkmp.Internal;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Registers spark-mp's wire classes with Spark's Kryo: set {@code spark.kryo.registrator} to this class's
- * name. Registers the frame header and an {@link NDArrayKryoSerializer} for ND4J arrays (the CPU backend's
- * concrete class plus a default serializer for any other {@link INDArray} implementation), so it works with
- * {@code spark.kryo.registrationRequired=true}. The only class of the transport package that imports Spark.
+ * Registers the transport's wire classes with a Kryo instance: the frame header and an {@link NDArrayKryoSerializer}
+ * for ND4J arrays (the CPU backend's concrete class plus a default serializer for any other {@link INDArray}
+ * implementation), so it works with registration required. Spark's {@code spark.kryo.registrator} entry point is
+ * {@link io.sparkmp.spark.SparkMpKryoRegistrator}, which calls this: the transport itself does not import Spark.
  */
-public final class SparkMpKryoRegistrator implements KryoRegistrator {
+@Internal
+public final class KryoRegistration {
     /** The CPU backend's array class; looked up by name so a CUDA-only classpath still loads this class. */
     static final String CPU_NDARRAY = "org.nd4j.linalg.cpu.nativecpu.NDArray";
 
-    @Override
-    public void registerClasses(Kryo kryo) {
+    private KryoRegistration() {
+    }
+
+    public static void register(Kryo kryo) {
         kryo.register(FrameHeader.class, new FrameHeader.KryoSerializer());
         NDArrayKryoSerializer arrays = new NDArrayKryoSerializer();
         kryo.addDefaultSerializer(INDArray.class, arrays);
