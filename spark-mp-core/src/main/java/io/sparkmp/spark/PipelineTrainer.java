@@ -175,14 +175,20 @@ public final class PipelineTrainer {
     /**
      * Trains on rows: {@code featuresCol} an ML {@code Vector}, a numeric array or a number; {@code labelCol}
      * a class index in {@code [0, numClasses)} (one-hot encoded) or, with {@code numClasses = 0}, a numeric
-     * regression target (number, array or Vector). Row order is kept when shuffling is off.
+     * regression target (number, array or Vector). Row order is kept when shuffling is off. A ComputationGraph of one
+     * input and one output takes each row flat ({@code [n, width]}; a convolutional graph declares
+     * {@code InputType.convolutionalFlat}).
      *
      * @throws IllegalArgumentException for bad settings, missing columns, unusable types or labels outside
      *                                  [0, numClasses), checked on the driver before training
      * @throws IllegalStateException when the cluster lacks slots or has dynamic allocation on (before launch)
      */
     public TrainingResult fit(Dataset<Row> data, String featuresCol, String labelCol, int numClasses) {
-        requireLayers("fit(Dataset<Row>, ...)");
+        if (graph != null) { // one input, one output: the rows as they are (a flat row per example)
+            TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
+            return fit(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, (ModelInput) null,
+                    TrainingInput.ROW_CHUNK));
+        }
         SparkContext sc = data.sparkSession().sparkContext();
         // Settings, plan and slots first when the model tells its input shape: the label check reads the data.
         Launch l = PlanResolver.inputTypeOf(conf, planChoices.inputType()) != null ? launchable(sc, null) : null;
