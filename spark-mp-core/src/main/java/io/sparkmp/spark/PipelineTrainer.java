@@ -73,6 +73,7 @@ public final class PipelineTrainer {
     /** The graph this trainer trains instead of {@link #conf} (then null), or null. */
     private final ComputationGraphConfiguration graph;
     private final InputType[] graphInputTypes;
+    private final GraphRows graphRows;
     private final Map<ConfEntry<?>, Object> settings;
     private final MultiLayerNetwork initialNetwork;
     private final Consumer<StepReport> progressSink;
@@ -84,6 +85,7 @@ public final class PipelineTrainer {
         this.conf = b.conf;
         this.graph = b.graph;
         this.graphInputTypes = b.graphInputTypes;
+        this.graphRows = b.graphRows();
         this.settings = Collections.unmodifiableMap(new LinkedHashMap<>(b.settings));
         this.initialNetwork = b.initialNetwork;
         this.progressSink = b.progressSink;
@@ -247,6 +249,26 @@ public final class PipelineTrainer {
         Launch l = new Launch(plan, s, spec, stores);
         return l.finish(run(sc, l, new TrainingInput.Routed(GraphFit.route(data, job, s.get(SparkMpConf.SHUFFLE),
                 s.get(SparkMpConf.SEED)), -1)));
+    }
+
+    /**
+     * Trains a ComputationGraph on rows: the columns named by {@link Builder#featureColumns} (one per graph input, in
+     * its input order: an ML {@code Vector}, a numeric array or a number; flat, or shaped by
+     * {@link Builder#inputTypes} when they are recurrent or convolutional) and {@link Builder#labelColumns} (one per
+     * output: a class index in {@code [0, K)}, one-hot encoded, with K from {@link Builder#labelClasses}, or with
+     * K = 0 a numeric regression target). Row order is kept when shuffling is off.
+     *
+     * @throws IllegalArgumentException before any training job for a missing column, an unusable type or a label
+     *     outside [0, K), naming the column
+     * @throws IllegalStateException when the trainer was not built for a graph with its columns
+     */
+    public TrainingResult fit(Dataset<Row> data) {
+        if (graph == null || graphRows == null) {
+            throw new IllegalStateException("fit(Dataset<Row>) trains a ComputationGraph whose columns the builder names "
+                    + "(featureColumns, labelColumns, labelClasses); use fit(df, featuresCol, labelCol, numClasses)");
+        }
+        graphRows.checkRows(data);
+        return fitMultiDataSet(graphRows.toMultiDataSets(data, graphInputTypes, TrainingInput.ROW_CHUNK));
     }
 
     /** Refuses a MultiLayerNetwork-only entry point on a ComputationGraph trainer. */
@@ -472,6 +494,9 @@ public final class PipelineTrainer {
         private final MultiLayerConfiguration conf;
         private final ComputationGraphConfiguration graph;
         private InputType[] graphInputTypes;
+        private String[] featureColumns;
+        private String[] labelColumns;
+        private int[] labelClasses;
         private final Map<ConfEntry<?>, Object> settings = new HashMap<>();
         private MultiLayerNetwork initialNetwork;
         private Consumer<StepReport> progressSink;
@@ -484,6 +509,53 @@ public final class PipelineTrainer {
         private Builder(MultiLayerConfiguration conf, ComputationGraphConfiguration graph) {
             this.conf = conf;
             this.graph = graph;
+        }
+
+        /** A graph-only setting: refused on a MultiLayerNetwork trainer; once only. */
+        private void graphOnly(String setting, Object current) {
+            if (graph == null) {
+                throw new IllegalStateException(setting + " is for ComputationGraph trainers; a network takes "
+                        + "fit(df, featuresCol, labelCol, numClasses)");
+            }
+            if (current != null) {
+                throw new IllegalStateException(setting + " was already set");
+            }
+        }
+
+        /** For {@link #fit(Dataset)}: the features column of each graph input, in the graph's input order. */
+        public Builder featureColumns(String... columns) {
+            graphOnly("featureColumns", featureColumns);
+            featureColumns = columns == null ? new String[0] : columns.clone();
+            return this;
+        }
+
+        /** For {@link #fit(Dataset)}: the label column of each graph output, in the graph's output order. */
+        public Builder labelColumns(String... columns) {
+            graphOnly("labelColumns", labelColumns);
+            labelColumns = columns == null ? new String[0] : columns.clone();
+            return this;
+        }
+
+        /** For {@link #fit(Dataset)}: per label column its class count K (one-hot labels), or 0 for regression. */
+        public Builder labelClasses(int... classes) {
+            graphOnly("labelClasses", labelClasses);
+            labelClasses = classes == null ? new int[0] : classes.clone();
+            return this;
+        }
+
+        /** The columns for {@link #fit(Dataset)}, or null when none were named. */
+        private GraphRows graphRows() {
+            if (featureColumns == null && labelColumns == null && labelClasses == null) {
+                return null;
+            }
+            if (featureColumns == null || labelColumns == null || labelClasses == null) {
+                throw new IllegalArgumentException("name featureColumns, labelColumns and labelClasses together, found "
+                        + (featureColumns == null ? "no " : "") + "featureColumns, " + (labelColumns == null ? "no " : "")
+                        + "labelColumns, " + (labelClasses == null ? "no " : "") + "labelClasses");
+            }
+            GraphRows rows = new GraphRows(featureColumns, labelColumns, labelClasses);
+            rows.checkAgainst(graph);
+            return rows;
         }
 
         /** A setting a ComputationGraph trainer does not take: refused when it is given. */
@@ -800,6 +872,7 @@ public final class PipelineTrainer {
                         (Integer) settings.get(SparkMpConf.MICRO_BATCHES), (ScheduleKind) settings.get(SparkMpConf.SCHEDULE),
                         (Integer) settings.get(SparkMpConf.BATCH_SIZE), vertices, (Integer) settings.get(SparkMpConf.REPLICAS));
                 GraphFit.refuseUnsupported(TrainingSettings.of(settings, SparkMpConf.from(new org.apache.spark.SparkConf(false))));
+                graphRows(); // column counts against the graph's inputs and outputs
                 return new PipelineTrainer(this);
             }
             ModelSlicer.validate(conf); // unsupported layers and the like: a driver-side error before any job

@@ -83,6 +83,57 @@ class GraphTrainingTest {
         return actual.sub(expected).norm2Number().doubleValue() / expected.norm2Number().doubleValue();
     }
 
+    /** The two-input two-output fixture's mini-batches as rows: a, b (arrays), ya (class index), yb (array). */
+    static org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> twoInTwoOutRows(List<MultiDataSet> batches) {
+        List<org.apache.spark.sql.Row> rows = new java.util.ArrayList<>();
+        for (MultiDataSet ds : batches) {
+            for (int i = 0; i < ds.getFeatures(0).size(0); i++) {
+                rows.add(org.apache.spark.sql.RowFactory.create(
+                        ds.getFeatures(0).getRow(i).toDoubleVector(),
+                        ds.getFeatures(1).getRow(i).toDoubleVector(),
+                        ds.getLabels(0).getRow(i).argMax().getInt(0),
+                        ds.getLabels(1).getRow(i).toDoubleVector()));
+            }
+        }
+        org.apache.spark.sql.types.DataType doubles = org.apache.spark.sql.types.DataTypes.createArrayType(
+                org.apache.spark.sql.types.DataTypes.DoubleType);
+        org.apache.spark.sql.types.StructType schema = new org.apache.spark.sql.types.StructType()
+                .add("a", doubles).add("b", doubles).add("ya", org.apache.spark.sql.types.DataTypes.IntegerType)
+                .add("yb", doubles);
+        return spark.createDataFrame(rows, schema).coalesce(1);
+    }
+
+    @Test
+    void severalFeatureAndLabelColumnsEqualComputationGraphFit() {
+        ComputationGraphConfiguration conf = GraphModels.twoInTwoOut();
+        List<MultiDataSet> batches = GraphModels.data("twoInTwoOut", STEPS, BATCH, 23);
+        GraphModels.Reference ref = GraphModels.referenceFit(conf, batches, 1, 5);
+        TrainingResult r = PipelineTrainer.builder(conf).stages(2).microBatches(2).batchSize(BATCH).seed(5)
+                .featureColumns("a", "b").labelColumns("ya", "yb").labelClasses(3, 0).build()
+                .fit(twoInTwoOutRows(batches));
+        assertClose(ref, r.graph(), r);
+    }
+
+    @Test
+    void columnsThatDoNotMatchTheGraphFailOnTheDriver() {
+        IllegalArgumentException count = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer
+                .builder(GraphModels.twoInTwoOut()).featureColumns("a").labelColumns("ya", "yb").labelClasses(3, 0)
+                .build());
+        assertTrue(count.getMessage().contains("featureColumns [a] name 1 columns, the graph has 2 inputs [a, b]"),
+                count.getMessage());
+        org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> rows =
+                twoInTwoOutRows(GraphModels.data("twoInTwoOut", 1, BATCH, 3));
+        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer
+                .builder(GraphModels.twoInTwoOut()).stages(2).batchSize(BATCH).featureColumns("a", "bb")
+                .labelColumns("ya", "yb").labelClasses(3, 0).build().fit(rows));
+        assertTrue(missing.getMessage().contains("bb"), missing.getMessage());
+        IllegalArgumentException range = assertThrows(IllegalArgumentException.class, () -> PipelineTrainer
+                .builder(GraphModels.twoInTwoOut()).stages(2).batchSize(BATCH).featureColumns("a", "b")
+                .labelColumns("ya", "yb").labelClasses(2, 0).build().fit(rows));
+        assertTrue(range.getMessage().contains("column `ya`") && range.getMessage().contains("[0, 2)"),
+                range.getMessage());
+    }
+
     @Test
     void labelsForAMissingOutputFailOnTheDriver() {
         ComputationGraphConfiguration conf = GraphModels.twoInTwoOut();
