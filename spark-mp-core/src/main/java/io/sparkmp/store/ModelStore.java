@@ -332,7 +332,7 @@ public final class ModelStore {
 
     /** Whether the manifest's model is a ComputationGraphConfiguration (a graph fit's store). */
     public boolean holdsGraph() {
-        return manifest.modelJson().contains("\"vertices\"") && manifest.modelJson().contains("\"networkInputs\"");
+        return io.sparkmp.model.ModelJson.isGraph(manifest.modelJson());
     }
 
     private MultiLayerConfiguration storedConfiguration() {

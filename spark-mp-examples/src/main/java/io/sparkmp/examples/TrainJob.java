@@ -226,7 +226,7 @@ public final class TrainJob {
         } catch (IOException e) {
             throw new IllegalArgumentException("--model " + p + " cannot be read: " + e);
         }
-        if (isGraphJson(json)) {
+        if (io.sparkmp.model.ModelJson.isGraph(json)) {
             ComputationGraphConfiguration graph;
             try {
                 graph = ComputationGraphConfiguration.fromJson(json);
@@ -259,16 +259,6 @@ public final class TrainJob {
             throw new IllegalArgumentException("--model " + p + ": " + e.getMessage());
         }
         return conf;
-    }
-
-    /** Whether {@code json} is a ComputationGraphConfiguration's: an object with {@code vertices} and no {@code confs}. */
-    static boolean isGraphJson(String json) {
-        try {
-            org.nd4j.shade.jackson.databind.JsonNode n = new org.nd4j.shade.jackson.databind.ObjectMapper().readTree(json);
-            return n != null && n.isObject() && n.has("vertices") && !n.has("confs");
-        } catch (IOException e) {
-            return false; // not JSON at all: the MultiLayerConfiguration parse names the problem
-        }
     }
 
     static void checkZipOutput(Path output) {
