@@ -66,6 +66,8 @@ public final class GraphStage {
     private final List<INDArray> runningStats = new ArrayList<>();
     /** Read by every dropout of this stage's layers: masks are keyed by (seed, step, vertex, example). */
     private final ExampleSeededDropout.Context dropoutContext;
+    /** The whole graph's topological order: a vertex's index in it is its key in the per-layer store. */
+    private final List<String> graphOrder;
     private Map<String, INDArray> activations;
     private int forwardStateOf = -1;
     private Gradient gradientLayout;
@@ -77,8 +79,10 @@ public final class GraphStage {
     private int microBatchSize;
 
     private GraphStage(GraphStageSpan span, GraphStageNetwork net, List<String> netInputs,
-                       ComputationGraphConfiguration conf, ExampleSeededDropout.Context dropoutContext) {
+                       ComputationGraphConfiguration conf, ExampleSeededDropout.Context dropoutContext,
+                       List<String> graphOrder) {
         this.span = span;
+        this.graphOrder = List.copyOf(graphOrder);
         this.dropoutContext = dropoutContext;
         this.net = net;
         this.netInputs = netInputs;
@@ -172,7 +176,7 @@ public final class GraphStage {
                         layer.params());
             }
         }
-        return new GraphStage(span, net, List.copyOf(netInputs), conf, dropoutContext);
+        return new GraphStage(span, net, List.copyOf(netInputs), conf, dropoutContext, order);
     }
 
     /** What this stage holds and exchanges. */
@@ -403,6 +407,19 @@ public final class GraphStage {
     /** Copies of this stage's parameters by vertex name (layer vertices with parameters only). */
     public Map<String, INDArray> parameters() {
         return GraphParameters.of(net, span.vertices());
+    }
+
+    /**
+     * Views of this stage's parameters per layer vertex with parameters, keyed by the vertex's index in the whole
+     * graph's {@link GraphSlicer#order} (see {@link GraphLayerState}); writing a view changes the stage.
+     */
+    public Map<Integer, List<INDArray>> parameterSegments() {
+        return GraphLayerState.parameterSegments(net, graphOrder);
+    }
+
+    /** Views of this stage's updater state, keyed as {@link #parameterSegments()} (the updater is made if absent). */
+    public Map<Integer, List<INDArray>> stateSegments() {
+        return GraphLayerState.stateSegments(net, graphOrder);
     }
 
     private void requireStep() {

@@ -167,7 +167,7 @@ public final class LayerParameters {
         });
     }
 
-    private interface SliceVisitor {
+    interface SliceVisitor {
         void visit(int localLayer, INDArray slice);
     }
 
@@ -189,6 +189,16 @@ public final class LayerParameters {
         for (int i = 0; i < net.getnLayers(); i++) {
             index.put((Trainable) net.getLayer(i), i);
         }
+        forEachStateSlice(index, updaters, visitor);
+    }
+
+    /**
+     * The walk of {@link #forEachStateSlice(MultiLayerNetwork, SliceVisitor)} over any updaters whose blocks refer to
+     * the trainables of {@code index} (identity map: trainable to the key its slices are reported under); a
+     * ComputationGraph's updater refers to its vertices ({@link GraphLayerState}).
+     */
+    static void forEachStateSlice(Map<Trainable, Integer> index, List<? extends BaseMultiLayerUpdater<?>> updaters,
+                                  SliceVisitor visitor) {
         for (BaseMultiLayerUpdater<?> updater : updaters) {
             // paramOffsetStart -> slices, so layers and parameters come out in flattened order.
             TreeMap<Long, List<INDArray>> ordered = new TreeMap<>();

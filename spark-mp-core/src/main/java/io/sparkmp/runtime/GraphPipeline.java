@@ -33,8 +33,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * a schedule run in an order the schedule allows (each device's list in order, a device waiting while the tensors
  * its next action needs are not there yet), and tensors pass through a mailbox with one key per tensor: direction,
  * micro-batch, the neighbour pair and the tensor's name. {@link #fitOnThreads} runs one thread per device over
- * in-process tensor channels instead. The reference for the graph path and its tests; the distributed (Spark)
- * runtime does not run graphs yet.
+ * in-process tensor channels instead. The reference for the graph path and its tests; on Spark each rank runs its
+ * own device's stages with {@link GraphRank} (the same {@link GraphStageWorker}).
  *
  * <p>Each step's loss is DL4J's score of the mini-batch: the outputs' mean losses, averaged over the micro-batches,
  * plus every stage's regularization term before the update.

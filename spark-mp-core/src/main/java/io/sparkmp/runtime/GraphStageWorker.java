@@ -42,7 +42,15 @@ final class GraphStageWorker {
 
     /** Runs the device's actions for one mini-batch; returns its stages' summed loss terms (see GraphPipeline). */
     double runStep(long step, int epoch, MultiDataSet ds, int microBatches) {
-        int n = Math.toIntExact(ds.getFeatures(0).size(0));
+        return runStep(step, epoch, ds, Math.toIntExact(ds.getFeatures(0).size(0)), microBatches);
+    }
+
+    /**
+     * As {@link #runStep(long, int, MultiDataSet, int)} with the mini-batch's size given: {@code dsOrNull} may be null
+     * on a device whose stages neither take a graph input nor hold an output (a Spark rank that reads no data).
+     */
+    double runStep(long step, int epoch, MultiDataSet dsOrNull, int n, int microBatches) {
+        MultiDataSet ds = dsOrNull;
         int size = n / microBatches;
         double regularization = 0;
         for (int s = device; s < stages.size(); s += schedule.devices()) {
@@ -73,6 +81,10 @@ final class GraphStageWorker {
         for (int i = 0; i < span.received().size(); i++) {
             in.put(span.received().get(i), channel.receive(peer(s - 1),
                     new TensorKey(FrameType.ACTIVATION, step, a.microBatch(), s - 1, s, i)));
+        }
+        if (ds == null && (!span.entering().isEmpty() || !span.outputs().isEmpty())) {
+            throw new IllegalStateException("stage " + s + " takes inputs " + span.entering() + " and holds outputs "
+                    + span.outputs() + " but device " + device + " was given no data for step " + step);
         }
         for (String t : span.entering()) {
             in.put(t, GraphPipeline.rows(ds.getFeatures(conf.getNetworkInputs().indexOf(t)), a.microBatch(), size));

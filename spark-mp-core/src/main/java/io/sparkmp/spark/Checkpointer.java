@@ -63,7 +63,7 @@ final class Checkpointer {
         try {
             FileSystem fs = FileSystem.get(dir, hadoop);
             // Replicas hold the same layers: replica 0 writes them, every rank its own step records.
-            mine = spec.pipeline().topology().replica(rank) == 0
+            mine = spec.topology().replica(rank) == 0
                     ? runner.writeLayers(fs, new Path(dir), spec.store().fileTag()) : List.of();
             try (java.io.OutputStream out = fs.create(historyFile(dir, rank), true)) {
                 out.write(JavaBytes.of(new ArrayList<>(history)));
@@ -84,7 +84,7 @@ final class Checkpointer {
         for (String s : all) {
             entries.addAll(decode(s));
         }
-        StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, spec.pipeline().modelJson(), entries,
+        StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, spec.modelJson(), entries,
                 at.iteration(), at.epoch(), at.stepInEpoch(), spec.seed(), spec.boundaries(), spec.jobId(),
                 System.currentTimeMillis(), at.skippedSteps());
         try {

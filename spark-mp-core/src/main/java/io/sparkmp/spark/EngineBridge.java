@@ -49,6 +49,9 @@ interface EngineBridge {
         @Override
         public StageRunnerFactory runners() {
             return (spec, rank, channel) -> {
+                if (spec.graphOrNull() != null) {
+                    return new GraphRunner(spec, rank, channel);
+                }
                 ActionRecorder recorder = spec.timelineOrNull() == null ? null : spec.timelineOrNull().recorder(rank);
                 return new WorkerRunner(new StageWorker(spec.pipeline(), rank, channel, null, recorder, spec.nonFinite(),
                         Duration.ofMillis(spec.ioTimeoutMs())),
@@ -59,7 +62,7 @@ interface EngineBridge {
         @Override
         public ChannelFactory channels() {
             return (spec, rank, bindHost) -> new SocketEndpoint(SocketTensorChannel.open(transport(spec, bindHost), rank),
-                    spec.pipeline().peersOf(rank));
+                    spec.peersOf(rank));
         }
 
         @Override

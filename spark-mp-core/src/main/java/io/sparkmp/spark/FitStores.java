@@ -75,6 +75,7 @@ final class FitStores implements AutoCloseable {
     /**
      * Checks and prepares the stores of a fit, before anything trains.
      *
+     * @param conf the model, or null for a ComputationGraph job (which starts from no store or network)
      * @param initialNetworkOrNull the builder's {@code initialParameters}
      * @throws IllegalArgumentException for an output that is not writable or not empty without overwrite, a
      *     start that is not a complete store or zip of this model, a resume point past the last epoch, a
@@ -181,7 +182,7 @@ final class FitStores implements AutoCloseable {
     }
 
     /** Commits the output store from the tasks' entries, after every task finished. */
-    StoreManifest commit(MultiLayerConfiguration conf, List<TaskResult> results, long seed, int[] boundaries,
+    StoreManifest commit(String modelJson, List<TaskResult> results, long seed, int[] boundaries,
                          String jobId) {
         List<LayerEntry> entries = new ArrayList<>();
         long iteration = start.iteration();
@@ -191,7 +192,7 @@ final class FitStores implements AutoCloseable {
             iteration = Math.max(iteration, t.iteration());
             skipped = Math.max(skipped, t.skippedSteps()); // every rank counts the same skipped steps
         }
-        StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, conf.toJson(), entries, iteration, endEpoch,
+        StoreManifest m = new StoreManifest(StoreManifest.FORMAT_VERSION, modelJson, entries, iteration, endEpoch,
                 0, seed, boundaries, jobId, System.currentTimeMillis(), skipped);
         try {
             ModelStore.commit(output, hadoop, m);

@@ -30,34 +30,78 @@ import java.util.Arrays;
  * @param nonFinite what a step with a non-finite gradient does ({@code spark.mp.nonFinite})
  * @param barrierTimeoutMs longest wait of one barrier {@code allGather} for every rank to arrive
  *     ({@code spark.mp.barrier.timeout})
+ * @param graphOrNull the ComputationGraph pipeline a graph job runs instead of {@code pipeline} (then null), or
+ *     null for a MultiLayerNetwork job
  */
 record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle, long connectTimeoutMs,
                long ioTimeoutMs, String bindHost, boolean tls, String keyStore, byte[] secret,
                JobStore store, TimelineSampling timelineOrNull, io.sparkmp.runtime.NonFinitePolicy nonFinite,
-               long barrierTimeoutMs) implements Serializable {
+               long barrierTimeoutMs, GraphJob graphOrNull) implements Serializable {
 
     JobSpec {
         secret = secret.clone();
+        if ((pipeline == null) == (graphOrNull == null)) {
+            throw new IllegalArgumentException("a job runs either a MultiLayerNetwork pipeline or a graph one");
+        }
+    }
+
+    /** A MultiLayerNetwork job. */
+    JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle, long connectTimeoutMs,
+            long ioTimeoutMs, String bindHost, boolean tls, String keyStore, byte[] secret,
+            JobStore store, TimelineSampling timelineOrNull, io.sparkmp.runtime.NonFinitePolicy nonFinite,
+            long barrierTimeoutMs) {
+        this(jobId, pipeline, epochs, shuffle, connectTimeoutMs, ioTimeoutMs, bindHost, tls, keyStore, secret, store,
+                timelineOrNull, nonFinite, barrierTimeoutMs, null);
+    }
+
+    /** Ranks as (device, replica). */
+    io.sparkmp.runtime.Topology topology() {
+        return graphOrNull != null ? graphOrNull.topology() : pipeline.topology();
+    }
+
+    /** Examples of each mini-batch one replica trains. */
+    int replicaBatchSize() {
+        return graphOrNull != null ? graphOrNull.batchSize() : pipeline.replicaBatchSize();
+    }
+
+    /** The model's data type: training rows are cast to it. */
+    org.nd4j.linalg.api.buffer.DataType dataType() {
+        return graphOrNull != null ? graphOrNull.dataType() : pipeline.configuration().getDataType();
+    }
+
+    /** The model's JSON (a MultiLayerConfiguration's or a ComputationGraphConfiguration's). */
+    String modelJson() {
+        return graphOrNull != null ? graphOrNull.graphJson() : pipeline.modelJson();
+    }
+
+    /** The ranks rank {@code rank} links to. */
+    java.util.SortedSet<Integer> peersOf(int rank) {
+        return graphOrNull != null ? graphOrNull.peersOf(rank) : pipeline.peersOf(rank);
+    }
+
+    /** Whether rank {@code rank} reads training rows (stage 0 of each replica; graph ranks with inputs or outputs). */
+    boolean readsData(int rank) {
+        return graphOrNull != null ? graphOrNull.readsData(rank) : pipeline.topology().readsData(rank);
     }
 
     /** P, the barrier tasks. */
     int devices() {
-        return pipeline.devices();
+        return graphOrNull != null ? graphOrNull.devices() : pipeline.devices();
     }
 
     /** Examples per mini-batch. */
     int batchSize() {
-        return pipeline.batchSize();
+        return graphOrNull != null ? graphOrNull.batchSize() : pipeline.batchSize();
     }
 
     /** Layer index where each (virtual) stage starts, then the layer count. */
     int[] boundaries() {
-        return pipeline.boundaries();
+        return graphOrNull != null ? graphOrNull.boundaries() : pipeline.boundaries();
     }
 
     /** Seed of init, dropout and shuffling. */
     long seed() {
-        return pipeline.seed();
+        return graphOrNull != null ? graphOrNull.seed() : pipeline.seed();
     }
 
     @Override
@@ -77,10 +121,13 @@ record JobSpec(String jobId, PipelineSpec pipeline, int epochs, boolean shuffle,
 
     @Override
     public String toString() {
-        return "JobSpec[job " + jobId + ", " + pipeline.schedule().label() + ", P=" + pipeline.devices()
-                + (pipeline.replicas() == 1 ? "" : ", R=" + pipeline.replicas()) + ", v=" + pipeline.stagesPerDevice() + ", M=" + pipeline.microBatches() + ", batch " + pipeline.batchSize()
+        String what = graphOrNull != null ? graphOrNull.describe() : pipeline.schedule().label() + ", P=" + pipeline.devices()
+                + (pipeline.replicas() == 1 ? "" : ", R=" + pipeline.replicas()) + ", v=" + pipeline.stagesPerDevice()
+                + ", M=" + pipeline.microBatches() + ", batch " + pipeline.batchSize()
                 + ", epochs " + epochs + ", seed " + pipeline.seed() + ", shuffle " + shuffle + ", boundaries "
-                + Arrays.toString(pipeline.boundaries()) + ", tls " + tls + ", output " + store.output()
+                + Arrays.toString(pipeline.boundaries());
+        return "JobSpec[job " + jobId + ", " + what + (graphOrNull != null ? ", epochs " + epochs + ", shuffle " + shuffle : "")
+                + ", tls " + tls + ", output " + store.output()
                 + (store.initFromOrEmpty().isEmpty() ? "" : ", from " + store.initFromOrEmpty() + " at step "
                 + store.start().iteration()) + (store.checkpoints().on() ? ", checkpoints " + store.checkpoints().dir()
                 + " every " + store.checkpoints().every() : "") + (timelineOrNull == null ? "" : ", timeline " + timelineOrNull)

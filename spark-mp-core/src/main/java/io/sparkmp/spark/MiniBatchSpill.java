@@ -20,7 +20,6 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
-import java.util.Random;
 
 /**
  * Stage 0's training data on local disk, row by row in the model's data type: the first pass appends each
@@ -36,7 +35,7 @@ import java.util.Random;
  *
  * <p>{@link #close()} deletes the files; not thread-safe.
  */
-final class MiniBatchSpill implements AutoCloseable {
+final class MiniBatchSpill implements RowSpill {
 
     /** The arrays of a DataSet, in file order. */
     private static final String[] PARTS = {"features", "labels", "features mask", "labels mask"};
@@ -157,17 +156,20 @@ final class MiniBatchSpill implements AutoCloseable {
     }
 
     /** Number of full mini-batches (optimizer steps per epoch). */
-    int batches() {
+    @Override
+    public int batches() {
         return Math.toIntExact(examples / batchSize);
     }
 
     /** Examples read in the first pass. */
-    long examples() {
+    @Override
+    public long examples() {
         return examples;
     }
 
     /** Examples of the last partial mini-batch, which is not trained on. */
-    long droppedExamples() {
+    @Override
+    public long droppedExamples() {
         return examples % batchSize;
     }
 
@@ -180,20 +182,9 @@ final class MiniBatchSpill implements AutoCloseable {
      * The mini-batches of one epoch, in file order or a seeded permutation when {@code shuffle}; each reads
      * its rows from the files only when asked, a micro-batch at a time.
      */
-    Iterator<MiniBatch> epoch(int epoch, boolean shuffle, long seed) {
-        int[] order = new int[batches()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        if (shuffle) {
-            Random r = new Random(seed * 1_000_003L + epoch);
-            for (int i = order.length - 1; i > 0; i--) {
-                int j = r.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
-        }
+    @Override
+    public Iterator<MiniBatch> epoch(int epoch, boolean shuffle, long seed) {
+        int[] order = RowSpill.batchOrder(batches(), epoch, shuffle, seed);
         return new Iterator<>() {
             private int next;
 

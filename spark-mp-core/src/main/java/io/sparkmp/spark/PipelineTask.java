@@ -66,7 +66,7 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
         LOG.info("job {} rank {} (stage attempt {}) on {}", s.jobId(), rank, attempt,
                 device.gpu() != null ? "GPU " + device.gpu() : device.threads() + " CPU thread(s)");
 
-        MiniBatchSpill spill = null;
+        RowSpill spill = null;
         ChannelFactory.Endpoint endpoint = null;
         TensorChannel channel = null;
         PeakMemorySampler memory = PeakMemorySampler.start(); // after bind: ND4J's libraries are loaded
@@ -77,16 +77,19 @@ final class PipelineTask extends AbstractFunction1<Iterator<byte[]>, Iterator<by
             long examples = 0;
             long dropped = 0;
             int batches = 0;
-            Topology topology = s.pipeline().topology();
-            if (topology.readsData(rank)) { // stage 0 of its replica: that replica's share of every mini-batch
-                spill = MiniBatchSpill.write(JavaConverters.asJavaIterator(rows), spillDir(),
-                        s.pipeline().replicaBatchSize(), s.pipeline().configuration().getDataType());
+            Topology topology = s.topology();
+            if (s.readsData(rank)) { // stage 0 of its replica (its share of every mini-batch); graph ranks with data
+                spill = s.graphOrNull() != null
+                        ? GraphBatchSpill.write(JavaConverters.asJavaIterator(rows), spillDir(), s.replicaBatchSize(),
+                                s.dataType())
+                        : MiniBatchSpill.write(JavaConverters.asJavaIterator(rows), spillDir(), s.replicaBatchSize(),
+                                s.dataType());
                 examples = spill.examples();
                 dropped = spill.droppedExamples();
                 batches = spill.batches();
             } else if (rows.hasNext()) {
-                throw new IllegalStateException(topology.describe(rank) + " received training rows; only stage 0 of "
-                        + "each replica reads data");
+                throw new IllegalStateException(topology.describe(rank) + " received training rows; it reads none "
+                        + "(stage 0 of each replica, and graph ranks with inputs or outputs, do)");
             }
 
             JobStore store = s.store();

@@ -16,10 +16,13 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.reflect.ClassTag$;
@@ -67,6 +70,10 @@ public final class PipelineTrainer {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineTrainer.class);
 
     private final MultiLayerConfiguration conf;
+    /** The graph this trainer trains instead of {@link #conf} (then null), or null. */
+    private final ComputationGraphConfiguration graph;
+    private final InputType[] graphInputTypes;
+    private final GraphRows graphRows;
     private final Map<ConfEntry<?>, Object> settings;
     private final MultiLayerNetwork initialNetwork;
     private final Consumer<StepReport> progressSink;
@@ -76,6 +83,9 @@ public final class PipelineTrainer {
     private PipelineTrainer(Builder b) {
         this.planChoices = b.planChoices();
         this.conf = b.conf;
+        this.graph = b.graph;
+        this.graphInputTypes = b.graphInputTypes;
+        this.graphRows = b.graphRows();
         this.settings = Collections.unmodifiableMap(new LinkedHashMap<>(b.settings));
         this.initialNetwork = b.initialNetwork;
         this.progressSink = b.progressSink;
@@ -87,7 +97,28 @@ public final class PipelineTrainer {
         if (conf == null) {
             throw new IllegalArgumentException("conf must not be null");
         }
-        return new Builder(conf);
+        return new Builder(conf, null);
+    }
+
+    /**
+     * Starts a trainer for a ComputationGraph: stages are contiguous ranges of DL4J's topological order of its
+     * vertices, every tensor crossing a cut travels under its own key, and each rank that holds a graph input or an
+     * output reads its own copy of the rows. Train with {@link #fitMultiDataSet} (or {@link #fit(JavaRDD)} for a
+     * single-input single-output graph); the result gives a {@link ComputationGraph} ({@link TrainingResult#graph()}).
+     *
+     * <p>The builder's settings apply as for a MultiLayerNetwork except: one replica; no {@code initFrom},
+     * {@code resumeFrom}, {@code initialParameters}, checkpoints, timeline nor {@code nonFinite(SKIP)}; the profile is
+     * analytic; {@link Builder#boundaries} index the topological order ({@code GraphSlicer.order}) and
+     * {@link Builder#boundaryNames} name vertices. These are refused before any job.
+     *
+     * @throws IllegalArgumentException for an unsupported vertex or a disconnected graph, naming it
+     */
+    public static Builder builder(ComputationGraphConfiguration graph) {
+        if (graph == null) {
+            throw new IllegalArgumentException("graph configuration must not be null");
+        }
+        io.sparkmp.model.GraphSupport.validate(graph);
+        return new Builder(null, graph.clone());
     }
 
     /**
@@ -100,6 +131,15 @@ public final class PipelineTrainer {
      * @throws org.apache.spark.SparkException when training fails after Spark's stage retries
      */
     public TrainingResult fit(JavaRDD<DataSet> data) {
+        if (graph != null) {
+            if (graph.getNetworkInputs().size() != 1 || graph.getNetworkOutputs().size() != 1) {
+                throw new IllegalArgumentException("fit(JavaRDD<DataSet>) needs a graph of one input and one output; "
+                        + "this one has inputs " + graph.getNetworkInputs() + " and outputs " + graph.getNetworkOutputs()
+                        + ": use fitMultiDataSet");
+            }
+            return fitMultiDataSet(data.map(ds -> new org.nd4j.linalg.dataset.MultiDataSet(ds.getFeatures(),
+                    ds.getLabels(), ds.getFeaturesMaskArray(), ds.getLabelsMaskArray())));
+        }
         SparkContext sc = data.context();
         Launch l = launchable(sc, data);
         return l.finish(run(sc, l, route(data, l.s())));
@@ -113,11 +153,13 @@ public final class PipelineTrainer {
      * @throws io.sparkmp.plan.InfeasiblePlanException when no split fits the memory budget
      */
     public PipelinePlan plan(JavaRDD<DataSet> data) {
+        requireLayers("plan(JavaRDD<DataSet>)");
         return PlanResolver.plan(data.context(), conf, settings(data.context()), planChoices, data);
     }
 
     /** Dry run on rows, with the columns of {@link #fit(Dataset, String, String, int)} (checked the same way). */
     public PipelinePlan plan(Dataset<Row> data, String featuresCol, String labelCol, int numClasses) {
+        requireLayers("plan(Dataset<Row>, ...)");
         TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
         return plan(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, modelInput(conf),
                 TrainingInput.ROW_CHUNK));
@@ -128,19 +170,27 @@ public final class PipelineTrainer {
      * (a feed-forward layer with nIn) or {@link Builder#inputType}.
      */
     public PipelinePlan plan(SparkContext sc) {
+        requireLayers("plan(SparkContext)");
         return PlanResolver.plan(sc, conf, settings(sc), planChoices, null);
     }
 
     /**
      * Trains on rows: {@code featuresCol} an ML {@code Vector}, a numeric array or a number; {@code labelCol}
      * a class index in {@code [0, numClasses)} (one-hot encoded) or, with {@code numClasses = 0}, a numeric
-     * regression target (number, array or Vector). Row order is kept when shuffling is off.
+     * regression target (number, array or Vector). Row order is kept when shuffling is off. A ComputationGraph of one
+     * input and one output takes each row flat ({@code [n, width]}; a convolutional graph declares
+     * {@code InputType.convolutionalFlat}).
      *
      * @throws IllegalArgumentException for bad settings, missing columns, unusable types or labels outside
      *                                  [0, numClasses), checked on the driver before training
      * @throws IllegalStateException when the cluster lacks slots or has dynamic allocation on (before launch)
      */
     public TrainingResult fit(Dataset<Row> data, String featuresCol, String labelCol, int numClasses) {
+        if (graph != null) { // one input, one output: the rows as they are (a flat row per example)
+            TrainingInput.checkRows(data, featuresCol, labelCol, numClasses);
+            return fit(TrainingInput.fromRows(data, featuresCol, labelCol, numClasses, (ModelInput) null,
+                    TrainingInput.ROW_CHUNK));
+        }
         SparkContext sc = data.sparkSession().sparkContext();
         // Settings, plan and slots first when the model tells its input shape: the label check reads the data.
         Launch l = PlanResolver.inputTypeOf(conf, planChoices.inputType()) != null ? launchable(sc, null) : null;
@@ -158,6 +208,75 @@ public final class PipelineTrainer {
             l = launchable(sc, rows);
         }
         return l.finish(run(sc, l, route(rows, l.s())));
+    }
+
+    /**
+     * Trains a ComputationGraph ({@link #builder(ComputationGraphConfiguration)}) on {@code data}: per element one
+     * features array per graph input and one labels array per output, in the graph's input and output order (no
+     * masks). Order, mini-batches and the dropped partial last mini-batch as {@link #fit(JavaRDD)}. (Named as DL4J's
+     * {@code SparkComputationGraph.fitMultiDataSet}: Java cannot overload {@code fit} on the RDD's element type.)
+     *
+     * @throws IllegalArgumentException before any training job for unsupported settings, or a first element whose
+     *     arrays do not match the graph's inputs and outputs (naming them)
+     * @throws IllegalStateException when this trainer was built for a MultiLayerConfiguration, or the cluster lacks
+     *     slots
+     */
+    public TrainingResult fitMultiDataSet(JavaRDD<MultiDataSet> data) {
+        if (graph == null) {
+            throw new IllegalStateException("fitMultiDataSet trains ComputationGraph configurations; this trainer was "
+                    + "built for a MultiLayerConfiguration: use fit(JavaRDD<DataSet>)");
+        }
+        SparkContext sc = data.context();
+        TrainingSettings given = settings(sc);
+        GraphFit.refuseUnsupported(given);
+        checkTls(given);
+        MultiDataSet first = data.isEmpty() ? null : data.first();
+        GraphFit.checkData(graph, first);
+        PipelinePlan plan = GraphFit.plan(sc, graph, GraphFit.inputTypes(graph, graphInputTypes, first), given,
+                planChoices);
+        TrainingSettings s = given.with(PlanReport.settingsOf(plan));
+        ClusterCheck.requireSlots(sc, s.get(SparkMpConf.STAGES), 1, s.get(SparkMpConf.SLOT_WAIT));
+        GraphJob job = GraphFit.job(graph, plan, s);
+        String jobId = UUID.randomUUID().toString();
+        FitStores stores = FitStores.prepare(sc.hadoopConfiguration(), null, jobId, storeSettings(s), null,
+                s.get(SparkMpConf.SEED));
+        JobSpec spec = new JobSpec(jobId, null, s.get(SparkMpConf.EPOCHS), s.get(SparkMpConf.SHUFFLE),
+                s.get(SparkMpConf.CONNECT_TIMEOUT), s.get(SparkMpConf.IO_TIMEOUT), s.get(SparkMpConf.BIND_HOST),
+                s.get(SparkMpConf.TLS_ENABLED), s.get(SparkMpConf.TLS_KEY_STORE), engine.newSecret(), stores.jobStore(),
+                null, s.get(SparkMpConf.NON_FINITE), s.get(SparkMpConf.BARRIER_TIMEOUT), job);
+        PlanReport.logPlan(plan);
+        LOG.info("spark-mp: training {}", spec);
+        Launch l = new Launch(plan, s, spec, stores);
+        return l.finish(run(sc, l, new TrainingInput.Routed(GraphFit.route(data, job, s.get(SparkMpConf.SHUFFLE),
+                s.get(SparkMpConf.SEED)), -1)));
+    }
+
+    /**
+     * Trains a ComputationGraph on rows: the columns named by {@link Builder#featureColumns} (one per graph input, in
+     * its input order: an ML {@code Vector}, a numeric array or a number; flat, or shaped by
+     * {@link Builder#inputTypes} when they are recurrent or convolutional) and {@link Builder#labelColumns} (one per
+     * output: a class index in {@code [0, K)}, one-hot encoded, with K from {@link Builder#labelClasses}, or with
+     * K = 0 a numeric regression target). Row order is kept when shuffling is off.
+     *
+     * @throws IllegalArgumentException before any training job for a missing column, an unusable type or a label
+     *     outside [0, K), naming the column
+     * @throws IllegalStateException when the trainer was not built for a graph with its columns
+     */
+    public TrainingResult fit(Dataset<Row> data) {
+        if (graph == null || graphRows == null) {
+            throw new IllegalStateException("fit(Dataset<Row>) trains a ComputationGraph whose columns the builder names "
+                    + "(featureColumns, labelColumns, labelClasses); use fit(df, featuresCol, labelCol, numClasses)");
+        }
+        graphRows.checkRows(data);
+        return fitMultiDataSet(graphRows.toMultiDataSets(data, graphInputTypes, TrainingInput.ROW_CHUNK));
+    }
+
+    /** Refuses a MultiLayerNetwork-only entry point on a ComputationGraph trainer. */
+    private void requireLayers(String what) {
+        if (graph != null) {
+            throw new IllegalStateException(what + " is not supported for ComputationGraph trainers yet; use "
+                    + "fitMultiDataSet(JavaRDD<MultiDataSet>)");
+        }
     }
 
     /** A fit ready to launch: its plan, effective settings and job spec. */
@@ -220,7 +339,8 @@ public final class PipelineTrainer {
         ProgressAccumulator progress = new ProgressAccumulator();
         sc.register(progress, "spark-mp progress " + spec.jobId());
         String description = "spark-mp pipeline training " + spec.jobId();
-        ProgressListener listener = new ProgressListener(progress.id(), ranks, stages - 1,
+        int lossRank = spec.graphOrNull() != null ? StepReport.SUM_OF_RANKS : stages - 1;
+        ProgressListener listener = new ProgressListener(progress.id(), ranks, lossRank,
                 s.get(SparkMpConf.LOG_EVERY), progressSink, description, sc.getConf().getInt("spark.stage.maxConsecutiveAttempts", 4),
                 spec.store().checkpoints().on());
         sc.addSparkListener(listener);
@@ -249,7 +369,7 @@ public final class PipelineTrainer {
     private TrainingResult result(List<TaskResult> results, TrainingSettings s, JobSpec spec, FitStores stores,
                                   SparkContext sc, double seconds, long routedExamples) {
         int stages = s.get(SparkMpConf.STAGES);
-        Topology topology = spec.pipeline().topology();
+        Topology topology = spec.topology();
         if (results.size() != topology.ranks()) {
             throw new IllegalStateException("expected " + topology.ranks() + " task results, got " + results.size());
         }
@@ -271,9 +391,9 @@ public final class PipelineTrainer {
         }
         List<StepReport> metrics = new ArrayList<>();
         for (List<RankStep> step : byStep.values()) {
-            metrics.add(StepReport.merge(step, stages - 1));
+            metrics.add(StepReport.merge(step, spec.graphOrNull() != null ? StepReport.SUM_OF_RANKS : stages - 1));
         }
-        StoreManifest manifest = stores.commit(conf, results, spec.seed(), spec.boundaries(), spec.jobId());
+        StoreManifest manifest = stores.commit(spec.modelJson(), results, spec.seed(), spec.boundaries(), spec.jobId());
         if (dropped > 0) {
             LOG.warn("spark-mp: {} of {} examples per epoch were in a partial last mini-batch and not trained on",
                     dropped, examples);
@@ -342,7 +462,7 @@ public final class PipelineTrainer {
         }
     }
 
-    private static FitStores.Settings storeSettings(TrainingSettings s) {
+    static FitStores.Settings storeSettings(TrainingSettings s) {
         return new FitStores.Settings(s.get(SparkMpConf.OUTPUT), s.get(SparkMpConf.OUTPUT_OVERWRITE),
                 s.get(SparkMpConf.SCRATCH_DIR), s.get(SparkMpConf.INIT_FROM), s.get(SparkMpConf.RESUME_FROM),
                 s.get(SparkMpConf.CHECKPOINT_DIR), s.get(SparkMpConf.CHECKPOINT_EVERY),
@@ -372,6 +492,11 @@ public final class PipelineTrainer {
      */
     public static final class Builder {
         private final MultiLayerConfiguration conf;
+        private final ComputationGraphConfiguration graph;
+        private InputType[] graphInputTypes;
+        private String[] featureColumns;
+        private String[] labelColumns;
+        private int[] labelClasses;
         private final Map<ConfEntry<?>, Object> settings = new HashMap<>();
         private MultiLayerNetwork initialNetwork;
         private Consumer<StepReport> progressSink;
@@ -381,8 +506,82 @@ public final class PipelineTrainer {
         private ProfileMode profileMode;
         private InputType inputType;
 
-        private Builder(MultiLayerConfiguration conf) {
+        private Builder(MultiLayerConfiguration conf, ComputationGraphConfiguration graph) {
             this.conf = conf;
+            this.graph = graph;
+        }
+
+        /** A graph-only setting: refused on a MultiLayerNetwork trainer; once only. */
+        private void graphOnly(String setting, Object current) {
+            if (graph == null) {
+                throw new IllegalStateException(setting + " is for ComputationGraph trainers; a network takes "
+                        + "fit(df, featuresCol, labelCol, numClasses)");
+            }
+            if (current != null) {
+                throw new IllegalStateException(setting + " was already set");
+            }
+        }
+
+        /** For {@link #fit(Dataset)}: the features column of each graph input, in the graph's input order. */
+        public Builder featureColumns(String... columns) {
+            graphOnly("featureColumns", featureColumns);
+            featureColumns = columns == null ? new String[0] : columns.clone();
+            return this;
+        }
+
+        /** For {@link #fit(Dataset)}: the label column of each graph output, in the graph's output order. */
+        public Builder labelColumns(String... columns) {
+            graphOnly("labelColumns", labelColumns);
+            labelColumns = columns == null ? new String[0] : columns.clone();
+            return this;
+        }
+
+        /** For {@link #fit(Dataset)}: per label column its class count K (one-hot labels), or 0 for regression. */
+        public Builder labelClasses(int... classes) {
+            graphOnly("labelClasses", labelClasses);
+            labelClasses = classes == null ? new int[0] : classes.clone();
+            return this;
+        }
+
+        /** The columns for {@link #fit(Dataset)}, or null when none were named. */
+        private GraphRows graphRows() {
+            if (featureColumns == null && labelColumns == null && labelClasses == null) {
+                return null;
+            }
+            if (featureColumns == null || labelColumns == null || labelClasses == null) {
+                throw new IllegalArgumentException("name featureColumns, labelColumns and labelClasses together, found "
+                        + (featureColumns == null ? "no " : "") + "featureColumns, " + (labelColumns == null ? "no " : "")
+                        + "labelColumns, " + (labelClasses == null ? "no " : "") + "labelClasses");
+            }
+            GraphRows rows = new GraphRows(featureColumns, labelColumns, labelClasses);
+            rows.checkAgainst(graph);
+            return rows;
+        }
+
+        /** A setting a ComputationGraph trainer does not take: refused when it is given. */
+        private void refuseForGraph(String setting) {
+            if (graph != null) {
+                throw new IllegalArgumentException(setting + " is not supported for ComputationGraph pipelines yet");
+            }
+        }
+
+        /**
+         * The types of a ComputationGraph's inputs, in its input order, for planning; by default each input's is read
+         * from the shape of its features in the first training element (rank 2 feed-forward, 3 recurrent, 4 NCHW).
+         */
+        public Builder inputTypes(InputType... types) {
+            if (graph == null) {
+                throw new IllegalStateException("inputTypes is for ComputationGraph trainers; use inputType");
+            }
+            if (graphInputTypes != null) {
+                throw new IllegalStateException("inputTypes was already set to " + java.util.Arrays.toString(graphInputTypes));
+            }
+            if (types == null || types.length != graph.getNetworkInputs().size()) {
+                throw new IllegalArgumentException("inputTypes gives " + (types == null ? 0 : types.length)
+                        + " types, the graph has " + graph.getNetworkInputs().size() + " inputs " + graph.getNetworkInputs());
+            }
+            graphInputTypes = types.clone();
+            return this;
         }
 
         private <T> Builder set(ConfEntry<T> e, T value) {
@@ -431,6 +630,7 @@ public final class PipelineTrainer {
 
         /** Activation recomputation: auto (the planner decides per stage), always or never. */
         public Builder recompute(io.sparkmp.plan.RecomputeMode mode) {
+            refuseForGraph("recompute (graph stages keep received tensors and recompute forwards)");
             return set(SparkMpConf.RECOMPUTE, mode);
         }
 
@@ -473,6 +673,7 @@ public final class PipelineTrainer {
          * written once per layer to a scratch store, from which each rank reads only its own layers.
          */
         public Builder initialParameters(MultiLayerNetwork network) {
+            refuseForGraph("initialParameters");
             if (initialNetwork != null) {
                 throw new IllegalStateException("initialParameters was already set");
             }
@@ -604,6 +805,7 @@ public final class PipelineTrainer {
          * model.
          */
         public Builder inputType(InputType type) {
+            refuseForGraph("inputType (give a graph's with inputTypes)");
             if (inputType != null) {
                 throw new IllegalStateException("inputType was already set to " + inputType);
             }
@@ -663,6 +865,16 @@ public final class PipelineTrainer {
          * @throws IllegalArgumentException e.g. "microBatches (3) must divide batchSize (64)"
          */
         public PipelineTrainer build() {
+            if (graph != null) {
+                int vertices = io.sparkmp.model.GraphSlicer.order(graph).size();
+                checkCrossFields((Integer) settings.get(SparkMpConf.STAGES),
+                        (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE),
+                        (Integer) settings.get(SparkMpConf.MICRO_BATCHES), (ScheduleKind) settings.get(SparkMpConf.SCHEDULE),
+                        (Integer) settings.get(SparkMpConf.BATCH_SIZE), vertices, (Integer) settings.get(SparkMpConf.REPLICAS));
+                GraphFit.refuseUnsupported(TrainingSettings.of(settings, SparkMpConf.from(new org.apache.spark.SparkConf(false))));
+                graphRows(); // column counts against the graph's inputs and outputs
+                return new PipelineTrainer(this);
+            }
             ModelSlicer.validate(conf); // unsupported layers and the like: a driver-side error before any job
             checkCrossFields((Integer) settings.get(SparkMpConf.STAGES),
                     (Integer) settings.get(SparkMpConf.STAGES_PER_DEVICE),

@@ -45,6 +45,9 @@ public record StepReport(int epoch, long step, double loss, int examples, double
     }
 
     /** Merges the P rank records of one step; the loss comes from {@code lossRank} (the last stage's device). */
+    /** {@link #merge}'s lossRank for a step whose loss is the sum of every rank's share (graph pipelines). */
+    static final int SUM_OF_RANKS = -1;
+
     static StepReport merge(List<RankStep> ranks, int lossRank) {
         if (ranks.isEmpty()) {
             throw new IllegalArgumentException("no rank records to merge");
@@ -68,6 +71,8 @@ public record StepReport(int epoch, long step, double loss, int examples, double
             busy += Math.max(0, r.busyNanos());
             if (r.rank() == lossRank) {
                 loss = r.loss();
+            } else if (lossRank == SUM_OF_RANKS) { // a graph's loss terms live on the ranks holding its outputs
+                loss = Double.isNaN(loss) ? r.loss() : loss + r.loss();
             }
             if (r.peakBytes() >= 0) {
                 memory.add(new RankMemory(r.rank(), r.startBytes(), r.peakBytes()));

@@ -144,12 +144,22 @@ final class TrainingInput {
         if (numClasses < 0) {
             throw new IllegalArgumentException("numClasses must be >= 0 (0: regression), found " + numClasses);
         }
+        checkFeatures(df, featuresCol);
+        checkLabels(df, labelCol, numClasses);
+    }
+
+    /** {@link #checkRows}' rule for one features column. */
+    static void checkFeatures(Dataset<Row> df, String featuresCol) {
         DataType ft = columnType(df, featuresCol, "features");
         if (!(ft instanceof VectorUDT || ft instanceof NumericType
                 || (ft instanceof ArrayType at && at.elementType() instanceof NumericType))) {
             throw new IllegalArgumentException("features column `" + featuresCol + "` must be an ML Vector, a numeric "
                     + "array or a number, found " + ft.simpleString());
         }
+    }
+
+    /** {@link #checkRows}' rule for one label column (one aggregate pass for classification labels). */
+    static void checkLabels(Dataset<Row> df, String labelCol, int numClasses) {
         DataType lt = columnType(df, labelCol, "label");
         if (numClasses > 0) {
             if (!(lt instanceof NumericType)) {
@@ -246,7 +256,7 @@ final class TrainingInput {
         });
     }
 
-    private static double[] label(Row r, int li, String col, int numClasses) {
+    static double[] label(Row r, int li, String col, int numClasses) {
         if (numClasses == 0) {
             return values(r, li, col);
         }
@@ -264,7 +274,7 @@ final class TrainingInput {
         return oneHot;
     }
 
-    private static double[] values(Row r, int i, String col) {
+    static double[] values(Row r, int i, String col) {
         if (r.isNullAt(i)) {
             throw new IllegalArgumentException("null in column `" + col + "`, row " + r);
         }

@@ -36,6 +36,7 @@ public final class TrainingResult {
     private final List<String> failures;
     private final TimelineCapture timeline;
     private MultiLayerNetwork network;
+    private org.deeplearning4j.nn.graph.ComputationGraph graph;
 
     TrainingResult(URI store, boolean scratchStore, StoreManifest manifest, Configuration hadoop,
                    List<StepReport> metrics, long examplesPerEpoch, long droppedPerEpoch, double trainingSeconds,
@@ -124,22 +125,58 @@ public final class TrainingResult {
      */
     public synchronized MultiLayerNetwork network() {
         if (network == null) {
-            long need = modelBytes();
-            long free = freeOffHeapBytes();
-            if (need > free) {
-                throw new IllegalStateException("the trained model holds " + mib(need) + " MiB of parameters and "
-                        + "updater state, more than the driver's free off-heap memory (" + mib(free) + " MiB; heap "
-                        + mib(Runtime.getRuntime().maxMemory() - usedHeap()) + " MiB free): it stays in " + store
-                        + "; turn it into a DL4J zip on a machine large enough with io.sparkmp.store.StoreExport, "
-                        + "or start the next fit from it with initFrom");
+            ModelStore opened = openFitting();
+            if (opened.holdsGraph()) {
+                throw new IllegalStateException(store + " holds a ComputationGraph: read it with graph()");
             }
             try {
-                network = ModelStore.open(store, hadoop).toNetwork();
+                network = opened.toNetwork();
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read the trained model from " + store + ": " + e.getMessage(), e);
             }
         }
         return network;
+    }
+
+    /**
+     * The trained ComputationGraph (of a {@code PipelineTrainer.builder(ComputationGraphConfiguration)} fit), read
+     * from {@link #store()} on first call: parameters, updater state, iteration and epoch counts.
+     *
+     * @throws IllegalStateException when the store holds a MultiLayerNetwork, or the graph does not fit the driver's
+     *     free memory (as {@link #network()})
+     * @throws UncheckedIOException when the store cannot be read
+     */
+    public synchronized org.deeplearning4j.nn.graph.ComputationGraph graph() {
+        if (graph == null) {
+            ModelStore opened = openFitting();
+            if (!opened.holdsGraph()) {
+                throw new IllegalStateException(store + " holds a MultiLayerNetwork: read it with network()");
+            }
+            try {
+                graph = opened.toGraph();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the trained graph from " + store + ": " + e.getMessage(), e);
+            }
+        }
+        return graph;
+    }
+
+    /** The store, once the model is known to fit the driver's free memory. */
+    private ModelStore openFitting() {
+        long need = modelBytes();
+        long free = freeOffHeapBytes();
+        if (need > free) {
+            throw new IllegalStateException("the trained model holds " + mib(need) + " MiB of parameters and "
+                    + "updater state, more than the driver's free off-heap memory (" + mib(free) + " MiB; heap "
+                    + mib(Runtime.getRuntime().maxMemory() - usedHeap()) + " MiB free): it stays in " + store
+                    + "; turn it into a DL4J zip on a machine large enough with io.sparkmp.store.StoreExport, "
+                    + "or start the next fit from it with initFrom");
+        }
+        try {
+            return ModelStore.open(store, hadoop);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the trained model from " + store + ": " + e.getMessage(), e);
+        }
     }
 
     /** Bytes of the store's layer files: about what {@link #network()} allocates. */

@@ -17,7 +17,11 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import io.sparkmp.model.GraphLayerState;
+import io.sparkmp.model.GraphSlicer;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -277,6 +281,58 @@ public final class ModelStore {
             LayerFiles.readInto(fs, dir, e, params.get(layer), s);
         }
         return net;
+    }
+
+    /**
+     * Assembles a ComputationGraph store (one written by a graph fit: its "layers" are the layer vertices with
+     * parameters, numbered by their index in {@code GraphSlicer.order}) as a DL4J graph: parameters, updater state and
+     * iteration/epoch counts. Only for graphs that fit this JVM.
+     *
+     * @throws IOException when a vertex file cannot be read or fails its checksum
+     * @throws IllegalStateException when the manifest's model is not a ComputationGraphConfiguration or the stored
+     *     vertices do not fit it
+     */
+    public ComputationGraph toGraph() throws IOException {
+        ComputationGraphConfiguration conf;
+        try {
+            conf = ComputationGraphConfiguration.fromJson(manifest.modelJson());
+        } catch (RuntimeException e) {
+            throw new IllegalStateException(uri + ": the manifest's modelJson is not a DL4J ComputationGraphConfiguration: "
+                    + e.getMessage(), e);
+        }
+        conf.setIterationCount((int) Math.min(Integer.MAX_VALUE, manifest.updates()));
+        conf.setEpochCount(manifest.epoch());
+        ComputationGraph graph = new ComputationGraph(conf);
+        graph.init();
+        List<String> order = GraphSlicer.order(conf);
+        Map<Integer, List<INDArray>> params = GraphLayerState.parameterSegments(graph, order);
+        Map<Integer, List<INDArray>> state = GraphLayerState.stateSegments(graph, order);
+        for (LayerEntry e : manifest.layers()) {
+            if (!params.containsKey(e.layer())) {
+                throw new IllegalStateException(uri + ": the manifest has a file for vertex " + e.layer()
+                        + " (topological index), which has no parameters in the stored graph");
+            }
+        }
+        for (Map.Entry<Integer, List<INDArray>> p : params.entrySet()) {
+            LayerEntry e = manifest.entry(p.getKey());
+            if (e == null) {
+                throw new IllegalStateException(uri + ": vertex " + order.get(p.getKey()) + " has parameters but no "
+                        + "file in the store");
+            }
+            List<INDArray> s = e.stateCount() == 0 ? List.of() : state.getOrDefault(p.getKey(), List.of());
+            if (e.stateCount() != LayerFormat.totalLength(s)) {
+                throw new IllegalStateException(uri + ": " + e.file() + " holds " + e.stateCount()
+                        + " updater-state values, the stored graph's updater keeps " + LayerFormat.totalLength(s)
+                        + " for vertex " + order.get(p.getKey()));
+            }
+            LayerFiles.readInto(fs, dir, e, p.getValue(), s);
+        }
+        return graph;
+    }
+
+    /** Whether the manifest's model is a ComputationGraphConfiguration (a graph fit's store). */
+    public boolean holdsGraph() {
+        return io.sparkmp.model.ModelJson.isGraph(manifest.modelJson());
     }
 
     private MultiLayerConfiguration storedConfiguration() {

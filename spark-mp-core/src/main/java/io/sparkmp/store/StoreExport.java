@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
 import org.apache.hadoop.conf.Configuration;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 
 /**
@@ -64,7 +63,7 @@ public final class StoreExport {
         }
         Path tmp = null;
         try {
-            MultiLayerNetwork net = store.toNetwork();
+            org.deeplearning4j.nn.api.Model net = store.holdsGraph() ? store.toGraph() : store.toNetwork();
             tmp = Files.createTempFile(zip.getParent(), "." + zip.getFileName() + ".", ".tmp");
             ModelSerializer.writeModel(net, tmp.toFile(), true);
             try {

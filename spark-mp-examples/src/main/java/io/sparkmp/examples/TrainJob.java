@@ -14,8 +14,8 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructField;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 
 import java.io.IOException;
@@ -79,11 +79,13 @@ public final class TrainJob {
         SparkSession spark = null;
         CrashDumps dumps = CrashDumps.install(); // DL4J's out-of-memory dumps go to one known folder, not the cwd
         try {
-            MultiLayerConfiguration conf = readModel(o.model());
+            Object model = readModel(o.model());
+            MultiLayerConfiguration conf = model instanceof MultiLayerConfiguration m ? m : null;
+            ComputationGraphConfiguration graph = model instanceof ComputationGraphConfiguration g ? g : null;
             Path zip = o.outputIsZip() ? Paths.get(o.output()) : null;
             checkZipOutput(zip);
             checkTimeline(o.timeline());
-            PipelineTrainer.Builder b = PipelineTrainer.builder(conf)
+            PipelineTrainer.Builder b = (graph != null ? PipelineTrainer.builder(graph) : PipelineTrainer.builder(conf))
                     .progressListener(r -> out.println("progress: " + r));
             // Only flags that were given: the rest come from spark.mp.* (e.g. --conf spark.mp.batchSize=20), then
             // from their defaults; stages, micro-batches, schedule and v not given are the planner's choice.
@@ -151,7 +153,7 @@ public final class TrainJob {
             long fitStartedMs = System.currentTimeMillis() / 1000 * 1000; // file times may have second granularity
             TrainingResult result = trainer.fit(rows, "features", "label", o.numClasses());
             if (zip != null) {
-                writeAtomically(result.network(), zip);
+                writeAtomically(graph != null ? result.graph() : result.network(), zip);
             }
             printResult(result, out, o.output() == null ? null : zip != null ? zip.toString() : result.store().toString());
             if (o.timeline() != null) {
@@ -216,12 +218,36 @@ public final class TrainJob {
         return SparkSession.builder().config(sc).getOrCreate();
     }
 
-    private static MultiLayerConfiguration readModel(Path p) {
+    /**
+     * The model of {@code --model}: a MultiLayerConfiguration, or a ComputationGraphConfiguration (of one input and
+     * one output: the CSV gives one features row and one label) when the JSON has a graph's {@code vertices}.
+     */
+    static Object readModel(Path p) {
         String json;
         try {
             json = Files.readString(p, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new IllegalArgumentException("--model " + p + " cannot be read: " + e);
+        }
+        if (io.sparkmp.model.ModelJson.isGraph(json)) {
+            ComputationGraphConfiguration graph;
+            try {
+                graph = ComputationGraphConfiguration.fromJson(json);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("--model " + p + " is not a DL4J ComputationGraphConfiguration JSON: "
+                        + firstLine(rootMessage(e)));
+            }
+            if (graph.getNetworkInputs().size() != 1 || graph.getNetworkOutputs().size() != 1) {
+                throw new IllegalArgumentException("--model " + p + " is a graph of inputs " + graph.getNetworkInputs()
+                        + " and outputs " + graph.getNetworkOutputs() + "; TrainJob trains graphs of one input and "
+                        + "one output (one features row and one label per CSV line)");
+            }
+            try {
+                io.sparkmp.model.GraphSupport.validate(graph); // unsupported vertices: exit 2 before Spark starts
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--model " + p + ": " + e.getMessage());
+            }
+            return graph;
         }
         MultiLayerConfiguration conf;
         try {
@@ -279,7 +305,7 @@ public final class TrainJob {
                     + " columns of " + o.train());
         }
         int width = fields.length - 1;
-        io.sparkmp.model.ModelInput input = io.sparkmp.model.ModelInput.of(conf);
+        io.sparkmp.model.ModelInput input = conf == null ? null : io.sparkmp.model.ModelInput.of(conf); // a graph: its first layer checks the width
         if (input != null && !input.fits(width)) {
             throw new IllegalArgumentException("--train " + o.train() + " has " + fields.length + " columns (" + width
                     + " features + label), but the model input expects " + input.expected());
@@ -299,7 +325,7 @@ public final class TrainJob {
     }
 
     /** Writes next to the target and renames, so a failure never leaves a partial model at {@code output}. */
-    static void writeAtomically(MultiLayerNetwork net, Path output) throws IOException {
+    static void writeAtomically(org.deeplearning4j.nn.api.Model net, Path output) throws IOException {
         AtomicFiles.replace(output, tmp -> {
             ModelSerializer.writeModel(net, tmp.toFile(), true);
             try { // createTempFile makes it owner-only; a model file is as readable as any other output

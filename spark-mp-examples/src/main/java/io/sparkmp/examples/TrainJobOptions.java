@@ -19,7 +19,7 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
 
     /** Flag, value placeholder, meaning; the order of --help. */
     static final String[][] FLAGS = {
-            {"--model", "<file>", "DL4J MultiLayerConfiguration JSON of the network (required)"},
+            {"--model", "<file>", "DL4J MultiLayerConfiguration JSON of the network, or a ComputationGraphConfiguration JSON of one input and one output (detected from the file; required)"},
             {"--init-from", "<store|zip>", "start from this per-layer store (parameters, updater state, step count; "
                     + "each stage reads only its layers) or DL4J model zip (optional)"},
             {"--train", "<csv file or dir>", "training rows, read with Spark SQL; no header (required)"},
