@@ -847,6 +847,24 @@ public final class StageSlice {
         Pair<INDArray, MaskState> here = upstream.apply(featuresMask, MaskState.Active, microBatchSize);
         if (here != null) {
             net.feedForwardMaskArray(here.getFirst(), here.getSecond(), microBatchSize);
+            refuseMaskedTimeDistributed();
+        }
+    }
+
+    /**
+     * Refuses a features mask that masks out steps at a TimeDistributed layer ({@link LayerSupport#MASKED_TIME_DISTRIBUTED}):
+     * a mask is data, not configuration, so this is checked when the first masked micro-batch reaches the stage.
+     */
+    private void refuseMaskedTimeDistributed() {
+        for (int i = 0; i < net.getnLayers(); i++) {
+            if (net.getLayerWiseConfigurations().getConf(i).getLayer()
+                    instanceof org.deeplearning4j.nn.conf.layers.recurrent.TimeDistributed) {
+                INDArray mask = net.getLayer(i).getMaskArray();
+                if (mask != null && mask.minNumber().doubleValue() < 1) {
+                    throw new IllegalArgumentException("layer " + (fromLayer + i) + " (TimeDistributed) "
+                            + LayerSupport.MASKED_TIME_DISTRIBUTED);
+                }
+            }
         }
     }
 
