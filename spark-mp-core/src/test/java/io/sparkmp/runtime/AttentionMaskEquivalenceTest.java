@@ -162,8 +162,28 @@ class AttentionMaskEquivalenceTest {
                 PipelineSpec spec = PipelineSpec.of(conf, plan.boundaries(), plan.schedule(), plan.devices(),
                         plan.stagesPerDevice(), plan.microBatches(), 16, TestModels.SEED)
                         .withRecompute(plan.recomputePerStage());
+                System.out.println("planner, " + (perStep ? "per-step" : "pooled") + " model: " + plan);
                 check(conf, spec, data(perStep), (perStep ? "per-step" : "pooled") + " planner " + plan);
             }
+        }
+    }
+
+    /**
+     * Indices given as {@code [examples, 1, T]} (what DL4J's EmbeddingSequenceLayer also takes) train as fit: the stage
+     * used to fail in the embedding's backward ("Workspace WS_ALL_LAYERS_ACT for array type INPUT is not open").
+     */
+    @Test
+    void indicesWithAUnitChannelAxisTrainAsFit() {
+        MultiLayerConfiguration conf = model(true);
+        List<DataSet> data = new ArrayList<>();
+        for (DataSet ds : data(true)) {
+            data.add(new DataSet(ds.getFeatures().reshape('c', ds.getFeatures().rows(), 1, LENGTH), ds.getLabels(),
+                    ds.getFeaturesMaskArray(), ds.getLabelsMaskArray()));
+        }
+        for (int[] cuts : new int[][] {{0, 1, 5}, {0, 5}}) {
+            PipelineSpec spec = PipelineSpec.of(conf, cuts, ScheduleKind.ONE_F_ONE_B, cuts.length - 1, 1, 4, 16,
+                    TestModels.SEED);
+            check(conf, spec, data, "unit-axis-indices [n, 1, T] cuts=" + Arrays.toString(cuts));
         }
     }
 
