@@ -360,7 +360,58 @@ public final class LayerProfiler {
         if (layer.getClass() == SubsamplingLayer.class) {
             return reportedWorkingBytes + inBytes + outBytes;
         }
-        return reportedWorkingBytes + inBytes;
+        return reportedWorkingBytes + inBytes + attentionBytesPerExample(layer, in, bytesPerElement);
+    }
+
+    /**
+     * Copies of each attention array a training step holds at once: the forward's, the one the backward op
+     * recomputes (DL4J's SameDiff layers run the graph again inside their backward), and its gradient.
+     */
+    static final int ATTENTION_COPIES = 3;
+
+    /**
+     * Bytes per example of the attention arrays of DL4J's SameDiff attention layers, which DL4J's memory report
+     * leaves out (0 for other layers, or when the sequence length is not known from the input type). With H heads of
+     * size d (H = 1, d = nIn without an input projection), T steps, each array {@link #ATTENTION_COPIES} times:
+     * <ul>
+     *   <li>SelfAttentionLayer: the scores and their softmax, H x T x T each, and the four projections (queries,
+     *       keys, values, the attention output), H x d x T each;</li>
+     *   <li>LearnedSelfAttentionLayer: the same with nQueries in place of the T queries;</li>
+     *   <li>RecurrentAttentionLayer: it attends step by step, and each step scores all T steps (scores and softmax,
+     *       H x T) and projects the keys and values of all T steps again, with the softmax-weighted values before
+     *       their sum (H x d x T each): over the T steps 2 x H x T x T + 3 x H x d x T x T.</li>
+     * </ul>
+     * Checked against the resident bytes of a training stage (FLOAT, 4 heads of 8, {@code BatchMemoryTruth attention}
+     * and {@code recurrent-attention}; the figures are in the README's memory section).
+     */
+    static long attentionBytesPerExample(org.deeplearning4j.nn.conf.layers.Layer layer, InputType in, int bytesPerElement) {
+        if (!(in instanceof InputType.InputTypeRecurrent r) || r.getTimeSeriesLength() <= 0) {
+            return 0;
+        }
+        long t = r.getTimeSeriesLength();
+        long heads;
+        long head;
+        long queries;
+        boolean recurrent = false;
+        if (layer instanceof org.deeplearning4j.nn.conf.layers.SelfAttentionLayer a) {
+            heads = a.isProjectInput() ? a.getNHeads() : 1;
+            head = a.isProjectInput() ? a.getHeadSize() : r.getSize();
+            queries = t;
+        } else if (layer instanceof org.deeplearning4j.nn.conf.layers.LearnedSelfAttentionLayer a) {
+            heads = a.isProjectInput() ? a.getNHeads() : 1;
+            head = a.isProjectInput() ? a.getHeadSize() : r.getSize();
+            queries = a.getNQueries();
+        } else if (layer instanceof org.deeplearning4j.nn.conf.layers.RecurrentAttentionLayer a) {
+            heads = a.isProjectInput() ? a.getNHeads() : 1;
+            head = a.isProjectInput() ? a.getHeadSize() : r.getSize();
+            queries = t;
+            recurrent = true;
+        } else {
+            return 0;
+        }
+        long scores = 2 * heads * queries * t;
+        long projections = recurrent ? 3 * heads * head * t * t : 4 * heads * head * t;
+        return (long) ATTENTION_COPIES * (scores + projections) * bytesPerElement;
     }
 
     private static long mem(LayerMemoryReport r, MemoryType t, DataType dt) {
