@@ -58,6 +58,30 @@ class AttentionMemoryTest {
         assertEquals(233_472 + 384 + 8_192, p.layer(0).workingBytesPerExample());
     }
 
+    /**
+     * A DenseLayer between sequence layers runs at every step (DL4J's RnnToFeedForward preprocessor): 16 steps of
+     * a 32 -> 128 dense hold 16 rows per example, and the attention layer after it sees the sequence length again
+     * (DL4J's own types lose it there); a global pooling's output is one vector per example.
+     */
+    @Test
+    void denseLayersBetweenSequenceLayersHoldARowPerStep() {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().dataType(DataType.FLOAT).list()
+                .layer(new SelfAttentionLayer.Builder().nHeads(4).headSize(8).nOut(32).projectInput(true).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(128).build())
+                .layer(new SelfAttentionLayer.Builder().nHeads(4).headSize(8).nOut(32).projectInput(true).build())
+                .layer(new GlobalPoolingLayer.Builder().build())
+                .layer(new OutputLayer.Builder(LossFunction.MCXENT).activation(Activation.SOFTMAX).nOut(3).build())
+                .setInputType(InputType.recurrent(16, 16)).build();
+        ModelProfile p = LayerProfiler.builder().build().analytic(conf, InputType.recurrent(16, 16), 1e10);
+        assertEquals(16 * 128 * 4, p.layer(1).outputBytesPerExample(), "the dense: 16 rows of 128 floats");
+        assertEquals(16 * 32 * 4, p.layer(1).keptBytesPerExample(), "its input, 16 rows of 32");
+        assertEquals(2.0 * (32 * 128 + 128) * 16, p.layer(1).forwardFlopsPerExample(), 1e-9);
+        // the second attention layer: 3 x (2 x 4 x 16 x 16 + 4 x 4 x 8 x 16) x 4 + output 2 048 + input gradient 8 192
+        assertEquals(3 * (2 * 4 * 16 * 16 + 4 * 4 * 8 * 16) * 4 + 2_048 + 8_192, p.layer(2).workingBytesPerExample());
+        assertEquals(32 * 4, p.layer(3).outputBytesPerExample(), "the pooling: one vector of 32");
+        assertEquals(32 * 4, p.layer(4).keptBytesPerExample(), "the output layer's input: that vector");
+    }
+
     @Test
     void otherLayersAndUnknownLengthsGetNoAttentionBytes() {
         assertEquals(0, LayerProfiler.attentionBytesPerExample(new org.deeplearning4j.nn.conf.layers.LSTM.Builder()
