@@ -272,25 +272,56 @@ public final class LayerProfiler {
             throw new IllegalArgumentException("the configuration has no layers");
         }
         DataType dt = conf.getDataType();
-        List<InputType> outputs = conf.getLayerActivationTypes(inputType);
         List<LayerProfile> out = new ArrayList<>(n);
         Set<String> names = new HashSet<>();
         InputType previous = inputType;
+        // Rows per example of the feed-forward layers DL4J runs at every step between sequence layers (its
+        // RnnToFeedForwardPreProcessor makes [examples x T, size] of [examples, size, T]): they hold T rows per
+        // example, and the FeedForwardToRnnPreProcessor after them gives back a sequence whose length DL4J's own
+        // types forget, so the types are followed here with the length kept.
+        long steps = 1;
+        boolean pooled = false;
         for (int i = 0; i < n; i++) {
             NeuralNetConfiguration c = conf.getConf(i);
             org.deeplearning4j.nn.conf.layers.Layer layer = c.getLayer();
             InputPreProcessor pp = conf.getInputPreProcess(i);
             InputType in = pp == null ? previous : pp.getOutputType(previous);
-            InputType outType = outputs.get(i);
+            if (pooled) {
+                steps = 1; // a global pooling's output is one vector per example, whatever its type says
+            } else if (pp instanceof org.deeplearning4j.nn.conf.preprocessor.RnnToFeedForwardPreProcessor
+                    && previous instanceof InputType.InputTypeRecurrent r && r.getTimeSeriesLength() > 0) {
+                steps = r.getTimeSeriesLength();
+            } else if (in instanceof InputType.InputTypeRecurrent r && r.getTimeSeriesLength() <= 0 && steps > 1) {
+                in = InputType.recurrent(r.getSize(), steps, r.getFormat());
+                steps = 1;
+            } else if (!(in instanceof InputType.InputTypeFeedForward)) {
+                steps = 1;
+            }
+            InputType outType = layer.getOutputType(i, in);
+            pooled = layer instanceof org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer
+                    && in instanceof InputType.InputTypeRecurrent;
+            // DL4J's type of a global pooling over a sequence is the sequence (its preprocessors expect that), but
+            // the layer's output is one vector per example: that is what it holds and what crosses a cut after it.
+            InputType held = pooled ? InputType.feedForward(((InputType.InputTypeRecurrent) in).getSize()) : outType;
             String name = layer.getLayerName() == null || layer.getLayerName().isBlank() ? "layer" + i : layer.getLayerName();
             if (!names.add(name)) {
                 name = name + "_" + i;
                 names.add(name);
             }
-            out.add(layerProfile(name, c, in, outType, dt));
+            out.add(rows(layerProfile(name, c, in, held, dt), steps));
             previous = outType;
         }
         return out;
+    }
+
+    /** {@code l} with its per-example bytes and FLOPs for {@code rows} rows per example (a layer run at every step). */
+    private static LayerProfile rows(LayerProfile l, long rows) {
+        if (rows == 1) {
+            return l;
+        }
+        return new LayerProfile(l.name(), l.type(), l.parameters(), l.parameterBytes(), l.gradientBytes(),
+                l.updaterBytes(), l.outputBytesPerExample() * rows, l.keptBytesPerExample() * rows,
+                l.workingBytesPerExample() * rows, l.forwardFlopsPerExample() * rows, 0, 0, 0, 0);
     }
 
     /**
@@ -330,7 +361,7 @@ public final class LayerProfiler {
         // Transient: working memory and the input gradient produced by backward (more for convolutions).
         long working = workingBytesPerExample(layer, in, outType, workingVariable, bytes);
         return new LayerProfile(name, layer.getClass().getSimpleName(), params, paramBytes, gradBytes, updaterBytes,
-                outBytes, kept, working, flops(layer, params, outType), 0, 0, 0, 0);
+                outBytes, kept, working, flops(layer, params, outType) + attentionFlops(layer, params, in), 0, 0, 0, 0);
     }
 
     /**
@@ -360,7 +391,58 @@ public final class LayerProfiler {
         if (layer.getClass() == SubsamplingLayer.class) {
             return reportedWorkingBytes + inBytes + outBytes;
         }
-        return reportedWorkingBytes + inBytes;
+        return reportedWorkingBytes + inBytes + attentionBytesPerExample(layer, in, bytesPerElement);
+    }
+
+    /**
+     * Copies of each attention array a training step holds at once: the forward's, the one the backward op
+     * recomputes (DL4J's SameDiff layers run the graph again inside their backward), and its gradient.
+     */
+    static final int ATTENTION_COPIES = 3;
+
+    /**
+     * Bytes per example of the attention arrays of DL4J's SameDiff attention layers, which DL4J's memory report
+     * leaves out (0 for other layers, or when the sequence length is not known from the input type). With H heads of
+     * size d (H = 1, d = nIn without an input projection), T steps, each array {@link #ATTENTION_COPIES} times:
+     * <ul>
+     *   <li>SelfAttentionLayer: the scores and their softmax, H x T x T each, and the four projections (queries,
+     *       keys, values, the attention output), H x d x T each;</li>
+     *   <li>LearnedSelfAttentionLayer: the same with nQueries in place of the T queries;</li>
+     *   <li>RecurrentAttentionLayer: it attends step by step, and each step scores all T steps (scores and softmax,
+     *       H x T) and projects the keys and values of all T steps again, with the softmax-weighted values before
+     *       their sum (H x d x T each): over the T steps 2 x H x T x T + 3 x H x d x T x T.</li>
+     * </ul>
+     * Checked against the resident bytes of a training stage (FLOAT, 4 heads of 8, {@code BatchMemoryTruth attention}
+     * and {@code recurrent-attention}; the figures are in the README's memory section).
+     */
+    static long attentionBytesPerExample(org.deeplearning4j.nn.conf.layers.Layer layer, InputType in, int bytesPerElement) {
+        if (!(in instanceof InputType.InputTypeRecurrent r) || r.getTimeSeriesLength() <= 0) {
+            return 0;
+        }
+        long t = r.getTimeSeriesLength();
+        long heads;
+        long head;
+        long queries;
+        boolean recurrent = false;
+        if (layer instanceof org.deeplearning4j.nn.conf.layers.SelfAttentionLayer a) {
+            heads = a.isProjectInput() ? a.getNHeads() : 1;
+            head = a.isProjectInput() ? a.getHeadSize() : r.getSize();
+            queries = t;
+        } else if (layer instanceof org.deeplearning4j.nn.conf.layers.LearnedSelfAttentionLayer a) {
+            heads = a.isProjectInput() ? a.getNHeads() : 1;
+            head = a.isProjectInput() ? a.getHeadSize() : r.getSize();
+            queries = a.getNQueries();
+        } else if (layer instanceof org.deeplearning4j.nn.conf.layers.RecurrentAttentionLayer a) {
+            heads = a.isProjectInput() ? a.getNHeads() : 1;
+            head = a.isProjectInput() ? a.getHeadSize() : r.getSize();
+            queries = t;
+            recurrent = true;
+        } else {
+            return 0;
+        }
+        long scores = 2 * heads * queries * t;
+        long projections = recurrent ? 3 * heads * head * t * t : 4 * heads * head * t;
+        return (long) ATTENTION_COPIES * (scores + projections) * bytesPerElement;
     }
 
     private static long mem(LayerMemoryReport r, MemoryType t, DataType dt) {
@@ -374,6 +456,34 @@ public final class LayerProfiler {
             return 2.0 * params * ((double) outElems / ff.getNOut());
         }
         return outElems;
+    }
+
+    /**
+     * Forward FLOPs per example of an attention layer beyond one per output element: its projections (2 x weights per
+     * step; RecurrentAttentionLayer projects all T steps again at each step) and the scores and weighted sums
+     * (2 x 2 x H x queries x T x d); 0 for other layers or an unknown length.
+     */
+    static double attentionFlops(org.deeplearning4j.nn.conf.layers.Layer layer, long params, InputType in) {
+        if (!(in instanceof InputType.InputTypeRecurrent r) || r.getTimeSeriesLength() <= 0) {
+            return 0;
+        }
+        double t = r.getTimeSeriesLength();
+        if (layer instanceof org.deeplearning4j.nn.conf.layers.SelfAttentionLayer a) {
+            double heads = a.isProjectInput() ? a.getNHeads() : 1;
+            double d = a.isProjectInput() ? a.getHeadSize() : r.getSize();
+            return 2.0 * params * t + 4 * heads * t * t * d;
+        }
+        if (layer instanceof org.deeplearning4j.nn.conf.layers.LearnedSelfAttentionLayer a) {
+            double heads = a.isProjectInput() ? a.getNHeads() : 1;
+            double d = a.isProjectInput() ? a.getHeadSize() : r.getSize();
+            return 2.0 * params * t + 4 * heads * a.getNQueries() * t * d;
+        }
+        if (layer instanceof org.deeplearning4j.nn.conf.layers.RecurrentAttentionLayer a) {
+            double heads = a.isProjectInput() ? a.getNHeads() : 1;
+            double d = a.isProjectInput() ? a.getHeadSize() : r.getSize();
+            return 2.0 * params * t * t + 4 * heads * t * t * d;
+        }
+        return 0;
     }
 
     private static long inputBytes(MultiLayerConfiguration conf, InputType inputType) {

@@ -30,7 +30,6 @@ import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
 import org.deeplearning4j.nn.conf.layers.objdetect.Yolo2OutputLayer;
 import org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional;
-import org.deeplearning4j.nn.conf.layers.recurrent.TimeDistributed;
 import org.deeplearning4j.nn.conf.layers.samediff.SameDiffOutputLayer;
 import org.deeplearning4j.nn.conf.layers.wrapper.BaseWrapperLayer;
 import org.deeplearning4j.nn.conf.ocnn.OCNNOutputLayer;
@@ -56,7 +55,8 @@ import org.deeplearning4j.nn.params.EmptyParamInitializer;
  *   <li>a FrozenLayer above a layer that is not a FrozenLayer: its backward returns no input gradient, so in
  *       DL4J's own fit the layers below it get none and fail; frozen bottom layers (what TransferLearning's
  *       feature extractor makes) are supported, and so is FrozenLayerWithBackprop anywhere;</li>
- *   <li>TimeDistributed (measured to differ from fit with micro-batches);</li>
+ *   <li>TimeDistributed with a features mask that masks out steps ({@link #MASKED_TIME_DISTRIBUTED}; a mask is data,
+ *       so a stage refuses it when the first such micro-batch arrives); unmasked, TimeDistributed is supported;</li>
  *   <li>LearnedSelfAttentionLayer: DL4J 1.0.0-M2.1's own forward of it fails (a scatter_update op), so there is
  *       nothing to match;</li>
  *   <li>weight noise (DropConnect, WeightNoise: one draw per mini-batch from the thread's random stream)
@@ -79,9 +79,6 @@ final class LayerSupport {
         REJECTED.put(CenterLossOutputLayer.class, "computes its centre gradient with a division by the per-class "
                 + "example counts of the whole batch: state across examples, so micro-batch gradients do not sum to the "
                 + "batch gradient");
-        REJECTED.put(TimeDistributed.class, "trains differently from fit once a mini-batch is split into micro-batches "
-                + "(measured: 3e-2 relative after 5 steps, even on one stage); DL4J adds the same time distribution itself "
-                + "around a DenseLayer between recurrent layers, which is supported");
         REJECTED.put(OCNNOutputLayer.class, "sets its r parameter from a quantile of the scores over the batch: "
                 + "state across examples");
         REJECTED.put(LearnedSelfAttentionLayer.class, "does not run in DL4J 1.0.0-M2.1 itself: its forward tiles the "
@@ -89,6 +86,19 @@ final class LayerSupport {
                 + "fail on it too and there is no training to match; SelfAttentionLayer (then a GlobalPoolingLayer for one "
                 + "vector per sequence) is supported");
     }
+
+    /**
+     * Why a TimeDistributed layer cannot take a features mask with masked steps: DL4J 1.0.0-M2.1's
+     * TimeDistributedLayer lays its input out example-major (row e x T + t) but its mask time-major (row t x B + e),
+     * so in DL4J's own fit one example's mask falls on another example's steps and what an example trains on depends
+     * on the batch it is in (LayerSupportTest shows DL4J's own output doing so).
+     */
+    static final String MASKED_TIME_DISTRIBUTED = "got a features mask with masked steps: DL4J 1.0.0-M2.1's "
+            + "TimeDistributed lays its input out example by example but its mask step by step, so in DL4J's own fit one "
+            + "example's mask falls on other examples' steps and an example's training depends on the batch it is in: "
+            + "there is no per-example training to match. Train it on unmasked (full-length) sequences, or use a plain "
+            + "DenseLayer between recurrent layers (DL4J then adds its own time distribution, which is supported with "
+            + "masks)";
 
     /**
      * Layers whose backward reads only the input its forward saw (and the parameters): a stage may keep their

@@ -423,7 +423,7 @@ public final class StageSlice {
         if (inputs.containsKey(microBatch)) {
             throw new IllegalStateException("stage " + stage + ": micro-batch " + microBatch + " forwarded twice in step " + step);
         }
-        inputs.put(microBatch, new INDArray[] {input, featuresMask});
+        inputs.put(microBatch, new INDArray[] {indexInput(input), featuresMask});
         if (isLast()) {
             return null;
         }
@@ -439,6 +439,26 @@ public final class StageSlice {
         }
         INDArray out = acts.get(acts.size() - 1);
         return out;
+    }
+
+    /**
+     * The input as a stage that starts with an EmbeddingSequenceLayer must hand it over: {@code [examples, T]}, C order,
+     * not a view. DL4J's layer makes such a copy itself otherwise, of an {@code [examples, 1, T]} input (a view once
+     * reshaped) for one, in the INPUT workspace; inside {@code fit} that workspace is open, but a stage's backward runs
+     * apart from its forward and failed with "Workspace WS_ALL_LAYERS_ACT for array type INPUT is not open". The
+     * indices are unchanged.
+     */
+    private INDArray indexInput(INDArray input) {
+        if (fromLayer > 0 || input == null || !(net.getLayerWiseConfigurations().getConf(0).getLayer()
+                instanceof org.deeplearning4j.nn.conf.layers.EmbeddingSequenceLayer)) {
+            return input;
+        }
+        INDArray in = input.rank() == 3 && input.size(1) == 1 ? input.reshape(input.ordering(), input.size(0), input.size(2))
+                : input;
+        if (in.ordering() != 'c' || in.isView() || !org.nd4j.linalg.api.shape.Shape.hasDefaultStridesForShape(in)) {
+            in = in.dup('c');
+        }
+        return in;
     }
 
     /**
@@ -847,6 +867,24 @@ public final class StageSlice {
         Pair<INDArray, MaskState> here = upstream.apply(featuresMask, MaskState.Active, microBatchSize);
         if (here != null) {
             net.feedForwardMaskArray(here.getFirst(), here.getSecond(), microBatchSize);
+            refuseMaskedTimeDistributed();
+        }
+    }
+
+    /**
+     * Refuses a features mask that masks out steps at a TimeDistributed layer ({@link LayerSupport#MASKED_TIME_DISTRIBUTED}):
+     * a mask is data, not configuration, so this is checked when the first masked micro-batch reaches the stage.
+     */
+    private void refuseMaskedTimeDistributed() {
+        for (int i = 0; i < net.getnLayers(); i++) {
+            if (net.getLayerWiseConfigurations().getConf(i).getLayer()
+                    instanceof org.deeplearning4j.nn.conf.layers.recurrent.TimeDistributed) {
+                INDArray mask = net.getLayer(i).getMaskArray();
+                if (mask != null && mask.minNumber().doubleValue() < 1) {
+                    throw new IllegalArgumentException("layer " + (fromLayer + i) + " (TimeDistributed) "
+                            + LayerSupport.MASKED_TIME_DISTRIBUTED);
+                }
+            }
         }
     }
 

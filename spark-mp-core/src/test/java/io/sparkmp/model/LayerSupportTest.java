@@ -59,10 +59,6 @@ class LayerSupportTest {
                 "use FrozenLayerWithBackprop");
         rejected(ff(new DenseLayer.Builder().nOut(3).weightNoise(new DropConnect(0.5)).build(), out()),
                 "layer 1 (DenseLayer) uses weight noise DropConnect");
-        MultiLayerConfiguration td = new NeuralNetConfiguration.Builder().seed(1).list()
-                .layer(new LSTM.Builder().nOut(4).build()).layer(new TimeDistributed(new DenseLayer.Builder().nOut(3).build()))
-                .layer(new RnnOutputLayer.Builder().nOut(3).build()).setInputType(InputType.recurrent(3, 5)).build();
-        rejected(td, "layer 1 (TimeDistributed) trains differently from fit");
         // a wrapped layer is checked too
         MultiLayerConfiguration bi = new NeuralNetConfiguration.Builder().seed(1).list()
                 .layer(new Bidirectional(new LSTM.Builder().nOut(4).weightNoise(new DropConnect(0.5)).build()))
@@ -92,6 +88,76 @@ class LayerSupportTest {
             chain.append(t).append(" / ");
         }
         assertTrue(chain.toString().contains("scatter_update"), chain.toString());
+    }
+
+    /** LSTM, then {@code middle} (4 wide), then LSTM and RnnOutput, DOUBLE: the middle layer sees masked LSTM output. */
+    private static MultiLayerNetwork sequenceNet(Layer middle) {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(7)
+                .dataType(org.nd4j.linalg.api.buffer.DataType.DOUBLE).activation(Activation.TANH).list()
+                .layer(new LSTM.Builder().nOut(4).build()).layer(middle).layer(new LSTM.Builder().nOut(4).build())
+                .layer(new RnnOutputLayer.Builder(LossFunction.MCXENT).activation(Activation.SOFTMAX).nOut(3).build())
+                .setInputType(InputType.recurrent(3, 6)).build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
+    /**
+     * Why TimeDistributed takes no masked steps: in DL4J 1.0.0-M2.1 itself, with a features mask, the output of an
+     * example depends on the batch it is in (here: example 1 of a batch of two, against the same example alone),
+     * while the same model with a plain DenseLayer (DL4J's own time distribution) gives the same output either way.
+     * A DL4J that fixes TimeDistributed makes this test fail, and the refusal can go.
+     */
+    @Test
+    void timeDistributedWithAMaskMixesExamplesInDl4jsOwnFit() {
+        java.util.Random r = new java.util.Random(3);
+        org.nd4j.linalg.api.ndarray.INDArray x = LayerCases.gauss(r, 2, 3, 6);
+        org.nd4j.linalg.api.ndarray.INDArray mask = org.nd4j.linalg.factory.Nd4j.ones(
+                org.nd4j.linalg.api.buffer.DataType.DOUBLE, 2, 6);
+        for (int t = 3; t < 6; t++) {
+            mask.putScalar(1, t, 0.0); // example 1 is 3 steps long, example 0 is 6
+        }
+        org.nd4j.linalg.indexing.INDArrayIndex one = org.nd4j.linalg.indexing.NDArrayIndex.interval(1, 2);
+        org.nd4j.linalg.indexing.INDArrayIndex all = org.nd4j.linalg.indexing.NDArrayIndex.all();
+        org.nd4j.linalg.indexing.INDArrayIndex valid = org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 3);
+        double[] gap = new double[2];
+        Layer[] middles = {new TimeDistributed(new DenseLayer.Builder().nOut(4).build()), new DenseLayer.Builder().nOut(4).build()};
+        for (int k = 0; k < 2; k++) {
+            MultiLayerNetwork net = sequenceNet(middles[k]);
+            org.nd4j.linalg.api.ndarray.INDArray inBatch = net.output(x, false, mask, null).get(one, all, valid);
+            org.nd4j.linalg.api.ndarray.INDArray alone = net.output(x.get(one, all, all).dup(), false,
+                    mask.get(one, all).dup(), null).get(all, all, valid);
+            gap[k] = inBatch.sub(alone).amaxNumber().doubleValue();
+        }
+        assertTrue(gap[0] > 1e-3, "TimeDistributed: example 1's valid steps differ between its batch and alone by " + gap[0]);
+        assertTrue(gap[1] < 1e-12, "DenseLayer: example 1's valid steps differ between its batch and alone by " + gap[1]);
+    }
+
+    /** A stage refuses a mask with masked steps at a TimeDistributed layer, naming the layer and why; unmasked runs. */
+    @Test
+    void aStageRefusesMaskedStepsAtTimeDistributed() {
+        MultiLayerConfiguration conf = sequenceNet(new TimeDistributed(new DenseLayer.Builder().nOut(4).build()))
+                .getLayerWiseConfigurations();
+        ModelSlicer.validate(conf);
+        StageSlice slice = ModelSlicer.slice(conf, new int[] {0, 1, 4}, 1, 7, null);
+        org.nd4j.linalg.api.ndarray.INDArray x = org.nd4j.linalg.factory.Nd4j.rand(
+                org.nd4j.linalg.api.buffer.DataType.DOUBLE, 2, 4, 6);
+        org.nd4j.linalg.api.ndarray.INDArray labels = org.nd4j.linalg.factory.Nd4j.zeros(
+                org.nd4j.linalg.api.buffer.DataType.DOUBLE, 2, 3, 6);
+        labels.get(org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.point(0)).assign(1);
+        org.nd4j.linalg.api.ndarray.INDArray mask = org.nd4j.linalg.factory.Nd4j.ones(
+                org.nd4j.linalg.api.buffer.DataType.DOUBLE, 2, 6);
+        slice.beginStep(0, 0, 2);
+        slice.forward(0, x, mask);
+        slice.backwardWithLabels(0, labels, mask); // all steps valid: nothing is mixed
+        mask.putScalar(1, 5, 0.0);
+        slice.beginStep(1, 0, 2);
+        slice.forward(0, x, mask);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> slice.backwardWithLabels(0, labels, mask));
+        assertTrue(e.getMessage().startsWith("layer 1 (TimeDistributed) got a features mask with masked steps"), e.getMessage());
+        assertTrue(e.getMessage().contains("one example's mask falls on other examples' steps"), e.getMessage());
+        slice.release();
     }
 
     @Test

@@ -112,6 +112,29 @@ class LayerEquivalenceTest {
         }
     }
 
+    /**
+     * The TimeDistributed case on masked sequences of different lengths: the pipeline stops at the first masked
+     * micro-batch with the stage's error naming the layer and why (DL4J's own fit mixes the examples' masks there:
+     * LayerSupportTest), instead of training something that matches nothing.
+     */
+    @org.junit.jupiter.api.Test
+    void maskedStepsAtTimeDistributedStopThePipelineNamingTheLayer() {
+        LayerCases.Case c = LayerCases.all().stream().filter(k -> k.name().startsWith("TimeDistributed")).findFirst()
+                .orElseThrow();
+        MultiLayerConfiguration conf = c.build();
+        List<DataSet> masked = LayerCases.data("rnn", 2, 16, 31);
+        PipelineSpec spec = PipelineSpec.of(conf, c.cutsAround(), ScheduleKind.ONE_F_ONE_B, c.cutsAround().length - 1, 1,
+                4, 16, TestModels.SEED);
+        RuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+                () -> new InProcessPipeline(spec).fit(masked, 1));
+        StringBuilder chain = new StringBuilder();
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            chain.append(t.getMessage()).append(" / ");
+        }
+        assertTrue(chain.toString().contains("layer 1 (TimeDistributed) got a features mask with masked steps"),
+                chain.toString());
+    }
+
     @AfterAll
     static void report() {
         System.out.println("per-layer max relative parameter error vs DL4J fit: " + new TreeMap<>(WORST));

@@ -41,7 +41,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * the size): a stage holds one at a time (P = 1), so a growth that rises with M is memory not yet freed, not
  * memory needed. {@code -Dstages=2} runs the plan's two stages (1F1B, stash), both in this process: their
  * estimates are summed. {@code -DgcWindowMs=N} runs {@code System.gc()} every N ms (memory that then stays is referenced, not garbage). Arguments: {@code <layers> <sizes...>}: the layers as a model of {@link BatchModel}'s layer list, e.g.
- * {@code full} (conv, pool, out) or {@code conv-out} (conv then the output layer), then micro-batch sizes in
+ * {@code full} (conv, pool, out) or {@code conv-out} (conv then the output layer), or {@code attention} / {@code recurrent-attention} (an attention layer,
+ * pooling, softmax: {@code -Dsteps=T}), then micro-batch sizes in
  * increasing order, e.g. {@code 64 128 256}.
  */
 public final class BatchMemoryTruth {
@@ -52,7 +53,7 @@ public final class BatchMemoryTruth {
     public static void main(String[] args) throws Exception {
         String which = args[0];
         MultiLayerConfiguration conf = model(which);
-        InputType input = which.equals("out") || which.equals("pool-out") ? InputType.convolutional(24, 24, 32) : InputType.convolutional(24, 24, 1);
+        InputType input = inputType(which);
         ModelProfile profile = LayerProfiler.builder().build().analytic(conf, input, 1e10);
         int m = Integer.getInteger("microBatches", 1);
         int stages = Integer.getInteger("stages", 1);
@@ -125,8 +126,47 @@ public final class BatchMemoryTruth {
         }
     }
 
-    /** The variant's configuration: BatchModel's layers, or a subset of them (same settings). */
+    /** Input of the attention variants: 16 features per step. */
+    static final int ATTENTION_FEATURES = 16;
+
+    /** Steps of the attention variants: {@code -Dsteps=T}, default 128 (self-attention) or 32 (recurrent). */
+    static int steps(String which) {
+        return Integer.getInteger("steps", which.equals("recurrent-attention") ? 32 : 128);
+    }
+
+    static InputType inputType(String which) {
+        if (which.endsWith("attention")) {
+            return InputType.recurrent(ATTENTION_FEATURES, steps(which));
+        }
+        return which.equals("out") || which.equals("pool-out") ? InputType.convolutional(24, 24, 32)
+                : InputType.convolutional(24, 24, 1);
+    }
+
+    /**
+     * The attention variants: {@code attention} (SelfAttentionLayer, 4 heads of 8, 32 out, projected) or
+     * {@code recurrent-attention} (RecurrentAttentionLayer, 4 heads of 8, 32 out, projected), then average pooling
+     * and a softmax of 10, FLOAT: with T steps the layer's heads x T x T score matrices dominate the growth.
+     */
+    private static MultiLayerConfiguration attention(String which) {
+        org.deeplearning4j.nn.conf.layers.Layer layer = which.equals("attention")
+                ? new org.deeplearning4j.nn.conf.layers.SelfAttentionLayer.Builder().name("attn").nHeads(4).headSize(8)
+                        .nOut(32).projectInput(true).build()
+                : new org.deeplearning4j.nn.conf.layers.RecurrentAttentionLayer.Builder().name("attn").nHeads(4)
+                        .headSize(8).nOut(32).projectInput(true).activation(Activation.TANH).build();
+        return new NeuralNetConfiguration.Builder().seed(11).updater(new Adam(1e-3)).dataType(DataType.FLOAT).list()
+                .layer(layer)
+                .layer(new org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer.Builder(
+                        org.deeplearning4j.nn.conf.layers.PoolingType.AVG).name("pool").build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).name("out").nOut(BatchModel.CLASSES)
+                        .activation(Activation.SOFTMAX).build())
+                .setInputType(inputType(which)).build();
+    }
+
+    /** The variant's configuration: BatchModel's layers, or a subset of them (same settings), or an attention model. */
     static MultiLayerConfiguration model(String which) {
+        if (which.equals("attention") || which.equals("recurrent-attention")) {
+            return attention(which);
+        }
         NeuralNetConfiguration.ListBuilder b = new NeuralNetConfiguration.Builder().seed(11).updater(new Adam(1e-3))
                 .dataType(DataType.FLOAT).activation(Activation.RELU).list();
         boolean conv = which.equals("full") || which.equals("conv-out");
@@ -148,6 +188,16 @@ public final class BatchMemoryTruth {
     }
 
     private static DataSet examples(String which, long first, int count) {
+        if (which.endsWith("attention")) {
+            org.nd4j.linalg.factory.Nd4j.getRandom().setSeed(first);
+            org.nd4j.linalg.api.ndarray.INDArray labels = org.nd4j.linalg.factory.Nd4j.zeros(DataType.FLOAT, count,
+                    BatchModel.CLASSES);
+            for (int i = 0; i < count; i++) {
+                labels.putScalar(i, (int) ((first + i) % BatchModel.CLASSES), 1f);
+            }
+            return new DataSet(org.nd4j.linalg.factory.Nd4j.rand(DataType.FLOAT, count, ATTENTION_FEATURES,
+                    steps(which)), labels);
+        }
         DataSet d = BatchModel.examples(first, count, 24, DataType.FLOAT);
         if (which.equals("out") || which.equals("pool-out")) { // 32 channels: the conv output's shape
             d.setFeatures(org.nd4j.linalg.factory.Nd4j.rand(DataType.FLOAT, count, 32, 24, 24));

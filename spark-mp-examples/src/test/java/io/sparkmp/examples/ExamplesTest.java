@@ -131,6 +131,19 @@ class ExamplesTest {
     }
 
     @Test
+    void transformerLearnsOnTwoStagesAndItsModelLoads(@TempDir Path dir) throws Exception {
+        Path zip = dir.resolve("transformer.zip");
+        Outcome o = run(TransformerExample::run, "--examples", "512", "--epochs", "3", "--width", "16", "--blocks", "2",
+                "--test-examples", "256", "--output", zip.toString());
+        assertClassifierLearned(o, 48, zip, net -> TransformerExample.accuracy(net, 512, 256, 16, 16, 42)); // 512 / 32 x 3
+        // embedding, 2 x (attention, dense up, dense down), pooling, output; the cut after the first block
+        assertEquals(TransformerExample.layers(2), ModelSerializer.restoreMultiLayerNetwork(zip.toFile(), false).getnLayers());
+        Outcome heads = run(TransformerExample::run, "--width", "18", "--heads", "4", "--output", zip.toString());
+        assertEquals(TrainJob.EXIT_BAD_INPUT, heads.code());
+        assertTrue(heads.err().contains("--width should be a multiple of --heads (4), but was `18`"), heads.err());
+    }
+
+    @Test
     void badExampleFlagsAreRejectedBeforeTraining(@TempDir Path dir) {
         Path zip = dir.resolve("m.zip");
         Outcome side = run(CnnExample::run, "--side", "10", "--output", zip.toString());
