@@ -60,8 +60,9 @@ import java.util.Map;
  * <ul>
  *   <li>Candidates: P = the fewest pipeline devices on which a split fits memory (see
  *       {@code fewestThatFit}), its doublings, and for each replica count R dividing the batch the most
- *       devices R leaves, min(executors / R, layers / v); for each P, R = the largest divisor of the batch
- *       &le; executors / P. With P given, only that P. Every M dividing the per-replica batch (for interleaved
+ *       devices R leaves, min(executors / R, layers / v); for each P, every R dividing the batch with
+ *       P R &le; executors (and R &le; {@link Builder#maxReplicas}), so P and R are chosen together by predicted
+ *       step. With P given, only that P. Every M dividing the per-replica batch (for interleaved
  *       also a multiple of
  *       P); schedules 1F1B and interleaved (v = 2). GPipe only when asked for: its predicted time equals
  *       1F1B's and it holds at least as many micro-batches in flight, so it could only ever tie.</li>
@@ -97,6 +98,8 @@ public final class PipelinePlanner {
     private final Integer microBatches;
     private final ScheduleKind schedule;
     private final Integer replicas;
+    private final int replicaLimit;
+    private final String replicaLimitReason;
     private final int[] boundaries;
     private final boolean recomputeForward;
     private final RecomputeMode recomputeMode;
@@ -121,6 +124,8 @@ public final class PipelinePlanner {
         microBatches = b.microBatches;
         schedule = b.schedule;
         replicas = b.replicas;
+        replicaLimit = b.replicaLimit;
+        replicaLimitReason = b.replicaLimitReason;
         boundaries = b.resolvedBoundaries;
     }
 
@@ -147,6 +152,8 @@ public final class PipelinePlanner {
         microBatches = m;
         schedule = o.schedule;
         replicas = o.replicas;
+        replicaLimit = o.replicaLimit;
+        replicaLimitReason = o.replicaLimitReason;
         boundaries = o.boundaries;
     }
 
@@ -214,7 +221,7 @@ public final class PipelinePlanner {
     private PipelinePlan planOneMode(boolean stashWhereItFits) {
         Map<Long, StageCostModel> models = new HashMap<>();
         int minMb = smallestMicroBatch();
-        checkEveryLayerFitsAlone(model(models, minMb, 1));
+        checkEveryLayerFitsAlone(model(models, minMb, 1, replicas == null ? 1 : replicas));
         List<Candidate> candidates = candidates();
         if (candidates.isEmpty()) { // candidates() throws when no combination is possible at all
             throw noPlan(null, minMb); // P free, and not even the most stages fit
@@ -223,6 +230,7 @@ public final class PipelinePlanner {
         candidates.sort(Comparator.comparingDouble(Candidate::lowerBound).thenComparingInt(Candidate::p)
                 .thenComparingInt(Candidate::kindOrder).thenComparingInt(Candidate::m));
         Evaluated best = null;
+        Map<Integer, Evaluated> bestPerR = new java.util.TreeMap<>();
         String lastFailure = null;
         int solved = 0;
         for (Candidate c : candidates) {
@@ -230,7 +238,7 @@ public final class PipelinePlanner {
                 break;
             }
             solved++;
-            StageCostModel cost = model(models, c.mb(), c.m());
+            StageCostModel cost = model(models, c.mb(), c.m(), c.r());
             int k = c.p() * c.v();
             int[] inFlight = c.kind() == ScheduleKind.INTERLEAVED_1F1B
                     ? InFlight.fromSchedule(Schedules.generate(c.kind(), c.p(), c.m(), c.v()))
@@ -259,17 +267,18 @@ public final class PipelinePlanner {
             if (best == null || better(e, best)) {
                 best = e;
             }
+            bestPerR.merge(c.r(), e, (x, y) -> better(y, x) ? y : x);
         }
         if (best == null) {
             throw noPlan(lastFailure, minMb);
         }
-        StageCostModel chosen = model(models, best.c().mb(), best.c().m());
+        StageCostModel chosen = model(models, best.c().mb(), best.c().m(), best.c().r());
         int k = best.boundaries().length - 1;
         StageCostModel[] perStage = new StageCostModel[k];
         Arrays.fill(perStage, chosen);
         if (stashWhereItFits) {
             StageCostModel stash = new StageCostModel(profile, best.c().mb(), bandwidth, latency, false,
-                    updateSecondsPerParameter, best.c().m(), fusedUpdate);
+                    updateSecondsPerParameter, best.c().m(), fusedUpdate && best.c().r() == 1);
             for (int s = 0; s < k; s++) {
                 int a = best.boundaries()[s];
                 int b = best.boundaries()[s + 1];
@@ -278,13 +287,61 @@ public final class PipelinePlanner {
                 }
             }
         }
-        return build(best, perStage, candidates.size(), solved);
+        return build(best, perStage, candidates.size(), solved, replicasReason(best, bestPerR));
     }
 
-    /** The cost model at micro-batch size mb with m micro-batches per step (m spreads the optimizer step). */
-    private StageCostModel model(Map<Long, StageCostModel> models, int mb, int m) {
-        return models.computeIfAbsent(((long) mb << 32) | m, k -> new StageCostModel(profile, mb, bandwidth, latency,
-                recomputeForward, updateSecondsPerParameter, m, fusedUpdate));
+    /**
+     * Why the plan has its R, for {@link PipelinePlan#replicasReason()}: given; limited (with the limit's reason);
+     * no R &gt; 1 both dividing the batch and fitting the executors beside P; or chosen by predicted step, with the
+     * best partitioned plan of each other R (R values pruned by the bound are named as such).
+     */
+    private String replicasReason(Evaluated best, Map<Integer, Evaluated> bestPerR) {
+        int r = best.c().r();
+        int p = best.c().p();
+        if (replicas != null) {
+            return "R = " + r + " given";
+        }
+        if (r == 1 && replicaLimit == 1) {
+            return "R = 1: " + replicaLimitReason;
+        }
+        int room = executors / p;
+        boolean anyDivisor = false;
+        for (int d = 2; d <= Math.min(room, replicaLimit); d++) {
+            anyDivisor |= batchSize % d == 0;
+        }
+        if (r == 1 && !anyDivisor) {
+            return room < 2 ? "R = 1: P = " + p + " leaves no executor for a second replica (executors " + executors + ")"
+                    : "R = 1: no R in 2.." + Math.min(room, replicaLimit) + " (executors " + executors + " / P " + p
+                    + ") divides batch " + batchSize;
+        }
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "R = %d chosen by predicted step (%.3f ms)", r,
+                1e3 * best.step()));
+        List<String> others = new ArrayList<>();
+        for (Map.Entry<Integer, Evaluated> e : bestPerR.entrySet()) {
+            if (e.getKey() != r) {
+                Evaluated o = e.getValue();
+                others.add(String.format(Locale.ROOT, "R = %d best %.3f ms (P = %d, M = %d)", e.getKey(),
+                        1e3 * o.step(), o.c().p(), o.c().m()));
+            }
+        }
+        if (!others.isEmpty()) {
+            sb.append(" over ").append(String.join(", ", others));
+        }
+        if (replicaLimit < executors) {
+            sb.append("; R <= ").append(replicaLimit).append(": ").append(replicaLimitReason);
+        }
+        return sb.toString();
+    }
+
+    /**
+     * The cost model at micro-batch size mb with m micro-batches per step (m spreads the optimizer step) and r
+     * replicas (r &gt; 1 sums a stage's whole gradient before its step, so no layer is updated right after its
+     * backward).
+     */
+    private StageCostModel model(Map<Long, StageCostModel> models, int mb, int m, int r) {
+        boolean fused = fusedUpdate && r == 1;
+        return models.computeIfAbsent(((long) mb << 32) | ((long) m << 1) | (fused ? 1 : 0), k -> new StageCostModel(
+                profile, mb, bandwidth, latency, recomputeForward, updateSecondsPerParameter, m, fused));
     }
 
     private static boolean better(Evaluated a, Evaluated b) {
@@ -334,7 +391,7 @@ public final class PipelinePlanner {
         return new double[] {pipeline + allreduce, pipeline, allreduce, bubble};
     }
 
-    private PipelinePlan build(Evaluated e, StageCostModel[] perStage, int considered, int solved) {
+    private PipelinePlan build(Evaluated e, StageCostModel[] perStage, int considered, int solved, String why) {
         Candidate c = e.c();
         int[] split = e.boundaries();
         int k = split.length - 1;
@@ -358,7 +415,7 @@ public final class PipelinePlanner {
         double pipeline = t[1] + runtimeCosts.stepSeconds() + c.m() * runtimeCosts.load(c.mb());
         PipelinePlan closed = new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out,
                 pipeline, t[2], pipeline + t[2], t[3], "closed form", profile.timeSource(), budget, bandwidth, considered,
-                solved, runtimeCosts);
+                solved, runtimeCosts, why);
         long actions = 2L * k * c.m();
         if (actions > MAX_SIMULATED_ACTIONS) {
             return closed.withPipeline(pipeline, t[3], "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS
@@ -482,8 +539,9 @@ public final class PipelinePlanner {
      * The (P, R) pairs to consider for a schedule with v stages per device. With P fixed (stages or boundaries)
      * only that P. Otherwise: the fewest stages that fit ({@link #fewestThatFit}), its doublings, and for each
      * replica count R dividing the batch the most pipeline devices R leaves, min(executors / R, layers / v)
-     * (a finer split is faster when there are many micro-batches); for every P, R = the largest divisor of
-     * the batch &le; executors / P (or the given R). Null when P is free and no P fits memory.
+     * (a finer split is faster when there are many micro-batches); for every P, R = each divisor of
+     * the batch &le; executors / P (or the given R) and every smaller R dividing the batch. Null when P is free
+     * and no P fits memory.
      */
     private List<int[]> devicesAndReplicas(ScheduleKind kind, int v, int layers) {
         List<int[]> out = new ArrayList<>();
@@ -500,7 +558,7 @@ public final class PipelinePlanner {
             for (long p = fewest; p <= cap; p *= 2) {
                 ps.add((int) p);
             }
-            for (int r0 = 1; r0 <= executors; r0++) {
+            for (int r0 = 1; r0 <= Math.min(executors, replicaLimit); r0++) {
                 if (batchSize % r0 == 0 && (replicas == null || r0 == replicas)) {
                     int p = Math.min(executors / r0, cap);
                     if (p >= fewest) {
@@ -510,9 +568,21 @@ public final class PipelinePlanner {
             }
         }
         for (int p : ps) {
-            int r = replicas != null ? replicas : largestDivisorAtMost(batchSize, executors / p);
-            if (p >= 1 && (long) p * v <= layers && r >= 1 && (long) p * r <= executors) {
-                out.add(new int[] {p, r});
+            if (p < 1 || (long) p * v > layers) {
+                continue;
+            }
+            if (replicas != null) {
+                if ((long) p * replicas <= executors) {
+                    out.add(new int[] {p, replicas});
+                }
+                continue;
+            }
+            // Every R that divides the batch and fits beside P: the predicted step decides (a larger R shortens
+            // each replica's pipeline but adds the all-reduce, which a slow link can make the larger cost).
+            for (int r = 1; r <= Math.min(executors / p, replicaLimit); r++) {
+                if (batchSize % r == 0) {
+                    out.add(new int[] {p, r});
+                }
             }
         }
         return out;
@@ -574,21 +644,12 @@ public final class PipelinePlanner {
             return 1;
         }
         int best = Integer.MAX_VALUE;
-        for (int r = 1; r <= executors; r++) {
+        for (int r = 1; r <= Math.min(executors, replicaLimit); r++) {
             if (batchSize % r == 0 && (replicas == null || r == replicas) && (batchSize / r) % microBatches == 0) {
                 best = Math.min(best, batchSize / r / microBatches);
             }
         }
         return best == Integer.MAX_VALUE ? 1 : best;
-    }
-
-    private static int largestDivisorAtMost(int n, int limit) {
-        for (int d = Math.min(n, limit); d >= 1; d--) {
-            if (n % d == 0) {
-                return d;
-            }
-        }
-        return 0;
     }
 
     private void checkEveryLayerFitsAlone(StageCostModel cost) {
@@ -669,6 +730,8 @@ public final class PipelinePlanner {
         private Integer microBatches;
         private ScheduleKind schedule;
         private Integer replicas;
+        private int replicaLimit = Integer.MAX_VALUE;
+        private String replicaLimitReason = "";
         private int[] boundaryIndices;
         private String[] boundaryNames;
         private int[] resolvedBoundaries;
@@ -802,6 +865,24 @@ public final class PipelinePlanner {
         }
 
         /**
+         * Caps R when the planner chooses it (R not {@link #replicas fixed}); {@code reason} says why, and the plan's
+         * {@link PipelinePlan#replicasReason()} repeats it (e.g. 1: the model has BatchNormalization, whose
+         * statistics would be per replica).
+         */
+        public Builder maxReplicas(int max, String reason) {
+            once("maxReplicas");
+            if (max <= 0) {
+                throw new IllegalArgumentException("maxReplicas must be positive, found " + max);
+            }
+            if (reason == null || reason.isBlank()) {
+                throw new IllegalArgumentException("maxReplicas needs a reason");
+            }
+            replicaLimit = max;
+            replicaLimitReason = reason;
+            return this;
+        }
+
+        /**
          * Whether the runtime re-runs a stage's forward before each backward on every stage but the last
          * (activation recomputation, as spark-mp's runtime does; default false): the forward time of non-last
          * stages is then charged twice, in the partition, the step time and the simulation, and
@@ -920,6 +1001,10 @@ public final class PipelinePlanner {
             }
             if (stages != null) {
                 PipelineRules.requireLayersPerStage(stages, v, layers);
+            }
+            if (replicas != null && replicas > replicaLimit) {
+                throw new IllegalArgumentException("replicas (" + replicas + ") exceed maxReplicas (" + replicaLimit
+                        + "): " + replicaLimitReason);
             }
             if (replicas != null) {
                 if (batchSize % replicas != 0) {

@@ -96,13 +96,22 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
      * differently.
      */
     private static void requireNoBatchStatistics(MultiLayerConfiguration conf, int replicas) {
+        int i = batchStatisticsLayer(conf);
+        if (i >= 0) {
+            throw new IllegalArgumentException("replicas (" + replicas + ") > 1 cannot train layer " + i
+                    + " (BatchNormalization): each replica would normalise by the statistics of its own "
+                    + "examples, not the mini-batch's as DL4J's fit does; use replicas 1 for this model");
+        }
+    }
+
+    /** The first layer that normalises by its mini-batch's statistics (BatchNormalization), or -1: replicas &gt; 1 need none. */
+    public static int batchStatisticsLayer(MultiLayerConfiguration conf) {
         for (int i = 0; i < conf.getConfs().size(); i++) {
             if (conf.getConf(i).getLayer() instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization) {
-                throw new IllegalArgumentException("replicas (" + replicas + ") > 1 cannot train layer " + i
-                        + " (BatchNormalization): each replica would normalise by the statistics of its own "
-                        + "examples, not the mini-batch's as DL4J's fit does; use replicas 1 for this model");
+                return i;
             }
         }
+        return -1;
     }
 
     /** A spec of one replica in which every stage recomputes its forwards. */

@@ -65,7 +65,7 @@ class PipelinePlannerTest {
         PipelinePlan chosen = PipelinePlanner.builder().profile(p).executors(4).deviceMemoryBytes(64L << 30)
                 .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).build().plan();
         PipelinePlan oneStage = PipelinePlanner.builder().profile(p).executors(4).deviceMemoryBytes(64L << 30)
-                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(1).build().plan();
+                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(1).replicas(4).build().plan();
         assertEquals(4, chosen.devices(), chosen.explain());
         assertEquals(1, chosen.replicas());
         assertTrue(chosen.predictedStepSeconds() < oneStage.predictedStepSeconds(),
@@ -74,6 +74,61 @@ class PipelinePlannerTest {
         double allreduce = 2.0 * 3 / 4 * (400.0 * MIB) / 1e9;
         assertEquals(16 * 4 * 3e-3 + allreduce, oneStage.predictedStepSeconds(), 1e-9);
         assertEquals(4, oneStage.replicas());
+    }
+
+    @Test
+    void replicasChosenByPredictedStepNotByExecutorCount() {
+        // The model of moreStagesThanFitWhenPredictedFaster on one stage with R free: 4 replicas would take
+        // 16 x 12 ms + 2 (3/4) 400 MiB / 1 GB/s = 821.1 ms, 2 replicas 32 x 12 ms + 2 (1/2) 400 MiB / 1 GB/s
+        // = 803.43 ms, one 64 x 12 ms = 768 ms: the slow link makes R = 1 the fastest.
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 16, 16, 16));
+        }
+        PipelinePlan slowLink = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(1)
+                .microBatches(1).build().plan();
+        assertEquals(1, slowLink.replicas(), slowLink.explain());
+        assertEquals(0.768, slowLink.predictedStepSeconds(), 1e-9);
+        assertEquals("R = 1 chosen by predicted step (768.000 ms) over R = 2 best 803.430 ms (P = 1, M = 1), "
+                + "R = 4 best 821.146 ms (P = 1, M = 1)", slowLink.replicasReason());
+        assertTrue(slowLink.explain().contains("replicas: R = 1 chosen by predicted step"), slowLink.explain());
+        // A link 1000x faster: the all-reduce costs under a millisecond and R = 4 wins (16 x 12 ms + 0.63 ms).
+        PipelinePlan fastLink = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(64).stages(1)
+                .microBatches(1).build().plan();
+        assertEquals(4, fastLink.replicas(), fastLink.explain());
+        assertEquals(16 * 12e-3 + 2.0 * 3 / 4 * (400.0 * MIB) / 1e12, fastLink.predictedStepSeconds(), 1e-9);
+    }
+
+    @Test
+    void replicasLimitedWithItsReason() {
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, MIB, 16, 16, 16));
+        }
+        PipelinePlanner.Builder b = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(64).stages(1)
+                .microBatches(1);
+        assertEquals(4, b.build().plan().replicas()); // unlimited: the fast link makes R = 4 the fastest
+        PipelinePlan limited = b.maxReplicas(1, "layer 2 (BatchNormalization) normalises per replica").build().plan();
+        assertEquals(1, limited.replicas());
+        assertEquals("R = 1: layer 2 (BatchNormalization) normalises per replica", limited.replicasReason());
+        assertTrue(limited.explain().contains("replicas: R = 1: layer 2 (BatchNormalization)"), limited.explain());
+        // A batch no R in 2..4 divides: R = 1, and the reason names the batch.
+        PipelinePlan prime = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(7).stages(1)
+                .build().plan();
+        assertEquals(1, prime.replicas());
+        assertEquals("R = 1: no R in 2..4 (executors 4 / P 1) divides batch 7", prime.replicasReason());
+        PipelinePlan given = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(64).stages(2)
+                .replicas(2).build().plan();
+        assertEquals("R = 2 given", given.replicasReason());
+        IllegalArgumentException over = assertThrows(IllegalArgumentException.class, () -> PipelinePlanner.builder()
+                .profile(ModelProfile.of(l, 16)).executors(4).deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12)
+                .batchSize(64).replicas(2).maxReplicas(1, "BatchNormalization").build());
+        assertEquals("replicas (2) exceed maxReplicas (1): BatchNormalization", over.getMessage());
     }
 
     @Test
