@@ -287,7 +287,11 @@ public final class PipelinePlanner {
                 }
             }
         }
-        return build(best, perStage, candidates.size(), solved, replicasReason(best, bestPerR));
+        Map<Integer, Double> boundPerR = new java.util.TreeMap<>();
+        for (Candidate c : candidates) {
+            boundPerR.merge(c.r(), c.lowerBound(), Math::min);
+        }
+        return build(best, perStage, candidates.size(), solved, replicasReason(best, bestPerR, boundPerR));
     }
 
     /**
@@ -295,7 +299,7 @@ public final class PipelinePlanner {
      * no R &gt; 1 both dividing the batch and fitting the executors beside P; or chosen by predicted step, with the
      * best partitioned plan of each other R (R values pruned by the bound are named as such).
      */
-    private String replicasReason(Evaluated best, Map<Integer, Evaluated> bestPerR) {
+    private String replicasReason(Evaluated best, Map<Integer, Evaluated> bestPerR, Map<Integer, Double> boundPerR) {
         int r = best.c().r();
         int p = best.c().p();
         if (replicas != null) {
@@ -317,12 +321,14 @@ public final class PipelinePlanner {
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "R = %d chosen by predicted step (%.3f ms)", r,
                 1e3 * best.step()));
         List<String> others = new ArrayList<>();
-        for (Map.Entry<Integer, Evaluated> e : bestPerR.entrySet()) {
-            if (e.getKey() != r) {
-                Evaluated o = e.getValue();
-                others.add(String.format(Locale.ROOT, "R = %d best %.3f ms (P = %d, M = %d)", e.getKey(),
-                        1e3 * o.step(), o.c().p(), o.c().m()));
+        for (Map.Entry<Integer, Double> e : boundPerR.entrySet()) {
+            Evaluated o = bestPerR.get(e.getKey());
+            if (e.getKey() == r) {
+                continue;
             }
+            others.add(o != null ? String.format(Locale.ROOT, "R = %d best %.3f ms (P = %d, M = %d)", e.getKey(),
+                    1e3 * o.step(), o.c().p(), o.c().m())
+                    : String.format(Locale.ROOT, "R = %d at least %.3f ms (bound)", e.getKey(), 1e3 * e.getValue()));
         }
         if (!others.isEmpty()) {
             sb.append(" over ").append(String.join(", ", others));

@@ -93,6 +93,7 @@ final class PlanResolver {
         int layers = conf.getConfs().size();
         Integer given = settings.get(SparkMpConf.REPLICAS); // null: auto, the planner chooses
         int replicas = given == null ? 1 : given;
+        io.sparkmp.runtime.PipelineSpec.requireNoBatchStatistics(conf, replicas); // a dry run refuses it too
         if (stages != null && stages <= layers) {
             ClusterCheck.requireSlots(sc, stages, replicas, slotWait);
         } else {
