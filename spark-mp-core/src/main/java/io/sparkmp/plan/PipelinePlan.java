@@ -22,7 +22,8 @@ import java.util.Locale;
  * @param microBatchSize examples per micro-batch: batchSize / (R * M)
  * @param stages per-stage layers, memory and time
  * @param pipelineSeconds predicted time of one replica's pipeline for one mini-batch
- * @param allreduceSeconds predicted gradient all-reduce time across replicas (0 when R = 1)
+ * @param allreduceSeconds predicted time the gradient all-reduce across replicas adds to the pipeline: the part of
+ *     its per-layer sums that the remaining backward does not hide (0 when R = 1)
  * @param predictedStepSeconds pipelineSeconds + allreduceSeconds
  * @param bubbleFraction idle fraction of the devices during the pipeline
  * @param stepTimeMethod how pipelineSeconds was obtained (closed form or simulated schedule)
@@ -89,10 +90,11 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
 
     /**
      * This plan with a simulated step that includes the replicas' all-reduce actions: the predicted step is
-     * {@code step}, the pipeline time the step less the closed-form all-reduce time.
+     * {@code step}, the pipeline time {@code pipelineAlone} (the same schedule simulated without them), the
+     * all-reduce time what the step adds to it.
      */
-    PipelinePlan withSimulatedStep(double step, double bubble, String method) {
-        double pipeline = Math.max(0, step - allreduceSeconds);
+    PipelinePlan withSimulatedStep(double step, double pipelineAlone, double bubble, String method) {
+        double pipeline = Math.min(step, pipelineAlone);
         return new PipelinePlan(boundaries, schedule, devices, stagesPerDevice, microBatches, replicas, batchSize,
                 microBatchSize, stages, pipeline, step - pipeline, step, bubble, method, timeSource,
                 budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts,

@@ -49,7 +49,9 @@ import java.util.Map;
  * latencies, which are spent on the link) and K = P v:
  * <pre>
  *   pipeline  = sum_s d_s / v + (M v - 1) * max_s d_s + 2 (K - 1) * latency
- *   all-reduce (R &gt; 1) = max over devices of 2 (R-1)/R * gradient bytes / bandwidth + 2 (R-1) * latency
+ *   all-reduce (R &gt; 1) = max over stages of what their per-layer all-reduce adds after their last backward:
+ *       each layer's ring pass (2 (R-1)/R * its gradient bytes / bandwidth + 2 (R-1) * latency) starts when its
+ *       backward is done and the pass before it has ended, so only the tail past the bottom layer's backward shows
  *   step      = pipeline + all-reduce
  * </pre>
  * The closed form ranks the candidates; the chosen plan's pipeline time and bubble are then simulated by
@@ -369,7 +371,7 @@ public final class PipelinePlanner {
         int k = split.length - 1;
         double sum = 0;
         double max = 0;
-        long[] gradPerDevice = new long[c.p()];
+        double[] exposedPerDevice = new double[c.p()];
         for (int s = 0; s < k; s++) {
             StageCostModel cost = perStage[s];
             // Device time: latency is spent on the link, not the device (as in ScheduleSimulator).
@@ -378,23 +380,70 @@ public final class PipelinePlanner {
                     + cost.update(split[s], split[s + 1]) / c.m());
             sum += t;
             max = Math.max(max, t);
-            for (int i = split[s]; i < split[s + 1]; i++) {
-                gradPerDevice[s % c.p()] += profile.layer(i).gradientBytes();
+            if (c.r() > 1) {
+                // What of the stage's all-reduce outlasts its last backward (the rest runs beside it).
+                double lastBackward = lastBackwardSeconds(cost, split[s], split[s + 1]);
+                exposedPerDevice[s % c.p()] = Math.max(exposedPerDevice[s % c.p()], Math.max(0,
+                        sumsDone(layerAllReduces(cost, split[s], split[s + 1], c.r())) - lastBackward));
             }
         }
         // The first forward and the last backward cross every link once each.
         double pipeline = sum / c.v() + ((double) c.m() * c.v() - 1) * max + 2.0 * (k - 1) * latency;
         double allreduce = 0;
-        if (c.r() > 1) {
-            long g = 0;
-            for (long x : gradPerDevice) {
-                g = Math.max(g, x);
-            }
-            allreduce = 2.0 * (c.r() - 1) / c.r() * g / bandwidth + 2.0 * (c.r() - 1) * latency;
+        for (double x : exposedPerDevice) {
+            allreduce = Math.max(allreduce, x);
         }
         double busy = c.m() * sum;
         double bubble = pipeline > 0 ? Math.max(0, 1 - busy / (c.p() * pipeline)) : 0;
         return new double[] {pipeline + allreduce, pipeline, allreduce, bubble};
+    }
+
+    /**
+     * Device seconds of stage [a, b)'s last backward of a mini-batch, as the runtime runs it: on the last stage
+     * the forward and the loss come first (DL4J's {@code calculateGradients}), elsewhere a recomputed forward when
+     * the stage recomputes; then the layers' backwards, top layer first.
+     */
+    private static double lastBackwardSeconds(StageCostModel cost, int a, int b) {
+        return before(cost, a, b) + cost.backward(a, b);
+    }
+
+    private static double before(StageCostModel cost, int a, int b) {
+        return b == cost.layers() ? cost.forward(a, b) : cost.recompute(a, b);
+    }
+
+    /**
+     * With r &gt; 1: stage [a, b)'s layer sums as the runtime runs them (none when r = 1): layer i's gradient is
+     * handed over when its backward in the stage's last backward is done (top layer first, after the forward and
+     * loss on the last stage or a recomputed forward), and its ring pass takes
+     * 2 (r - 1) / r * bytes / bandwidth + 2 (r - 1) * latency; layers without parameters have nothing to sum.
+     */
+    private List<io.sparkmp.schedule.LayerAllReduce> layerAllReduces(StageCostModel cost, int a, int b, int r) {
+        if (r <= 1) {
+            return List.of();
+        }
+        List<io.sparkmp.schedule.LayerAllReduce> out = new ArrayList<>();
+        double ready = before(cost, a, b);
+        for (int i = b - 1; i >= a; i--) {
+            ready += cost.backward(i, i + 1);
+            long bytes = profile.layer(i).gradientBytes();
+            if (bytes > 0) {
+                out.add(new io.sparkmp.schedule.LayerAllReduce(ready,
+                        2.0 * (r - 1) / r * bytes / bandwidth + 2.0 * (r - 1) * latency));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * From the start of the last backward until the last of {@code sums} is done, one after another each from its
+     * hand-over (the closed form's view of one stage; the simulation also queues other virtual stages' sums).
+     */
+    private static double sumsDone(List<io.sparkmp.schedule.LayerAllReduce> sums) {
+        double free = 0;
+        for (io.sparkmp.schedule.LayerAllReduce x : sums) {
+            free = Math.max(free, x.readySeconds()) + x.seconds();
+        }
+        return free;
     }
 
     private PipelinePlan build(Evaluated e, StageCostModel[] perStage, int considered, int solved, String why) {
@@ -414,7 +463,8 @@ public final class PipelinePlanner {
                     cost.memory(a, b, e.inFlight()[s], budget / c.v()), cost.forward(a, b), cost.backward(a, b) + cost.recompute(a, b),
                     cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a),
                     cost.recomputeForward() && b < cost.layers(),
-                    profile.isGraph() && b < profile.layerCount() ? profile.cutTensors(b) : List.of()));
+                    profile.isGraph() && b < profile.layerCount() ? profile.cutTensors(b) : List.of(),
+                    layerAllReduces(cost, a, b, c.r())));
         }
         double[] t = stepSeconds(perStage, split, c);
         // Closed form: the measured per-step overhead and the loads add to the pipeline as they stand.
@@ -434,7 +484,12 @@ public final class PipelinePlanner {
         String method = "simulated" + (updateSecondsPerParameter > 0 ? " + optimizer step" : "")
                 + (runtimeCosts.measured() ? " + measured runtime costs" : "");
         if (c.r() > 1) { // the simulated step holds the ALLREDUCE actions: the all-reduce is not added on top
-            return closed.withSimulatedStep(sim.makespan(), sim.bubbleFraction(), method + " + all-reduce");
+            // The pipeline alone (same costs, no ALLREDUCE): the all-reduce is what the step adds to it, the part
+            // of the per-layer sums the backward does not hide.
+            double alone = ScheduleSimulator.simulate(ControlTraffic.lowered(c.kind(), c.p(), c.m(), c.v(), 1),
+                    new PlanActionCosts(closed)).makespan();
+            return closed.withSimulatedStep(sim.makespan(), alone, sim.bubbleFraction(),
+                    method + " + all-reduce overlapped per layer");
         }
         return closed.withPipeline(sim.makespan(), sim.bubbleFraction(), method);
     }

@@ -36,6 +36,35 @@ class TrainJobPlanTest {
         }
     }
 
+    @Test
+    void replicasAutoOrANumberAndTheDryRunSaysWhichRAndWhy(@TempDir Path dir) throws Exception {
+        TrainJobTest.start();
+        try {
+            Path out = dir.resolve("m.zip");
+            TrainJobTest.Outcome auto = TrainJobTest.run(withDryRun(TrainJobTest.args(out, "--stages", "1",
+                    "--replicas", "auto")));
+            assertEquals(0, auto.code(), auto.err());
+            // local[2], one stage: R is the planner's (1 or 2, by the measured times), and the plan says why
+            assertTrue(auto.out().matches("(?s).*\nreplicas: R = [12] chosen by predicted step \\([0-9.]+ ms\\) over "
+                    + "R = [12] .*"), auto.out());
+            TrainJobTest.Outcome one = TrainJobTest.run(withDryRun(TrainJobTest.args(out, "--stages", "1",
+                    "--replicas", "1")));
+            assertEquals(0, one.code(), one.err());
+            assertTrue(one.out().contains("\nreplicas: R = 1 given\n"), one.out());
+            assertTrue(one.out().startsWith("Pipeline plan: 4 layers -> 1 stage on 1 device (v=1) x 1 replica = 1 "
+                    + "executors"), one.out());
+            assertFalse(Files.exists(out), "a dry run writes no model");
+        } finally {
+            TrainJobTest.stop();
+        }
+    }
+
+    private static String[] withDryRun(String[] a) {
+        String[] b = java.util.Arrays.copyOf(a, a.length + 1);
+        b[a.length] = "--dry-run";
+        return b;
+    }
+
     /** The common flags (two stages) with a manual split and --dry-run, which takes no value. */
     private static String[] dryRun(Path out, String boundaries) {
         String[] a = TrainJobTest.args(out, "--boundaries", boundaries);
