@@ -21,6 +21,9 @@ class TrainJobPlanTest {
             TrainJobTest.Outcome o = TrainJobTest.run(dryRun(out, "0,1,4"));
             assertEquals(0, o.code(), o.err());
             assertTrue(o.out().startsWith("Pipeline plan: 4 layers -> 2 stages on 2 devices"), o.out());
+            // replicas auto (the default) on local[2] with two stages: no slot left for a second replica
+            assertTrue(o.out().contains("\nreplicas: R = 1: P = 2 leaves no executor for a second replica (executors 2)\n"),
+                    o.out());
             assertTrue(o.out().contains("    0    0 0..0  "), o.out());
             assertTrue(o.out().contains("    1    1 1..3  "), o.out());
             assertFalse(o.out().contains("trained "), "a dry run must not train: " + o.out());
