@@ -320,6 +320,12 @@ public final class PipelinePlanner {
                     : "R = 1: no R in 2.." + Math.min(room, replicaLimit) + " (executors " + executors + " / P " + p
                     + ") divides batch " + batchSize;
         }
+        if (r == 1 && boundPerR.keySet().stream().noneMatch(x -> x > 1)) { // divisors exist, yet no R > 1 candidate
+            return microBatches != null
+                    ? "R = 1: no R in 2.." + Math.min(room, replicaLimit) + " (executors " + executors + " / P " + p
+                    + ") with R x microBatches (R x " + microBatches + ") dividing batch " + batchSize
+                    : "R = 1: no plan with R > 1 beside P = " + p + " (executors " + executors + ")";
+        }
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "R = %d chosen by predicted step (%.3f ms)", r,
                 1e3 * best.step()));
         List<String> others = new ArrayList<>();

@@ -127,6 +127,13 @@ class PipelinePlannerTest {
                 .build().plan();
         assertEquals(1, prime.replicas());
         assertEquals("R = 1: no R in 2..4 (executors 4 / P 1) divides batch 7", prime.replicasReason());
+        // A batch R = 2 divides, but not R x M with M = 4 fixed: R = 1, and the reason names M.
+        PipelinePlan withM = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(12).stages(2)
+                .microBatches(4).build().plan();
+        assertEquals(1, withM.replicas());
+        assertEquals("R = 1: no R in 2..2 (executors 4 / P 2) with R x microBatches (R x 4) dividing batch 12",
+                withM.replicasReason());
         PipelinePlan given = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
                 .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(64).stages(2)
                 .replicas(2).build().plan();
