@@ -79,6 +79,31 @@ class ReplicasAutoTest {
         assertEquals(48, r.examplesPerEpoch());
     }
 
+    /**
+     * A store written by P = 1 x R = 2 (replica 0 writes the layers) continues under another R: one epoch under auto
+     * (R = 2), one more with replicas 1 on two stages, equals DL4J's fit over two epochs, Adam state included.
+     */
+    @Test
+    void aStoreWrittenWithReplicasContinuesUnderAnotherR(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+        List<DataSet> data = PipelineTrainingIT.examples(48, 11);
+        java.net.URI first = tmp.resolve("epoch1").toUri();
+        TrainingResult one = PipelineTrainer.builder(PipelineTrainingIT.model()).batchSize(12).epochs(1).seed(3)
+                .initialParameters(PipelineTrainingIT.initialNetwork()).output(first).logEvery(0).build()
+                .fit(jsc.parallelize(data, 2));
+        assertEquals(2, one.plan().replicas(), one.plan().explain());
+        TrainingResult two = PipelineTrainer.builder(PipelineTrainingIT.model()).stages(2).replicas(1).microBatches(2)
+                .batchSize(12).epochs(1).seed(3).initFrom(first).logEvery(0).build().fit(jsc.parallelize(data, 2));
+        assertEquals(4, two.metrics().get(0).step(), "the second job continues the step count");
+        assertEquals(8, two.manifest().iteration());
+        org.deeplearning4j.nn.multilayer.MultiLayerNetwork ref = PipelineTrainingIT.dl4jReference(data, 12, 2);
+        double err = PipelineTrainingIT.relativeError(two.network().params(), ref.params());
+        double stateErr = PipelineTrainingIT.relativeError(two.network().getUpdater().getStateViewArray(),
+                ref.getUpdater().getStateViewArray());
+        System.out.printf("1 epoch at R=2, 1 more at P=2 R=1 from the store vs DL4J fit: parameters %.3e, Adam state "
+                + "%.3e%n", err, stateErr);
+        assertTrue(err <= 1e-9 && stateErr <= 1e-9, err + " / " + stateErr);
+    }
+
     @Test
     void replicasOneKeepsAPurePipeline() {
         PipelinePlan plan = PipelineTrainer.builder(PipelineTrainingIT.model()).batchSize(12).replicas(1).build()
