@@ -82,7 +82,7 @@ final class ParamDecls implements Serializable {
         replicas = new IntParam(owner, "replicas", "data-parallel replicas R of the pipeline: P x R barrier tasks, "
                 + "each replica trains batchSize / R examples of every mini-batch and the stages' gradients are "
                 + "summed across replicas before each step (R x microBatches must divide batchSize); unset: "
-                + "spark.mp.replicas (>= 1)", ParamValidators.gtEq(1));
+                + "spark.mp.replicas (default auto: the planner chooses) (>= 1)", ParamValidators.gtEq(1));
         batchSize = new IntParam(owner, "batchSize", "examples per mini-batch (one optimizer step); a last partial "
                 + "mini-batch is dropped (>= 1)", ParamValidators.gtEq(1));
         epochs = new IntParam(owner, "epochs", "passes over the training data (>= 1)", ParamValidators.gtEq(1));

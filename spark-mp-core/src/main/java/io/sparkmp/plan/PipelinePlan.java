@@ -22,7 +22,8 @@ import java.util.Locale;
  * @param microBatchSize examples per micro-batch: batchSize / (R * M)
  * @param stages per-stage layers, memory and time
  * @param pipelineSeconds predicted time of one replica's pipeline for one mini-batch
- * @param allreduceSeconds predicted gradient all-reduce time across replicas (0 when R = 1)
+ * @param allreduceSeconds predicted time the gradient all-reduce across replicas adds to the pipeline: the part of
+ *     its per-layer sums that the remaining backward does not hide (0 when R = 1)
  * @param predictedStepSeconds pipelineSeconds + allreduceSeconds
  * @param bubbleFraction idle fraction of the devices during the pipeline
  * @param stepTimeMethod how pipelineSeconds was obtained (closed form or simulated schedule)
@@ -33,19 +34,23 @@ import java.util.Locale;
  * @param partitionsSolved combinations for which it ran the partitioner (the rest were pruned by a bound)
  * @param runtimeCosts the measured message, LOAD and per-step costs the simulated step time includes
  *     ({@link RuntimeCosts#NONE} when not measured)
+ * @param replicasReason why the plan has R replicas: given, limited (e.g. BatchNormalization), no divisor of the
+ *     batch, or chosen by predicted step against the other R values (printed by {@link #explain()})
  */
 public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
                            int microBatches, int replicas, int batchSize, int microBatchSize, List<StagePlan> stages,
                            double pipelineSeconds, double allreduceSeconds, double predictedStepSeconds,
                            double bubbleFraction, String stepTimeMethod, ModelProfile.TimeSource timeSource,
                            long budgetBytes, double bandwidthBytesPerSecond, int candidatesConsidered,
-                           int partitionsSolved, RuntimeCosts runtimeCosts) implements Serializable {
+                           int partitionsSolved, RuntimeCosts runtimeCosts, String replicasReason)
+        implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
     public PipelinePlan {
         boundaries = boundaries.clone();
         runtimeCosts = runtimeCosts == null ? RuntimeCosts.NONE : runtimeCosts;
+        replicasReason = replicasReason == null ? "" : replicasReason;
         stages = List.copyOf(stages);
         if (boundaries.length != devices * stagesPerDevice + 1 || stages.size() != devices * stagesPerDevice) {
             throw new IllegalArgumentException("a plan of " + devices + " devices x " + stagesPerDevice
@@ -79,18 +84,21 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
     PipelinePlan withPipeline(double pipeline, double bubble, String method) {
         return new PipelinePlan(boundaries, schedule, devices, stagesPerDevice, microBatches, replicas, batchSize,
                 microBatchSize, stages, pipeline, allreduceSeconds, pipeline + allreduceSeconds, bubble, method, timeSource,
-                budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts);
+                budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts,
+                replicasReason);
     }
 
     /**
      * This plan with a simulated step that includes the replicas' all-reduce actions: the predicted step is
-     * {@code step}, the pipeline time the step less the closed-form all-reduce time.
+     * {@code step}, the pipeline time {@code pipelineAlone} (the same schedule simulated without them), the
+     * all-reduce time what the step adds to it.
      */
-    PipelinePlan withSimulatedStep(double step, double bubble, String method) {
-        double pipeline = Math.max(0, step - allreduceSeconds);
+    PipelinePlan withSimulatedStep(double step, double pipelineAlone, double bubble, String method) {
+        double pipeline = Math.min(step, pipelineAlone);
         return new PipelinePlan(boundaries, schedule, devices, stagesPerDevice, microBatches, replicas, batchSize,
                 microBatchSize, stages, pipeline, step - pipeline, step, bubble, method, timeSource,
-                budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts);
+                budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts,
+                replicasReason);
     }
 
     /** Stage {@code s}. */
@@ -115,7 +123,7 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
                 && timeSource == p.timeSource && budgetBytes == p.budgetBytes
                 && Double.compare(bandwidthBytesPerSecond, p.bandwidthBytesPerSecond) == 0
                 && candidatesConsidered == p.candidatesConsidered && partitionsSolved == p.partitionsSolved
-                && runtimeCosts.equals(p.runtimeCosts);
+                && runtimeCosts.equals(p.runtimeCosts) && replicasReason.equals(p.replicasReason);
     }
 
     @Override
@@ -143,6 +151,9 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
         sb.append(fmt("schedule %s, batch %d = %d replica%s x %d micro-batch%s x %d example%s%n", schedule.label(),
                 batchSize, replicas, replicas == 1 ? "" : "s", microBatches, microBatches == 1 ? "" : "es",
                 microBatchSize, microBatchSize == 1 ? "" : "s"));
+        if (!replicasReason.isEmpty()) {
+            sb.append("replicas: ").append(replicasReason).append('\n');
+        }
         sb.append(fmt("budget %s per device, link %.3g GB/s, layer times %s%n", bytes(budgetBytes),
                 bandwidthBytesPerSecond / 1e9, timeSource.name().toLowerCase(Locale.ROOT)));
         String head = fmt("%5s %4s %-11s %-24s %12s %10s %10s %5s %4s %-6s %9s %9s %9s %9s %10s%n", "stage", "dev",

@@ -49,7 +49,9 @@ import java.util.Map;
  * latencies, which are spent on the link) and K = P v:
  * <pre>
  *   pipeline  = sum_s d_s / v + (M v - 1) * max_s d_s + 2 (K - 1) * latency
- *   all-reduce (R &gt; 1) = max over devices of 2 (R-1)/R * gradient bytes / bandwidth + 2 (R-1) * latency
+ *   all-reduce (R &gt; 1) = max over stages of what their per-layer all-reduce adds after their last backward:
+ *       each layer's ring pass (2 (R-1)/R * its gradient bytes / bandwidth + 2 (R-1) * latency) starts when its
+ *       backward is done and the pass before it has ended, so only the tail past the bottom layer's backward shows
  *   step      = pipeline + all-reduce
  * </pre>
  * The closed form ranks the candidates; the chosen plan's pipeline time and bubble are then simulated by
@@ -60,8 +62,9 @@ import java.util.Map;
  * <ul>
  *   <li>Candidates: P = the fewest pipeline devices on which a split fits memory (see
  *       {@code fewestThatFit}), its doublings, and for each replica count R dividing the batch the most
- *       devices R leaves, min(executors / R, layers / v); for each P, R = the largest divisor of the batch
- *       &le; executors / P. With P given, only that P. Every M dividing the per-replica batch (for interleaved
+ *       devices R leaves, min(executors / R, layers / v); for each P, every R dividing the batch with
+ *       P R &le; executors (and R &le; {@link Builder#maxReplicas}), so P and R are chosen together by predicted
+ *       step. With P given, only that P. Every M dividing the per-replica batch (for interleaved
  *       also a multiple of
  *       P); schedules 1F1B and interleaved (v = 2). GPipe only when asked for: its predicted time equals
  *       1F1B's and it holds at least as many micro-batches in flight, so it could only ever tie.</li>
@@ -97,6 +100,8 @@ public final class PipelinePlanner {
     private final Integer microBatches;
     private final ScheduleKind schedule;
     private final Integer replicas;
+    private final int replicaLimit;
+    private final String replicaLimitReason;
     private final int[] boundaries;
     private final boolean recomputeForward;
     private final RecomputeMode recomputeMode;
@@ -121,6 +126,8 @@ public final class PipelinePlanner {
         microBatches = b.microBatches;
         schedule = b.schedule;
         replicas = b.replicas;
+        replicaLimit = b.replicaLimit;
+        replicaLimitReason = b.replicaLimitReason;
         boundaries = b.resolvedBoundaries;
     }
 
@@ -147,6 +154,8 @@ public final class PipelinePlanner {
         microBatches = m;
         schedule = o.schedule;
         replicas = o.replicas;
+        replicaLimit = o.replicaLimit;
+        replicaLimitReason = o.replicaLimitReason;
         boundaries = o.boundaries;
     }
 
@@ -214,7 +223,7 @@ public final class PipelinePlanner {
     private PipelinePlan planOneMode(boolean stashWhereItFits) {
         Map<Long, StageCostModel> models = new HashMap<>();
         int minMb = smallestMicroBatch();
-        checkEveryLayerFitsAlone(model(models, minMb, 1));
+        checkEveryLayerFitsAlone(model(models, minMb, 1, replicas == null ? 1 : replicas));
         List<Candidate> candidates = candidates();
         if (candidates.isEmpty()) { // candidates() throws when no combination is possible at all
             throw noPlan(null, minMb); // P free, and not even the most stages fit
@@ -223,6 +232,7 @@ public final class PipelinePlanner {
         candidates.sort(Comparator.comparingDouble(Candidate::lowerBound).thenComparingInt(Candidate::p)
                 .thenComparingInt(Candidate::kindOrder).thenComparingInt(Candidate::m));
         Evaluated best = null;
+        Map<Integer, Evaluated> bestPerR = new java.util.TreeMap<>();
         String lastFailure = null;
         int solved = 0;
         for (Candidate c : candidates) {
@@ -230,7 +240,7 @@ public final class PipelinePlanner {
                 break;
             }
             solved++;
-            StageCostModel cost = model(models, c.mb(), c.m());
+            StageCostModel cost = model(models, c.mb(), c.m(), c.r());
             int k = c.p() * c.v();
             int[] inFlight = c.kind() == ScheduleKind.INTERLEAVED_1F1B
                     ? InFlight.fromSchedule(Schedules.generate(c.kind(), c.p(), c.m(), c.v()))
@@ -259,17 +269,18 @@ public final class PipelinePlanner {
             if (best == null || better(e, best)) {
                 best = e;
             }
+            bestPerR.merge(c.r(), e, (x, y) -> better(y, x) ? y : x);
         }
         if (best == null) {
             throw noPlan(lastFailure, minMb);
         }
-        StageCostModel chosen = model(models, best.c().mb(), best.c().m());
+        StageCostModel chosen = model(models, best.c().mb(), best.c().m(), best.c().r());
         int k = best.boundaries().length - 1;
         StageCostModel[] perStage = new StageCostModel[k];
         Arrays.fill(perStage, chosen);
         if (stashWhereItFits) {
             StageCostModel stash = new StageCostModel(profile, best.c().mb(), bandwidth, latency, false,
-                    updateSecondsPerParameter, best.c().m(), fusedUpdate);
+                    updateSecondsPerParameter, best.c().m(), fusedUpdate && best.c().r() == 1);
             for (int s = 0; s < k; s++) {
                 int a = best.boundaries()[s];
                 int b = best.boundaries()[s + 1];
@@ -278,13 +289,73 @@ public final class PipelinePlanner {
                 }
             }
         }
-        return build(best, perStage, candidates.size(), solved);
+        Map<Integer, Double> boundPerR = new java.util.TreeMap<>();
+        for (Candidate c : candidates) {
+            boundPerR.merge(c.r(), c.lowerBound(), Math::min);
+        }
+        return build(best, perStage, candidates.size(), solved, replicasReason(best, bestPerR, boundPerR));
     }
 
-    /** The cost model at micro-batch size mb with m micro-batches per step (m spreads the optimizer step). */
-    private StageCostModel model(Map<Long, StageCostModel> models, int mb, int m) {
-        return models.computeIfAbsent(((long) mb << 32) | m, k -> new StageCostModel(profile, mb, bandwidth, latency,
-                recomputeForward, updateSecondsPerParameter, m, fusedUpdate));
+    /**
+     * Why the plan has its R, for {@link PipelinePlan#replicasReason()}: given; limited (with the limit's reason);
+     * no R &gt; 1 both dividing the batch and fitting the executors beside P; or chosen by predicted step, with the
+     * best partitioned plan of each other R (R values pruned by the bound are named as such).
+     */
+    private String replicasReason(Evaluated best, Map<Integer, Evaluated> bestPerR, Map<Integer, Double> boundPerR) {
+        int r = best.c().r();
+        int p = best.c().p();
+        if (replicas != null) {
+            return "R = " + r + " given";
+        }
+        if (r == 1 && replicaLimit == 1) {
+            return "R = 1: " + replicaLimitReason;
+        }
+        int room = executors / p;
+        boolean anyDivisor = false;
+        for (int d = 2; d <= Math.min(room, replicaLimit); d++) {
+            anyDivisor |= batchSize % d == 0;
+        }
+        if (r == 1 && !anyDivisor) {
+            return room < 2 ? "R = 1: P = " + p + " leaves no executor for a second replica (executors " + executors + ")"
+                    : "R = 1: no R in 2.." + Math.min(room, replicaLimit) + " (executors " + executors + " / P " + p
+                    + ") divides batch " + batchSize;
+        }
+        if (r == 1 && boundPerR.keySet().stream().noneMatch(x -> x > 1)) { // divisors exist, yet no R > 1 candidate
+            return microBatches != null
+                    ? "R = 1: no R in 2.." + Math.min(room, replicaLimit) + " (executors " + executors + " / P " + p
+                    + ") with R x microBatches (R x " + microBatches + ") dividing batch " + batchSize
+                    : "R = 1: no plan with R > 1 beside P = " + p + " (executors " + executors + ")";
+        }
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "R = %d chosen by predicted step (%.3f ms)", r,
+                1e3 * best.step()));
+        List<String> others = new ArrayList<>();
+        for (Map.Entry<Integer, Double> e : boundPerR.entrySet()) {
+            Evaluated o = bestPerR.get(e.getKey());
+            if (e.getKey() == r) {
+                continue;
+            }
+            others.add(o != null ? String.format(Locale.ROOT, "R = %d best %.3f ms (P = %d, M = %d)", e.getKey(),
+                    1e3 * o.step(), o.c().p(), o.c().m())
+                    : String.format(Locale.ROOT, "R = %d at least %.3f ms (bound)", e.getKey(), 1e3 * e.getValue()));
+        }
+        if (!others.isEmpty()) {
+            sb.append(" over ").append(String.join(", ", others));
+        }
+        if (replicaLimit < executors) {
+            sb.append("; R <= ").append(replicaLimit).append(": ").append(replicaLimitReason);
+        }
+        return sb.toString();
+    }
+
+    /**
+     * The cost model at micro-batch size mb with m micro-batches per step (m spreads the optimizer step) and r
+     * replicas (r &gt; 1 sums a stage's whole gradient before its step, so no layer is updated right after its
+     * backward).
+     */
+    private StageCostModel model(Map<Long, StageCostModel> models, int mb, int m, int r) {
+        boolean fused = fusedUpdate && r == 1;
+        return models.computeIfAbsent(((long) mb << 32) | ((long) m << 1) | (fused ? 1 : 0), k -> new StageCostModel(
+                profile, mb, bandwidth, latency, recomputeForward, updateSecondsPerParameter, m, fused));
     }
 
     private static boolean better(Evaluated a, Evaluated b) {
@@ -306,7 +377,7 @@ public final class PipelinePlanner {
         int k = split.length - 1;
         double sum = 0;
         double max = 0;
-        long[] gradPerDevice = new long[c.p()];
+        double[] exposedPerDevice = new double[c.p()];
         for (int s = 0; s < k; s++) {
             StageCostModel cost = perStage[s];
             // Device time: latency is spent on the link, not the device (as in ScheduleSimulator).
@@ -315,26 +386,73 @@ public final class PipelinePlanner {
                     + cost.update(split[s], split[s + 1]) / c.m());
             sum += t;
             max = Math.max(max, t);
-            for (int i = split[s]; i < split[s + 1]; i++) {
-                gradPerDevice[s % c.p()] += profile.layer(i).gradientBytes();
+            if (c.r() > 1) {
+                // What of the stage's all-reduce outlasts its last backward (the rest runs beside it).
+                double lastBackward = lastBackwardSeconds(cost, split[s], split[s + 1]);
+                exposedPerDevice[s % c.p()] = Math.max(exposedPerDevice[s % c.p()], Math.max(0,
+                        sumsDone(layerAllReduces(cost, split[s], split[s + 1], c.r())) - lastBackward));
             }
         }
         // The first forward and the last backward cross every link once each.
         double pipeline = sum / c.v() + ((double) c.m() * c.v() - 1) * max + 2.0 * (k - 1) * latency;
         double allreduce = 0;
-        if (c.r() > 1) {
-            long g = 0;
-            for (long x : gradPerDevice) {
-                g = Math.max(g, x);
-            }
-            allreduce = 2.0 * (c.r() - 1) / c.r() * g / bandwidth + 2.0 * (c.r() - 1) * latency;
+        for (double x : exposedPerDevice) {
+            allreduce = Math.max(allreduce, x);
         }
         double busy = c.m() * sum;
         double bubble = pipeline > 0 ? Math.max(0, 1 - busy / (c.p() * pipeline)) : 0;
         return new double[] {pipeline + allreduce, pipeline, allreduce, bubble};
     }
 
-    private PipelinePlan build(Evaluated e, StageCostModel[] perStage, int considered, int solved) {
+    /**
+     * Device seconds of stage [a, b)'s last backward of a mini-batch, as the runtime runs it: on the last stage
+     * the forward and the loss come first (DL4J's {@code calculateGradients}), elsewhere a recomputed forward when
+     * the stage recomputes; then the layers' backwards, top layer first.
+     */
+    private static double lastBackwardSeconds(StageCostModel cost, int a, int b) {
+        return before(cost, a, b) + cost.backward(a, b);
+    }
+
+    private static double before(StageCostModel cost, int a, int b) {
+        return b == cost.layers() ? cost.forward(a, b) : cost.recompute(a, b);
+    }
+
+    /**
+     * With r &gt; 1: stage [a, b)'s layer sums as the runtime runs them (none when r = 1): layer i's gradient is
+     * handed over when its backward in the stage's last backward is done (top layer first, after the forward and
+     * loss on the last stage or a recomputed forward), and its ring pass takes
+     * 2 (r - 1) / r * bytes / bandwidth + 2 (r - 1) * latency; layers without parameters have nothing to sum.
+     */
+    private List<io.sparkmp.schedule.LayerAllReduce> layerAllReduces(StageCostModel cost, int a, int b, int r) {
+        if (r <= 1) {
+            return List.of();
+        }
+        List<io.sparkmp.schedule.LayerAllReduce> out = new ArrayList<>();
+        double ready = before(cost, a, b);
+        for (int i = b - 1; i >= a; i--) {
+            ready += cost.backward(i, i + 1);
+            long bytes = profile.layer(i).gradientBytes();
+            if (bytes > 0) {
+                out.add(new io.sparkmp.schedule.LayerAllReduce(ready,
+                        2.0 * (r - 1) / r * bytes / bandwidth + 2.0 * (r - 1) * latency));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * From the start of the last backward until the last of {@code sums} is done, one after another each from its
+     * hand-over (the closed form's view of one stage; the simulation also queues other virtual stages' sums).
+     */
+    private static double sumsDone(List<io.sparkmp.schedule.LayerAllReduce> sums) {
+        double free = 0;
+        for (io.sparkmp.schedule.LayerAllReduce x : sums) {
+            free = Math.max(free, x.readySeconds()) + x.seconds();
+        }
+        return free;
+    }
+
+    private PipelinePlan build(Evaluated e, StageCostModel[] perStage, int considered, int solved, String why) {
         Candidate c = e.c();
         int[] split = e.boundaries();
         int k = split.length - 1;
@@ -351,14 +469,15 @@ public final class PipelinePlanner {
                     cost.memory(a, b, e.inFlight()[s], budget / c.v()), cost.forward(a, b), cost.backward(a, b) + cost.recompute(a, b),
                     cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a),
                     cost.recomputeForward() && b < cost.layers(),
-                    profile.isGraph() && b < profile.layerCount() ? profile.cutTensors(b) : List.of()));
+                    profile.isGraph() && b < profile.layerCount() ? profile.cutTensors(b) : List.of(),
+                    layerAllReduces(cost, a, b, c.r())));
         }
         double[] t = stepSeconds(perStage, split, c);
         // Closed form: the measured per-step overhead and the loads add to the pipeline as they stand.
         double pipeline = t[1] + runtimeCosts.stepSeconds() + c.m() * runtimeCosts.load(c.mb());
         PipelinePlan closed = new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out,
                 pipeline, t[2], pipeline + t[2], t[3], "closed form", profile.timeSource(), budget, bandwidth, considered,
-                solved, runtimeCosts);
+                solved, runtimeCosts, why);
         long actions = 2L * k * c.m();
         if (actions > MAX_SIMULATED_ACTIONS) {
             return closed.withPipeline(pipeline, t[3], "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS
@@ -371,7 +490,12 @@ public final class PipelinePlanner {
         String method = "simulated" + (updateSecondsPerParameter > 0 ? " + optimizer step" : "")
                 + (runtimeCosts.measured() ? " + measured runtime costs" : "");
         if (c.r() > 1) { // the simulated step holds the ALLREDUCE actions: the all-reduce is not added on top
-            return closed.withSimulatedStep(sim.makespan(), sim.bubbleFraction(), method + " + all-reduce");
+            // The pipeline alone (same costs, no ALLREDUCE): the all-reduce is what the step adds to it, the part
+            // of the per-layer sums the backward does not hide.
+            double alone = ScheduleSimulator.simulate(ControlTraffic.lowered(c.kind(), c.p(), c.m(), c.v(), 1),
+                    new PlanActionCosts(closed)).makespan();
+            return closed.withSimulatedStep(sim.makespan(), alone, sim.bubbleFraction(),
+                    method + " + all-reduce overlapped per layer");
         }
         return closed.withPipeline(sim.makespan(), sim.bubbleFraction(), method);
     }
@@ -482,8 +606,9 @@ public final class PipelinePlanner {
      * The (P, R) pairs to consider for a schedule with v stages per device. With P fixed (stages or boundaries)
      * only that P. Otherwise: the fewest stages that fit ({@link #fewestThatFit}), its doublings, and for each
      * replica count R dividing the batch the most pipeline devices R leaves, min(executors / R, layers / v)
-     * (a finer split is faster when there are many micro-batches); for every P, R = the largest divisor of
-     * the batch &le; executors / P (or the given R). Null when P is free and no P fits memory.
+     * (a finer split is faster when there are many micro-batches); for every P, R = each divisor of
+     * the batch &le; executors / P (or the given R) and every smaller R dividing the batch. Null when P is free
+     * and no P fits memory.
      */
     private List<int[]> devicesAndReplicas(ScheduleKind kind, int v, int layers) {
         List<int[]> out = new ArrayList<>();
@@ -500,7 +625,7 @@ public final class PipelinePlanner {
             for (long p = fewest; p <= cap; p *= 2) {
                 ps.add((int) p);
             }
-            for (int r0 = 1; r0 <= executors; r0++) {
+            for (int r0 = 1; r0 <= Math.min(executors, replicaLimit); r0++) {
                 if (batchSize % r0 == 0 && (replicas == null || r0 == replicas)) {
                     int p = Math.min(executors / r0, cap);
                     if (p >= fewest) {
@@ -510,9 +635,21 @@ public final class PipelinePlanner {
             }
         }
         for (int p : ps) {
-            int r = replicas != null ? replicas : largestDivisorAtMost(batchSize, executors / p);
-            if (p >= 1 && (long) p * v <= layers && r >= 1 && (long) p * r <= executors) {
-                out.add(new int[] {p, r});
+            if (p < 1 || (long) p * v > layers) {
+                continue;
+            }
+            if (replicas != null) {
+                if ((long) p * replicas <= executors) {
+                    out.add(new int[] {p, replicas});
+                }
+                continue;
+            }
+            // Every R that divides the batch and fits beside P: the predicted step decides (a larger R shortens
+            // each replica's pipeline but adds the all-reduce, which a slow link can make the larger cost).
+            for (int r = 1; r <= Math.min(executors / p, replicaLimit); r++) {
+                if (batchSize % r == 0) {
+                    out.add(new int[] {p, r});
+                }
             }
         }
         return out;
@@ -574,21 +711,12 @@ public final class PipelinePlanner {
             return 1;
         }
         int best = Integer.MAX_VALUE;
-        for (int r = 1; r <= executors; r++) {
+        for (int r = 1; r <= Math.min(executors, replicaLimit); r++) {
             if (batchSize % r == 0 && (replicas == null || r == replicas) && (batchSize / r) % microBatches == 0) {
                 best = Math.min(best, batchSize / r / microBatches);
             }
         }
         return best == Integer.MAX_VALUE ? 1 : best;
-    }
-
-    private static int largestDivisorAtMost(int n, int limit) {
-        for (int d = Math.min(n, limit); d >= 1; d--) {
-            if (n % d == 0) {
-                return d;
-            }
-        }
-        return 0;
     }
 
     private void checkEveryLayerFitsAlone(StageCostModel cost) {
@@ -669,6 +797,8 @@ public final class PipelinePlanner {
         private Integer microBatches;
         private ScheduleKind schedule;
         private Integer replicas;
+        private int replicaLimit = Integer.MAX_VALUE;
+        private String replicaLimitReason = "";
         private int[] boundaryIndices;
         private String[] boundaryNames;
         private int[] resolvedBoundaries;
@@ -802,6 +932,24 @@ public final class PipelinePlanner {
         }
 
         /**
+         * Caps R when the planner chooses it (R not {@link #replicas fixed}); {@code reason} says why, and the plan's
+         * {@link PipelinePlan#replicasReason()} repeats it (e.g. 1: the model has BatchNormalization, whose
+         * statistics would be per replica).
+         */
+        public Builder maxReplicas(int max, String reason) {
+            once("maxReplicas");
+            if (max <= 0) {
+                throw new IllegalArgumentException("maxReplicas must be positive, found " + max);
+            }
+            if (reason == null || reason.isBlank()) {
+                throw new IllegalArgumentException("maxReplicas needs a reason");
+            }
+            replicaLimit = max;
+            replicaLimitReason = reason;
+            return this;
+        }
+
+        /**
          * Whether the runtime re-runs a stage's forward before each backward on every stage but the last
          * (activation recomputation, as spark-mp's runtime does; default false): the forward time of non-last
          * stages is then charged twice, in the partition, the step time and the simulation, and
@@ -920,6 +1068,10 @@ public final class PipelinePlanner {
             }
             if (stages != null) {
                 PipelineRules.requireLayersPerStage(stages, v, layers);
+            }
+            if (replicas != null && replicas > replicaLimit) {
+                throw new IllegalArgumentException("replicas (" + replicas + ") exceed maxReplicas (" + replicaLimit
+                        + "): " + replicaLimitReason);
             }
             if (replicas != null) {
                 if (batchSize % replicas != 0) {

@@ -14,8 +14,9 @@ import io.sparkmp.schedule.ActionCosts;
  * link's latency, STEP the stage's optimizer step, and LOAD, SEND_L and LOSS nothing. With them: a SEND takes
  * the measured sender's time for its bytes, a message the measured latency for its bytes, LOAD the measured
  * cost of the micro-batch's examples, SEND_L a message's fixed sender time (labels are small), and STEP the
- * optimizer step plus the measured per-step overhead. With R &gt; 1 replicas, ALLREDUCE takes the ring's
- * 2 (R - 1) / R times the stage's gradient bytes (its parameter bytes) over the plan's bandwidth.
+ * optimizer step plus the measured per-step overhead. With R &gt; 1 replicas, the stage's per-layer all-reduce
+ * runs beside its last backward ({@link StagePlan#allReduces()}, on one thread per device), and ALLREDUCE
+ * takes no device time of its own: it waits, idle, for what of the sums outlasts the backward.
  */
 final class PlanActionCosts implements ActionCosts {
     private final PipelinePlan plan;
@@ -62,14 +63,19 @@ final class PlanActionCosts implements ActionCosts {
             case STEP -> update[a.stage()];
             case LOAD -> rc.load(plan.microBatchSize());
             case SEND_L -> rc.sendSeconds();
-            case ALLREDUCE -> plan.replicas() <= 1 ? 0
-                    : 2.0 * (plan.replicas() - 1) / plan.replicas() * st.memory().parameterBytes() / bandwidth;
+            // The sums run beside the backward (allReduceAfterLastBackward): ALLREDUCE itself only waits.
+            case ALLREDUCE -> 0;
             default -> 0;
         };
     }
 
     private double send(long bytes) {
         return rc.measured() ? rc.send(bytes) : bytes / bandwidth;
+    }
+
+    @Override
+    public java.util.List<io.sparkmp.schedule.LayerAllReduce> layerAllReduces(int stage) {
+        return plan.replicas() <= 1 ? null : plan.stage(stage).allReduces();
     }
 
     @Override

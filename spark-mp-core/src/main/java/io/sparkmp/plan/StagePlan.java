@@ -23,11 +23,15 @@ import java.util.List;
  *     include that forward); false: it keeps the activations of its micro-batches in flight
  * @param sentTensors for a graph model, the tensors it sends to the next stage (skip connections it relays
  *     included); empty for a sequential model (it sends its last layer's output) and on the last stage
+ * @param allReduces with R &gt; 1 replicas: its layers' gradient sums in hand-over order (top layer first), each
+ *     handed over when its backward in the stage's last backward of a mini-batch is done, and run one after
+ *     another on the rank's all-reduce thread; empty with one replica
  */
 public record StagePlan(int index, int device, int firstLayer, int endLayer, List<String> layerNames, long parameters,
                         StageMemory memory, double forwardSeconds, double backwardSeconds, double sendSeconds,
                         double timeSeconds, long bytesSentForward, long bytesSentBackward, boolean recompute,
-                        List<String> sentTensors)
+                        List<String> sentTensors,
+                        List<io.sparkmp.schedule.LayerAllReduce> allReduces)
         implements Serializable {
 
     private static final long serialVersionUID = 1L;
@@ -37,11 +41,12 @@ public record StagePlan(int index, int device, int firstLayer, int endLayer, Lis
                      StageMemory memory, double forwardSeconds, double backwardSeconds, double sendSeconds,
                      double timeSeconds, long bytesSentForward, long bytesSentBackward, boolean recompute) {
         this(index, device, firstLayer, endLayer, layerNames, parameters, memory, forwardSeconds, backwardSeconds,
-                sendSeconds, timeSeconds, bytesSentForward, bytesSentBackward, recompute, List.of());
+                sendSeconds, timeSeconds, bytesSentForward, bytesSentBackward, recompute, List.of(), List.of());
     }
 
     public StagePlan {
         sentTensors = sentTensors == null ? List.of() : List.copyOf(sentTensors);
+        allReduces = allReduces == null ? List.of() : List.copyOf(allReduces);
         layerNames = List.copyOf(layerNames);
         if (endLayer <= firstLayer) {
             throw new IllegalArgumentException("stage " + index + " is empty: layers [" + firstLayer + ", " + endLayer + ")");

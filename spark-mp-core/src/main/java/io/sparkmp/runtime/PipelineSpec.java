@@ -94,15 +94,26 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
      * BatchNormalization normalises by the statistics of the examples it sees; each replica sees only its share of
      * the mini-batch, so the replicas' gradients would not sum to {@code fit}'s. Rejected rather than trained
      * differently.
+     *
+     * @throws IllegalArgumentException naming the replicas and the layer, when R &gt; 1 and the model has one
      */
-    private static void requireNoBatchStatistics(MultiLayerConfiguration conf, int replicas) {
+    public static void requireNoBatchStatistics(MultiLayerConfiguration conf, int replicas) {
+        int i = batchStatisticsLayer(conf);
+        if (replicas > 1 && i >= 0) {
+            throw new IllegalArgumentException("replicas (" + replicas + ") > 1 cannot train layer " + i
+                    + " (BatchNormalization): each replica would normalise by the statistics of its own "
+                    + "examples, not the mini-batch's as DL4J's fit does; use replicas 1 for this model");
+        }
+    }
+
+    /** The first layer that normalises by its mini-batch's statistics (BatchNormalization), or -1: replicas &gt; 1 need none. */
+    public static int batchStatisticsLayer(MultiLayerConfiguration conf) {
         for (int i = 0; i < conf.getConfs().size(); i++) {
             if (conf.getConf(i).getLayer() instanceof org.deeplearning4j.nn.conf.layers.BatchNormalization) {
-                throw new IllegalArgumentException("replicas (" + replicas + ") > 1 cannot train layer " + i
-                        + " (BatchNormalization): each replica would normalise by the statistics of its own "
-                        + "examples, not the mini-batch's as DL4J's fit does; use replicas 1 for this model");
+                return i;
             }
         }
+        return -1;
     }
 
     /** A spec of one replica in which every stage recomputes its forwards. */

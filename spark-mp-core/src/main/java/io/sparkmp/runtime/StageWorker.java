@@ -564,7 +564,11 @@ public final class StageWorker {
             throw new IllegalStateException("ALLREDUCE of stage " + stage + " with one replica: nothing to sum");
         }
         if (reductions != null && reductions.started(stage)) {
-            reductions.await(stage); // each layer's sum began when its last backward of the step was done
+            // Each layer's sum began when its last backward of the step was done; the rank now only waits for the
+            // rest, which is idle time (a WAIT, out of the measured bubble's busy time), not work.
+            long t0 = System.nanoTime();
+            reductions.await(stage);
+            timing.waited(stage, -1, t0, System.nanoTime());
         } else {
             slice.reduceGradient(flat -> replicaRing.sumInPlace(flat, step, stage));
         }

@@ -16,7 +16,8 @@ import io.sparkmp.schedule.ActionType;
  * @param loss DL4J's score for the mini-batch (mean per-example loss plus the L1/L2 terms of the whole
  *     model, before the update), on the rank holding the last stage; {@code NaN} on other ranks
  * @param wallNanos wall time of the whole step on this rank
- * @param waitNanos time spent blocked in receives (idle: waiting for a neighbour)
+ * @param waitNanos time spent blocked in receives (idle: waiting for a neighbour) and, with replicas, at an
+ *     ALLREDUCE waiting for the per-layer sums that run beside the backward
  * @param nanosByAction time per action type (receives included under their type)
  * @param countByAction number of actions run per type
  * @param skipped whether the step's update was left out on every stage because a gradient was not finite

@@ -52,7 +52,10 @@ final class StepTiming {
         }
     }
 
-    /** The rank was blocked in a receive for {@code stage}'s micro-batch {@code mb} (or -1). */
+    /**
+     * The rank was blocked in a receive for {@code stage}'s micro-batch {@code mb}, or (mb -1) waiting at the
+     * stage's ALLREDUCE for the replicas' per-layer sums.
+     */
     void waited(int stage, int mb, long startNano, long endNano) {
         waitNanos += endNano - startNano;
         if (sampled) {

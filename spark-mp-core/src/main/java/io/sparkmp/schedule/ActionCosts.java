@@ -22,6 +22,18 @@ public interface ActionCosts {
     double latency(int fromStage, int toStage);
 
     /**
+     * For data-parallel replicas whose gradient all-reduce runs per layer beside the device's own list: stage
+     * {@code stage}'s layer sums, in hand-over order (top layer first), each handed over during the stage's last
+     * BACKWARD of the mini-batch. One thread per device runs every stage's sums one after another in the order
+     * they were handed over; the stage's ALLREDUCE cannot end before its last sum has, and the wait beyond its own
+     * {@link #duration} is idle time, not busy. Null (the default): not overlapped, ALLREDUCE takes its
+     * {@link #duration} alone.
+     */
+    default java.util.List<LayerAllReduce> layerAllReduces(int stage) {
+        return null;
+    }
+
+    /**
      * Same costs on every stage: F takes {@code forward}, B {@code backward}, other actions (STEP,
      * ALLREDUCE, SEND/RECV) take no device time, and every cross-device tensor takes {@code comm}.
      *

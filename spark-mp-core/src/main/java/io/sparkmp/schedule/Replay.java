@@ -44,6 +44,20 @@ final class Replay {
     }
 
     Outcome run(double[][] duration, Latency latency) {
+        return run(duration, latency, null);
+    }
+
+    /** Work beside a device's list that an action waits for (the replicas' per-layer all-reduce thread). */
+    interface Beside {
+        /**
+         * The earliest end of action {@code index} of {@code device}, given the starts of that device's actions
+         * before it ({@code starts[0..index)}); negative: no such wait.
+         */
+        double earliestEnd(int device, int index, double[] starts);
+    }
+
+    /** As {@link #run(double[][], Latency)}; {@code beside} (null: none) can hold an action past its duration. */
+    Outcome run(double[][] duration, Latency latency, Beside beside) {
         int p = schedule.devices();
         double[][] start = new double[p][];
         double[][] end = new double[p][];
@@ -72,6 +86,9 @@ final class Replay {
                     int i = next[d];
                     start[d][i] = Math.max(free[d], ready);
                     end[d][i] = start[d][i] + duration[d][i];
+                    if (beside != null) {
+                        end[d][i] = Math.max(end[d][i], beside.earliestEnd(d, i, start[d]));
+                    }
                     free[d] = end[d][i];
                     next[d]++;
                     progress = true;

@@ -9,7 +9,8 @@ import java.util.List;
  * action at a time; an action starts when its device is free and its input is there. F(s,m) waits for
  * F(s-1,m) and B(s,m) for B(s+1,m) (plus link latency when the stages are on different devices); with
  * communication actions, a RECV waits for its SEND's end plus the link latency instead, and sends never
- * block.
+ * block. An ALLREDUCE whose per-layer sums run beside the backward
+ * ({@link ActionCosts#layerAllReduces}) ends no earlier than they do; the wait is idle time, not busy.
  */
 @io.sparkmp.Internal
 public final class ScheduleSimulator {
@@ -45,7 +46,8 @@ public final class ScheduleSimulator {
             up[s] = checked("latency " + s + "->" + (s + 1), costs.latency(s, s + 1));
             down[s] = checked("latency " + (s + 1) + "->" + s, costs.latency(s + 1, s));
         }
-        Replay.Outcome out = new Replay(schedule).run(duration, (from, to) -> to > from ? up[from] : down[to]);
+        Replay.Outcome out = new Replay(schedule).run(duration, (from, to) -> to > from ? up[from] : down[to],
+                AllReduceThreads.of(schedule, costs));
         if (!out.finished()) {
             // The validator ran the same replay; reaching this is a bug, not bad input.
             throw new IllegalStateException("schedule stalled in simulation after passing validation: " + out.blocked());

@@ -20,9 +20,18 @@ public final class ConfEntry<T> {
     private final String checkDoc;
     private final T defaultValue;
     private final String defaultText;
+    /** The word that leaves the value to the planner (e.g. {@code auto}), or null when there is none. */
+    private final String plannerWord;
 
     ConfEntry(String key, String doc, String typeName, Function<String, T> parser, Predicate<T> check,
               String checkDoc, T defaultValue, String defaultText) {
+        this(key, doc, typeName, parser, check, checkDoc, defaultValue, defaultText, null);
+    }
+
+    /** As the other constructor; {@code plannerWord} (non-null) configured means the same as unset: the planner chooses. */
+    ConfEntry(String key, String doc, String typeName, Function<String, T> parser, Predicate<T> check,
+              String checkDoc, T defaultValue, String defaultText, String plannerWord) {
+        this.plannerWord = plannerWord;
         this.key = Objects.requireNonNull(key);
         this.doc = Objects.requireNonNull(doc);
         this.typeName = Objects.requireNonNull(typeName);
@@ -63,12 +72,20 @@ public final class ConfEntry<T> {
         return defaultText == null ? "(none)" : defaultText;
     }
 
+    /** The word that leaves this setting to the planner ({@code auto}), or null when it has none. */
+    public String plannerWord() {
+        return plannerWord;
+    }
+
     /**
-     * Parses and checks a configured text.
+     * Parses and checks a configured text; the {@link #plannerWord()} parses to null (the planner chooses).
      *
      * @throws IllegalArgumentException naming the key and the text when it is not of the type or fails the check
      */
     public T parse(String text) {
+        if (plannerWord != null && plannerWord.equalsIgnoreCase(text.trim())) {
+            return null;
+        }
         T value;
         try {
             value = parser.apply(text.trim());

@@ -586,7 +586,8 @@ public final class PipelineTrainer {
 
         private <T> Builder set(ConfEntry<T> e, T value) {
             if (settings.containsKey(e)) {
-                throw new IllegalStateException(name(e) + " was already set to " + settings.get(e));
+                throw new IllegalStateException(name(e) + " was already set to "
+                        + (settings.get(e) == null ? "auto" : settings.get(e)));
             }
             try {
                 settings.put(e, e.validate(value));
@@ -606,11 +607,27 @@ public final class PipelineTrainer {
         }
 
         /**
-         * Data-parallel replicas R of the pipeline (default 1): P x R tasks, each replica training its share
-         * {@code batchSize / R} of every mini-batch; R x microBatches must divide the batch size.
+         * Data-parallel replicas R of the pipeline (default {@code spark.mp.replicas}, whose default is auto: the
+         * planner chooses): P x R tasks, each replica training its share {@code batchSize / R} of every mini-batch;
+         * R x microBatches must divide the batch size. {@code replicas(1)} keeps a pure pipeline on a cluster with
+         * more executor slots than stages.
          */
         public Builder replicas(int r) {
             return set(SparkMpConf.REPLICAS, r);
+        }
+
+        /**
+         * Lets the planner choose R (as {@code spark.mp.replicas=auto}, over a number in the session's conf): P and R
+         * together from the executor slots by predicted step under the memory budget; R = 1 for a model with
+         * BatchNormalization or a batch that no R &gt; 1 divides. The plan's explain says which R and why.
+         */
+        public Builder replicasAuto() {
+            if (settings.containsKey(SparkMpConf.REPLICAS)) {
+                throw new IllegalStateException(name(SparkMpConf.REPLICAS) + " was already set to "
+                        + (settings.get(SparkMpConf.REPLICAS) == null ? "auto" : settings.get(SparkMpConf.REPLICAS)));
+            }
+            settings.put(SparkMpConf.REPLICAS, null);
+            return this;
         }
 
         /** Micro-batches per mini-batch; must divide the batch size. */

@@ -28,8 +28,11 @@ import java.util.Arrays;
  * bandwidth go to {@link PipelinePlanner}; stages, micro-batches, schedule, virtual stages and a manual split
  * that the user gave (builder or {@code spark.mp.*}) are fixed, the rest the planner chooses.
  *
- * <p>Replicas are {@code spark.mp.replicas} (default 1), fixed for the planner, which then plans each replica's
- * pipeline on {@code batchSize / R} examples and charges the gradient all-reduce. Recomputation follows
+ * <p>Replicas: {@code spark.mp.replicas} (default {@code auto}). A number is fixed for the planner, which then plans
+ * each replica's pipeline on {@code batchSize / R} examples and charges the gradient all-reduce. {@code auto} lets
+ * the planner choose P and R together over the executor slots by predicted step, with R = 1 when the model has
+ * BatchNormalization (its statistics would be per replica) and, as the planner finds, when no R &gt; 1 divides the
+ * batch; the plan's explain says which and why. Recomputation follows
  * {@code spark.mp.recompute} (default auto: each stage keeps its layers' inputs of the micro-batches in flight
  * where that fits its budget; a stage that recomputes is charged its forward twice).
  * A measured profile also carries the optimizer step time per parameter, which the planner charges to each
@@ -88,7 +91,9 @@ final class PlanResolver {
         long slotWait = mp.get(SparkMpConf.SLOT_WAIT);
         choices.check(conf, stages, v);
         int layers = conf.getConfs().size();
-        int replicas = settings.get(SparkMpConf.REPLICAS);
+        Integer given = settings.get(SparkMpConf.REPLICAS); // null: auto, the planner chooses
+        int replicas = given == null ? 1 : given;
+        io.sparkmp.runtime.PipelineSpec.requireNoBatchStatistics(conf, replicas); // a dry run refuses it too
         if (stages != null && stages <= layers) {
             ClusterCheck.requireSlots(sc, stages, replicas, slotWait);
         } else {
@@ -100,27 +105,36 @@ final class PlanResolver {
         ProfileMode mode = choices.profileMode() != null ? choices.profileMode() : mp.get(SparkMpConf.PLAN_PROFILE);
         MeasuredProfile analytic = analyticProfile(conf, input, mp);
         if (mode == ProfileMode.ANALYTIC) {
-            return planner(analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule)
+            return planner(conf, analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule)
                     .plan();
         }
         // Memory first, from the analytic profile: its memory figures equal the measured profile's, and the
         // profiling job must not be the one to find that a layer does not fit.
-        planner(analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
+        planner(conf, analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
         MeasuredProfile profile = profile(sc, conf, input, mp, mode, batchSize);
-        return planner(profile, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
+        return planner(conf, profile, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
     }
 
-    private static PipelinePlanner planner(MeasuredProfile profile, int executors, long budget, int batchSize,
+    private static PipelinePlanner planner(MultiLayerConfiguration conf, MeasuredProfile profile, int executors, long budget, int batchSize,
                                            TrainingSettings settings, PlanChoices choices,
                                            Integer stages, Integer v, Integer m, ScheduleKind schedule) {
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
                 .updateSecondsPerParameter(profile.updateSecondsPerParameter()).runtimeCosts(profile.runtimeCosts())
                 .deviceMemoryBytes(budget).bandwidthBytesPerSecond(settings.get(SparkMpConf.PLAN_BANDWIDTH))
-                .batchSize(batchSize).replicas(settings.get(SparkMpConf.REPLICAS)).recompute(settings.get(SparkMpConf.RECOMPUTE))
-                // the skip policy keeps each step undoable to its end: no per-layer update (StageWorker)
-                // and replicas sum a stage's whole gradient before its step
-                .fusedUpdate(settings.get(SparkMpConf.NON_FINITE) == io.sparkmp.runtime.NonFinitePolicy.FAIL
-                        && settings.get(SparkMpConf.REPLICAS) == 1);
+                .batchSize(batchSize).recompute(settings.get(SparkMpConf.RECOMPUTE))
+                // the skip policy keeps each step undoable to its end: no per-layer update (StageWorker);
+                // replicas (R > 1, given or chosen) sum a stage's whole gradient before its step, which the
+                // planner charges per candidate
+                .fusedUpdate(settings.get(SparkMpConf.NON_FINITE) == io.sparkmp.runtime.NonFinitePolicy.FAIL);
+        Integer replicas = settings.get(SparkMpConf.REPLICAS);
+        if (replicas != null) {
+            b.replicas(replicas);
+        } else {
+            String limit = replicaLimit(conf);
+            if (limit != null) {
+                b.maxReplicas(1, limit);
+            }
+        }
         if (stages != null) {
             b.stages(stages);
         }
@@ -135,6 +149,20 @@ final class PlanResolver {
         }
         choices.apply(b);
         return b.build();
+    }
+
+    /**
+     * Why this model must train with R = 1 when the planner chooses R, or null when any R may: BatchNormalization
+     * normalises by its examples' statistics, which would be each replica's share instead of the mini-batch's.
+     */
+    static String replicaLimit(MultiLayerConfiguration conf) {
+        int bn = io.sparkmp.runtime.PipelineSpec.batchStatisticsLayer(conf);
+        if (bn < 0) {
+            return null;
+        }
+        return "layer " + bn + " (BatchNormalization) normalises by its examples' statistics, which would be each "
+                + "replica's share instead of the mini-batch's (set spark.mp.replicas to a number to be refused "
+                + "with the reason instead)";
     }
 
     private static MeasuredProfile analyticProfile(MultiLayerConfiguration conf, InputType input, SparkMpConf mp) {

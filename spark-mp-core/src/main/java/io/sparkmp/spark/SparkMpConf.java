@@ -32,11 +32,14 @@ public final class SparkMpConf {
     public static final ConfEntry<Integer> STAGES = plannedIntEntry("spark.mp.stages",
             "Pipeline stages P: one barrier task (one executor slot, one device) each. Unset: the planner chooses.", 1);
     /** Data-parallel replicas of the pipeline, R. */
-    public static final ConfEntry<Integer> REPLICAS = intEntry("spark.mp.replicas",
+    public static final ConfEntry<Integer> REPLICAS = register(new ConfEntry<>("spark.mp.replicas",
             "Data-parallel replicas R of the whole pipeline: P x R barrier tasks; each replica trains batchSize / R "
                     + "examples of every mini-batch (cut into the micro-batches) and every stage's gradients are summed "
                     + "across the replicas before its step, so training equals fit on the whole mini-batch. R x M must "
-                    + "divide the batch size.", 1, 1);
+                    + "divide the batch size. auto: the planner chooses P and R together from the executor slots by "
+                    + "predicted throughput under the memory budget (R = 1 when the model has BatchNormalization or "
+                    + "no R > 1 divides the batch); the plan's explain says which R and why.", "int or auto",
+            Integer::parseInt, v -> v >= 1, "must be >= 1", null, "auto", "auto"));
     /** Micro-batches per mini-batch, M. */
     public static final ConfEntry<Integer> MICRO_BATCHES = plannedIntEntry("spark.mp.microBatches",
             "Micro-batches M per mini-batch; must divide the batch size. Unset: the planner chooses.", 1);
@@ -309,9 +312,12 @@ public final class SparkMpConf {
 
     private static <T> ConfEntry<T> entry(String key, String doc, String type, Function<String, T> parser,
                                           Predicate<T> check, String checkDoc, T def, String defText) {
-        ConfEntry<T> e = new ConfEntry<>(key, doc, type, parser, check, checkDoc, def, defText);
-        if (ENTRIES.putIfAbsent(key, e) != null) {
-            throw new IllegalStateException("duplicate setting " + key);
+        return register(new ConfEntry<>(key, doc, type, parser, check, checkDoc, def, defText));
+    }
+
+    private static <T> ConfEntry<T> register(ConfEntry<T> e) {
+        if (ENTRIES.putIfAbsent(e.key(), e) != null) {
+            throw new IllegalStateException("duplicate setting " + e.key());
         }
         return e;
     }

@@ -65,15 +65,83 @@ class PipelinePlannerTest {
         PipelinePlan chosen = PipelinePlanner.builder().profile(p).executors(4).deviceMemoryBytes(64L << 30)
                 .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).build().plan();
         PipelinePlan oneStage = PipelinePlanner.builder().profile(p).executors(4).deviceMemoryBytes(64L << 30)
-                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(1).build().plan();
+                .bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(1).replicas(4).microBatches(1)
+                .schedule(ScheduleKind.ONE_F_ONE_B).build().plan();
         assertEquals(4, chosen.devices(), chosen.explain());
         assertEquals(1, chosen.replicas());
         assertTrue(chosen.predictedStepSeconds() < oneStage.predictedStepSeconds(),
                 chosen.predictedStepSeconds() + " vs " + oneStage.predictedStepSeconds());
-        // One stage with 4 replicas: 16 examples x 4 layers x 3 ms + ring all-reduce of 400 MiB of gradients.
-        double allreduce = 2.0 * 3 / 4 * (400.0 * MIB) / 1e9;
-        assertEquals(16 * 4 * 3e-3 + allreduce, oneStage.predictedStepSeconds(), 1e-9);
+        // One stage with 4 replicas, 16 examples each: forward and loss 64 ms, then the top layer's backward (32 ms)
+        // hands its gradient over at 96 ms, and the four layers' ring passes of 2 (3/4) 100 MiB / 1 GB/s follow
+        // one another (each layer below is ready before the pass above it ends).
+        double pass = 2.0 * 3 / 4 * (100.0 * MIB) / 1e9;
+        assertEquals(0.096 + 4 * pass, oneStage.predictedStepSeconds(), 1e-9, oneStage.explain());
         assertEquals(4, oneStage.replicas());
+    }
+
+    @Test
+    void replicasChosenByPredictedStepNotByExecutorCount() {
+        // The model of moreStagesThanFitWhenPredictedFaster on one stage (1F1B, M = 1) with R free, over 1 GB/s:
+        // R = 4: 16 examples each, the last of the four 157.2864 ms passes ends at 96 + 4 x 157.2864 = 725.1456 ms;
+        // R = 2: 32 each, forward and loss 128 ms, layers ready every 64 ms from 192 ms, passes of 104.8576 ms:
+        //        192 + 4 x 104.8576 = 611.4304 ms; R = 1: 64 x 12 ms = 768 ms, pruned by its bound (768 ms).
+        // Neither the most replicas nor none: R = 2.
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 16, 16, 16));
+        }
+        PipelinePlan slowLink = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(1)
+                .microBatches(1).schedule(ScheduleKind.ONE_F_ONE_B).build().plan();
+        assertEquals(2, slowLink.replicas(), slowLink.explain());
+        assertEquals(0.6114304, slowLink.predictedStepSeconds(), 1e-9);
+        assertEquals("R = 2 chosen by predicted step (611.430 ms) over R = 1 at least 768.000 ms (bound), "
+                + "R = 4 best 725.146 ms (P = 1, M = 1)", slowLink.replicasReason());
+        assertTrue(slowLink.explain().contains("replicas: R = 2 chosen by predicted step"), slowLink.explain());
+        // A link 1000x faster: every pass but the bottom layer's hides behind the backward and R = 4 wins:
+        // 192 ms + one pass of 0.157 ms.
+        PipelinePlan fastLink = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(64).stages(1)
+                .microBatches(1).schedule(ScheduleKind.ONE_F_ONE_B).build().plan();
+        assertEquals(4, fastLink.replicas(), fastLink.explain());
+        assertEquals(0.192 + 2.0 * 3 / 4 * (100.0 * MIB) / 1e12, fastLink.predictedStepSeconds(), 1e-9);
+    }
+
+    @Test
+    void replicasLimitedWithItsReason() {
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, MIB, 16, 16, 16));
+        }
+        PipelinePlanner.Builder b = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(64).stages(1)
+                .microBatches(1);
+        assertEquals(4, b.build().plan().replicas()); // unlimited: the fast link makes R = 4 the fastest
+        PipelinePlan limited = b.maxReplicas(1, "layer 2 (BatchNormalization) normalises per replica").build().plan();
+        assertEquals(1, limited.replicas());
+        assertEquals("R = 1: layer 2 (BatchNormalization) normalises per replica", limited.replicasReason());
+        assertTrue(limited.explain().contains("replicas: R = 1: layer 2 (BatchNormalization)"), limited.explain());
+        // A batch no R in 2..4 divides: R = 1, and the reason names the batch.
+        PipelinePlan prime = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(7).stages(1)
+                .build().plan();
+        assertEquals(1, prime.replicas());
+        assertEquals("R = 1: no R in 2..4 (executors 4 / P 1) divides batch 7", prime.replicasReason());
+        // A batch R = 2 divides, but not R x M with M = 4 fixed: R = 1, and the reason names M.
+        PipelinePlan withM = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(12).stages(2)
+                .microBatches(4).build().plan();
+        assertEquals(1, withM.replicas());
+        assertEquals("R = 1: no R in 2..2 (executors 4 / P 2) with R x microBatches (R x 4) dividing batch 12",
+                withM.replicasReason());
+        PipelinePlan given = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12).latencySeconds(0).batchSize(64).stages(2)
+                .replicas(2).build().plan();
+        assertEquals("R = 2 given", given.replicasReason());
+        IllegalArgumentException over = assertThrows(IllegalArgumentException.class, () -> PipelinePlanner.builder()
+                .profile(ModelProfile.of(l, 16)).executors(4).deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e12)
+                .batchSize(64).replicas(2).maxReplicas(1, "BatchNormalization").build());
+        assertEquals("replicas (2) exceed maxReplicas (1): BatchNormalization", over.getMessage());
     }
 
     @Test
@@ -156,28 +224,84 @@ class PipelinePlannerTest {
     }
 
     @Test
-    void theSimulatedStepOfReplicasHoldsTheirAllReduce() {
-        // 4 layers of 100 MiB gradients each, 2 stages x 2 replicas over a 1 GB/s link: each stage's ALLREDUCE in
-        // the simulated schedule moves 2 (R - 1) / R x its layers' bytes, and the step ends with stage 0's.
+    void theSimulatedStepOverlapsEachLayersAllReduceWithTheRemainingBackward() {
+        // 4 layers of 100 MiB gradients, 32 ms forward and 64 ms backward each on a micro-batch of 32, nothing sent
+        // between stages, latency 0: P = 2 (layers 0-1, 2-3) x R = 2, M = 1, over a 1 GB/s link, so one layer's
+        // ring pass takes 2 (2 - 1) / 2 x 100 MiB / 1e9 = 104.8576 ms. By hand:
+        //   device 0: F(0) 0-64; B(0) 256-384 (layer 1 done at 320, layer 0 at 384)
+        //   device 1: B(1) 64-256, its forward and loss first (layer 3 done at 192, layer 2 at 256)
+        //   device 1's all-reduce thread: layer 3 192-296.8576, layer 2 296.8576-401.7152 = ALLREDUCE(1)'s end
+        //   device 0's: layer 1 320-424.8576, layer 0 424.8576-529.7152 = ALLREDUCE(0)'s end = the step
+        // Charged whole after the backward (the old model) the step would be 384 + 209.7152 = 593.7152 ms.
         List<LayerProfile> l = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 16, 16, 16));
+            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 0, 16, 16));
         }
-        PipelinePlan plan = PipelinePlanner.builder().profile(ModelProfile.of(l, 16)).executors(4)
+        PipelinePlan plan = PipelinePlanner.builder().profile(ModelProfile.of(l, 0)).executors(4)
                 .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(2)
-                .replicas(2).microBatches(4).build().plan();
-        assertEquals(2, plan.replicas());
-        assertTrue(plan.stepTimeMethod().endsWith(" + all-reduce"), plan.stepTimeMethod());
-        long stage0Bytes = (long) (plan.stage(0).endLayer() - plan.stage(0).firstLayer()) * 100 * MIB;
-        assertEquals(stage0Bytes, plan.stage(0).memory().parameterBytes());
-        double oneStageAllReduce = 2.0 * 1 / 2 * stage0Bytes / 1e9;
+                .replicas(2).microBatches(1).schedule(ScheduleKind.ONE_F_ONE_B).build().plan();
+        assertArrayEquals(new int[] {0, 2, 4}, plan.boundaries());
+        double pass = 100.0 * MIB / 1e9;
+        assertSums(plan.stage(1).allReduces(), pass, 0.128, 0.192);
+        assertSums(plan.stage(0).allReduces(), pass, 0.064, 0.128);
+
         io.sparkmp.schedule.SimulationResult sim = PredictedTimeline.of(plan);
-        List<io.sparkmp.schedule.SimulationResult.TimedAction> dev0 = sim.timeline().get(0);
-        io.sparkmp.schedule.SimulationResult.TimedAction ar = dev0.get(dev0.size() - 2);
-        assertEquals(io.sparkmp.schedule.ActionType.ALLREDUCE, ar.action().type());
-        assertEquals(oneStageAllReduce, ar.end() - ar.start(), 1e-12);
+        io.sparkmp.schedule.SimulationResult.TimedAction ar0 = only(sim, 0, io.sparkmp.schedule.ActionType.ALLREDUCE);
+        io.sparkmp.schedule.SimulationResult.TimedAction ar1 = only(sim, 1, io.sparkmp.schedule.ActionType.ALLREDUCE);
+        io.sparkmp.schedule.SimulationResult.TimedAction b0 = only(sim, 0, io.sparkmp.schedule.ActionType.BACKWARD);
+        io.sparkmp.schedule.SimulationResult.TimedAction b1 = only(sim, 1, io.sparkmp.schedule.ActionType.BACKWARD);
+        assertEquals(0.064, b1.start(), 1e-12);
+        assertEquals(0.256, b1.end(), 1e-12);
+        assertEquals(0.256, b0.start(), 1e-12);
+        assertEquals(0.384, b0.end(), 1e-12);
+        assertEquals(0.192 + 2 * pass, ar1.end(), 1e-12);
+        assertEquals(0.320 + 2 * pass, ar0.end(), 1e-12);
+        assertEquals(0.5297152, sim.makespan(), 1e-12);
         assertEquals(sim.makespan(), plan.predictedStepSeconds(), 1e-12);
-        assertTrue(plan.allreduceSeconds() > 0, plan.explain());
+        assertEquals(0.384, plan.pipelineSeconds(), 1e-12, plan.explain());
+        assertEquals(0.5297152 - 0.384, plan.allreduceSeconds(), 1e-12, plan.explain());
+        // Waiting for the sums is idle, not busy: 192 ms of compute on each device over the step.
+        assertEquals(1 - 2 * 0.192 / (2 * 0.5297152), sim.bubbleFraction(), 1e-12);
+        assertEquals(0.192, sim.busyByDevice().get(0), 1e-12);
+        assertTrue(plan.stepTimeMethod().endsWith(" + all-reduce overlapped per layer"), plan.stepTimeMethod());
+    }
+
+    @Test
+    void oneAllReduceThreadPerDeviceQueuesTheSumsOfItsVirtualStages() {
+        // Interleaved on one device (v = 2), R = 4 (micro-batch of 16: 16 ms forward, 32 ms backward per layer),
+        // M = 1, the layers above: F(0) 0-32, then virtual stage 1 (layers 2-3) its forward and loss and backward
+        // 32-128 ms (layer 3 handed over at 96, layer 2 at 128), stage 0 its backward 128-192 (layer 1 at 160,
+        // layer 0 at 192). One thread, passes of 1.5 x 104.8576 = 157.2864 ms: 96-253.2864, -410.5728, then stage
+        // 0's layer 1 -567.8592 and layer 0 -725.1456: the step. A thread per stage would have ended stage 0's
+        // sums at 160 + 2 passes = 474.5728 ms.
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 0, 16, 16));
+        }
+        PipelinePlan plan = PipelinePlanner.builder().profile(ModelProfile.of(l, 0)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(1)
+                .replicas(4).microBatches(1).schedule(ScheduleKind.INTERLEAVED_1F1B).boundaries(0, 2, 4).build()
+                .plan();
+        double pass = 1.5 * 100.0 * MIB / 1e9;
+        io.sparkmp.schedule.SimulationResult sim = PredictedTimeline.of(plan);
+        assertEquals(0.096 + 4 * pass, sim.makespan(), 1e-12, sim.timeline().toString());
+        assertEquals(sim.makespan(), plan.predictedStepSeconds(), 1e-12);
+    }
+
+    private static void assertSums(List<io.sparkmp.schedule.LayerAllReduce> sums, double pass, double... ready) {
+        assertEquals(ready.length, sums.size(), sums.toString());
+        for (int i = 0; i < ready.length; i++) {
+            assertEquals(ready[i], sums.get(i).readySeconds(), 1e-12, sums.toString());
+            assertEquals(pass, sums.get(i).seconds(), 1e-12, sums.toString());
+        }
+    }
+
+    private static io.sparkmp.schedule.SimulationResult.TimedAction only(io.sparkmp.schedule.SimulationResult sim,
+                                                                       int device, io.sparkmp.schedule.ActionType t) {
+        List<io.sparkmp.schedule.SimulationResult.TimedAction> found = sim.timeline().get(device).stream()
+                .filter(a -> a.action().type() == t).toList();
+        assertEquals(1, found.size(), found.toString());
+        return found.get(0);
     }
 
     @Test

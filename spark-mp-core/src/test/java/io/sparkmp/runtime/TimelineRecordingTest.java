@@ -138,6 +138,37 @@ class TimelineRecordingTest {
         return bytes.size();
     }
 
+    /**
+     * With replicas, the wait at an ALLREDUCE for the per-layer sums running beside the backward is recorded as a
+     * WAIT inside the action (so the timeline and the measured bubble count it idle) and is in the step's waitNanos.
+     */
+    @ParameterizedTest(name = "P={0} R={1}")
+    @CsvSource({"1, 2, 0 4", "2, 2, 0 2 4"})
+    void theWaitAtAnAllReduceIsIdleNotBusy(int p, int r, String cuts) {
+        MultiLayerConfiguration conf = TestModels.mlp(DataType.DOUBLE, Opt.ADAM, 0);
+        int[] b = java.util.Arrays.stream(cuts.split(" ")).mapToInt(Integer::parseInt).toArray();
+        PipelineSpec spec = PipelineSpec.of(conf, b, ScheduleKind.ONE_F_ONE_B, p, 1, 2, 16, TestModels.SEED)
+                .withReplicas(r);
+        InProcessPipeline.Result result = train(spec, new TimelineSampling(0, 3, 0, 10_000), 3);
+        assertEquals(p * r, result.timelines().size());
+        for (RankTimeline t : result.timelines()) {
+            for (long step = 0; step < 3; step++) {
+                long s = step;
+                List<ActionEvent> events = t.events().stream().filter(e -> e.step() == s).toList();
+                List<ActionEvent> allReduces = events.stream().filter(e -> e.kind().equals("ALLREDUCE")).toList();
+                assertEquals(1, allReduces.size(), "one ALLREDUCE per stage and step on rank " + t.rank());
+                ActionEvent ar = allReduces.get(0);
+                List<ActionEvent> inside = events.stream().filter(e -> e.kind().equals(ActionEvent.WAIT)
+                        && e.stage() == ar.stage() && e.microBatch() == -1 && e.startNanos() >= ar.startNanos()
+                        && e.endNanos() <= ar.endNanos()).toList();
+                assertEquals(1, inside.size(), "rank " + t.rank() + " step " + step + ": " + events);
+            }
+        }
+        for (StepMetrics m : result.metrics()) {
+            assertTrue(m.waitNanos() > 0 && m.waitNanos() <= m.wallNanos(), m.toString());
+        }
+    }
+
     private static long count(List<ActionEvent> events, String kind) {
         return events.stream().filter(e -> e.kind().equals(kind)).count();
     }

@@ -72,4 +72,44 @@ class DataParallelTest {
         // Stage 0's all-reduce is the last thing in the step: the step grows by exactly its time.
         assertEquals(without + 5, ScheduleSimulator.simulate(s, withAllReduce).makespan(), 1e-12);
     }
+
+    /**
+     * Per-layer sums beside the backward (one stage, R = 2, M = 2, F = 1, B = 2): the last B runs 4-6. Passes of 3
+     * handed over at 4.5 and 5.5 end at 7.5 and 10.5 (the second waits for the first): the step is 10.5, of which
+     * the device is busy 6. Passes of 0.1 handed over at 4.5 and 6.0 end at 4.6 and 6.1: only the bottom layer's
+     * pass outlasts the backward.
+     */
+    @Test
+    void layerSumsRunBesideTheBackwardOnOneThreadAndTheWaitIsIdle() {
+        Schedule s = ControlTraffic.lowered(ScheduleKind.ONE_F_ONE_B, 1, 2, 1, 2);
+        SimulationResult slow = ScheduleSimulator.simulate(s, sums(List.of(new LayerAllReduce(0.5, 3),
+                new LayerAllReduce(1.5, 3))));
+        assertEquals(10.5, slow.makespan(), 1e-12);
+        assertEquals(6.0, slow.busyByDevice().get(0), 1e-12);
+        assertEquals(1 - 6.0 / 10.5, slow.bubbleFraction(), 1e-12);
+        SimulationResult fast = ScheduleSimulator.simulate(s, sums(List.of(new LayerAllReduce(0.5, 0.1),
+                new LayerAllReduce(2.0, 0.1))));
+        assertEquals(6.1, fast.makespan(), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> new LayerAllReduce(-1, 1));
+    }
+
+    private static ActionCosts sums(List<LayerAllReduce> layers) {
+        ActionCosts base = ActionCosts.uniform(1, 2, 0);
+        return new ActionCosts() {
+            @Override
+            public double duration(Action a) {
+                return base.duration(a);
+            }
+
+            @Override
+            public double latency(int from, int to) {
+                return 0;
+            }
+
+            @Override
+            public List<LayerAllReduce> layerAllReduces(int stage) {
+                return layers;
+            }
+        };
+    }
 }

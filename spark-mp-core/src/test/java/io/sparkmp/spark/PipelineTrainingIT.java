@@ -59,8 +59,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class PipelineTrainingIT {
 
+    /**
+     * Every test here means a pure pipeline (P stages, no replicas) on four slots, so replicas are fixed at 1 rather
+     * than left to the planner's auto, which could give spare slots to replicas (HybridTrainingIT covers those).
+     */
     @RegisterExtension
-    static final SparkStandaloneCluster CLUSTER = fourOneCoreWorkers();
+    static final SparkStandaloneCluster CLUSTER = fourOneCoreWorkers().conf("spark.mp.replicas", "1");
 
     /** 4 one-core workers with short slot, connect and I/O timeouts and 3 stage attempts (also HybridTrainingIT's). */
     static SparkStandaloneCluster fourOneCoreWorkers() {

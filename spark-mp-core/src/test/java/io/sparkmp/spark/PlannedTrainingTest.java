@@ -158,8 +158,11 @@ class PlannedTrainingTest {
     void freeChoicesComeFromThePlannerAndFixedOnesAreKept() {
         PipelinePlan free = PipelineTrainer.builder(model(40)).batchSize(16).profile(ProfileMode.ANALYTIC).build()
                 .plan(spark.sparkContext());
-        assertEquals(1, free.replicas(), "replicas are always 1: no data-parallel runtime yet");
-        assertTrue(free.devices() <= 2, "local[2] has two slots, plan uses " + free.devices());
+        // replicas auto: P and R are both the planner's, within the two slots, and the plan says why its R
+        assertTrue(free.devices() * free.replicas() <= 2, "local[2] has two slots, plan uses " + free.executors());
+        assertTrue(free.replicasReason().startsWith("R = " + free.replicas() + " chosen by predicted step"),
+                free.replicasReason());
+        assertTrue(free.explain().contains("replicas: " + free.replicasReason()), free.explain());
 
         PipelinePlan fixed = PipelineTrainer.builder(model(40)).batchSize(16).stages(2).microBatches(8)
                 .schedule(ScheduleKind.GPIPE).profile(ProfileMode.ANALYTIC).build().plan(spark.sparkContext());

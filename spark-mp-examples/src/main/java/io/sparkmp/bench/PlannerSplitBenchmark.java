@@ -175,7 +175,8 @@ public final class PlannerSplitBenchmark {
     }
 
     private static PipelineTrainer trainer(MultiLayerConfiguration conf, int p, int m, int batch, int[] boundaries) {
-        PipelineTrainer.Builder b = PipelineTrainer.builder(conf).stages(p).microBatches(m)
+        // replicas 1: the benchmark compares splits of one pipeline, which spare slots must not turn into replicas
+        PipelineTrainer.Builder b = PipelineTrainer.builder(conf).stages(p).replicas(1).microBatches(m)
                 .schedule(ScheduleKind.ONE_F_ONE_B).batchSize(batch).epochs(1).logEvery(0);
         if (boundaries != null) {
             b.boundaries(boundaries);

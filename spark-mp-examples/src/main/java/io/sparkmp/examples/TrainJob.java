@@ -104,7 +104,9 @@ public final class TrainJob {
             if (o.stages() != null) {
                 b.stages(o.stages());
             }
-            if (o.replicas() != null) {
+            if (o.replicas() != null && o.replicas() == TrainJobOptions.AUTO_REPLICAS) {
+                b.replicasAuto();
+            } else if (o.replicas() != null) {
                 b.replicas(o.replicas());
             }
             if (o.microBatches() != null) {

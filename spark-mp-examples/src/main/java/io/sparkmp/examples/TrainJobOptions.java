@@ -28,8 +28,9 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
             {"--batch-size", "<n>", "examples per mini-batch (default: spark.mp.batchSize, else 32); a last partial mini-batch is dropped"},
             {"--epochs", "<n>", "passes over the data (default: spark.mp.epochs, else 1)"},
             {"--stages", "<P>", "pipeline stages = barrier tasks = executor slots (default: the planner's choice)"},
-            {"--replicas", "<R>", "data-parallel replicas of the pipeline: P x R tasks, each replica training batch-size / R "
-                    + "examples of every mini-batch (default: spark.mp.replicas, else 1)"},
+            {"--replicas", "<R|auto>", "data-parallel replicas of the pipeline: P x R tasks, each replica training batch-size / R "
+                    + "examples of every mini-batch; auto: the planner chooses P and R from the executor slots "
+                    + "(default: spark.mp.replicas, else auto)"},
             {"--micro-batches", "<M>", "micro-batches per mini-batch, must divide the batch size (default: the planner's)"},
             {"--schedule", "gpipe|1f1b|interleaved", "pipeline schedule (default: the planner's, 1f1b or interleaved)"},
             {"--stages-per-device", "<v>", "virtual stages per device, interleaved only (default 2 for interleaved)"},
@@ -115,8 +116,19 @@ record TrainJobOptions(Path model, String initFrom, String train, int labelColum
                 v.has("--dry-run"),
                 false,
                 nonFinite(v.get("--non-finite")),
-                v.optionalInteger("--replicas", 1));
+                replicas(v));
     }
+
+    /** {@code --replicas}: null when not given, {@link #AUTO_REPLICAS} for {@code auto}, else the number (&gt;= 1). */
+    private static Integer replicas(Flags v) {
+        if (v.has("--replicas") && "auto".equalsIgnoreCase(v.get("--replicas").trim())) {
+            return AUTO_REPLICAS;
+        }
+        return v.optionalInteger("--replicas", 1);
+    }
+
+    /** {@link #replicas()} for {@code --replicas auto}: the planner chooses R. */
+    static final int AUTO_REPLICAS = 0;
 
     private static io.sparkmp.runtime.NonFinitePolicy nonFinite(String s) {
         if (s == null) {
