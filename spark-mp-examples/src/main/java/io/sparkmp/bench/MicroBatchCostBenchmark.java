@@ -70,6 +70,11 @@ public final class MicroBatchCostBenchmark {
             return;
         }
         int layers = conf.getConfs().size();
+        if (Arrays.asList(args).contains("--gemm-split")) {
+            gemmSplit(conf);
+            System.out.printf(Locale.ROOT, "load average at end %.2f%n", ThroughputBenchmark.loadAverages()[0]);
+            return;
+        }
         List<DataSet> data = new TeacherData(7).batches(STEPS, BATCH);
         System.out.println("\npart 1: the model as one stage (InProcessPipeline P=1, stash), median after " + WARMUP
                 + " warm-up steps of " + STEPS);
@@ -198,6 +203,86 @@ public final class MicroBatchCostBenchmark {
         }
         System.out.printf(Locale.ROOT, "median call: %.1f us (the output layer's forward only keeps its input and is "
                 + "left out; its work is in its backward)%n", median(calls));
+    }
+
+    /**
+     * Part 4 ({@code --gemm-split}): the three GEMMs of each dense layer timed apart, per step of B rows cut into
+     * M micro-batches: forward Z = X·W and input gradient dX = dZ·Wᵀ (M products of B/M rows against one of B
+     * rows), and the weight gradient dW = Xᵀ·dZ two ways: per micro-batch as the runtime does it today (M products
+     * with K = B/M, each into a fresh gradient that is then added to the step's sum) against deferred (copy each
+     * X_m and dZ_m into B-row buffers, then one product with K = B at the step's last backward). The difference of
+     * the last two is what deferring the weight gradient can save per step.
+     */
+    private static void gemmSplit(MultiLayerConfiguration conf) {
+        int layers = conf.getConfs().size();
+        System.out.println("\npart 4: the three GEMMs per dense layer apart, ms per step of " + BATCH + " rows (median of 7)");
+        System.out.println("| M | layer | nIn x nOut | fwd M x | fwd once | dX M x | dX once | dW per micro-batch + sum | dW deferred (copies + one K=B) | saved |");
+        System.out.println("|---|-------|------------|---------|----------|--------|---------|--------------------------|--------------------------------|-------|");
+        for (int m : new int[] {4, 8, 16}) {
+            double[] tot = new double[7];
+            for (int i = 0; i < layers; i++) {
+                FeedForwardLayer l = (FeedForwardLayer) conf.getConf(i).getLayer();
+                int nIn = (int) l.getNIn();
+                int nOut = (int) l.getNOut();
+                int rows = BATCH / m;
+                INDArray w = Nd4j.rand(DataType.FLOAT, nIn, nOut);
+                INDArray[] x = new INDArray[m];
+                INDArray[] d = new INDArray[m];
+                for (int k = 0; k < m; k++) {
+                    x[k] = Nd4j.rand(DataType.FLOAT, rows, nIn);
+                    d[k] = Nd4j.rand(DataType.FLOAT, rows, nOut);
+                }
+                INDArray xAll = Nd4j.rand(DataType.FLOAT, BATCH, nIn);
+                INDArray dAll = Nd4j.rand(DataType.FLOAT, BATCH, nOut);
+                INDArray z = Nd4j.create(DataType.FLOAT, rows, nOut);
+                INDArray zAll = Nd4j.create(DataType.FLOAT, BATCH, nOut);
+                INDArray e = Nd4j.create(DataType.FLOAT, rows, nIn);
+                INDArray eAll = Nd4j.create(DataType.FLOAT, BATCH, nIn);
+                INDArray dw = Nd4j.create(DataType.FLOAT, new long[] {nIn, nOut}, 'f');
+                INDArray dwSum = Nd4j.create(DataType.FLOAT, new long[] {nIn, nOut}, 'f');
+                INDArray xBuf = Nd4j.create(DataType.FLOAT, BATCH, nIn);
+                INDArray dBuf = Nd4j.create(DataType.FLOAT, BATCH, nOut);
+                double fM = timed(() -> {
+                    for (int k = 0; k < m; k++) {
+                        x[k].mmuli(w, z);
+                    }
+                });
+                double f1 = timed(() -> xAll.mmuli(w, zAll));
+                double bM = timed(() -> {
+                    for (int k = 0; k < m; k++) {
+                        d[k].mmuli(w.transpose(), e);
+                    }
+                });
+                double b1 = timed(() -> dAll.mmuli(w.transpose(), eAll));
+                double wM = timed(() -> {
+                    for (int k = 0; k < m; k++) {
+                        Nd4j.gemm(x[k], d[k], dw, true, false, 1.0, 0.0);
+                        if (k == 0) {
+                            dwSum.assign(dw);
+                        } else {
+                            dwSum.addi(dw);
+                        }
+                    }
+                });
+                double w1 = timed(() -> {
+                    for (int k = 0; k < m; k++) {
+                        xBuf.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(k * rows, (k + 1) * rows),
+                                org.nd4j.linalg.indexing.NDArrayIndex.all()).assign(x[k]);
+                        dBuf.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(k * rows, (k + 1) * rows),
+                                org.nd4j.linalg.indexing.NDArrayIndex.all()).assign(d[k]);
+                    }
+                    Nd4j.gemm(xBuf, dBuf, dwSum, true, false, 1.0, 0.0);
+                });
+                double[] row = {fM, f1, bM, b1, wM, w1, wM - w1};
+                for (int c = 0; c < row.length; c++) {
+                    tot[c] += row[c];
+                }
+                System.out.printf(Locale.ROOT, "| %d | %d | %dx%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n", m, i,
+                        nIn, nOut, fM, f1, bM, b1, wM, w1, wM - w1);
+            }
+            System.out.printf(Locale.ROOT, "| %d | all | | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | **%.1f** |%n", m, tot[0],
+                    tot[1], tot[2], tot[3], tot[4], tot[5], tot[6]);
+        }
     }
 
     /** Median ms of the model's 3 GEMMs per layer at {@code rows} rows, {@code times} times over. */
