@@ -47,7 +47,8 @@ import java.util.Locale;
  * {@link #fixedCostPerCall}).
  *
  * <p>Run: {@code OMP_NUM_THREADS=1 mvn -B -q -pl spark-mp-examples -am -DskipTests -Pmicrobatch-bench package}
- * (about two minutes; {@code -Dbench.args=--fixed-only} runs part 3 alone); on a quiet machine (it prints the load
+ * (about three minutes; {@code -Dbench.args=--fixed-only} runs part 3 alone, {@code --part1-only} part 1,
+ * {@code --gemm-split} part 4); on a quiet machine (it prints the load
  * average).
  */
 public final class MicroBatchCostBenchmark {
@@ -56,6 +57,7 @@ public final class MicroBatchCostBenchmark {
     private static final int STEPS = 25;
     private static final int WARMUP = 5;
     private static final int[] MICRO = {1, 2, 4, 8, 16};
+    private static final int REPEATS = 3;
 
     private MicroBatchCostBenchmark() {
     }
@@ -77,33 +79,39 @@ public final class MicroBatchCostBenchmark {
         }
         List<DataSet> data = new TeacherData(7).batches(STEPS, BATCH);
         System.out.println("\npart 1: the model as one stage (InProcessPipeline P=1, stash), median after " + WARMUP
-                + " warm-up steps of " + STEPS);
-        System.out.println("| M | rows | step ms | compute ms | optimizer ms | factor step(1)/step(M) | P=2 ceiling x one stage |");
-        System.out.println("|---|------|---------|------------|--------------|------------------------|-------------------------|");
+                + " warm-up steps of " + STEPS + "; dW: weight gradients deferred to one product per step "
+                + "(spark.mp.deferWeightGradients) or formed per micro-batch");
+        System.out.println("(each row: the median over " + REPEATS + " runs, deferred and per micro-batch alternating, of "
+                + "each run's median step; cpu ms: the process's CPU time per step over the whole run, warm-up included, "
+                + "which a loaded machine disturbs less than wall time)");
+        System.out.println("| M | rows | dW | step ms | cpu ms/step | compute ms | optimizer ms | factor step(1)/step(M) | P=2 ceiling x one stage |");
+        System.out.println("|---|------|----|---------|-------------|------------|--------------|------------------------|-------------------------|");
         double first = Double.NaN;
         for (int m : MICRO) {
-            PipelineSpec spec = new PipelineSpec(conf.toJson(), new int[] {0, layers}, ScheduleKind.ONE_F_ONE_B, 1, 1, m,
-                    BATCH, 7, new boolean[] {false});
-            InProcessPipeline.Result r = new InProcessPipeline(spec, null, Duration.ofSeconds(120)).fit(data, 1);
-            List<Double> step = new ArrayList<>();
-            List<Double> compute = new ArrayList<>();
-            List<Double> update = new ArrayList<>();
-            for (StepMetrics s : r.metrics()) {
-                if (s.step() < WARMUP) {
-                    continue;
+            boolean[] variants = m == 1 ? new boolean[] {true} : new boolean[] {false, true};
+            double[][][] runs = new double[variants.length][4][REPEATS];
+            for (int rep = 0; rep < REPEATS; rep++) {
+                for (int v = 0; v < variants.length; v++) {
+                    double[] one = partOneRun(conf, layers, m, variants[v], data);
+                    for (int k = 0; k < 4; k++) {
+                        runs[v][k][rep] = one[k];
+                    }
                 }
-                step.add(s.wallNanos() / 1e6);
-                compute.add((s.nanosByAction().getOrDefault(ActionType.FORWARD, 0L)
-                        + s.nanosByAction().getOrDefault(ActionType.BACKWARD, 0L)) / 1e6);
-                update.add(s.nanosByAction().getOrDefault(ActionType.STEP, 0L) / 1e6);
             }
-            double st = median(step);
-            if (m == 1) {
-                first = st;
+            for (int v = 0; v < variants.length; v++) {
+                double st = medianOf(runs[v][0]);
+                if (m == 1) {
+                    first = st;
+                }
+                double factor = first / st;
+                System.out.printf(Locale.ROOT, "| %d | %d | %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f |%n", m, BATCH / m,
+                        m == 1 ? "-" : variants[v] ? "deferred" : "per micro-batch", st, medianOf(runs[v][1]),
+                        medianOf(runs[v][2]), medianOf(runs[v][3]), factor, 2.0 * m / (m + 1) * factor);
             }
-            double factor = first / st;
-            System.out.printf(Locale.ROOT, "| %d | %d | %.1f | %.1f | %.1f | %.2f | %.2f |%n", m, BATCH / m, st,
-                    median(compute), median(update), factor, 2.0 * m / (m + 1) * factor);
+        }
+        if (Arrays.asList(args).contains("--part1-only")) {
+            System.out.printf(Locale.ROOT, "load average at end %.2f%n", ThroughputBenchmark.loadAverages()[0]);
+            return;
         }
         System.out.println("\npart 2: where the extra compute goes (raw ND4J calls, this model's dense layers)");
         System.out.println("| M | rows | GEMMs M x (B/M rows) ms | GEMMs once (B rows) ms | extra GEMM ms | gradient sums ms |");
@@ -283,6 +291,36 @@ public final class MicroBatchCostBenchmark {
             System.out.printf(Locale.ROOT, "| %d | all | | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | **%.1f** |%n", m, tot[0],
                     tot[1], tot[2], tot[3], tot[4], tot[5], tot[6]);
         }
+    }
+
+    /** One part-1 run: median step ms, process CPU ms per step, median compute ms, median optimizer ms. */
+    private static double[] partOneRun(MultiLayerConfiguration conf, int layers, int m, boolean defer, List<DataSet> data) {
+        PipelineSpec spec = new PipelineSpec(conf.toJson(), new int[] {0, layers}, ScheduleKind.ONE_F_ONE_B, 1, 1, m,
+                BATCH, 7, new boolean[] {false}).withDeferredWeightGradients(defer);
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long cpu0 = os.getProcessCpuTime();
+        InProcessPipeline.Result r = new InProcessPipeline(spec, null, Duration.ofSeconds(120)).fit(data, 1);
+        double cpu = (os.getProcessCpuTime() - cpu0) / 1e6 / data.size();
+        List<Double> step = new ArrayList<>();
+        List<Double> compute = new ArrayList<>();
+        List<Double> update = new ArrayList<>();
+        for (StepMetrics s : r.metrics()) {
+            if (s.step() < WARMUP) {
+                continue;
+            }
+            step.add(s.wallNanos() / 1e6);
+            compute.add((s.nanosByAction().getOrDefault(ActionType.FORWARD, 0L)
+                    + s.nanosByAction().getOrDefault(ActionType.BACKWARD, 0L)) / 1e6);
+            update.add(s.nanosByAction().getOrDefault(ActionType.STEP, 0L) / 1e6);
+        }
+        return new double[] {median(step), cpu, median(compute), median(update)};
+    }
+
+    private static double medianOf(double[] v) {
+        double[] a = v.clone();
+        Arrays.sort(a);
+        return a[a.length / 2];
     }
 
     /** Median ms of the model's 3 GEMMs per layer at {@code rows} rows, {@code times} times over. */
