@@ -72,6 +72,11 @@ public final class MicroBatchCostBenchmark {
             return;
         }
         int layers = conf.getConfs().size();
+        if (Arrays.asList(args).contains("--pipeline")) {
+            pipelineRows(conf, layers, new TeacherData(7).batches(STEPS, BATCH));
+            System.out.printf(Locale.ROOT, "load average at end %.2f%n", ThroughputBenchmark.loadAverages()[0]);
+            return;
+        }
         if (Arrays.asList(args).contains("--gemm-split")) {
             gemmSplit(conf);
             System.out.printf(Locale.ROOT, "load average at end %.2f%n", ThroughputBenchmark.loadAverages()[0]);
@@ -293,10 +298,42 @@ public final class MicroBatchCostBenchmark {
         }
     }
 
-    /** One part-1 run: median step ms, process CPU ms per step, median compute ms, median optimizer ms. */
+    /**
+     * Part 5 ({@code --pipeline}): P = 2 stages on two threads in one JVM ({@link InProcessPipeline}, 1F1B, stash,
+     * {@link ThroughputBenchmark}'s even split), weight gradients deferred or per micro-batch, alternating runs.
+     */
+    private static void pipelineRows(MultiLayerConfiguration conf, int layers, List<DataSet> data) {
+        int[] split = ThroughputBenchmark.evenSplit(conf);
+        System.out.println("\npart 5: P=2 in one JVM (InProcessPipeline, 1F1B, stash, split " + Arrays.toString(split)
+                + "), median over " + REPEATS + " alternating runs of each run's median step; cpu: process CPU per step");
+        System.out.println("| M | dW | step ms | samples/s | cpu ms/step |");
+        System.out.println("|---|----|---------|-----------|-------------|");
+        for (int m : new int[] {4, 8}) {
+            double[][][] runs = new double[2][2][REPEATS];
+            for (int rep = 0; rep < REPEATS; rep++) {
+                for (int v = 0; v < 2; v++) {
+                    double[] one = run(conf, split, m, v == 1, data);
+                    runs[v][0][rep] = one[0];
+                    runs[v][1][rep] = one[1];
+                }
+            }
+            for (int v = 0; v < 2; v++) {
+                double st = medianOf(runs[v][0]);
+                System.out.printf(Locale.ROOT, "| %d | %s | %.1f | %.0f | %.1f |%n", m, v == 1 ? "deferred" : "per micro-batch",
+                        st, BATCH / (st / 1e3), medianOf(runs[v][1]));
+            }
+        }
+    }
+
     private static double[] partOneRun(MultiLayerConfiguration conf, int layers, int m, boolean defer, List<DataSet> data) {
-        PipelineSpec spec = new PipelineSpec(conf.toJson(), new int[] {0, layers}, ScheduleKind.ONE_F_ONE_B, 1, 1, m,
-                BATCH, 7, new boolean[] {false}).withDeferredWeightGradients(defer);
+        return run(conf, new int[] {0, layers}, m, defer, data);
+    }
+
+    /** One part-1 run: median step ms, process CPU ms per step, median compute ms, median optimizer ms. */
+    private static double[] run(MultiLayerConfiguration conf, int[] boundaries, int m, boolean defer, List<DataSet> data) {
+        int p = boundaries.length - 1;
+        PipelineSpec spec = new PipelineSpec(conf.toJson(), boundaries, ScheduleKind.ONE_F_ONE_B, p, 1, m,
+                BATCH, 7, new boolean[p]).withDeferredWeightGradients(defer);
         com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
                 java.lang.management.ManagementFactory.getOperatingSystemMXBean();
         long cpu0 = os.getProcessCpuTime();
