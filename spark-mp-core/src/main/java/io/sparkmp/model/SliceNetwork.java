@@ -68,6 +68,15 @@ final class SliceNetwork extends MultiLayerNetwork {
         this.flattenedGradients = gradients;
     }
 
+    /** Puts {@code layer} in place of layer {@code i} (same configuration and parameters; before the updater exists). */
+    void replaceLayer(int i, org.deeplearning4j.nn.api.Layer layer) {
+        org.deeplearning4j.nn.api.Layer old = layers[i];
+        layers[i] = layer;
+        if (layerMap != null) {
+            layerMap.replaceAll((name, l) -> l == old ? layer : l);
+        }
+    }
+
     /** Whether this slice starts with FrozenLayers (set by its stage; see StageSlice). */
     boolean startsFrozen;
 

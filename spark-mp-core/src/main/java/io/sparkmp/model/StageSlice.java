@@ -84,6 +84,8 @@ public final class StageSlice {
     private Gradient[] layerGradients;
     /** Fused update: layers updated in the current step. */
     private int layersUpdated;
+    /** Per local layer: the dense layer that can defer its weight gradient to the step's end, or null. */
+    private final DeferredDenseLayer[] deferrable;
     /** Per micro-batch in flight (stash mode): the input of each layer, as the forward fed it. */
     private final Map<Integer, INDArray[]> stash = new HashMap<>();
     /** This step's consumer of each layer's finished gradient ({@link #reduceEachLayerWhenDone}), or null. */
@@ -133,6 +135,7 @@ public final class StageSlice {
         net.startsFrozen = hasFrozen;
         this.allFrozen = frozen == net.getnLayers();
         this.fusedUpdate = fusedUpdate && n > 0 && !allFrozen;
+        this.deferrable = this.fusedUpdate ? new DeferredDenseLayer[0] : DeferredWeightGradients.install(net);
         if (this.fusedUpdate) {
             makeFusedGradient();
         } else if (n > 0) {
@@ -306,10 +309,14 @@ public final class StageSlice {
 
     /** The tap after layer {@code i}'s backward: its gradient, when in the scratch buffer, into the step's sum. */
     private void addLayerGradient(int i) {
-        if (intoScratch) {
+        boolean deferred = DeferredWeightGradients.deferring(deferrable, i);
+        if (intoScratch && !deferred) {
             stepGradients[i].addi(net.getLayer(i).getGradientsViewArray());
         }
         if (layerDone != null && microBatches == layerDoneAfter - 1) {
+            if (deferred) {
+                deferrable[i].completeInto(stepGradients[i]); // the step's one weight-gradient product
+            }
             layerDone.accept(stepGradients[i], fromLayer + i); // its last backward of the step: the sum is whole
         }
     }
@@ -342,6 +349,43 @@ public final class StageSlice {
         }
         layerDone = done;
         layerDoneAfter = microBatchesInStep;
+    }
+
+    /**
+     * For this step of {@code microBatchesInStep} micro-batches: the stage's plain dense layers form their weight
+     * and bias gradients once, from all micro-batches' rows, instead of once per micro-batch (see
+     * {@link DeferredDenseLayer}); the step's gradient is the same sum, formed as {@code fit} forms it. It costs a
+     * copy of each such layer's input and pre-activation gradient for the whole step until the last backward
+     * ({@link DeferredWeightGradients#extraBytes}). A stage that fuses its update, or a step of one micro-batch,
+     * does not defer. Call after {@link #beginStep}; it lasts until the next.
+     *
+     * @return the number of layers that defer in this step
+     */
+    public int deferWeightGradients(int microBatchesInStep) {
+        requireStep();
+        if (microBatchesInStep <= 0) {
+            throw new IllegalArgumentException("microBatchesInStep must be positive, found " + microBatchesInStep);
+        }
+        if (microBatches > 0) {
+            throw new IllegalStateException("stage " + stage + ": weight gradients deferred after a backward of step " + step);
+        }
+        return microBatchesInStep < 2 ? 0 : DeferredWeightGradients.begin(deferrable, microBatchesInStep);
+    }
+
+    /** Weight-gradient products the dense layer {@code localLayer} formed so far (tests: one per step when deferred). */
+    long weightGradientProducts(int localLayer) {
+        return deferrable.length > localLayer && deferrable[localLayer] != null ? deferrable[localLayer].weightProducts() : -1;
+    }
+
+    /** Forms the deferred layers' weight gradients of the step in their parts of the step's gradient. */
+    private void completeDeferred() {
+        for (int i = 0; i < deferrable.length; i++) {
+            if (DeferredWeightGradients.deferring(deferrable, i)) {
+                INDArray part = stepGradients != null && stepGradients[i] != null ? stepGradients[i]
+                        : net.getLayer(i).getGradientsViewArray();
+                deferrable[i].completeInto(part);
+            }
+        }
     }
 
     /** Pipeline stage index. */
@@ -403,6 +447,7 @@ public final class StageSlice {
         if (intoScratch) {
             writeIntoScratch(false); // a step that ended without its update: the next one starts in the view
         }
+        DeferredWeightGradients.stop(deferrable);
         inputs.clear();
         stash.clear();
         net.setIterationCount(Math.toIntExact(step));
@@ -480,6 +525,7 @@ public final class StageSlice {
             return stage > 0 ? Nd4j.zeros(in[0].dataType(), in[0].shape()) : null;
         }
         prepareBackward(microBatch);
+        DeferredWeightGradients.useSlot(deferrable, microBatch);
         Pair<Gradient, INDArray> p = net.backpropGradient(outputGradient, NO_WS);
         return finishBackward(microBatch, p, in);
     }
@@ -499,6 +545,7 @@ public final class StageSlice {
         INDArray[] in = takeInput(microBatch);
         setDropoutContext(microBatch);
         applyFeaturesMask(in[1]);
+        DeferredWeightGradients.useSlot(deferrable, microBatch);
         Pair<Gradient, INDArray> p = net.calculateGradients(in[0], labels, null, labelsMask);
         // Score without the regularization term, times the examples: the summed loss of the micro-batch.
         lossSum += net.lastLoss() * microBatchSize;
@@ -561,6 +608,7 @@ public final class StageSlice {
             if (intoScratch) {
                 writeIntoScratch(false);
             }
+            completeDeferred();
             INDArray view = net.getFlattenedGradients();
             if (microBatches > 1) {
                 for (INDArray stat : runningStatSums) {
@@ -600,6 +648,7 @@ public final class StageSlice {
         if (intoScratch) {
             writeIntoScratch(false);
         }
+        completeDeferred();
         sumInPlace.accept(net.getFlattenedGradients());
     }
 
@@ -619,6 +668,7 @@ public final class StageSlice {
         if (net.numParams() == 0 || gradientLayout == null || microBatches == 0) {
             return -1;
         }
+        completeDeferred();
         return firstNonFinite(net.getFlattenedGradients()); // the step's sum: the layers' taps add into it
     }
 
@@ -709,6 +759,7 @@ public final class StageSlice {
      * For callers that build one stage after another in one process (the profiler).
      */
     public void release() {
+        DeferredWeightGradients.release(deferrable);
         stash.clear();
         inputs.clear();
         runningStatSums.clear();

@@ -54,6 +54,8 @@ final class StageCostModel {
     private final double[] forwardPrefix;
     private final long[] staticPrefix;
     private final long[] keptPrefix;
+    /** Per-example bytes a step holds for the deferred weight gradients of dense layers: input + output bytes. */
+    private final long[] deferredPrefix;
     private final long[] paramPrefix;
     /** {@code largestGradient[k][i]}: the largest gradient of layers [i, i + 2^k) (a sparse table: O(1) range maxima). */
     private final long[][] largestGradient;
@@ -107,6 +109,7 @@ final class StageCostModel {
         forwardPrefix = new double[layers + 1];
         staticPrefix = new long[layers + 1];
         keptPrefix = new long[layers + 1];
+        deferredPrefix = new long[layers + 1];
         paramPrefix = new long[layers + 1];
         for (int i = 0; i < layers; i++) {
             LayerProfile l = profile.layer(i);
@@ -114,6 +117,8 @@ final class StageCostModel {
             forwardPrefix[i + 1] = forwardPrefix[i] + l.forwardSeconds(microBatchSize);
             staticPrefix[i + 1] = staticPrefix[i] + l.staticBytes() - (fusedUpdate ? l.gradientBytes() : 0);
             keptPrefix[i + 1] = keptPrefix[i] + l.keptBytesPerExample();
+            deferredPrefix[i + 1] = deferredPrefix[i] + (DEFERRING_TYPE.equals(l.type())
+                    ? profile.inputBytesPerExample(i) + l.outputBytesPerExample() : 0);
             paramPrefix[i + 1] = paramPrefix[i] + l.parameters();
         }
         int levels = 1;
@@ -242,9 +247,23 @@ final class StageCostModel {
      */
     long activationBytes(int a, int b, int inFlight) {
         if (!recomputeForward || inFlight <= 1) {
-            return inFlight * keptBytes(a, b);
+            return inFlight * keptBytes(a, b) + deferredBytes(a, b);
         }
-        return (long) (inFlight - 1) * microBatchSize * profile.inputBytesPerExample(a) + keptBytes(a, b);
+        return (long) (inFlight - 1) * microBatchSize * profile.inputBytesPerExample(a) + keptBytes(a, b)
+                + deferredBytes(a, b);
+    }
+
+    /** Layer type whose weight gradient the runtime defers by default ({@code spark.mp.deferWeightGradients}). */
+    static final String DEFERRING_TYPE = "DenseLayer";
+
+    /**
+     * Bytes stage [a, b) holds until its step's last backward for the deferred weight gradients of its dense
+     * layers: each layer's input and pre-activation gradient (its output's size) for every example of the step;
+     * 0 with one micro-batch per step (nothing is deferred). Counted whether or not the setting is on (an
+     * upper bound when it is off); a layer-normalized dense layer, which does not defer, is counted too.
+     */
+    long deferredBytes(int a, int b) {
+        return microBatches < 2 ? 0 : (long) microBatches * microBatchSize * (deferredPrefix[b] - deferredPrefix[a]);
     }
 
     /** Receive buffers of stage [a, b) for one micro-batch. */

@@ -12,7 +12,9 @@ import java.io.Serializable;
  * @param updaterBytes updater state of its layers
  * @param inFlight micro-batches whose activations the stage holds at its peak under the schedule
  * @param activationBytes activations held for backward: inFlight x kept bytes per micro-batch, or with
- *     recomputation the stage input of inFlight - 1 micro-batches plus one micro-batch's kept bytes
+ *     recomputation the stage input of inFlight - 1 micro-batches plus one micro-batch's kept bytes; with more
+ *     than one micro-batch per step plus the deferred weight gradients' copies (each dense layer's input and
+ *     pre-activation gradient for every example of the step)
  * @param workingBytes the largest single layer's working memory for one micro-batch
  * @param receiveBytes receive buffers: activation in + gradient in, one micro-batch each
  * @param budgetBytes the budget this stage was checked against

@@ -40,10 +40,14 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
  * @param replicas data-parallel replicas R of the whole pipeline ({@link Topology}): each trains
  *     {@code batchSize / R} examples of every mini-batch, cut into {@code microBatches} micro-batches, and every
  *     stage's gradients are summed over the replicas before its step; 1: a pure pipeline
+ * @param deferWeightGradients whether steps of several micro-batches form each plain dense layer's weight gradient
+ *     once per step instead of once per micro-batch ({@code spark.mp.deferWeightGradients}; see
+ *     {@code StageSlice#deferWeightGradients}); the same training either way
  */
 @io.sparkmp.Internal
 public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
-                           int microBatches, int batchSize, long seed, boolean[] recompute, int replicas)
+                           int microBatches, int batchSize, long seed, boolean[] recompute, int replicas,
+                           boolean deferWeightGradients)
         implements Serializable {
 
     private static final long serialVersionUID = 1L;
@@ -128,10 +132,23 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
         this(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed, recompute, 1);
     }
 
+    /** A spec that defers the dense layers' weight gradients (the default). */
+    public PipelineSpec(String modelJson, int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
+                        int microBatches, int batchSize, long seed, boolean[] recompute, int replicas) {
+        this(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed, recompute, replicas,
+                true);
+    }
+
     /** This spec with per-stage recomputation choices (see the record's {@code recompute}). */
     public PipelineSpec withRecompute(boolean[] perStage) {
         return new PipelineSpec(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed,
-                perStage, replicas);
+                perStage, replicas, deferWeightGradients);
+    }
+
+    /** This spec with the dense layers' weight gradients deferred to the step's end, or not (record's field). */
+    public PipelineSpec withDeferredWeightGradients(boolean defer) {
+        return new PipelineSpec(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed,
+                recompute, replicas, defer);
     }
 
     /**
@@ -141,7 +158,7 @@ public record PipelineSpec(String modelJson, int[] boundaries, ScheduleKind sche
      */
     public PipelineSpec withReplicas(int r) {
         return new PipelineSpec(modelJson, boundaries, schedule, devices, stagesPerDevice, microBatches, batchSize, seed,
-                recompute, r);
+                recompute, r, deferWeightGradients);
     }
 
     /** Ranks as (device, replica): P devices of each of R replicas. */

@@ -348,6 +348,9 @@ public final class StageWorker {
             for (StageSlice slice : slices.values()) {
                 // DL4J's iteration: updates applied
                 slice.beginStep(step - skippedSteps, epoch, microBatchSize, firstExample);
+                if (spec.deferWeightGradients()) {
+                    slice.deferWeightGradients(spec.microBatches()); // one weight-gradient product per dense layer and step
+                }
                 localRegularization += slice.regularizationScore();
             }
             lossReduction.shareRegularization(step, localRegularization);

@@ -419,7 +419,8 @@ public final class PipelineTrainer {
         PipelineSpec pipeline = PipelineSpec.of(conf, boundaries, s.get(SparkMpConf.SCHEDULE),
                 s.get(SparkMpConf.STAGES), s.get(SparkMpConf.STAGES_PER_DEVICE), s.get(SparkMpConf.MICRO_BATCHES),
                 s.get(SparkMpConf.BATCH_SIZE), s.get(SparkMpConf.SEED)).withRecompute(recompute)
-                .withReplicas(s.get(SparkMpConf.REPLICAS));
+                .withReplicas(s.get(SparkMpConf.REPLICAS))
+                .withDeferredWeightGradients(s.get(SparkMpConf.DEFER_WEIGHT_GRADIENTS));
         pipeline.buildSchedule(); // the executed schedule, validated on the driver before launch
         String timelinePath = s.get(SparkMpConf.TIMELINE_PATH);
         return new JobSpec(jobId, pipeline, s.get(SparkMpConf.EPOCHS), s.get(SparkMpConf.SHUFFLE),

@@ -47,7 +47,8 @@ import java.util.Locale;
  * {@link #fixedCostPerCall}).
  *
  * <p>Run: {@code OMP_NUM_THREADS=1 mvn -B -q -pl spark-mp-examples -am -DskipTests -Pmicrobatch-bench package}
- * (about two minutes; {@code -Dbench.args=--fixed-only} runs part 3 alone); on a quiet machine (it prints the load
+ * (about three minutes; {@code -Dbench.args=--fixed-only} runs part 3 alone, {@code --part1-only} part 1,
+ * {@code --gemm-split} part 4); on a quiet machine (it prints the load
  * average).
  */
 public final class MicroBatchCostBenchmark {
@@ -56,6 +57,7 @@ public final class MicroBatchCostBenchmark {
     private static final int STEPS = 25;
     private static final int WARMUP = 5;
     private static final int[] MICRO = {1, 2, 4, 8, 16};
+    private static final int REPEATS = 3;
 
     private MicroBatchCostBenchmark() {
     }
@@ -70,35 +72,51 @@ public final class MicroBatchCostBenchmark {
             return;
         }
         int layers = conf.getConfs().size();
+        if (Arrays.asList(args).contains("--pipeline")) {
+            pipelineRows(conf, layers, new TeacherData(7).batches(STEPS, BATCH));
+            System.out.printf(Locale.ROOT, "load average at end %.2f%n", ThroughputBenchmark.loadAverages()[0]);
+            return;
+        }
+        if (Arrays.asList(args).contains("--gemm-split")) {
+            gemmSplit(conf);
+            System.out.printf(Locale.ROOT, "load average at end %.2f%n", ThroughputBenchmark.loadAverages()[0]);
+            return;
+        }
         List<DataSet> data = new TeacherData(7).batches(STEPS, BATCH);
         System.out.println("\npart 1: the model as one stage (InProcessPipeline P=1, stash), median after " + WARMUP
-                + " warm-up steps of " + STEPS);
-        System.out.println("| M | rows | step ms | compute ms | optimizer ms | factor step(1)/step(M) | P=2 ceiling x one stage |");
-        System.out.println("|---|------|---------|------------|--------------|------------------------|-------------------------|");
+                + " warm-up steps of " + STEPS + "; dW: weight gradients deferred to one product per step "
+                + "(spark.mp.deferWeightGradients) or formed per micro-batch");
+        System.out.println("(each row: the median over " + REPEATS + " runs, deferred and per micro-batch alternating, of "
+                + "each run's median step; cpu ms: the process's CPU time per step over the whole run, warm-up included, "
+                + "which a loaded machine disturbs less than wall time)");
+        System.out.println("| M | rows | dW | step ms | cpu ms/step | compute ms | optimizer ms | factor step(1)/step(M) | P=2 ceiling x one stage |");
+        System.out.println("|---|------|----|---------|-------------|------------|--------------|------------------------|-------------------------|");
         double first = Double.NaN;
         for (int m : MICRO) {
-            PipelineSpec spec = new PipelineSpec(conf.toJson(), new int[] {0, layers}, ScheduleKind.ONE_F_ONE_B, 1, 1, m,
-                    BATCH, 7, new boolean[] {false});
-            InProcessPipeline.Result r = new InProcessPipeline(spec, null, Duration.ofSeconds(120)).fit(data, 1);
-            List<Double> step = new ArrayList<>();
-            List<Double> compute = new ArrayList<>();
-            List<Double> update = new ArrayList<>();
-            for (StepMetrics s : r.metrics()) {
-                if (s.step() < WARMUP) {
-                    continue;
+            boolean[] variants = m == 1 ? new boolean[] {true} : new boolean[] {false, true};
+            double[][][] runs = new double[variants.length][4][REPEATS];
+            for (int rep = 0; rep < REPEATS; rep++) {
+                for (int v = 0; v < variants.length; v++) {
+                    double[] one = partOneRun(conf, layers, m, variants[v], data);
+                    for (int k = 0; k < 4; k++) {
+                        runs[v][k][rep] = one[k];
+                    }
                 }
-                step.add(s.wallNanos() / 1e6);
-                compute.add((s.nanosByAction().getOrDefault(ActionType.FORWARD, 0L)
-                        + s.nanosByAction().getOrDefault(ActionType.BACKWARD, 0L)) / 1e6);
-                update.add(s.nanosByAction().getOrDefault(ActionType.STEP, 0L) / 1e6);
             }
-            double st = median(step);
-            if (m == 1) {
-                first = st;
+            for (int v = 0; v < variants.length; v++) {
+                double st = medianOf(runs[v][0]);
+                if (m == 1) {
+                    first = st;
+                }
+                double factor = first / st;
+                System.out.printf(Locale.ROOT, "| %d | %d | %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f |%n", m, BATCH / m,
+                        m == 1 ? "-" : variants[v] ? "deferred" : "per micro-batch", st, medianOf(runs[v][1]),
+                        medianOf(runs[v][2]), medianOf(runs[v][3]), factor, 2.0 * m / (m + 1) * factor);
             }
-            double factor = first / st;
-            System.out.printf(Locale.ROOT, "| %d | %d | %.1f | %.1f | %.1f | %.2f | %.2f |%n", m, BATCH / m, st,
-                    median(compute), median(update), factor, 2.0 * m / (m + 1) * factor);
+        }
+        if (Arrays.asList(args).contains("--part1-only")) {
+            System.out.printf(Locale.ROOT, "load average at end %.2f%n", ThroughputBenchmark.loadAverages()[0]);
+            return;
         }
         System.out.println("\npart 2: where the extra compute goes (raw ND4J calls, this model's dense layers)");
         System.out.println("| M | rows | GEMMs M x (B/M rows) ms | GEMMs once (B rows) ms | extra GEMM ms | gradient sums ms |");
@@ -198,6 +216,148 @@ public final class MicroBatchCostBenchmark {
         }
         System.out.printf(Locale.ROOT, "median call: %.1f us (the output layer's forward only keeps its input and is "
                 + "left out; its work is in its backward)%n", median(calls));
+    }
+
+    /**
+     * Part 4 ({@code --gemm-split}): the three GEMMs of each dense layer timed apart, per step of B rows cut into
+     * M micro-batches: forward Z = X·W and input gradient dX = dZ·Wᵀ (M products of B/M rows against one of B
+     * rows), and the weight gradient dW = Xᵀ·dZ two ways: per micro-batch as the runtime does it today (M products
+     * with K = B/M, each into a fresh gradient that is then added to the step's sum) against deferred (copy each
+     * X_m and dZ_m into B-row buffers, then one product with K = B at the step's last backward). The difference of
+     * the last two is what deferring the weight gradient can save per step.
+     */
+    private static void gemmSplit(MultiLayerConfiguration conf) {
+        int layers = conf.getConfs().size();
+        System.out.println("\npart 4: the three GEMMs per dense layer apart, ms per step of " + BATCH + " rows (median of 7)");
+        System.out.println("| M | layer | nIn x nOut | fwd M x | fwd once | dX M x | dX once | dW per micro-batch + sum | dW deferred (copies + one K=B) | saved |");
+        System.out.println("|---|-------|------------|---------|----------|--------|---------|--------------------------|--------------------------------|-------|");
+        for (int m : new int[] {4, 8, 16}) {
+            double[] tot = new double[7];
+            for (int i = 0; i < layers; i++) {
+                FeedForwardLayer l = (FeedForwardLayer) conf.getConf(i).getLayer();
+                int nIn = (int) l.getNIn();
+                int nOut = (int) l.getNOut();
+                int rows = BATCH / m;
+                INDArray w = Nd4j.rand(DataType.FLOAT, nIn, nOut);
+                INDArray[] x = new INDArray[m];
+                INDArray[] d = new INDArray[m];
+                for (int k = 0; k < m; k++) {
+                    x[k] = Nd4j.rand(DataType.FLOAT, rows, nIn);
+                    d[k] = Nd4j.rand(DataType.FLOAT, rows, nOut);
+                }
+                INDArray xAll = Nd4j.rand(DataType.FLOAT, BATCH, nIn);
+                INDArray dAll = Nd4j.rand(DataType.FLOAT, BATCH, nOut);
+                INDArray z = Nd4j.create(DataType.FLOAT, rows, nOut);
+                INDArray zAll = Nd4j.create(DataType.FLOAT, BATCH, nOut);
+                INDArray e = Nd4j.create(DataType.FLOAT, rows, nIn);
+                INDArray eAll = Nd4j.create(DataType.FLOAT, BATCH, nIn);
+                INDArray dw = Nd4j.create(DataType.FLOAT, new long[] {nIn, nOut}, 'f');
+                INDArray dwSum = Nd4j.create(DataType.FLOAT, new long[] {nIn, nOut}, 'f');
+                INDArray xBuf = Nd4j.create(DataType.FLOAT, BATCH, nIn);
+                INDArray dBuf = Nd4j.create(DataType.FLOAT, BATCH, nOut);
+                double fM = timed(() -> {
+                    for (int k = 0; k < m; k++) {
+                        x[k].mmuli(w, z);
+                    }
+                });
+                double f1 = timed(() -> xAll.mmuli(w, zAll));
+                double bM = timed(() -> {
+                    for (int k = 0; k < m; k++) {
+                        d[k].mmuli(w.transpose(), e);
+                    }
+                });
+                double b1 = timed(() -> dAll.mmuli(w.transpose(), eAll));
+                double wM = timed(() -> {
+                    for (int k = 0; k < m; k++) {
+                        Nd4j.gemm(x[k], d[k], dw, true, false, 1.0, 0.0);
+                        if (k == 0) {
+                            dwSum.assign(dw);
+                        } else {
+                            dwSum.addi(dw);
+                        }
+                    }
+                });
+                double w1 = timed(() -> {
+                    for (int k = 0; k < m; k++) {
+                        xBuf.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(k * rows, (k + 1) * rows),
+                                org.nd4j.linalg.indexing.NDArrayIndex.all()).assign(x[k]);
+                        dBuf.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(k * rows, (k + 1) * rows),
+                                org.nd4j.linalg.indexing.NDArrayIndex.all()).assign(d[k]);
+                    }
+                    Nd4j.gemm(xBuf, dBuf, dwSum, true, false, 1.0, 0.0);
+                });
+                double[] row = {fM, f1, bM, b1, wM, w1, wM - w1};
+                for (int c = 0; c < row.length; c++) {
+                    tot[c] += row[c];
+                }
+                System.out.printf(Locale.ROOT, "| %d | %d | %dx%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n", m, i,
+                        nIn, nOut, fM, f1, bM, b1, wM, w1, wM - w1);
+            }
+            System.out.printf(Locale.ROOT, "| %d | all | | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | **%.1f** |%n", m, tot[0],
+                    tot[1], tot[2], tot[3], tot[4], tot[5], tot[6]);
+        }
+    }
+
+    /**
+     * Part 5 ({@code --pipeline}): P = 2 stages on two threads in one JVM ({@link InProcessPipeline}, 1F1B, stash,
+     * {@link ThroughputBenchmark}'s even split), weight gradients deferred or per micro-batch, alternating runs.
+     */
+    private static void pipelineRows(MultiLayerConfiguration conf, int layers, List<DataSet> data) {
+        int[] split = ThroughputBenchmark.evenSplit(conf);
+        System.out.println("\npart 5: P=2 in one JVM (InProcessPipeline, 1F1B, stash, split " + Arrays.toString(split)
+                + "), median over " + REPEATS + " alternating runs of each run's median step; cpu: process CPU per step");
+        System.out.println("| M | dW | step ms | samples/s | cpu ms/step |");
+        System.out.println("|---|----|---------|-----------|-------------|");
+        for (int m : new int[] {4, 8}) {
+            double[][][] runs = new double[2][2][REPEATS];
+            for (int rep = 0; rep < REPEATS; rep++) {
+                for (int v = 0; v < 2; v++) {
+                    double[] one = run(conf, split, m, v == 1, data);
+                    runs[v][0][rep] = one[0];
+                    runs[v][1][rep] = one[1];
+                }
+            }
+            for (int v = 0; v < 2; v++) {
+                double st = medianOf(runs[v][0]);
+                System.out.printf(Locale.ROOT, "| %d | %s | %.1f | %.0f | %.1f |%n", m, v == 1 ? "deferred" : "per micro-batch",
+                        st, BATCH / (st / 1e3), medianOf(runs[v][1]));
+            }
+        }
+    }
+
+    private static double[] partOneRun(MultiLayerConfiguration conf, int layers, int m, boolean defer, List<DataSet> data) {
+        return run(conf, new int[] {0, layers}, m, defer, data);
+    }
+
+    /** One part-1 run: median step ms, process CPU ms per step, median compute ms, median optimizer ms. */
+    private static double[] run(MultiLayerConfiguration conf, int[] boundaries, int m, boolean defer, List<DataSet> data) {
+        int p = boundaries.length - 1;
+        PipelineSpec spec = new PipelineSpec(conf.toJson(), boundaries, ScheduleKind.ONE_F_ONE_B, p, 1, m,
+                BATCH, 7, new boolean[p]).withDeferredWeightGradients(defer);
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long cpu0 = os.getProcessCpuTime();
+        InProcessPipeline.Result r = new InProcessPipeline(spec, null, Duration.ofSeconds(120)).fit(data, 1);
+        double cpu = (os.getProcessCpuTime() - cpu0) / 1e6 / data.size();
+        List<Double> step = new ArrayList<>();
+        List<Double> compute = new ArrayList<>();
+        List<Double> update = new ArrayList<>();
+        for (StepMetrics s : r.metrics()) {
+            if (s.step() < WARMUP) {
+                continue;
+            }
+            step.add(s.wallNanos() / 1e6);
+            compute.add((s.nanosByAction().getOrDefault(ActionType.FORWARD, 0L)
+                    + s.nanosByAction().getOrDefault(ActionType.BACKWARD, 0L)) / 1e6);
+            update.add(s.nanosByAction().getOrDefault(ActionType.STEP, 0L) / 1e6);
+        }
+        return new double[] {median(step), cpu, median(compute), median(update)};
+    }
+
+    private static double medianOf(double[] v) {
+        double[] a = v.clone();
+        Arrays.sort(a);
+        return a[a.length / 2];
     }
 
     /** Median ms of the model's 3 GEMMs per layer at {@code rows} rows, {@code times} times over. */
