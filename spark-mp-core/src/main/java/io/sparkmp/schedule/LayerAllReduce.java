@@ -8,10 +8,11 @@ import java.io.Serializable;
  * is done), and taking {@code seconds} on the device's one all-reduce thread, which runs the sums one after
  * another in the order they were handed over (see {@link ActionCosts#layerAllReduces}).
  *
+ * Part of the plan a user reads ({@code StagePlan.allReduces()}), so part of the API.
+ *
  * @param readySeconds from the start of the stage's last backward until the layer's gradient is handed over
  * @param seconds the ring pass over the layer's gradient
  */
-@io.sparkmp.Internal
 public record LayerAllReduce(double readySeconds, double seconds) implements Serializable {
     private static final long serialVersionUID = 1L;
 

@@ -39,8 +39,9 @@ final class GraphFit {
      * @throws IllegalArgumentException naming the setting
      */
     static void refuseUnsupported(TrainingSettings s) {
-        if (s.get(SparkMpConf.REPLICAS) != 1) {
-            throw new IllegalArgumentException("replicas (" + s.get(SparkMpConf.REPLICAS) + ") > 1: ComputationGraph "
+        Integer replicas = s.get(SparkMpConf.REPLICAS); // null: auto, which a graph resolves to one replica
+        if (replicas != null && replicas != 1) {
+            throw new IllegalArgumentException("replicas (" + replicas + ") > 1: ComputationGraph "
                     + "pipelines run one replica");
         }
         for (ConfEntry<String> e : List.of(SparkMpConf.INIT_FROM, SparkMpConf.RESUME_FROM, SparkMpConf.CHECKPOINT_DIR,

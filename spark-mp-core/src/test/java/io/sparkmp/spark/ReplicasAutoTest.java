@@ -44,7 +44,7 @@ class ReplicasAutoTest {
                 .config("spark.mp.plan.profile", "analytic")
                 .config("spark.mp.plan.analyticFlops", "1e6")
                 .config("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
-                .config("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator")
+                .config("spark.kryo.registrator", SparkMpKryoRegistrator.class.getName())
                 .getOrCreate();
         jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     }

@@ -44,7 +44,7 @@ public final class TransformerBenchmark {
         SparkConf sc = new SparkConf().setMaster(master).setAppName("TransformerBenchmark")
                 .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
                 .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
-                .set("spark.kryo.registrator", "io.sparkmp.transport.SparkMpKryoRegistrator");
+                .set("spark.kryo.registrator", io.sparkmp.spark.SparkMpKryoRegistrator.class.getName());
         if (LocalCluster.isLocalCluster(master)) {
             LocalCluster.configure(sc);
         }

@@ -49,7 +49,7 @@ class AssemblyJarIT {
             assertTrue(found.isEmpty(), "the jar holds " + pkg + " (the cluster's own): " + found);
         }
         for (String needed : List.of("io/sparkmp/spark/PipelineTrainer.class", "io/sparkmp/examples/TrainJob.class",
-                "io/sparkmp/transport/SparkMpKryoRegistrator.class",
+                "io/sparkmp/spark/SparkMpKryoRegistrator.class",
                 "org/deeplearning4j/nn/multilayer/MultiLayerNetwork.class", "org/nd4j/linalg/factory/Nd4j.class")) {
             assertTrue(entries.contains(needed), "the jar lacks " + needed);
         }
