@@ -170,8 +170,36 @@ public final class PipelineTrainer {
      * (a feed-forward layer with nIn) or {@link Builder#inputType}.
      */
     public PipelinePlan plan(SparkContext sc) {
-        requireLayers("plan(SparkContext)");
+        if (graph != null) {
+            if (graphInputTypes == null) {
+                throw new IllegalStateException("plan(SparkContext) of a ComputationGraph needs its input types: give "
+                        + "Builder.inputTypes(...) or use planMultiDataSet(JavaRDD<MultiDataSet>)");
+            }
+            return planGraph(sc, null);
+        }
         return PlanResolver.plan(sc, conf, settings(sc), planChoices, null);
+    }
+
+    /**
+     * Dry run of {@link #fitMultiDataSet}: the same checks (settings, the first element against the graph's inputs
+     * and outputs) and the same plan, without training; {@link PipelinePlan#explain()} shows what crosses each cut.
+     *
+     * @throws IllegalStateException when this trainer was built for a MultiLayerConfiguration
+     */
+    public PipelinePlan planMultiDataSet(JavaRDD<MultiDataSet> data) {
+        if (graph == null) {
+            throw new IllegalStateException("planMultiDataSet plans ComputationGraph configurations; this trainer was "
+                    + "built for a MultiLayerConfiguration: use plan(JavaRDD<DataSet>)");
+        }
+        MultiDataSet first = data.isEmpty() ? null : data.first();
+        GraphFit.checkData(graph, first);
+        return planGraph(data.context(), first);
+    }
+
+    private PipelinePlan planGraph(SparkContext sc, MultiDataSet firstOrNull) {
+        TrainingSettings given = settings(sc);
+        GraphFit.refuseUnsupported(given);
+        return GraphFit.plan(sc, graph, GraphFit.inputTypes(graph, graphInputTypes, firstOrNull), given, planChoices);
     }
 
     /**

@@ -63,6 +63,34 @@ class GraphTrainingTest {
         assertClose(ref, r.graph(), r);
     }
 
+    @Test
+    void aDryRunPlansWhatTheFitThenRuns() {
+        ComputationGraphConfiguration conf = GraphModels.of("residual");
+        List<MultiDataSet> batches = GraphModels.data("residual", STEPS, BATCH, 17);
+        PipelineTrainer trainer = PipelineTrainer.builder(conf).stages(2).microBatches(2).batchSize(BATCH).seed(5)
+                .build();
+        JavaRDD<MultiDataSet> data = jsc.parallelize(batches, 2);
+        io.sparkmp.plan.PipelinePlan dry = trainer.planMultiDataSet(data);
+        assertEquals(2, dry.stages().size());
+        assertEquals(2, dry.microBatches());
+        TrainingResult r = trainer.fitMultiDataSet(data);
+        assertEquals(java.util.Arrays.toString(dry.boundaries()), java.util.Arrays.toString(r.plan().boundaries()));
+        assertEquals(dry.explain(), r.plan().explain().substring(0, dry.explain().length()));
+        IllegalStateException noTypes = assertThrows(IllegalStateException.class,
+                () -> trainer.plan(spark.sparkContext()));
+        assertTrue(noTypes.getMessage().contains("inputTypes"), noTypes.getMessage());
+        IllegalStateException mln = assertThrows(IllegalStateException.class, () -> PipelineTrainer
+                .builder(tinyLayers()).build()
+                .planMultiDataSet(data));
+        assertTrue(mln.getMessage().contains("MultiLayerConfiguration"), mln.getMessage());
+    }
+
+    private static org.deeplearning4j.nn.conf.MultiLayerConfiguration tinyLayers() {
+        return new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder().list()
+                .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(4).nOut(3).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder().nIn(3).nOut(2).build()).build();
+    }
+
     /** Parameters, updater state, iteration count and per-step losses of {@code got} against DL4J's fit. */
     static void assertClose(GraphModels.Reference ref, ComputationGraph got, TrainingResult r) {
         assertEquals(STEPS, got.getIterationCount());

@@ -16,6 +16,14 @@ import io.sparkmp.plan.PipelinePlan;
 import io.sparkmp.plan.PipelinePlanner;
 import io.sparkmp.runtime.GraphPipeline;
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.spark.PipelineTrainer;
+import io.sparkmp.spark.SparkMpKryoRegistrator;
+import io.sparkmp.spark.StepReport;
+import io.sparkmp.spark.TrainingResult;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
@@ -35,11 +43,15 @@ import org.nd4j.linalg.learning.config.Adam;
  * this thread) and of the planner's P = 2 split (one thread per device over in-process tensor channels), in one
  * JVM. A pipeline step time is the difference of two runs (1 and 1 + steps mini-batches) divided by the steps, so
  * stage building and the first step's warm-up are left out; fit's is the median of its steps after the first.
- * The machine's load average is printed beside the numbers.
+ * The machine's load average is printed beside the numbers. With a sixth argument, a Spark master such as
+ * {@code local-cluster[2,1,4096]}, the same model is then planned and trained by {@link PipelineTrainer} on that
+ * cluster (one barrier task per executor JVM, tensors over authenticated sockets): the plan it ran, the per-step
+ * times (the first left out of the median) and the loss of each step.
  *
  * <pre>
- * OMP_NUM_THREADS=1 mvn -B -q -o -pl spark-mp-core,spark-mp-examples -DskipTests -Pzoo-bench package
- *   (bench.args: image size, batch, timed steps, micro-batches of the P = 2 run, data type; default 96 8 3 2 FLOAT)
+ * OMP_NUM_THREADS=1 mvn -B -q -o -pl spark-mp-examples -DskipTests -Pzoo-bench package
+ *   (bench.args: image size, batch, timed steps, micro-batches of the P = 2 run, data type[, master];
+ *    default 96 8 3 2 FLOAT local-cluster[2,1,4096])
  * </pre>
  */
 public final class ZooGraphBenchmark {
@@ -93,6 +105,47 @@ public final class ZooGraphBenchmark {
         row("pipeline P=1 M=1 (one thread)", p1, fitMs, batch);
         row("pipeline P=2 M=" + micro + " 1F1B (two threads)", p2, fitMs, batch);
         System.out.println("load at end " + load() + " (" + Runtime.getRuntime().availableProcessors() + " cores)");
+        if (args.length > 5) {
+            onCluster(args[5], conf, size, batch, micro, steps, dt);
+        }
+    }
+
+    /** The graph planned and trained by PipelineTrainer at P = 2 on {@code master}: plan, step times, losses. */
+    private static void onCluster(String master, ComputationGraphConfiguration conf, int size, int batch, int micro,
+                                  int steps, DataType dt) {
+        SparkConf sc = new SparkConf().setMaster(master).setAppName("ZooGraphBenchmark")
+                .set("spark.ui.enabled", "false").set("spark.ui.showConsoleProgress", "false")
+                .set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
+                .set("spark.kryo.registrator", SparkMpKryoRegistrator.class.getName());
+        if (LocalCluster.isLocalCluster(master)) {
+            LocalCluster.configure(sc);
+            // the executor heap: what the worker offers, less what ND4J's off-heap arrays need
+            sc.set("spark.executor.memory", (LocalCluster.workerMegabytes(master) / 2) + "m");
+        }
+        SparkSession spark = SparkSession.builder().config(sc).getOrCreate();
+        try {
+            if (LocalCluster.isLocalCluster(master)) {
+                LocalCluster.awaitExecutors(spark.sparkContext(), master);
+            }
+            int n = steps + 2; // the first step (JIT, workspaces) is left out of the median
+            JavaRDD<MultiDataSet> data = JavaSparkContext.fromSparkContext(spark.sparkContext())
+                    .parallelize(data(size, batch, n, dt), 2);
+            TrainingResult r = PipelineTrainer.builder(conf).stages(2).microBatches(micro).batchSize(batch).epochs(1)
+                    .logEvery(0).inputTypes(InputType.convolutional(size, size, 3)).build().fitMultiDataSet(data);
+            System.out.println("\nPipelineTrainer on " + master + ", plan it ran:\n" + r.plan().explain());
+            StringBuilder losses = new StringBuilder();
+            StringBuilder times = new StringBuilder();
+            for (StepReport st : r.metrics()) {
+                losses.append(String.format(Locale.ROOT, " %.4f", st.loss()));
+                times.append(String.format(Locale.ROOT, " %.2f", st.stepSeconds()));
+            }
+            System.out.printf(Locale.ROOT, "%s P=2 M=%d %s: %d steps, step seconds%s; median after the first %.2f s "
+                            + "(%.2f samples/s); predicted %.2f s; losses%s; load %s%n", master, r.plan().microBatches(),
+                    r.plan().schedule().label(), r.metrics().size(), times, r.medianStepSeconds(),
+                    batch / r.medianStepSeconds(), r.plan().predictedStepSeconds(), losses, load());
+        } finally {
+            spark.stop();
+        }
     }
 
     private static void row(String name, double ms, double fitMs, int batch) {
