@@ -35,7 +35,7 @@ class HybridTrainingIT {
     static final MultiLayerNetwork REFERENCE = PipelineTrainingIT.dl4jReference(DATA, 12, 2);
 
     @ParameterizedTest(name = "P={0} R={1} M={2} {3}")
-    @CsvSource({"2, 2, 2, 1f1b", "1, 2, 3, gpipe"})
+    @CsvSource({"2, 2, 2, 1f1b", "1, 2, 3, gpipe", "1, 4, 3, 1f1b"})
     void replicasEqualDl4jFitAcrossExecutorJvms(int stages, int replicas, int microBatches, String schedule)
             throws Exception {
         JavaRDD<DataSet> rdd = CLUSTER.sparkContext().parallelize(DATA, 3);
