@@ -168,6 +168,23 @@ class GraphEstimatorTest {
         assertTrue(e.getMessage().contains("MultiLayerConfiguration"), e.getMessage());
     }
 
+    @Test
+    void graphInputWidthComesFromTheLayersTheInputFeeds() {
+        assertEquals(4, new ModelConfig.Graph(MlFixtures.skipGraph()).inputWidth());
+        ComputationGraphConfiguration flat = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder()
+                .dataType(org.nd4j.linalg.api.buffer.DataType.DOUBLE).graphBuilder().addInputs("in")
+                .setInputTypes(org.deeplearning4j.nn.conf.inputs.InputType.convolutionalFlat(6, 5, 2))
+                .addLayer("conv", new org.deeplearning4j.nn.conf.layers.ConvolutionLayer.Builder(3, 3).nOut(3).build(),
+                        "in")
+                .addLayer("out", new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder().nOut(3).build(), "conv")
+                .setOutputs("out").build();
+        assertEquals(60, new ModelConfig.Graph(flat).inputWidth(), "convolutionalFlat(6, 5, 2): 6 * 5 * 2 values");
+        assertEquals(-1, new ModelConfig.Graph(GraphModels.twoInTwoOut()).inputWidth(), "two inputs: no one width");
+        assertEquals(-1, new ModelConfig.Graph(GraphModels.residualCnn()).inputWidth(), "a 4d input: no flat width");
+        assertTrue(ModelConfig.parse(MlFixtures.skipGraph().toJson()) instanceof ModelConfig.Graph);
+        assertTrue(ModelConfig.parse(MlFixtures.classifier().toJson()) instanceof ModelConfig.Layers);
+    }
+
     /** The IllegalArgumentException {@code call} throws, after checking it started no Spark job. */
     static IllegalArgumentException refusedWithoutAJob(Supplier<?> call) {
         String group = "refused-" + System.nanoTime();
