@@ -1,6 +1,5 @@
 package io.sparkmp.ml;
 
-import io.sparkmp.spark.PipelineTrainer;
 import org.apache.spark.ml.attribute.AttributeGroup;
 import org.apache.spark.ml.linalg.Vector;
 import org.apache.spark.ml.linalg.VectorUDT;
@@ -12,9 +11,6 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
-import org.deeplearning4j.nn.conf.layers.Layer;
 
 import java.util.Arrays;
 import java.util.List;
@@ -39,9 +35,9 @@ final class ModelColumns {
     /**
      * {@code schema} plus the prediction column (double) and, for classification, the probability column (ML
      * Vector), after checking the features column: an ML Vector (or numeric array) whose size, when the schema's
-     * ML attributes tell it (e.g. from VectorAssembler), is the model's input width.
+     * ML attributes tell it (e.g. from VectorAssembler), is the model's input {@code width} (-1: unknown, not checked).
      */
-    static StructType outputSchema(StructType schema, String featuresCol, MultiLayerConfiguration conf,
+    static StructType outputSchema(StructType schema, String featuresCol, int width,
                                    int numClasses, String predictionCol, String probabilityCol) {
         StructField f = requireColumn(schema, featuresCol, "features");
         DataType t = f.dataType();
@@ -49,7 +45,6 @@ final class ModelColumns {
             throw new IllegalArgumentException("features column `" + featuresCol + "` must be an ML Vector (or a "
                     + "numeric array), found " + t.simpleString());
         }
-        int width = PipelineTrainer.inputWidth(conf);
         if (t instanceof VectorUDT && width > 0) {
             int size = AttributeGroup.fromStructField(f).size();
             if (size >= 0 && size != width) {
@@ -73,8 +68,7 @@ final class ModelColumns {
      * When the schema does not tell the vector size, checks the first row's (one small job, before training or
      * transform), so a wrong size is named up front rather than inside the barrier job.
      */
-    static void requireVectorSize(Dataset<Row> df, String featuresCol, MultiLayerConfiguration conf) {
-        int width = PipelineTrainer.inputWidth(conf);
+    static void requireVectorSize(Dataset<Row> df, String featuresCol, int width) {
         StructField f = requireColumn(df.schema(), featuresCol, "features");
         if (width <= 0 || (f.dataType() instanceof VectorUDT && AttributeGroup.fromStructField(f).size() >= 0)) {
             return; // unknown width, or already checked from the schema
@@ -87,26 +81,6 @@ final class ModelColumns {
                 throw new IllegalArgumentException("features column `" + featuresCol + "` holds vectors of size "
                         + size + " (first row), the model's input expects " + width);
             }
-        }
-    }
-
-    /**
-     * The output layer must match the label: nOut = numClasses for classification, 1 for regression (the
-     * prediction is one double).
-     */
-    static void requireOutputWidth(MultiLayerConfiguration conf, int numClasses) {
-        Layer last = conf.getConf(conf.getConfs().size() - 1).getLayer();
-        if (!(last instanceof FeedForwardLayer ff)) {
-            return;
-        }
-        long nOut = ff.getNOut();
-        if (numClasses > 0 && nOut != numClasses) {
-            throw new IllegalArgumentException("the model's output layer has nOut " + nOut + ", numClasses is "
-                    + numClasses + ": they must be equal");
-        }
-        if (numClasses == 0 && nOut != 1) {
-            throw new IllegalArgumentException("numClasses = 0 (regression) needs an output layer with nOut 1 (the "
-                    + "prediction is one value), found nOut " + nOut);
         }
     }
 }

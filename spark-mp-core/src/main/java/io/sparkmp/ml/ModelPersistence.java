@@ -27,7 +27,8 @@ import java.nio.charset.StandardCharsets;
 /**
  * Saving and loading {@link PipelineParallelModel}: Spark ML's metadata layout for the Params
  * ({@code path/metadata}, written by Spark's own {@code DefaultParamsWriter}, so a {@code PipelineModel} holding
- * the model saves and loads it as any stage), the trained split in {@code path/sparkmp.json}, and the layers as a
+ * the model saves and loads it as any stage), the trained split in {@code path/sparkmp.json} (its {@code kind}:
+ * {@code multiLayerNetwork} or {@code computationGraph}), and the layers as a
  * per-layer store in {@code path/store} (copied file by file from the model's store; the driver never holds them).
  */
 final class ModelPersistence {
@@ -36,6 +37,9 @@ final class ModelPersistence {
     static final int FORMAT = 1;
     static final String SPLIT_FILE = "sparkmp.json";
     static final String STORE_DIR = "store";
+    /** Values of {@code kind} in {@code sparkmp.json}: the trained model a MultiLayerNetwork or a ComputationGraph. */
+    static final String LAYERS = "multiLayerNetwork";
+    static final String GRAPH = "computationGraph";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private ModelPersistence() {
@@ -86,19 +90,33 @@ final class ModelPersistence {
                         + version() + ") reads model format " + FORMAT);
             }
             URI store = null;
-            PipelineSpec split;
+            TrainedModel trained;
+            String kind = j.path("kind").asText(LAYERS); // absent: written before graphs, a MultiLayerNetwork
             try {
                 store = dir.getFileSystem(hadoop).makeQualified(new Path(dir, STORE_DIR)).toUri();
                 ModelStore s = ModelStore.open(store, hadoop);
-                split = new PipelineSpec(s.manifest().modelJson(), ints(j.get("boundaries")),
-                        ScheduleKind.parse(j.get("schedule").asText()), j.get("devices").asInt(),
-                        j.get("stagesPerDevice").asInt(), j.get("microBatches").asInt(), j.get("batchSize").asInt(),
-                        j.get("seed").asLong());
+                if (kind.equals(GRAPH) != s.holdsGraph()) {
+                    throw new IllegalArgumentException(new Path(dir, SPLIT_FILE) + " says the model is a " + kind
+                            + " but its store " + store + " holds a " + (s.holdsGraph() ? GRAPH : LAYERS));
+                }
+                if (kind.equals(GRAPH)) {
+                    trained = new TrainedModel.Graph(s.manifest().modelJson(), ints(j.get("boundaries")),
+                            j.get("devices").asInt());
+                } else if (kind.equals(LAYERS)) {
+                    trained = new TrainedModel.Layers(new PipelineSpec(s.manifest().modelJson(),
+                            ints(j.get("boundaries")), ScheduleKind.parse(j.get("schedule").asText()),
+                            j.get("devices").asInt(), j.get("stagesPerDevice").asInt(), j.get("microBatches").asInt(),
+                            j.get("batchSize").asInt(), j.get("seed").asLong()));
+                } else {
+                    throw new IllegalArgumentException(new Path(dir, SPLIT_FILE) + ": unknown model kind `" + kind
+                            + "` (expected " + LAYERS + " or " + GRAPH + ")");
+                }
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot open the model's store " + store + ": " + e.getMessage(), e);
             }
-            ModelFit fit = new ModelFit(split.devices(), j.get("inferenceBytes").asLong(), j.get("budgetBytes").asLong());
-            PipelineParallelModel m = new PipelineParallelModel(meta.uid(), split, store, fit);
+            ModelFit fit = new ModelFit(trained.devices(), j.get("inferenceBytes").asLong(),
+                    j.get("budgetBytes").asLong());
+            PipelineParallelModel m = new PipelineParallelModel(meta.uid(), trained, store, fit);
             meta.getAndSetParams(m, Option.empty());
             return m;
         }
@@ -108,17 +126,23 @@ final class ModelPersistence {
         ObjectNode o = JSON.createObjectNode();
         o.put("format", FORMAT);
         o.put("writer", version());
-        PipelineSpec s = m.split();
+        TrainedModel t = m.trained();
         var b = o.putArray("boundaries");
-        for (int x : s.boundaries()) {
+        for (int x : t.boundaries()) {
             b.add(x);
         }
-        o.put("schedule", s.schedule().label());
-        o.put("devices", s.devices());
-        o.put("stagesPerDevice", s.stagesPerDevice());
-        o.put("microBatches", s.microBatches());
-        o.put("batchSize", s.batchSize());
-        o.put("seed", s.seed());
+        o.put("devices", t.devices());
+        if (t instanceof TrainedModel.Layers layers) {
+            o.put("kind", LAYERS);
+            PipelineSpec s = layers.split();
+            o.put("schedule", s.schedule().label());
+            o.put("stagesPerDevice", s.stagesPerDevice());
+            o.put("microBatches", s.microBatches());
+            o.put("batchSize", s.batchSize());
+            o.put("seed", s.seed());
+        } else {
+            o.put("kind", GRAPH); // the graph's JSON is the store manifest's model
+        }
         o.put("inferenceBytes", m.fitInfo().inferenceBytes());
         o.put("budgetBytes", m.fitInfo().budgetBytes());
         return o.toPrettyString();

@@ -7,7 +7,6 @@ import org.apache.spark.ml.param.LongParam;
 import org.apache.spark.ml.param.Param;
 import org.apache.spark.ml.param.ParamValidators;
 import org.apache.spark.ml.param.Params;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import scala.runtime.AbstractFunction1;
 
 import java.io.Serializable;
@@ -67,8 +66,9 @@ final class ParamDecls implements Serializable {
                 + "or the regression value", nonEmpty());
         probabilityCol = new Param<>(owner, "probabilityCol", "column name for the class probabilities (an ML "
                 + "Vector; classification only)", nonEmpty());
-        modelConfiguration = new Param<>(owner, "modelConfiguration", "the DL4J MultiLayerConfiguration as JSON "
-                + "(MultiLayerConfiguration.toJson()); required", new IsModelJson());
+        modelConfiguration = new Param<>(owner, "modelConfiguration", "the DL4J MultiLayerConfiguration or "
+                + "ComputationGraphConfiguration (one input, one output; transforms per partition) as JSON "
+                + "(conf.toJson()); required", new IsModelJson());
         numClasses = new IntParam(owner, "numClasses", "number of classes of the label (one-hot encoded for the "
                 + "model's output layer); 0: regression (>= 0)", ParamValidators.gtEq(0));
         stages = new IntParam(owner, "stages", "pipeline stages P (one barrier task, executor slot and device "
@@ -147,21 +147,18 @@ final class ParamDecls implements Serializable {
         }
     }
 
-    /** Accepts a JSON text that DL4J reads as a MultiLayerConfiguration. */
+    /**
+     * Accepts a JSON text that DL4J reads as a MultiLayerConfiguration or a ComputationGraphConfiguration; anything
+     * else is refused with an IllegalArgumentException naming what was wrong ({@link ModelConfig#parse}), rather than
+     * Spark's message that only repeats the value.
+     */
     private static final class IsModelJson extends AbstractFunction1<String, Object> implements Serializable {
         private static final long serialVersionUID = 1L;
 
         @Override
         public Object apply(String json) {
-            if (json == null || json.isBlank()) {
-                return false;
-            }
-            try {
-                MultiLayerConfiguration.fromJson(json);
-                return true;
-            } catch (RuntimeException e) {
-                return false;
-            }
+            ModelConfig.parse(json);
+            return true;
         }
     }
 }

@@ -1,6 +1,5 @@
 package io.sparkmp.ml;
 
-import io.sparkmp.runtime.PipelineSpec;
 import io.sparkmp.schedule.ScheduleKind;
 import io.sparkmp.spark.PipelineTrainer;
 import io.sparkmp.spark.TrainingResult;
@@ -19,7 +18,8 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import java.net.URI;
 
 /**
- * Fits a DL4J {@link MultiLayerConfiguration} pipeline-parallel on a DataFrame: the same path as
+ * Fits a DL4J {@link MultiLayerConfiguration} (or a ComputationGraphConfiguration of one input and one output)
+ * pipeline-parallel on a DataFrame: the same path as
  * {@link PipelineTrainer} (planner, barrier job, per-layer store), with Spark ML's Params.
  *
  * <pre>{@code
@@ -78,7 +78,10 @@ public final class PipelineParallelEstimator extends Estimator<PipelineParallelM
         return (PipelineParallelEstimator) set(probabilityCol(), v);
     }
 
-    /** The model, as {@code MultiLayerConfiguration.toJson()}. */
+    /**
+     * The model, as {@code MultiLayerConfiguration.toJson()} or {@code ComputationGraphConfiguration.toJson()} (a graph
+     * of one input and one output).
+     */
     public PipelineParallelEstimator setModelConfiguration(String json) {
         return (PipelineParallelEstimator) set(modelConfiguration(), json);
     }
@@ -143,28 +146,30 @@ public final class PipelineParallelEstimator extends Estimator<PipelineParallelM
 
     /**
      * Trains on {@code dataset} (checked first: columns, types, vector size, label range, settings; all before
-     * the training job).
+     * the training job). A ComputationGraph configuration must have one input and one output; it trains as
+     * {@code PipelineTrainer.builder(graph)} does (one replica) and its model transforms per partition.
      *
      * @throws IllegalArgumentException for a missing or unusable column, a wrong vector size, labels outside
-     *     [0, numClasses), an output layer that does not match numClasses, or bad settings
+     *     [0, numClasses), an output layer that does not match numClasses, a graph of other than one input and one
+     *     output, or bad settings
      */
     @Override
     public PipelineParallelModel fit(Dataset<?> dataset) {
         transformSchema(dataset.schema(), true);
         Dataset<Row> df = dataset.toDF();
-        ModelColumns.requireVectorSize(df, getFeaturesCol(), configuration());
-        PipelineTrainer trainer = trainer(configuration());
+        ModelConfig config = configuration();
+        ModelColumns.requireVectorSize(df, getFeaturesCol(), config.inputWidth());
+        PipelineTrainer trainer = trainer(config);
         TrainingResult r = trainer.fit(df, getFeaturesCol(), getLabelCol(), getNumClasses());
         PipelinePlan plan = r.plan();
-        PipelineSpec split = PipelineSpec.of(configuration(), plan.boundaries(), plan.schedule(), plan.devices(),
-                plan.stagesPerDevice(), plan.microBatches(), plan.batchSize(), getSeed());
-        PipelineParallelModel model = new PipelineParallelModel(uid, split, r.store(), ModelFit.of(plan));
+        PipelineParallelModel model = new PipelineParallelModel(uid, config.trained(plan, getSeed()), r.store(),
+                ModelFit.of(plan));
         return copyValues(model, ParamMap.empty()).setParent(this);
     }
 
     /** The trainer these Params describe: only Params that were set are given, the rest come from spark.mp.*. */
-    PipelineTrainer trainer(MultiLayerConfiguration conf) {
-        PipelineTrainer.Builder b = PipelineTrainer.builder(conf);
+    PipelineTrainer trainer(ModelConfig conf) {
+        PipelineTrainer.Builder b = conf.builder();
         if (isSet(stages())) {
             b.stages((Integer) getOrDefault(stages()));
         }
@@ -198,25 +203,26 @@ public final class PipelineParallelEstimator extends Estimator<PipelineParallelM
         return b.build();
     }
 
-    private MultiLayerConfiguration configuration() {
+    private ModelConfig configuration() {
         if (!isDefined(modelConfiguration())) {
             throw new IllegalArgumentException(uid + ": modelConfiguration is not set (give the DL4J "
-                    + "MultiLayerConfiguration as JSON with setModelConfiguration(conf.toJson()))");
+                    + "MultiLayerConfiguration or ComputationGraphConfiguration as JSON with "
+                    + "setModelConfiguration(conf.toJson()))");
         }
-        return MultiLayerConfiguration.fromJson(getModelConfiguration());
+        return ModelConfig.parse(getModelConfiguration());
     }
 
     /**
-     * Checks the input columns (features an ML Vector; label numeric) and that the model's output layer matches
-     * {@code numClasses}; adds the prediction (and probability) columns.
+     * Checks the input columns (features an ML Vector; label numeric), that a graph has one input and one output, and
+     * that the model's output layer matches {@code numClasses}; adds the prediction (and probability) columns.
      */
     @Override
     public StructType transformSchema(StructType schema) {
-        MultiLayerConfiguration conf = configuration();
-        ModelColumns.requireOutputWidth(conf, getNumClasses());
+        ModelConfig conf = configuration();
+        conf.requireUsable(getNumClasses());
         ModelColumns.requireColumn(schema, getLabelCol(), "label");
-        return ModelColumns.outputSchema(schema, getFeaturesCol(), conf, getNumClasses(), getPredictionCol(),
-                getProbabilityCol());
+        return ModelColumns.outputSchema(schema, getFeaturesCol(), conf.inputWidth(), getNumClasses(),
+                getPredictionCol(), getProbabilityCol());
     }
 
     @Override

@@ -13,7 +13,6 @@ import org.apache.spark.ml.util.MLWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructType;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import scala.Tuple2;
 
 import java.net.URI;
@@ -29,7 +28,8 @@ import java.util.List;
  * <p>Transform runs pipelined (a barrier job over the trained split: each executor holds only its stages, the
  * rows flow through the socket channel in micro-batches of {@code transformBatchSize}, forward only) or per
  * partition without a barrier (each task holds the whole model) when the model fits one device by the
- * planner's estimate; {@code transformMode} overrides. A pipelined transform does not keep the row order (it
+ * planner's estimate; {@code transformMode} overrides. A ComputationGraph model (one input, one output) transforms
+ * per partition only, each task assembling the whole graph from the store. A pipelined transform does not keep the row order (it
  * joins the predictions back by row index) and needs the split's stage count of free task slots.
  *
  * <p>{@code write().overwrite().save(path)} writes Spark ML's metadata (the Params) under {@code path/metadata},
@@ -42,15 +42,15 @@ public final class PipelineParallelModel extends Model<PipelineParallelModel>
 
     private final String uid;
     private final ParamDecls decls;
-    private final PipelineSpec split;
+    private final TrainedModel trained;
     private final URI store;
     private final ModelFit fitInfo;
 
-    PipelineParallelModel(String uid, PipelineSpec split, URI store, ModelFit fitInfo) {
+    PipelineParallelModel(String uid, TrainedModel trained, URI store, ModelFit fitInfo) {
         this.uid = uid;
         this.decls = new ParamDecls(this);
         decls.setDefaults(this);
-        this.split = split;
+        this.trained = trained;
         this.store = store;
         this.fitInfo = fitInfo;
     }
@@ -70,14 +70,17 @@ public final class PipelineParallelModel extends Model<PipelineParallelModel>
         return store;
     }
 
-    /** Layer index where each trained stage starts, then the layer count. */
+    /**
+     * Layer index where each trained stage starts, then the layer count; for a ComputationGraph, the index of the
+     * vertex in the graph's topological order, then the vertex count.
+     */
     public int[] stageBoundaries() {
-        return split.boundaries();
+        return trained.boundaries();
     }
 
-    /** The trained split's pipeline ranks (executors a pipelined transform uses). */
+    /** The trained split's pipeline ranks (executors a pipelined transform uses; a graph's training ranks). */
     public int devices() {
-        return split.devices();
+        return trained.devices();
     }
 
     /** Whether {@code transformMode = auto} runs per partition (the model fits one device, or P = 1). */
@@ -85,8 +88,8 @@ public final class PipelineParallelModel extends Model<PipelineParallelModel>
         return fitInfo.fitsOneDevice();
     }
 
-    PipelineSpec split() {
-        return split;
+    TrainedModel trained() {
+        return trained;
     }
 
     ModelFit fitInfo() {
@@ -114,34 +117,41 @@ public final class PipelineParallelModel extends Model<PipelineParallelModel>
         return (PipelineParallelModel) set(transformBatchSize(), v);
     }
 
-    /** Whether transform runs pipelined, after {@code transformMode}. */
+    /**
+     * Whether transform runs pipelined, after {@code transformMode} ({@code auto} runs a ComputationGraph per
+     * partition; {@code pipelined} is refused for one).
+     */
     public boolean transformsPipelined() {
         String mode = getTransformMode();
-        return mode.equals(ParamDecls.PIPELINED) || (mode.equals(ParamDecls.AUTO) && !fitInfo.fitsOneDevice());
+        return mode.equals(ParamDecls.PIPELINED)
+                || (mode.equals(ParamDecls.AUTO) && trained.pipelines() && !fitInfo.fitsOneDevice());
     }
 
     /**
      * Scores {@code dataset}; its features column is checked first (present, an ML Vector of the model's input
      * width), before any job.
+     *
+     * @throws IllegalArgumentException for a bad features column, or {@code transformMode = pipelined} on a
+     *     ComputationGraph model
      */
     @Override
     public Dataset<Row> transform(Dataset<?> dataset) {
+        PipelineSpec split = transformsPipelined() ? trained.pipelinedSplit() : null;
         StructType out = transformSchema(dataset.schema(), true);
         Dataset<Row> df = dataset.toDF();
-        MultiLayerConfiguration conf = split.configuration();
-        ModelColumns.requireVectorSize(df, getFeaturesCol(), conf);
+        ModelColumns.requireVectorSize(df, getFeaturesCol(), trained.config().inputWidth());
         RowScoring scoring = new RowScoring(df.schema().fieldIndex(getFeaturesCol()), getFeaturesCol(),
                 getNumClasses());
         int rowsPerBatch = getTransformBatchSize();
         JavaRDD<Row> rows;
-        if (transformsPipelined()) {
+        if (split != null) {
             JavaPairRDD<Long, Row> indexed = df.javaRDD().zipWithIndex().mapToPair(Tuple2::swap);
             JavaPairRDD<Long, double[]> features = indexed.mapValues(scoring::features);
             JavaPairRDD<Long, double[]> outputs = PipelineInference.pipelined(df.sparkSession().sparkContext(),
                     split, store, features, rowsPerBatch);
             rows = indexed.join(outputs).values().map(t -> scoring.append(t._1(), t._2()));
         } else {
-            PipelineInference.Scorer scorer = PipelineInference.scorer(df.sparkSession().sparkContext(), split, store);
+            PipelineInference.RowScorer scorer = trained.localScorer(df.sparkSession().sparkContext(), store);
             rows = df.javaRDD().mapPartitions(it -> scoring.scorePartition(it, scorer, rowsPerBatch));
         }
         return df.sparkSession().createDataFrame(rows, out);
@@ -149,13 +159,13 @@ public final class PipelineParallelModel extends Model<PipelineParallelModel>
 
     @Override
     public StructType transformSchema(StructType schema) {
-        return ModelColumns.outputSchema(schema, getFeaturesCol(), split.configuration(), getNumClasses(),
+        return ModelColumns.outputSchema(schema, getFeaturesCol(), trained.config().inputWidth(), getNumClasses(),
                 getPredictionCol(), getProbabilityCol());
     }
 
     @Override
     public PipelineParallelModel copy(ParamMap extra) {
-        PipelineParallelModel m = copyValues(new PipelineParallelModel(uid, split, store, fitInfo), extra);
+        PipelineParallelModel m = copyValues(new PipelineParallelModel(uid, trained, store, fitInfo), extra);
         return m.setParent(parent());
     }
 
@@ -213,7 +223,7 @@ public final class PipelineParallelModel extends Model<PipelineParallelModel>
             return org.apache.spark.sql.RowFactory.create(values);
         }
 
-        java.util.Iterator<Row> scorePartition(java.util.Iterator<Row> it, PipelineInference.Scorer scorer,
+        java.util.Iterator<Row> scorePartition(java.util.Iterator<Row> it, PipelineInference.RowScorer scorer,
                                                int rowsPerBatch) {
             return new java.util.Iterator<>() {
                 private final List<Row> batch = new ArrayList<>();

@@ -60,8 +60,38 @@ public final class ModelInput implements Serializable {
 
     /** The input of {@code conf}, or null when the first layer does not tell it (e.g. a convolution without input type). */
     public static ModelInput of(MultiLayerConfiguration conf) {
-        InputPreProcessor pre = conf.getInputPreProcess(0);
-        Layer first = conf.getConf(0).getLayer();
+        return of(conf.getInputPreProcess(0), conf.getConf(0).getLayer());
+    }
+
+    /**
+     * The flat-row input of a one-input ComputationGraph, read from the layer vertices the input feeds (their
+     * preprocessors and configurations, which {@code setInputTypes} fixed, as for a MultiLayerConfiguration's first
+     * layer); null when the graph has several inputs, when a non-layer vertex reads the input, when the layers do
+     * not tell a fixed width or disagree (the width is unknown then, not checked).
+     */
+    public static ModelInput of(org.deeplearning4j.nn.conf.ComputationGraphConfiguration graph) {
+        if (graph.getNetworkInputs().size() != 1) {
+            return null;
+        }
+        String in = graph.getNetworkInputs().get(0);
+        ModelInput found = null;
+        for (java.util.Map.Entry<String, List<String>> e : graph.getVertexInputs().entrySet()) {
+            if (!e.getValue().contains(in)) {
+                continue;
+            }
+            if (!(graph.getVertices().get(e.getKey()) instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv)) {
+                return null;
+            }
+            ModelInput m = of(lv.getPreProcessor(), lv.getLayerConf().getLayer());
+            if (m == null || m.fixedWidth <= 0 || (found != null && found.fixedWidth != m.fixedWidth)) {
+                return null;
+            }
+            found = m;
+        }
+        return found;
+    }
+
+    private static ModelInput of(InputPreProcessor pre, Layer first) {
         if (pre instanceof FeedForwardToCnnPreProcessor p) {
             long w = p.getInputHeight() * p.getInputWidth() * p.getNumChannels();
             return new ModelInput("convolutionalFlat(" + p.getInputHeight() + ", " + p.getInputWidth() + ", "

@@ -30,6 +30,7 @@ import java.util.UUID;
  *       task holding only its own stages' layers; rank 0 reads the rows, batches flow through the ranks.</li>
  *   <li>{@link #scorer}: every stage in one task, per partition, no barrier; for models that fit one executor.</li>
  * </ul>
+ * A ComputationGraph scores per partition only: {@link #graphScorer} assembles the whole graph in each task.
  */
 @io.sparkmp.Internal
 public final class PipelineInference {
@@ -81,11 +82,22 @@ public final class PipelineInference {
                 JobStore.Fault.NONE, "", sc.hadoopConfiguration()));
     }
 
+    /** Scores rows with a whole trained ComputationGraph (one input, one output) in the calling task. */
+    public static GraphScorer graphScorer(SparkContext sc, URI store) {
+        return new GraphScorer(JobStore.of(store, null, JobStore.Position.ZERO, 0, JobStore.Checkpointing.OFF,
+                JobStore.Fault.NONE, "", sc.hadoopConfiguration()));
+    }
+
+    /** Forward-only scoring of flat feature rows in one task: the model's output row for each input row, in order. */
+    public interface RowScorer extends Serializable {
+        double[][] score(List<double[]> rows);
+    }
+
     /**
      * The whole model in one task: reads every stage's layers from the store on first use (once per
      * deserialized instance, i.e. once per task) and runs the stages one after the other. Not thread-safe.
      */
-    public static final class Scorer implements Serializable {
+    public static final class Scorer implements RowScorer {
         private static final long serialVersionUID = 1L;
         private final PipelineSpec split;
         private final JobStore store;
@@ -97,6 +109,7 @@ public final class PipelineInference {
         }
 
         /** The model's output for each row, in order. */
+        @Override
         public double[][] score(List<double[]> rows) {
             if (rows.isEmpty()) {
                 return new double[0][];
@@ -110,6 +123,38 @@ public final class PipelineInference {
                 x = s.infer(x, rows.size());
             }
             return x.castTo(DataType.DOUBLE).toDoubleMatrix();
+        }
+    }
+
+    /**
+     * A trained ComputationGraph of one input and one output in one task: assembled from the store (every vertex's
+     * parameters) on first use, once per deserialized instance, i.e. once per task; each batch of rows goes through
+     * {@code ComputationGraph.output} as one flat {@code [rows, width]} array. Not thread-safe.
+     */
+    public static final class GraphScorer implements RowScorer {
+        private static final long serialVersionUID = 1L;
+        private final JobStore store;
+        private transient org.deeplearning4j.nn.graph.ComputationGraph graph;
+
+        private GraphScorer(JobStore store) {
+            this.store = store;
+        }
+
+        @Override
+        public double[][] score(List<double[]> rows) {
+            if (rows.isEmpty()) {
+                return new double[0][];
+            }
+            if (graph == null) {
+                try {
+                    graph = io.sparkmp.store.ModelStore.open(store.outputUri(), store.hadoop()).toGraph();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException("cannot read the trained graph from " + store.outputUri()
+                            + ": " + e.getMessage(), e);
+                }
+            }
+            INDArray x = Nd4j.create(rows.toArray(new double[0][])).castTo(graph.getConfiguration().getDataType());
+            return graph.output(false, x)[0].castTo(DataType.DOUBLE).toDoubleMatrix();
         }
     }
 }

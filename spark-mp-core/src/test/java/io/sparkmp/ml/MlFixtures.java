@@ -7,23 +7,35 @@ import org.apache.spark.ml.feature.VectorAssembler;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.ml.linalg.VectorUDT;
+import org.apache.spark.ml.linalg.Vectors;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.api.MultiDataSet;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 
-/** Shared data and models of the ML tests: a CSV of 3 Gaussian classes and a small MLP. */
+/** Shared data and models of the ML tests: a CSV of 3 Gaussian classes, a small MLP and a small skip graph. */
 final class MlFixtures {
     static final String[] CLASSES = {"setosa", "versicolor", "virginica"};
 
@@ -60,6 +72,56 @@ final class MlFixtures {
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(8).nOut(3)
                         .activation(Activation.SOFTMAX).build())
                 .build();
+    }
+
+    /**
+     * A one-input one-output ComputationGraph: in (4) -> d0 (8) -> d1 (8), add(d0, d1) -> softmax over 3 classes;
+     * double precision, Adam.
+     */
+    static ComputationGraphConfiguration skipGraph() {
+        return new NeuralNetConfiguration.Builder().seed(11).dataType(DataType.DOUBLE).updater(new Adam(0.01))
+                .weightInit(WeightInit.XAVIER).activation(Activation.TANH).graphBuilder()
+                .addInputs("in")
+                .setInputTypes(InputType.feedForward(4))
+                .addLayer("d0", new DenseLayer.Builder().nOut(8).build(), "in")
+                .addLayer("d1", new DenseLayer.Builder().nOut(8).build(), "d0")
+                .addVertex("add", new ElementWiseVertex(ElementWiseVertex.Op.Add), "d0", "d1")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX)
+                        .nOut(3).build(), "add")
+                .setOutputs("out")
+                .build();
+    }
+
+    /** {@code batches} mini-batches of {@code size} examples of the 3 Gaussian classes (4 features, one-hot labels). */
+    static List<MultiDataSet> gaussianBatches(int batches, int size, long seed) {
+        Random r = new Random(seed);
+        List<MultiDataSet> out = new ArrayList<>();
+        for (int b = 0; b < batches; b++) {
+            double[][] x = new double[size][4];
+            double[][] y = new double[size][3];
+            for (int i = 0; i < size; i++) {
+                int c = r.nextInt(3);
+                for (int j = 0; j < 4; j++) {
+                    x[i][j] = (j == c ? 2.0 : 0) + 0.6 * r.nextGaussian();
+                }
+                y[i][c] = 1;
+            }
+            out.add(new org.nd4j.linalg.dataset.MultiDataSet(Nd4j.create(x), Nd4j.create(y)));
+        }
+        return out;
+    }
+
+    /** The batches as rows, in order: features (an ML Vector) and label (the class index as a double). */
+    static Dataset<Row> rows(SparkSession spark, List<MultiDataSet> batches) {
+        List<Row> rows = new ArrayList<>();
+        for (MultiDataSet ds : batches) {
+            for (int i = 0; i < ds.getFeatures(0).size(0); i++) {
+                rows.add(RowFactory.create(Vectors.dense(ds.getFeatures(0).getRow(i).toDoubleVector()),
+                        (double) ds.getLabels(0).getRow(i).argMax().getInt(0)));
+            }
+        }
+        StructType schema = new StructType().add("features", new VectorUDT()).add("label", DataTypes.DoubleType);
+        return spark.createDataFrame(rows, schema);
     }
 
     /** VectorAssembler (f0..f3) -> StringIndexer (species) -> the estimator, on 2 stages. */
