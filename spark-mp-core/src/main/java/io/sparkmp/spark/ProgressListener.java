@@ -51,7 +51,10 @@ final class ProgressListener extends SparkListener {
     private final java.util.Set<Integer> trainingStages = new java.util.HashSet<>();
     private final Map<String, Long> lastStepOfRank = new HashMap<>();
     private final List<String> failures = new ArrayList<>();
-    private final java.util.Set<Integer> failedAttempts = new java.util.HashSet<>();
+    /** Stage attempt to the index in {@link #failures} of the failure named its cause. */
+    private final Map<Integer, Integer> failedAttempts = new HashMap<>();
+    /** Stage attempts whose recorded failure only says a peer went away (a cause may still come). */
+    private final java.util.Set<Integer> causeStillOpen = new java.util.HashSet<>();
     /** "attempt:call" to the ranks that reported arriving at that barrier call. */
     private final Map<String, java.util.SortedSet<Integer>> arrivals = new HashMap<>();
     private static final java.util.regex.Pattern BARRIER_CALL =
@@ -198,9 +201,6 @@ final class ProgressListener extends SparkListener {
                 || end.reason() instanceof org.apache.spark.TaskKilled) {
             return; // tasks killed because another rank failed are not the cause
         }
-        if (!failedAttempts.add(end.stageAttemptId())) {
-            return; // the first failure of an attempt is the cause; its neighbours then lose their links
-        }
         String why = end.reason() instanceof org.apache.spark.TaskFailedReason f ? f.toErrorString() : end.reason().toString();
         why = why.strip().split("\n", 2)[0] + missingRanks(end.stageAttemptId(), why);
         int rank = end.taskInfo().index();
@@ -211,8 +211,40 @@ final class ProgressListener extends SparkListener {
                 + (step == null ? "before reporting a step" : "(last reported step " + step + ")") + ": " + why + "; "
                 + (attemptsLeft == 0 ? "no attempts left" : attemptsLeft + " attempt(s) left, a retry resumes "
                 + (checkpoints ? "from the newest checkpoint" : "from the start (no spark.mp.checkpoint.dir)"));
-        failures.add(line);
-        LOG.warn("spark-mp: {}", line);
+        if (recordFailure(end.stageAttemptId(), line, why)) {
+            LOG.warn("spark-mp: {}", line);
+        }
+    }
+
+    /**
+     * Keeps one failure per stage attempt, its cause: the first one, unless it only says that a peer closed its
+     * channel (a neighbour of the rank that failed, whose report can reach the driver first) and a later one of the
+     * same attempt does not; that one then takes its place.
+     *
+     * @return whether {@code line} is now the attempt's recorded failure
+     */
+    synchronized boolean recordFailure(int stageAttempt, String line, String why) {
+        boolean consequence = lostAPeer(why);
+        Integer at = failedAttempts.get(stageAttempt);
+        if (at == null) {
+            failedAttempts.put(stageAttempt, failures.size());
+            failures.add(line);
+        } else if (causeStillOpen.contains(stageAttempt) && !consequence) {
+            failures.set(at, line);
+        } else {
+            return false;
+        }
+        if (consequence) {
+            causeStillOpen.add(stageAttempt);
+        } else {
+            causeStillOpen.remove(stageAttempt);
+        }
+        return true;
+    }
+
+    /** Whether a rank's failure only reports that another rank closed its channel (the transport's wording). */
+    static boolean lostAPeer(String why) {
+        return why.contains(" closed its channel");
     }
 
     /**

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Which live progress lines the driver reports, from rank records arriving in any order. */
@@ -42,6 +43,18 @@ class ProgressListenerTest {
         l.offer(rec(1, 0, 1)); // late record of the failed attempt
         l.offer(rec(1, 1, 0));
         assertEquals(List.of(0L, 0L), steps(lines));
+    }
+
+    @Test
+    void theCauseOfAFailedAttemptIsNotTheNeighbourThatLostItsLink() {
+        ProgressListener l = new ProgressListener(1, 2, 1, 1, null);
+        String closed = "stage 2 on rank 0 failed: cannot receive ACTIVATION from rank 1: the peer closed its channel";
+        assertTrue(l.recordFailure(0, "rank 0: " + closed, closed));
+        assertTrue(l.recordFailure(0, "rank 1: injected fault", "injected fault"), "the cause replaces the neighbour's");
+        assertFalse(l.recordFailure(0, "rank 2: " + closed, closed), "a later neighbour does not replace the cause");
+        assertFalse(l.recordFailure(0, "rank 3: other", "other"), "one failure per attempt");
+        assertTrue(l.recordFailure(1, "rank 0: " + closed, closed), "the next attempt has its own");
+        assertEquals(List.of("rank 1: injected fault", "rank 0: " + closed), l.failures());
     }
 
     @Test
