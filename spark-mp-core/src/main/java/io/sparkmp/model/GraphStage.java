@@ -68,6 +68,8 @@ public final class GraphStage {
     private final ExampleSeededDropout.Context dropoutContext;
     /** The whole graph's topological order: a vertex's index in it is its key in the per-layer store. */
     private final List<String> graphOrder;
+    /** This stage's frozen vertices ({@link GraphSupport#isFrozen}): the backward skips them, as fit's does. */
+    private final java.util.Set<String> frozen = new java.util.HashSet<>();
     private Map<String, INDArray> activations;
     private int forwardStateOf = -1;
     private Gradient gradientLayout;
@@ -88,6 +90,9 @@ public final class GraphStage {
         this.netInputs = netInputs;
         for (String v : span.vertices()) {
             inputsOf.put(v, List.copyOf(conf.getVertexInputs().get(v)));
+            if (GraphSupport.isFrozen(net.getVertex(v))) {
+                frozen.add(v);
+            }
         }
         if (net.numParams() > 0) {
             net.initGradientsView();
@@ -146,7 +151,8 @@ public final class GraphStage {
         List<String> order = GraphSlicer.order(conf);
         ExampleSeededDropout.Context dropoutContext = new ExampleSeededDropout.Context();
         for (String v : span.vertices()) {
-            if (vertices.get(v) instanceof LayerVertex lv) {
+            LayerVertex lv = GraphSupport.layerVertex(vertices.get(v));
+            if (lv != null) {
                 StageLayers.seed(lv.getLayerConf().getLayer(), seed, order.indexOf(v), dropoutContext);
             }
         }
@@ -172,7 +178,7 @@ public final class GraphStage {
                 }
                 layer.params().assign(given.reshape(layer.params().shape()));
             } else {
-                GraphParameters.initialInto((LayerVertex) conf.getVertices().get(v), order.indexOf(v), seed,
+                GraphParameters.initialInto(GraphSupport.layerVertex(conf.getVertices().get(v)), order.indexOf(v), seed,
                         layer.params());
             }
         }
@@ -299,6 +305,11 @@ public final class GraphStage {
         for (int i = vs.size() - 1; i >= 0; i--) {
             String v = vs.get(i);
             GraphVertex gv = net.getVertex(v);
+            if (frozen.contains(v)) {
+                // As ComputationGraph.calcBackpropGradients: a frozen vertex is skipped, so its parameters get no
+                // gradient (their view stays zero, and their updater is a NoOp) and its inputs get nothing from it.
+                continue;
+            }
             if (isOutputLayer(gv)) {
                 ((IOutputLayer) gv.getLayer()).setLabels(labels.get(v));
             } else {
@@ -342,6 +353,9 @@ public final class GraphStage {
         backwards++;
         Map<String, INDArray> out = new LinkedHashMap<>();
         for (String t : span.receivedWithGradient()) {
+            // A received tensor read only by frozen vertices here gets no gradient in DL4J's fit either: the schedule
+            // still expects a message for it, so it is zeros, which the stage before adds to the epsilon it starts
+            // from (0 + x is x exactly, so sums stay bit-identical), and ignores when the producer is frozen too.
             INDArray e = eps.get(t);
             out.put(t, e != null ? e : Nd4j.zerosLike(activationOf(t)));
         }
