@@ -242,6 +242,7 @@ public final class GraphModels {
         for (int i = 0; i < batches; i++) {
             int n = batchSize;
             out.add(switch (name) {
+                case "dense4" -> mds(new INDArray[] {gauss(r, n, 4)}, new INDArray[] {oneHot(r, n, 3)});
                 case "transfer" -> mds(new INDArray[] {gauss(r, n, 5)}, new INDArray[] {oneHot(r, n, 3)});
                 case "residual" -> mds(new INDArray[] {gauss(r, n, 2, 6, 6)}, new INDArray[] {oneHot(r, n, 3)});
                 case "twoInTwoOut" -> mds(new INDArray[] {gauss(r, n, 6), gauss(r, n, 4)},

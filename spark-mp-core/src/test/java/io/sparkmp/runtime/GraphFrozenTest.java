@@ -161,4 +161,55 @@ class GraphFrozenTest {
         assertTrue(outWant.sub(outHave).amaxNumber().doubleValue() <= tol * 10,
                 "outputs of the assembled graph match fit's");
     }
+
+    /**
+     * A FrozenVertex around a layer vertex (built by hand; TransferLearning freezes layers as FrozenLayers): DL4J's
+     * fit skips it in backward and its runtime config (DummyConfig) has no updater, so even with L2 its parameters
+     * stay; the pipeline matches fit from the seed's parameters ({@link GraphModels#referenceFit}), one to three
+     * stages, every cut, M = 2.
+     */
+    @ParameterizedTest(name = "FrozenVertex(layer) boundaries {0}")
+    @MethodSource("handBuiltSplits")
+    void frozenVertexAroundALayerEqualsFit(int[] boundaries) {
+        ComputationGraphConfiguration conf = frozenVertexAroundLayer();
+        List<MultiDataSet> data = GraphModels.data("dense4", STEPS, BATCH, 7);
+        GraphModels.Reference ref = GraphModels.referenceFit(conf, data, 1, GraphModels.SEED);
+        Map<String, INDArray> start = io.sparkmp.model.GraphParameters.initial(conf, GraphModels.SEED);
+        assertEquals(start.get("f"), ref.graph().getVertex("f").getLayer().params().reshape(start.get("f").length()),
+                "fit leaves a FrozenVertex's layer alone, L2 and all");
+        GraphPipeline pipeline = new GraphPipeline(new GraphPipeline.Spec(conf, boundaries, ScheduleKind.ONE_F_ONE_B,
+                boundaries.length - 1, 2, 1, GraphModels.SEED), null);
+        GraphPipeline.Result r = pipeline.fit(data, 1);
+        GraphEquivalenceTest.assertParamsEqual(ref.graph(), r.parameters(), 1e-9);
+        assertEquals(start.get("f"), r.parameters().get("f"), "the pipeline leaves it alone too");
+        assertFalse(start.get("d").equals(r.parameters().get("d")), "d trained");
+        List<String> order = GraphSlicer.order(conf);
+        assertEquals(GraphLayerState.stateSegments(ref.graph(), order).keySet(), pipeline.lastUpdaterState().keySet());
+        assertFalse(pipeline.lastUpdaterState().containsKey(order.indexOf("f")), "no updater state for f");
+    }
+
+    static Stream<Arguments> handBuiltSplits() {
+        return Stream.of(new int[] {0, 4}, new int[] {0, 1, 4}, new int[] {0, 2, 4}, new int[] {0, 3, 4},
+                new int[] {0, 1, 2, 4}, new int[] {0, 2, 3, 4}).map(b -> Arguments.of((Object) b));
+    }
+
+    /** in -> FrozenVertex(scale 2) -> FrozenVertex(dense 5) -> dense 4 -> softmax 3; Adam with L2, double. */
+    static ComputationGraphConfiguration frozenVertexAroundLayer() {
+        ComputationGraphConfiguration conf = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder()
+                .seed(GraphModels.SEED).dataType(org.nd4j.linalg.api.buffer.DataType.DOUBLE)
+                .updater(new org.nd4j.linalg.learning.config.Adam(0.01)).l2(1e-3)
+                .activation(org.nd4j.linalg.activations.Activation.TANH).graphBuilder()
+                .addInputs("in")
+                .setInputTypes(org.deeplearning4j.nn.conf.inputs.InputType.feedForward(4))
+                .addVertex("fz", new FrozenVertex(new org.deeplearning4j.nn.conf.graph.ScaleVertex(2.0)), "in")
+                .addLayer("f", new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(5).build(), "fz")
+                .addLayer("d", new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nOut(4).build(), "f")
+                .addLayer("out", new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
+                        org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT)
+                        .activation(org.nd4j.linalg.activations.Activation.SOFTMAX).nOut(3).build(), "d")
+                .setOutputs("out").build();
+        conf.getVertices().put("f", new FrozenVertex(conf.getVertices().get("f")));
+        assertEquals(List.of("fz", "f", "d", "out"), GraphSlicer.order(conf));
+        return conf;
+    }
 }
