@@ -39,6 +39,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * producers' in place as fit does (first set, then {@code addi}). The sums are therefore formed in the order fit forms
  * them, and with one micro-batch per step a stage is bit-identical to fit.
  *
+ * <p>Frozen vertices ({@link GraphSupport#isFrozen}: a FrozenLayer, a FrozenVertex) are skipped by the backward as
+ * fit skips them: no gradient for their parameters (their gradient view stays zero and DL4J's updater has no-ops for
+ * them), nothing for their inputs. A received tensor that only frozen vertices read gets zeros back; a stage of
+ * frozen vertices only recomputes no forward before its backward.
+ *
  * <p>Dropout masks are a function of (seed, step, the vertex's topological index, example) as in
  * {@link ExampleSeededDropout}: every split and micro-batch count of a graph trains identically (DL4J's own fit draws
  * from a global stream, so the comparison with it runs without dropout).
@@ -289,8 +294,9 @@ public final class GraphStage {
         for (String t : span.sentWithGradient()) {
             require(gradients, t, "gradient of", microBatch);
         }
-        if (forwardStateOf != microBatch) {
-            runForward(microBatch);
+        Map<String, INDArray> given = inFlight.get(microBatch);
+        if (forwardStateOf != microBatch && frozen.size() < span.vertices().size()) {
+            runForward(microBatch); // an all-frozen stage runs no backward, so needs no recomputed forward
         }
         if (backwards == 1 && gradientSum == null && net.numParams() > 0) {
             gradientSum = net.getFlattenedGradients().dup();
@@ -357,17 +363,9 @@ public final class GraphStage {
             // still expects a message for it, so it is zeros, which the stage before adds to the epsilon it starts
             // from (0 + x is x exactly, so sums stay bit-identical), and ignores when the producer is frozen too.
             INDArray e = eps.get(t);
-            out.put(t, e != null ? e : Nd4j.zerosLike(activationOf(t)));
+            out.put(t, e != null ? e : Nd4j.zerosLike(given.get(t)));
         }
         return out;
-    }
-
-    private INDArray activationOf(String tensor) {
-        INDArray a = activations == null ? null : activations.get(tensor);
-        if (a == null) {
-            throw new IllegalStateException("stage " + span.stage() + ": no gradient and no activation for " + tensor);
-        }
-        return a;
     }
 
     /** The summed score of the stage's output layers over this step's micro-batches so far (no regularization). */

@@ -162,6 +162,25 @@ class GraphFrozenTest {
                 "outputs of the assembled graph match fit's");
     }
 
+    /** One thread per device over in-process tensor channels (the worker path executors run): the same as fit. */
+    @ParameterizedTest(name = "threads: boundaries {0} M={1}")
+    @MethodSource("threadedCases")
+    void onThreadsEqualsFit(int[] boundaries, int m) {
+        GraphModels.Reference ref = reference();
+        GraphPipeline.Result r = new GraphPipeline(new GraphPipeline.Spec(ref.graph().getConfiguration().clone(),
+                boundaries, ScheduleKind.ONE_F_ONE_B, boundaries.length - 1, m, 1, GraphModels.SEED), initial)
+                .fitOnThreads(data(), 1, java.time.Duration.ofSeconds(60));
+        GraphEquivalenceTest.assertParamsEqual(ref.graph(), r.parameters(), m == 1 ? 0.0 : 1e-9);
+        for (String v : FROZEN_PARAMS) {
+            assertEquals(initial.get(v), r.parameters().get(v), "frozen " + v);
+        }
+    }
+
+    static Stream<Arguments> threadedCases() {
+        return Stream.of(Arguments.of(new int[] {0, 2, 7}, 2), Arguments.of(new int[] {0, 1, 3, 7}, 1),
+                Arguments.of(new int[] {0, 3, 5, 7}, 2));
+    }
+
     /**
      * A FrozenVertex around a layer vertex (built by hand; TransferLearning freezes layers as FrozenLayers): DL4J's
      * fit skips it in backward and its runtime config (DummyConfig) has no updater, so even with L2 its parameters
