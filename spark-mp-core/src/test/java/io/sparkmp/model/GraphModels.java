@@ -63,6 +63,7 @@ public final class GraphModels {
             case "twoInTwoOut" -> twoInTwoOut();
             case "inception" -> inception();
             case "sequence" -> sequence();
+            case "transfer" -> transferLearned().getConfiguration(); // not in NAMES: its own test, GraphFrozenTest
             default -> throw new IllegalArgumentException("no graph fixture " + name);
         };
     }
