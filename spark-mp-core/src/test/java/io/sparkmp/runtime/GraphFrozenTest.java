@@ -96,6 +96,15 @@ class GraphFrozenTest {
         GraphSupport.validate(conf); // accepted
     }
 
+    /** The row width a Spark input is checked against reads through FrozenLayer and FrozenVertex. */
+    @Test
+    void inputWidthReadsThroughFrozenLayers() {
+        assertEquals(5, io.sparkmp.model.ModelInput.of(GraphModels.transferLearned().getConfiguration()).fixedWidth());
+        ComputationGraphConfiguration wrapped = GraphModels.transferBase();
+        wrapped.getVertices().put("d0", new FrozenVertex(wrapped.getVertices().get("d0")));
+        assertEquals(5, io.sparkmp.model.ModelInput.of(wrapped).fixedWidth());
+    }
+
     /** DL4J's own fit leaves the frozen parameters bit for bit and trains the rest. */
     @Test
     void fitLeavesFrozenParametersAlone() {
