@@ -103,7 +103,9 @@ public final class GraphStage {
             net.initGradientsView();
             for (String v : span.vertices()) {
                 GraphVertex gv = net.getVertex(v);
-                if (gv.hasLayer() && gv.getLayer() != null && gv.getLayer().conf().getLayer() instanceof BatchNormalization) {
+                // a frozen BN's statistics never move (fit skips its backward), and its FrozenLayer has no gradient view
+                if (!frozen.contains(v) && gv.hasLayer() && gv.getLayer() != null
+                        && gv.getLayer().conf().getLayer() instanceof BatchNormalization) {
                     NeuralNetConfiguration c = gv.getLayer().conf();
                     Map<String, INDArray> byName = c.getLayer().initializer().getGradientsFromFlattened(c,
                             gv.getLayer().getGradientsViewArray());

@@ -191,6 +191,50 @@ class GraphFrozenTest {
     }
 
     /**
+     * A frozen BatchNormalization (the residual BN fixture, {@code setFeatureExtractor("add")}: conv0, conv1, bn, conv2
+     * and add frozen): it normalises with its stored statistics, so unlike a trained BN (per-micro-batch statistics)
+     * every M equals fit, and its mean and variance stay bit for bit.
+     */
+    @ParameterizedTest(name = "frozen BN boundaries {0} M={1}")
+    @MethodSource("batchNormCases")
+    void frozenBatchNormEqualsFitAtEveryM(int[] boundaries, int m) {
+        ComputationGraphConfiguration base = GraphModels.residualBatchNorm();
+        ComputationGraph g0 = new ComputationGraph(base);
+        g0.init();
+        io.sparkmp.model.GraphParameters.assign(g0, io.sparkmp.model.GraphParameters.initial(base, GraphModels.SEED));
+        ComputationGraph ref = new org.deeplearning4j.nn.transferlearning.TransferLearning.GraphBuilder(g0)
+                .fineTuneConfiguration(new org.deeplearning4j.nn.transferlearning.FineTuneConfiguration.Builder()
+                        .updater(new org.nd4j.linalg.learning.config.Adam(0.02)).seed(GraphModels.SEED).build())
+                .setFeatureExtractor("add").build().convertDataType(org.nd4j.linalg.api.buffer.DataType.DOUBLE);
+        assertTrue(GraphSupport.isFrozen(ref.getVertex("bn")));
+        Map<String, INDArray> start = GraphModels.parametersOf(ref);
+        ComputationGraphConfiguration conf = ref.getConfiguration().clone();
+        List<MultiDataSet> batches = GraphModels.data("residual", STEPS, BATCH, 5);
+        for (MultiDataSet ds : batches) {
+            ref.fit(ds);
+        }
+        GraphPipeline pipeline = new GraphPipeline(new GraphPipeline.Spec(conf, boundaries, ScheduleKind.ONE_F_ONE_B,
+                boundaries.length - 1, m, 1, GraphModels.SEED), start);
+        GraphPipeline.Result r = pipeline.fit(batches, 1);
+        GraphEquivalenceTest.assertParamsEqual(ref, r.parameters(), m == 1 ? 0.0 : 1e-9);
+        for (String v : List.of("conv0", "conv1", "bn", "conv2")) {
+            assertEquals(start.get(v), r.parameters().get(v), "frozen " + v + " bit-identical");
+            assertEquals(start.get(v), ref.getVertex(v).getLayer().params().reshape(start.get(v).length()), "fit: " + v);
+        }
+        assertFalse(start.get("out").equals(r.parameters().get("out")), "out trained");
+    }
+
+    static Stream<Arguments> batchNormCases() {
+        List<Arguments> out = new ArrayList<>();
+        for (int[] b : new int[][] {{0, 7}, {0, 3, 7}, {0, 5, 7}, {0, 2, 4, 7}}) {
+            for (int m : new int[] {1, 2}) {
+                out.add(Arguments.of(b, m));
+            }
+        }
+        return out.stream();
+    }
+
+    /**
      * A FrozenVertex around a layer vertex (built by hand; TransferLearning freezes layers as FrozenLayers): DL4J's
      * fit skips it in backward and its runtime config (DummyConfig) has no updater, so even with L2 its parameters
      * stay; the pipeline matches fit from the seed's parameters ({@link GraphModels#referenceFit}), one to three
