@@ -29,7 +29,8 @@ public final class GraphParameters {
         List<String> order = GraphSlicer.order(conf);
         Map<String, INDArray> out = new TreeMap<>();
         for (int i = 0; i < order.size(); i++) {
-            if (conf.getVertices().get(order.get(i)) instanceof LayerVertex lv) {
+            LayerVertex lv = GraphSupport.layerVertex(conf.getVertices().get(order.get(i)));
+            if (lv != null) {
                 NeuralNetConfiguration c = lv.getLayerConf();
                 long n = c.getLayer().initializer().numParams(c);
                 if (n > 0) {

@@ -13,13 +13,16 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.misc.FrozenLayer;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
  * Turns a ComputationGraph configuration into the planner's {@link ModelProfile}: one entry per vertex in DL4J's
  * topological order (the order the stages cut), and per cut every tensor that crosses it with its bytes. A layer
  * vertex is profiled as {@link LayerProfiler} profiles a layer (its input after the vertex's preprocessor); any
- * other vertex has no parameters, keeps its inputs for backward and costs one FLOP per output element. Times are
+ * other vertex has no parameters, keeps its inputs for backward and costs one FLOP per output element. A frozen
+ * vertex ({@link GraphSupport#isFrozen}) is profiled as the vertex it wraps with no gradient or updater bytes and
+ * no backward time, as fit's backward skips it. Times are
  * analytic (FLOPs over a rate); graph profiles are not measured yet.
  */
 @io.sparkmp.Internal
@@ -56,13 +59,21 @@ public final class GraphProfiler {
             List<String> in = conf.getVertexInputs().get(v);
             InputType out = types.get(v);
             LayerProfile p;
-            if (gv instanceof LayerVertex lv) {
+            LayerVertex lv = GraphSupport.layerVertex(gv);
+            if (lv != null) {
                 InputType t = types.get(in.get(0));
                 if (lv.getPreProcessor() != null) {
                     t = lv.getPreProcessor().getOutputType(t);
                 }
-                p = LayerProfiler.layerProfile(v, lv.getLayerConf(), t, out, dt);
-                confs.add(lv.getLayerConf());
+                NeuralNetConfiguration c = lv.getLayerConf();
+                if (c.getLayer() instanceof FrozenLayer f) {
+                    c = c.clone(); // profiled as the layer it wraps (FLOPs and memory report are the inner layer's)
+                    c.setLayer(f.getLayer());
+                }
+                p = LayerProfiler.layerProfile(v, c, t, out, dt);
+                if (!GraphSupport.isFrozen(gv)) {
+                    confs.add(c);
+                }
             } else {
                 long inBytes = 0;
                 for (String i : in) {
@@ -72,7 +83,16 @@ public final class GraphProfiler {
                 p = new LayerProfile(v, gv.getClass().getSimpleName(), 0, 0, 0, 0, outBytes, inBytes, inBytes + outBytes,
                         out.arrayElementsPerExample(), 0, 0, 0, 0);
             }
-            layers.add(p.withFlopTimes(flopsPerSecond));
+            p = p.withFlopTimes(flopsPerSecond);
+            if (GraphSupport.isFrozen(gv)) {
+                // fit's backward skips a frozen vertex: no gradient or updater state for its parameters, no backward
+                // time (neither weight nor input gradient). What it keeps for backward is still counted (DL4J's
+                // vertex holds its inputs all the same).
+                p = new LayerProfile(v, "Frozen" + p.type(), p.parameters(), p.parameterBytes(), 0, 0,
+                        p.outputBytesPerExample(), p.keptBytesPerExample(), p.workingBytesPerExample(),
+                        p.forwardFlopsPerExample(), p.forwardSecondsFixed(), p.forwardSecondsPerExample(), 0, 0);
+            }
+            layers.add(p);
         }
         List<CutProfile> cuts = new ArrayList<>();
         for (List<String> crossing : GraphSlicer.cuts(conf)) {

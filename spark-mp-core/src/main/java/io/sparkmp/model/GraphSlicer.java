@@ -67,6 +67,9 @@ public final class GraphSlicer {
 
     /** The graph input a vertex names (its length or mask source), or null. */
     static String referencedInput(GraphVertex v) {
+        if (v instanceof org.deeplearning4j.nn.conf.graph.FrozenVertex f) {
+            return referencedInput(f.getUnderlying());
+        }
         if (v instanceof DuplicateToTimeSeriesVertex d) {
             return d.getInputName();
         }

@@ -39,6 +39,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * producers' in place as fit does (first set, then {@code addi}). The sums are therefore formed in the order fit forms
  * them, and with one micro-batch per step a stage is bit-identical to fit.
  *
+ * <p>Frozen vertices ({@link GraphSupport#isFrozen}: a FrozenLayer, a FrozenVertex) are skipped by the backward as
+ * fit skips them: no gradient for their parameters (their gradient view stays zero and DL4J's updater has no-ops for
+ * them), nothing for their inputs. A received tensor that only frozen vertices read gets zeros back; a stage of
+ * frozen vertices only recomputes no forward before its backward.
+ *
  * <p>Dropout masks are a function of (seed, step, the vertex's topological index, example) as in
  * {@link ExampleSeededDropout}: every split and micro-batch count of a graph trains identically (DL4J's own fit draws
  * from a global stream, so the comparison with it runs without dropout).
@@ -68,6 +73,8 @@ public final class GraphStage {
     private final ExampleSeededDropout.Context dropoutContext;
     /** The whole graph's topological order: a vertex's index in it is its key in the per-layer store. */
     private final List<String> graphOrder;
+    /** This stage's frozen vertices ({@link GraphSupport#isFrozen}): the backward skips them, as fit's does. */
+    private final java.util.Set<String> frozen = new java.util.HashSet<>();
     private Map<String, INDArray> activations;
     private int forwardStateOf = -1;
     private Gradient gradientLayout;
@@ -88,12 +95,17 @@ public final class GraphStage {
         this.netInputs = netInputs;
         for (String v : span.vertices()) {
             inputsOf.put(v, List.copyOf(conf.getVertexInputs().get(v)));
+            if (GraphSupport.isFrozen(net.getVertex(v))) {
+                frozen.add(v);
+            }
         }
         if (net.numParams() > 0) {
             net.initGradientsView();
             for (String v : span.vertices()) {
                 GraphVertex gv = net.getVertex(v);
-                if (gv.hasLayer() && gv.getLayer() != null && gv.getLayer().conf().getLayer() instanceof BatchNormalization) {
+                // a frozen BN's statistics never move (fit skips its backward), and its FrozenLayer has no gradient view
+                if (!frozen.contains(v) && gv.hasLayer() && gv.getLayer() != null
+                        && gv.getLayer().conf().getLayer() instanceof BatchNormalization) {
                     NeuralNetConfiguration c = gv.getLayer().conf();
                     Map<String, INDArray> byName = c.getLayer().initializer().getGradientsFromFlattened(c,
                             gv.getLayer().getGradientsViewArray());
@@ -146,7 +158,8 @@ public final class GraphStage {
         List<String> order = GraphSlicer.order(conf);
         ExampleSeededDropout.Context dropoutContext = new ExampleSeededDropout.Context();
         for (String v : span.vertices()) {
-            if (vertices.get(v) instanceof LayerVertex lv) {
+            LayerVertex lv = GraphSupport.layerVertex(vertices.get(v));
+            if (lv != null) {
                 StageLayers.seed(lv.getLayerConf().getLayer(), seed, order.indexOf(v), dropoutContext);
             }
         }
@@ -172,7 +185,7 @@ public final class GraphStage {
                 }
                 layer.params().assign(given.reshape(layer.params().shape()));
             } else {
-                GraphParameters.initialInto((LayerVertex) conf.getVertices().get(v), order.indexOf(v), seed,
+                GraphParameters.initialInto(GraphSupport.layerVertex(conf.getVertices().get(v)), order.indexOf(v), seed,
                         layer.params());
             }
         }
@@ -283,8 +296,9 @@ public final class GraphStage {
         for (String t : span.sentWithGradient()) {
             require(gradients, t, "gradient of", microBatch);
         }
-        if (forwardStateOf != microBatch) {
-            runForward(microBatch);
+        Map<String, INDArray> given = inFlight.get(microBatch);
+        if (forwardStateOf != microBatch && frozen.size() < span.vertices().size()) {
+            runForward(microBatch); // an all-frozen stage runs no backward, so needs no recomputed forward
         }
         if (backwards == 1 && gradientSum == null && net.numParams() > 0) {
             gradientSum = net.getFlattenedGradients().dup();
@@ -299,6 +313,11 @@ public final class GraphStage {
         for (int i = vs.size() - 1; i >= 0; i--) {
             String v = vs.get(i);
             GraphVertex gv = net.getVertex(v);
+            if (frozen.contains(v)) {
+                // As ComputationGraph.calcBackpropGradients: a frozen vertex is skipped, so its parameters get no
+                // gradient (their view stays zero, and their updater is a NoOp) and its inputs get nothing from it.
+                continue;
+            }
             if (isOutputLayer(gv)) {
                 ((IOutputLayer) gv.getLayer()).setLabels(labels.get(v));
             } else {
@@ -342,18 +361,13 @@ public final class GraphStage {
         backwards++;
         Map<String, INDArray> out = new LinkedHashMap<>();
         for (String t : span.receivedWithGradient()) {
+            // A received tensor read only by frozen vertices here gets no gradient in DL4J's fit either: the schedule
+            // still expects a message for it, so it is zeros, which the stage before adds to the epsilon it starts
+            // from (0 + x is x exactly, so sums stay bit-identical), and ignores when the producer is frozen too.
             INDArray e = eps.get(t);
-            out.put(t, e != null ? e : Nd4j.zerosLike(activationOf(t)));
+            out.put(t, e != null ? e : Nd4j.zerosLike(given.get(t)));
         }
         return out;
-    }
-
-    private INDArray activationOf(String tensor) {
-        INDArray a = activations == null ? null : activations.get(tensor);
-        if (a == null) {
-            throw new IllegalStateException("stage " + span.stage() + ": no gradient and no activation for " + tensor);
-        }
-        return a;
     }
 
     /** The summed score of the stage's output layers over this step's micro-batches so far (no regularization). */

@@ -41,8 +41,16 @@ import org.nd4j.linalg.dataset.api.MultiDataSet;
  *
  * <p>Vertices: a layer vertex runs when {@link LayerSupport#rejection} accepts its layer (the MultiLayerNetwork
  * rule: DL4J's own forward and backward, examples independent; dropout of the kinds {@link ExampleSeededDropout}
- * keys per example), except a FrozenLayer, which the graph path does not support yet (see {@link #rejection}). Of the other vertices those in {@link #SUPPORTED}
+ * keys per example); a FrozenLayer is checked through the layer it wraps. Of the other vertices those in {@link #SUPPORTED}
  * run: each is a per-example function of its inputs with DL4J's own backward, so micro-batches sum to the batch.
+ *
+ * <p>Frozen vertices (what {@code TransferLearning.GraphBuilder.setFeatureExtractor} makes: a layer vertex holding a
+ * FrozenLayer, or a {@link FrozenVertex} around any other vertex, or around a layer vertex when built by hand) run as
+ * in {@code ComputationGraph.calcBackpropGradients}: the backward skips them entirely (no doBackward, no gradient for
+ * their parameters, nothing passed to their inputs), and their parameters have no updater (FrozenLayer's
+ * configuration has none, FrozenVertex's runtime config is a NoOp DummyConfig), so they never change. Accepted
+ * wherever they sit, provided every vertex that is not frozen still gets a gradient (see {@link #validate}) and no
+ * network output is frozen.
  */
 @io.sparkmp.Internal
 public final class GraphSupport {
@@ -56,8 +64,6 @@ public final class GraphSupport {
     private static final Map<Class<?>, String> REJECTED = new LinkedHashMap<>();
 
     static {
-        REJECTED.put(FrozenVertex.class, "freezes the vertex it wraps: ComputationGraph.fit stops its backward there, "
-                + "which a graph stage does not reproduce yet");
         REJECTED.put(AttentionVertex.class, "is a SameDiff vertex: its forward and backward run in a SameDiff session, "
                 + "not verified against fit in a stage");
         REJECTED.put(SameDiffVertex.class, "is a SameDiff vertex: its forward and backward run in a SameDiff session, "
@@ -72,12 +78,15 @@ public final class GraphSupport {
 
     /** Why vertex {@code name} cannot run in a graph stage, or null when it can. */
     public static String rejection(String name, GraphVertex vertex) {
+        if (vertex instanceof FrozenVertex fv) {
+            if (fv.getUnderlying() == null || fv.getUnderlying() instanceof FrozenVertex) {
+                return "is a FrozenVertex around " + (fv.getUnderlying() == null ? "nothing" : "another FrozenVertex");
+            }
+            String why = rejection(name, fv.getUnderlying());
+            return why == null ? null : "is a FrozenVertex around a vertex that " + why;
+        }
         if (vertex instanceof LayerVertex lv) {
             Layer layer = lv.getLayerConf().getLayer();
-            if (layer instanceof FrozenLayer) {
-                return "holds a FrozenLayer: ComputationGraph.fit skips frozen vertices in its backward, which a graph "
-                        + "stage does not reproduce yet";
-            }
             String why = LayerSupport.rejection(layer);
             return why == null ? null : "holds " + layer.getClass().getSimpleName() + ", which " + why;
         }
@@ -94,11 +103,36 @@ public final class GraphSupport {
     }
 
     /**
+     * Whether {@code vertex} is frozen as {@code ComputationGraph.calcBackpropGradients} decides it (a FrozenLayer in a
+     * layer vertex, or a FrozenVertex): the backward skips it, and its parameters are never updated. A
+     * FrozenLayerWithBackprop is not frozen in this sense (it passes gradients through).
+     */
+    public static boolean isFrozen(GraphVertex vertex) {
+        return vertex instanceof FrozenVertex
+                || vertex instanceof LayerVertex lv && lv.getLayerConf().getLayer() instanceof FrozenLayer;
+    }
+
+    /** As {@link #isFrozen(GraphVertex)} for a runtime vertex: the test DL4J's backward makes. */
+    public static boolean isFrozen(org.deeplearning4j.nn.graph.vertex.GraphVertex vertex) {
+        return vertex instanceof org.deeplearning4j.nn.graph.vertex.impl.FrozenVertex
+                || vertex.hasLayer() && vertex.getLayer() instanceof org.deeplearning4j.nn.layers.FrozenLayer;
+    }
+
+    /** The layer vertex {@code vertex} is, or wraps in a FrozenVertex; null for any other vertex. */
+    public static LayerVertex layerVertex(GraphVertex vertex) {
+        if (vertex instanceof FrozenVertex fv) {
+            return layerVertex(fv.getUnderlying());
+        }
+        return vertex instanceof LayerVertex lv ? lv : null;
+    }
+
+    /**
      * Checks that {@code conf} can be trained as a graph pipeline.
      *
      * @throws IllegalArgumentException naming the first unsupported vertex and why, a network output that is not an
-     *     output layer or that feeds another vertex, a vertex whose output nothing reads, truncated BPTT, or a graph
-     *     of several disconnected parts (naming a vertex of each)
+     *     output layer or that feeds another vertex, a frozen network output, a vertex that is not frozen but whose
+     *     every path to an output passes a frozen vertex (it would get no gradient), a vertex whose output nothing
+     *     reads, truncated BPTT, or a graph of several disconnected parts (naming a vertex of each)
      */
     public static void validate(ComputationGraphConfiguration conf) {
         if (conf.getBackpropType() == BackpropType.TruncatedBPTT) {
@@ -116,13 +150,41 @@ public final class GraphSupport {
         }
         for (String o : conf.getNetworkOutputs()) {
             GraphVertex v = conf.getVertices().get(o);
-            if (!(v instanceof LayerVertex lv) || !LayerSupport.isOutput(lv.getLayerConf().getLayer())) {
+            LayerVertex lv = layerVertex(v);
+            Layer outLayer = lv == null ? null : lv.getLayerConf().getLayer();
+            if (outLayer instanceof FrozenLayer f) {
+                outLayer = f.getLayer();
+            }
+            if (outLayer == null || !LayerSupport.isOutput(outLayer)) {
                 throw new IllegalArgumentException("network output '" + o + "' is not an output layer: a graph pipeline "
                         + "trains outputs with labels (an output or loss layer) only");
             }
             if (readers.containsKey(o)) {
                 throw new IllegalArgumentException("network output '" + o + "' feeds vertex '" + readers.get(o).get(0)
                         + "': ComputationGraph.fit runs an output layer's forward inside its backward, so nothing may read it");
+            }
+            if (isFrozen(v)) {
+                throw new IllegalArgumentException("network output '" + o + "' is frozen: ComputationGraph.fit skips "
+                        + "it in its backward, so it would train nothing; freeze the vertices below the outputs only");
+            }
+        }
+        // Which vertices get a gradient: the outputs, and every vertex read by a vertex that is not frozen and gets
+        // one (a frozen vertex passes nothing to its inputs). A vertex that is not frozen and gets none would fail
+        // in DL4J's own fit (no epsilon set); here it is named before anything runs.
+        List<String> order = GraphSlicer.order(conf);
+        Set<String> getsGradient = new HashSet<>(conf.getNetworkOutputs());
+        for (int i = order.size() - 1; i >= 0; i--) {
+            String v = order.get(i);
+            if (getsGradient.contains(v) && !isFrozen(conf.getVertices().get(v))) {
+                getsGradient.addAll(GraphSlicer.consumed(conf, v));
+            }
+        }
+        for (String v : order) {
+            if (!isFrozen(conf.getVertices().get(v)) && !getsGradient.contains(v) && readers.containsKey(v)) {
+                throw new IllegalArgumentException("vertex '" + v + "' is not frozen, but every vertex that reads it ("
+                        + readers.get(v) + ") is frozen or gets no gradient: ComputationGraph.fit passes no gradient "
+                        + "through a frozen vertex, so it would get none; freeze it too (setFeatureExtractor freezes "
+                        + "every vertex below the ones it names) or wrap the layer above in FrozenLayerWithBackprop");
             }
         }
         for (String v : conf.getVertices().keySet()) {

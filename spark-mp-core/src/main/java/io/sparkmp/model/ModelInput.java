@@ -79,7 +79,8 @@ public final class ModelInput implements Serializable {
             if (!e.getValue().contains(in)) {
                 continue;
             }
-            if (!(graph.getVertices().get(e.getKey()) instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv)) {
+            org.deeplearning4j.nn.conf.graph.LayerVertex lv = GraphSupport.layerVertex(graph.getVertices().get(e.getKey()));
+            if (lv == null) { // (a layer vertex in a FrozenVertex counts as the layer vertex)
                 return null;
             }
             ModelInput m = of(lv.getPreProcessor(), lv.getLayerConf().getLayer());

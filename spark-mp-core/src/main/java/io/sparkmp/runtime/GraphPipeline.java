@@ -96,6 +96,16 @@ public final class GraphPipeline {
 
     private final Spec spec;
     private final Map<String, INDArray> initialParams;
+    private Map<Integer, List<INDArray>> lastUpdaterState = Map.of();
+
+    /**
+     * Copies of the updater state after the last {@link #fit} or {@link #fitOnThreads}, per layer vertex with state,
+     * keyed by the vertex's index in {@link io.sparkmp.model.GraphSlicer#order} (as
+     * {@link io.sparkmp.model.GraphLayerState#stateSegments} of the whole graph keys DL4J's); empty before.
+     */
+    public Map<Integer, List<INDArray>> lastUpdaterState() {
+        return lastUpdaterState;
+    }
 
     /** @param initialParamsOrNull starting parameters by vertex name, or null for {@link GraphParameters} of the seed */
     public GraphPipeline(Spec spec, Map<String, INDArray> initialParamsOrNull) {
@@ -211,9 +221,14 @@ public final class GraphPipeline {
 
     private Result result(List<GraphStage> stages, List<Double> losses) {
         Map<String, INDArray> params = new TreeMap<>();
+        Map<Integer, List<INDArray>> state = new TreeMap<>();
         for (GraphStage s : stages) {
             params.putAll(s.parameters());
+            for (Map.Entry<Integer, List<INDArray>> e : s.stateSegments().entrySet()) {
+                state.put(e.getKey(), e.getValue().stream().map(INDArray::dup).toList());
+            }
         }
+        lastUpdaterState = java.util.Collections.unmodifiableMap(state);
         return new Result(spec.conf(), List.copyOf(losses), params, losses.size());
     }
 

@@ -33,6 +33,8 @@ import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.transferlearning.FineTuneConfiguration;
+import org.deeplearning4j.nn.transferlearning.TransferLearning;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -61,6 +63,7 @@ public final class GraphModels {
             case "twoInTwoOut" -> twoInTwoOut();
             case "inception" -> inception();
             case "sequence" -> sequence();
+            case "transfer" -> transferLearned().getConfiguration(); // not in NAMES: its own test, GraphFrozenTest
             default -> throw new IllegalArgumentException("no graph fixture " + name);
         };
     }
@@ -185,6 +188,54 @@ public final class GraphModels {
                 .build();
     }
 
+    /**
+     * The graph {@link #transferLearned} starts from: d0 -> d1 -> add(d0, d1) -> d2 -> merge(d2, add) -> d3 -> out,
+     * dense layers of 6 (d3: 4) on 5 inputs, softmax 3; the skip from add crosses the frozen boundary.
+     */
+    public static ComputationGraphConfiguration transferBase() {
+        return base().graphBuilder()
+                .addInputs("in")
+                .setInputTypes(InputType.feedForward(5))
+                .addLayer("d0", new DenseLayer.Builder().nOut(6).build(), "in")
+                .addLayer("d1", new DenseLayer.Builder().nOut(6).build(), "d0")
+                .addVertex("add", new ElementWiseVertex(ElementWiseVertex.Op.Add), "d0", "d1")
+                .addLayer("d2", new DenseLayer.Builder().nOut(6).build(), "add")
+                .addVertex("m", new MergeVertex(), "d2", "add")
+                .addLayer("d3", new DenseLayer.Builder().nOut(4).build(), "m")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX)
+                        .nOut(3).build(), "d3")
+                .setOutputs("out")
+                .build();
+    }
+
+    /**
+     * A fresh transfer-learned graph, the same every call: {@link #transferBase} initialised from {@link #SEED}
+     * ({@link GraphParameters#initial}), through {@code TransferLearning.GraphBuilder} with a fine-tune
+     * configuration (Adam 0.02, L2 1e-3) and {@code setFeatureExtractor("add")}: d0 and d1 become FrozenLayers, add a
+     * FrozenVertex; d2, m, d3 and out train; converted back to double (see below). Its configuration is what a
+     * pipeline trains, its parameters the start.
+     */
+    public static ComputationGraph transferLearned() {
+        ComputationGraphConfiguration conf = transferBase();
+        ComputationGraph g = new ComputationGraph(conf);
+        g.init();
+        GraphParameters.assign(g, GraphParameters.initial(conf, SEED));
+        return new TransferLearning.GraphBuilder(g)
+                .fineTuneConfiguration(new FineTuneConfiguration.Builder().updater(new Adam(0.02)).l2(1e-3).seed(SEED)
+                        .build())
+                .setFeatureExtractor("add")
+                .build()
+                // TransferLearning's rebuilt configuration is FLOAT whatever the original's type (its builder's
+                // default): back to double, frozen vertices and all, as a user comparing to 1e-9 would
+                .convertDataType(DataType.DOUBLE);
+    }
+
+    /** Copies of a graph's layer parameters by vertex name (layer vertices with parameters). */
+    public static Map<String, INDArray> parametersOf(ComputationGraph g) {
+        return GraphParameters.of(g, java.util.Arrays.stream(g.getVertices())
+                .map(org.deeplearning4j.nn.graph.vertex.GraphVertex::getVertexName).toList());
+    }
+
     /** Random mini-batches for fixture {@code name}: features per input, labels per output. */
     public static List<MultiDataSet> data(String name, int batches, int batchSize, long seed) {
         Random r = new Random(seed);
@@ -192,6 +243,8 @@ public final class GraphModels {
         for (int i = 0; i < batches; i++) {
             int n = batchSize;
             out.add(switch (name) {
+                case "dense4" -> mds(new INDArray[] {gauss(r, n, 4)}, new INDArray[] {oneHot(r, n, 3)});
+                case "transfer" -> mds(new INDArray[] {gauss(r, n, 5)}, new INDArray[] {oneHot(r, n, 3)});
                 case "residual" -> mds(new INDArray[] {gauss(r, n, 2, 6, 6)}, new INDArray[] {oneHot(r, n, 3)});
                 case "twoInTwoOut" -> mds(new INDArray[] {gauss(r, n, 6), gauss(r, n, 4)},
                         new INDArray[] {oneHot(r, n, 3), gauss(r, n, 2)});

@@ -46,6 +46,40 @@ class GraphProfilerTest {
         }
     }
 
+    /**
+     * Frozen vertices of a transfer-learned graph keep their parameters and forward but have no gradient or updater
+     * memory and no backward time; the same vertices unfrozen (the base graph) have all three.
+     */
+    @Test
+    void frozenVerticesHaveNoGradientUpdaterOrBackward() {
+        ModelProfile frozen = GraphProfiler.analytic(GraphModels.transferLearned().getConfiguration(), 1e9,
+                InputType.feedForward(5));
+        ModelProfile base = GraphProfiler.analytic(GraphModels.transferBase(), 1e9, InputType.feedForward(5));
+        assertEquals(base.layers().stream().map(l -> l.name()).toList(),
+                frozen.layers().stream().map(l -> l.name()).toList());
+        for (int i = 0; i < base.layers().size(); i++) {
+            var f = frozen.layer(i);
+            var b = base.layer(i);
+            boolean isFrozen = List.of("d0", "d1", "add").contains(b.name());
+            assertEquals(b.parameters(), f.parameters(), b.name());
+            assertEquals(b.parameterBytes(), f.parameterBytes(), b.name());
+            assertEquals(b.forwardSecondsPerExample(), f.forwardSecondsPerExample(), b.name());
+            if (isFrozen) {
+                assertTrue(f.type().startsWith("Frozen"), f.type());
+                assertEquals(0, f.gradientBytes(), b.name());
+                assertEquals(0, f.updaterBytes(), b.name());
+                assertEquals(0.0, f.backwardSeconds(8), b.name());
+                assertTrue(b.backwardSeconds(8) > 0, b.name());
+            } else {
+                assertEquals(b.gradientBytes(), f.gradientBytes(), b.name());
+                assertEquals(b.backwardSeconds(8), f.backwardSeconds(8), b.name());
+            }
+        }
+        assertEquals((5L * 6 + 6) * 8, frozen.layer(0).parameterBytes()); // d0: 5x6 weights + 6 biases, doubles
+        assertTrue(base.layer(0).gradientBytes() > 0 && base.layer(0).updaterBytes() > 0);
+        assertEquals("Adam", frozen.updater());
+    }
+
     @Test
     void inputTypesMustMatchTheInputs() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

@@ -96,8 +96,35 @@ class GraphSupportTest {
         assertTrue(m.startsWith("network output 'd' is not an output layer"), m);
     }
 
+    /** What TransferLearning's setFeatureExtractor makes (FrozenLayers and a FrozenVertex) is accepted. */
     @Test
-    void frozenVerticesAndTruncatedBpttAreRejected() {
+    void transferLearnedGraphIsAccepted() {
+        ComputationGraphConfiguration conf = GraphModels.transferLearned().getConfiguration();
+        for (String v : conf.getVertices().keySet()) {
+            org.junit.jupiter.api.Assertions.assertNull(GraphSupport.rejection(v, conf.getVertices().get(v)), v);
+        }
+        GraphSupport.validate(conf);
+        // a FrozenVertex around a non-layer vertex that reads a graph input, and around a layer vertex (by hand)
+        ComputationGraphConfiguration byHand = base().graphBuilder().addInputs("in")
+                .setInputTypes(InputType.feedForward(4))
+                .addVertex("fz", new org.deeplearning4j.nn.conf.graph.FrozenVertex(
+                        new org.deeplearning4j.nn.conf.graph.ScaleVertex(2.0)), "in")
+                .addLayer("f", new DenseLayer.Builder().nOut(4).build(), "fz")
+                .addLayer("d", new DenseLayer.Builder().nOut(4).build(), "f")
+                .addLayer("out", softmax(2), "d")
+                .setOutputs("out").build();
+        byHand.getVertices().put("f", new org.deeplearning4j.nn.conf.graph.FrozenVertex(byHand.getVertices().get("f")));
+        GraphSupport.validate(byHand);
+        assertTrue(GraphSupport.isFrozen(byHand.getVertices().get("f")));
+        assertTrue(GraphSupport.layerVertex(byHand.getVertices().get("f")) != null);
+    }
+
+    /**
+     * A vertex that is not frozen but reaches the outputs only through frozen ones would get no gradient
+     * (calcBackpropGradients skips frozen vertices, passing nothing to their inputs): rejected naming it.
+     */
+    @Test
+    void aTrainableVertexBelowOnlyFrozenOnesIsRejected() {
         ComputationGraphConfiguration frozen = base().graphBuilder().addInputs("in")
                 .setInputTypes(InputType.feedForward(4))
                 .addLayer("d", new DenseLayer.Builder().nOut(4).build(), "in")
@@ -106,7 +133,44 @@ class GraphSupportTest {
                 .addLayer("out", softmax(2), "fz")
                 .setOutputs("out").build();
         String m = rejected(frozen);
-        assertTrue(m.startsWith("vertex 'fz' freezes the vertex it wraps"), m);
+        assertTrue(m.startsWith("vertex 'd' is not frozen, but every vertex that reads it ([fz]) is frozen"), m);
+        // DL4J's own fit fails there: calcBackpropGradients skips fz, so d's epsilon is never set
+        org.deeplearning4j.nn.graph.ComputationGraph g = new org.deeplearning4j.nn.graph.ComputationGraph(frozen);
+        g.init();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> g.fit(
+                new org.nd4j.linalg.dataset.MultiDataSet(org.nd4j.linalg.factory.Nd4j.rand(DataType.DOUBLE, 3, 4),
+                        org.nd4j.linalg.factory.Nd4j.eye(3).getColumns(0, 1).castTo(DataType.DOUBLE))));
+        assertTrue(e.getMessage().startsWith("Cannot do backward pass: all epsilons not set. Layer \"d\""),
+                e.getMessage());
+        ComputationGraphConfiguration frozenLayer = base().graphBuilder().addInputs("in")
+                .setInputTypes(InputType.feedForward(4))
+                .addLayer("d", new DenseLayer.Builder().nOut(4).build(), "in")
+                .addLayer("f", new org.deeplearning4j.nn.conf.layers.misc.FrozenLayer(
+                        new DenseLayer.Builder().nIn(4).nOut(4).build()), "d")
+                .addLayer("out", softmax(2), "f")
+                .setOutputs("out").build();
+        m = rejected(frozenLayer);
+        assertTrue(m.startsWith("vertex 'd' is not frozen, but every vertex that reads it ([f]) is frozen"), m);
+        ComputationGraphConfiguration frozenOut = base().graphBuilder().addInputs("in")
+                .setInputTypes(InputType.feedForward(4))
+                .addLayer("out", new org.deeplearning4j.nn.conf.layers.misc.FrozenLayer(softmax(2)), "in")
+                .setOutputs("out").build();
+        m = rejected(frozenOut);
+        assertTrue(m.startsWith("network output 'out' is frozen"), m);
+    }
+
+    @Test
+    void frozenSameDiffVertexAndTruncatedBpttAreRejected() {
+        ComputationGraphConfiguration attention = base().graphBuilder().addInputs("seq")
+                .setInputTypes(InputType.recurrent(4, 3))
+                .addVertex("att", new org.deeplearning4j.nn.conf.graph.FrozenVertex(
+                        new org.deeplearning4j.nn.conf.graph.AttentionVertex.Builder().nInKeys(4).nInValues(4).nInQueries(4)
+                                .nOut(4).nHeads(1).projectInput(false).build()), "seq", "seq", "seq")
+                .addLayer("out", new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+                        .nIn(4).nOut(2).build(), "att")
+                .setOutputs("out").build();
+        String m = rejected(attention);
+        assertTrue(m.startsWith("vertex 'att' is a FrozenVertex around a vertex that is a SameDiff vertex"), m);
         ComputationGraphConfiguration tbptt = base().graphBuilder().addInputs("seq")
                 .setInputTypes(InputType.recurrent(3, 4))
                 .addLayer("lstm", new LSTM.Builder().nOut(4).build(), "seq")

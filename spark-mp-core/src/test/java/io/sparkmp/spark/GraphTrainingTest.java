@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * ComputationGraph training through {@link PipelineTrainer} on an in-process local[3] Spark, over the real barrier
  * task and sockets: parameters, updater state and losses against DL4J's {@code ComputationGraph.fit} on the same
- * mini-batches; the driver-side refusals. (Across executor JVMs: {@code GraphTrainingIT}.)
+ * mini-batches (the transfer-learned fixture too: frozen vertices on the first stages); the driver-side refusals. (Across executor JVMs: {@code GraphTrainingIT}.)
  */
 class GraphTrainingTest {
 
@@ -52,7 +52,7 @@ class GraphTrainingTest {
     static final int STEPS = 3;
 
     @ParameterizedTest(name = "{0} P={1} M={2} {3}")
-    @CsvSource({"residual, 2, 2, 1f1b", "twoInTwoOut, 2, 4, gpipe"})
+    @CsvSource({"residual, 2, 2, 1f1b", "twoInTwoOut, 2, 4, gpipe", "transfer, 3, 2, 1f1b"})
     void equalsComputationGraphFit(String fixture, int stages, int m, String schedule) {
         ComputationGraphConfiguration conf = GraphModels.of(fixture);
         List<MultiDataSet> batches = GraphModels.data(fixture, STEPS, BATCH, 17);
@@ -61,6 +61,13 @@ class GraphTrainingTest {
                 .schedule(ScheduleKind.parse(schedule)).batchSize(BATCH).seed(5).build()
                 .fitMultiDataSet(jsc.parallelize(batches, 2));
         assertClose(ref, r.graph(), r);
+        if (fixture.equals("transfer")) { // frozen vertices (setFeatureExtractor): their parameters never moved
+            java.util.Map<String, INDArray> start = io.sparkmp.model.GraphParameters.initial(conf, 5);
+            for (String v : List.of("d0", "d1")) {
+                assertEquals(start.get(v), r.graph().getVertex(v).getLayer().params().reshape(start.get(v).length()), v);
+            }
+            assertTrue(io.sparkmp.model.GraphSupport.isFrozen(r.graph().getVertex("add")));
+        }
     }
 
     @Test
