@@ -31,7 +31,8 @@ class GraphTrainingIT {
             .conf("spark.stage.maxConsecutiveAttempts", "1");
 
     @ParameterizedTest(name = "{0} P={1} M={2} {3}")
-    @CsvSource({"residual, 2, 2, 1f1b", "residual, 3, 4, gpipe", "twoInTwoOut, 2, 2, gpipe", "twoInTwoOut, 3, 2, 1f1b"})
+    @CsvSource({"residual, 2, 2, 1f1b", "residual, 3, 4, gpipe", "twoInTwoOut, 2, 2, gpipe", "twoInTwoOut, 3, 2, 1f1b",
+        "transfer, 3, 2, gpipe"})
     void equalsComputationGraphFitAcrossExecutorJvms(String fixture, int stages, int m, String schedule) {
         ComputationGraphConfiguration conf = GraphModels.of(fixture);
         List<MultiDataSet> batches = GraphModels.data(fixture, GraphTrainingTest.STEPS, GraphTrainingTest.BATCH, 29);
