@@ -53,13 +53,7 @@ class GraphEstimatorTest {
 
     @BeforeAll
     static void start() {
-        spark = SparkSession.builder().master("local[2]").appName("GraphEstimatorTest")
-                .config("spark.ui.enabled", "false")
-                .config("spark.mp.slotWaitTimeout", "2s")
-                .config("spark.mp.transport.ioTimeout", "60s")
-                .config("spark.mp.plan.profile", "analytic")
-                .config("spark.mp.logEvery", "0")
-                .getOrCreate();
+        spark = MlFixtures.localSpark("GraphEstimatorTest");
     }
 
     @AfterAll

@@ -43,6 +43,17 @@ final class MlFixtures {
     }
 
     /** {@code rows} rows of f0..f3 (class c shifts feature c by 2) and a string label, as a CSV file. */
+    /** The in-process local[2] session the estimator tests share: analytic plans, short waits, no progress lines. */
+    static SparkSession localSpark(String appName) {
+        return SparkSession.builder().master("local[2]").appName(appName)
+                .config("spark.ui.enabled", "false")
+                .config("spark.mp.slotWaitTimeout", "2s")
+                .config("spark.mp.transport.ioTimeout", "60s")
+                .config("spark.mp.plan.profile", "analytic")
+                .config("spark.mp.logEvery", "0")
+                .getOrCreate();
+    }
+
     static Path writeCsv(Path dir, int rows, long seed) throws IOException {
         Random r = new Random(seed);
         StringBuilder sb = new StringBuilder("f0,f1,f2,f3,species\n");

@@ -46,13 +46,7 @@ class PipelineParallelEstimatorTest {
 
     @BeforeAll
     static void start() {
-        spark = SparkSession.builder().master("local[2]").appName("PipelineParallelEstimatorTest")
-                .config("spark.ui.enabled", "false")
-                .config("spark.mp.slotWaitTimeout", "2s")
-                .config("spark.mp.transport.ioTimeout", "60s")
-                .config("spark.mp.plan.profile", "analytic")
-                .config("spark.mp.logEvery", "0")
-                .getOrCreate();
+        spark = MlFixtures.localSpark("PipelineParallelEstimatorTest");
     }
 
     @AfterAll
