@@ -57,8 +57,7 @@ public final class PipelineInference {
         SparkMpConf mp = SparkMpConf.from(sc.getConf());
         ClusterCheck.requireSlots(sc, split.devices(), mp.get(SparkMpConf.SLOT_WAIT));
         String jobId = "transform-" + UUID.randomUUID();
-        JobStore js = JobStore.of(store, null, JobStore.Position.ZERO, 0, JobStore.Checkpointing.OFF,
-                JobStore.Fault.NONE, "", sc.hadoopConfiguration());
+        JobStore js = readOnly(sc, store);
         JobSpec spec = new JobSpec(jobId, split, 0, false, mp.get(SparkMpConf.CONNECT_TIMEOUT),
                 mp.get(SparkMpConf.IO_TIMEOUT), mp.get(SparkMpConf.BIND_HOST), mp.get(SparkMpConf.TLS_ENABLED),
                 mp.get(SparkMpConf.TLS_KEY_STORE), EngineBridge.DEFAULT.newSecret(), js, null,
@@ -76,16 +75,20 @@ public final class PipelineInference {
                 .mapToPair(t -> t);
     }
 
+    /** The trained model's store, read only: no initial model, no checkpoints, no faults. */
+    private static JobStore readOnly(SparkContext sc, URI store) {
+        return JobStore.of(store, null, JobStore.Position.ZERO, 0, JobStore.Checkpointing.OFF, JobStore.Fault.NONE, "",
+                sc.hadoopConfiguration());
+    }
+
     /** Scores rows with every stage of {@code split} in the calling task (see {@link Scorer}). */
     public static Scorer scorer(SparkContext sc, PipelineSpec split, URI store) {
-        return new Scorer(split, JobStore.of(store, null, JobStore.Position.ZERO, 0, JobStore.Checkpointing.OFF,
-                JobStore.Fault.NONE, "", sc.hadoopConfiguration()));
+        return new Scorer(split, readOnly(sc, store));
     }
 
     /** Scores rows with a whole trained ComputationGraph (one input, one output) in the calling task. */
     public static GraphScorer graphScorer(SparkContext sc, URI store) {
-        return new GraphScorer(JobStore.of(store, null, JobStore.Position.ZERO, 0, JobStore.Checkpointing.OFF,
-                JobStore.Fault.NONE, "", sc.hadoopConfiguration()));
+        return new GraphScorer(readOnly(sc, store));
     }
 
     /** Forward-only scoring of flat feature rows in one task: the model's output row for each input row, in order. */

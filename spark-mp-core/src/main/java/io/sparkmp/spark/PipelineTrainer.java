@@ -175,7 +175,9 @@ public final class PipelineTrainer {
                 throw new IllegalStateException("plan(SparkContext) of a ComputationGraph needs its input types: give "
                         + "Builder.inputTypes(...) or use planMultiDataSet(JavaRDD<MultiDataSet>)");
             }
-            return planGraph(sc, null);
+            TrainingSettings given = settings(sc);
+            GraphFit.refuseUnsupported(given);
+            return planGraph(sc, given, null);
         }
         return PlanResolver.plan(sc, conf, settings(sc), planChoices, null);
     }
@@ -191,14 +193,15 @@ public final class PipelineTrainer {
             throw new IllegalStateException("planMultiDataSet plans ComputationGraph configurations; this trainer was "
                     + "built for a MultiLayerConfiguration: use plan(JavaRDD<DataSet>)");
         }
+        TrainingSettings given = settings(data.context());
+        GraphFit.refuseUnsupported(given);
         MultiDataSet first = data.isEmpty() ? null : data.first();
         GraphFit.checkData(graph, first);
-        return planGraph(data.context(), first);
+        return planGraph(data.context(), given, first);
     }
 
-    private PipelinePlan planGraph(SparkContext sc, MultiDataSet firstOrNull) {
-        TrainingSettings given = settings(sc);
-        GraphFit.refuseUnsupported(given);
+    /** The graph's plan under {@code given}, its input types from the builder or {@code firstOrNull}'s shapes. */
+    private PipelinePlan planGraph(SparkContext sc, TrainingSettings given, MultiDataSet firstOrNull) {
         return GraphFit.plan(sc, graph, GraphFit.inputTypes(graph, graphInputTypes, firstOrNull), given, planChoices);
     }
 
@@ -260,8 +263,7 @@ public final class PipelineTrainer {
         checkTls(given);
         MultiDataSet first = data.isEmpty() ? null : data.first();
         GraphFit.checkData(graph, first);
-        PipelinePlan plan = GraphFit.plan(sc, graph, GraphFit.inputTypes(graph, graphInputTypes, first), given,
-                planChoices);
+        PipelinePlan plan = planGraph(sc, given, first);
         TrainingSettings s = given.with(PlanReport.settingsOf(plan));
         ClusterCheck.requireSlots(sc, s.get(SparkMpConf.STAGES), 1, s.get(SparkMpConf.SLOT_WAIT));
         GraphJob job = GraphFit.job(graph, plan, s);
