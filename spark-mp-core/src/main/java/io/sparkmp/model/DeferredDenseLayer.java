@@ -1,5 +1,7 @@
 package io.sparkmp.model;
 
+import java.util.ArrayDeque;
+import java.util.HashMap;
 import java.util.Map;
 
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -28,6 +30,14 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * <p>Used only for a plain dense layer (no layer normalization, whose gain gradient would need its own
  * deferral). Weight noise stays right: the noisy weights enter δ and the input gradient only, which are still
  * formed per micro-batch. When not deferring it is DL4J's dense layer unchanged.
+ *
+ * <p>Kept pre-activations: DL4J's dense backward starts by forming z = X·W + b again (as {@code fit} does), one
+ * product per layer and micro-batch as large as the forward's. While a stage names the micro-batch of a forward
+ * ({@link #forwardSlot}) the layer keeps a copy of that forward's z, and the backward of the same micro-batch
+ * ({@link #useSlot}) reads it instead of forming it again: the same values (same input, weights and product), one
+ * product fewer. The stage keeps one z per micro-batch in flight with the activation stash, and only the last
+ * forward's when it recomputes ({@link #keepPreActivations}). A layer with weight noise forms z again (its noisy
+ * weights are drawn per forward).
  */
 final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.dense.DenseLayer {
 
@@ -43,6 +53,17 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
     private transient int filled;
     /** Weight-gradient products formed (deferred or not) since construction: for tests. */
     private transient long weightProducts;
+    /** Pre-activations kept from forwards, by micro-batch; arrays made outside workspaces and reused. */
+    private transient Map<Integer, INDArray> keptZ;
+    private transient ArrayDeque<INDArray> freeZ;
+    /** How many kept pre-activations at most (0: keep none). */
+    private transient int keepLimit;
+    private transient int forwardSlot = -1;
+    private transient int backwardSlot = -1;
+    /** The kept z the running backward reads (in place: DL4J's activation backward may overwrite it). */
+    private transient INDArray zInUse;
+    /** Backwards that read a kept z instead of forming it again, since construction: for tests. */
+    private transient long keptZReads;
 
     DeferredDenseLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -89,12 +110,110 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
         return deferring;
     }
 
-    /** The micro-batch (0-based, within the step) the next backward belongs to: its rows in the buffers. */
+    /**
+     * The micro-batch (0-based, within the step) the next backward belongs to: its rows in the buffers while
+     * deferring, and the kept pre-activation it reads.
+     */
     void useSlot(int microBatch) {
-        if (microBatch < 0 || microBatch >= microBatches) {
+        if (deferring && (microBatch < 0 || microBatch >= microBatches)) {
             throw new IllegalArgumentException("micro-batch " + microBatch + " is outside [0, " + microBatches + ")");
         }
-        slot = microBatch;
+        if (deferring) {
+            slot = microBatch;
+        }
+        backwardSlot = microBatch;
+    }
+
+    /**
+     * How many forwards' pre-activations to keep at most: 0 keeps none (the backward forms z again), 1 the last
+     * forward's (a stage that recomputes runs each backward's forward just before it), more one per micro-batch in
+     * flight (the activation stash).
+     */
+    void keepPreActivations(int limit) {
+        if (limit < 0) {
+            throw new IllegalArgumentException("limit must be >= 0, found " + limit);
+        }
+        keepLimit = layerConf().getWeightNoise() != null ? 0 : limit;
+        dropKept();
+    }
+
+    /** The micro-batch the following training forwards belong to, or -1 for none (nothing kept). */
+    void forwardSlot(int microBatch) {
+        forwardSlot = microBatch;
+    }
+
+    /** Forgets every kept pre-activation (their arrays are reused); at a step's start and end. */
+    void dropKept() {
+        if (keptZ != null) {
+            freeZ.addAll(keptZ.values());
+            keptZ.clear();
+        }
+        forwardSlot = -1;
+        backwardSlot = -1;
+    }
+
+    long keptZReads() {
+        return keptZReads;
+    }
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
+        if (!training || forwardSlot < 0 || keepLimit == 0) {
+            return super.activate(training, workspaceMgr);
+        }
+        // As BaseLayer.activate, keeping a copy of z before the activation function (which may work in place).
+        INDArray z = preOutput(true, workspaceMgr);
+        keep(forwardSlot, z);
+        INDArray ret = layerConf().getActivationFn().getActivation(z, true);
+        if (maskArray != null) {
+            applyMask(ret);
+        }
+        return ret;
+    }
+
+    private void keep(int microBatch, INDArray z) {
+        if (keptZ == null) {
+            keptZ = new HashMap<>();
+            freeZ = new ArrayDeque<>();
+        }
+        INDArray dst = keptZ.remove(microBatch);
+        if (keptZ.size() >= keepLimit) {
+            // Recomputing (limit 1): only the last forward's z is read.
+            freeZ.addAll(keptZ.values());
+            keptZ.clear();
+        }
+        if (dst == null || !dst.equalShapes(z) || dst.dataType() != z.dataType()) {
+            dst = null;
+            for (java.util.Iterator<INDArray> it = freeZ.iterator(); it.hasNext(); ) {
+                INDArray f = it.next();
+                if (f.equalShapes(z) && f.dataType() == z.dataType()) {
+                    it.remove();
+                    dst = f;
+                    break;
+                }
+            }
+        }
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            if (dst == null) {
+                dst = Nd4j.createUninitialized(z.dataType(), z.shape(), 'c');
+            }
+            dst.assign(z);
+        }
+        keptZ.put(microBatch, dst);
+    }
+
+    @Override
+    protected Pair<INDArray, INDArray> preOutputWithPreNorm(boolean training, boolean forBackprop,
+                                                            LayerWorkspaceMgr workspaceMgr) {
+        INDArray z = forBackprop && training && backwardSlot >= 0 && keptZ != null ? keptZ.remove(backwardSlot) : null;
+        if (z == null) {
+            return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr);
+        }
+        assertInputSet(true);
+        applyDropOutIfNecessary(true, workspaceMgr); // applied already by the forward or the stash's restore: a no-op
+        zInUse = z;
+        keptZReads++;
+        return new Pair<>(z, z); // no layer norm (not eligible): z is its own pre-norm
     }
 
     /** Whether every micro-batch of the step has run its backward. */
@@ -114,6 +233,18 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        try {
+            return backprop(epsilon, workspaceMgr);
+        } finally {
+            backwardSlot = -1;
+            if (zInUse != null) {
+                freeZ.add(zInUse);
+                zInUse = null;
+            }
+        }
+    }
+
+    private Pair<Gradient, INDArray> backprop(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         if (!deferring) {
             weightProducts++;
             return super.backpropGradient(epsilon, workspaceMgr);
@@ -189,7 +320,7 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
         stopDeferring();
     }
 
-    /** Frees the step buffers now. */
+    /** Frees the step buffers and kept pre-activations now. */
     void releaseBuffers() {
         if (inputs != null && inputs.closeable()) {
             inputs.close();
@@ -197,5 +328,14 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
         }
         inputs = null;
         deltas = null;
+        dropKept();
+        if (freeZ != null) {
+            for (INDArray z : freeZ) {
+                if (z.closeable()) {
+                    z.close();
+                }
+            }
+            freeZ.clear();
+        }
     }
 }

@@ -68,20 +68,50 @@ public final class DeferredWeightGradients {
         return n;
     }
 
+    /** Ends deferring and forgets the kept pre-activations: at a step's start (the parameters have changed). */
     static void stop(DeferredDenseLayer[] layers) {
         for (DeferredDenseLayer l : layers) {
             if (l != null) {
                 l.stopDeferring();
+                l.dropKept();
             }
         }
     }
 
+    /** Names the micro-batch of the next backward (its rows while deferring, its kept pre-activation). */
     static void useSlot(DeferredDenseLayer[] layers, int microBatch) {
         for (DeferredDenseLayer l : layers) {
-            if (l != null && l.deferring()) {
+            if (l != null) {
                 l.useSlot(microBatch);
             }
         }
+    }
+
+    /** Names the micro-batch of the following training forwards (-1: none), whose pre-activations are kept. */
+    static void forwardSlot(DeferredDenseLayer[] layers, int microBatch) {
+        for (DeferredDenseLayer l : layers) {
+            if (l != null) {
+                l.forwardSlot(microBatch);
+            }
+        }
+    }
+
+    /** See {@link DeferredDenseLayer#keepPreActivations}. */
+    static void keepPreActivations(DeferredDenseLayer[] layers, int limit) {
+        for (DeferredDenseLayer l : layers) {
+            if (l != null) {
+                l.keepPreActivations(limit);
+            }
+        }
+    }
+
+    /**
+     * Whether a configured layer's backward reads the pre-activation its forward kept instead of forming it again
+     * (a plain dense layer without weight noise; see {@link DeferredDenseLayer}): it holds its output's size more per
+     * example from forward to backward.
+     */
+    public static boolean keepsPreActivation(Layer layer) {
+        return defers(layer) && ((DenseLayer) layer).getWeightNoise() == null;
     }
 
     static boolean deferring(DeferredDenseLayer[] layers, int i) {

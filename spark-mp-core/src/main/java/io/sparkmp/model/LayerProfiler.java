@@ -356,8 +356,10 @@ public final class LayerProfiler {
             cached = mem(r, MemoryType.CACHED_MEMORY_VARIABLE, dt);
             workingVariable = mem(r, MemoryType.WORKING_MEMORY_VARIABLE, dt);
         }
-        // Kept until backward: the layer's input (DL4J layers keep it) plus any per-example cache.
-        long kept = in.arrayElementsPerExample() * bytes + cached;
+        // Kept until backward: the layer's input (DL4J layers keep it) plus any per-example cache, and for a plain
+        // dense layer its pre-activation (the stage's backward reads it instead of forming it again).
+        long kept = in.arrayElementsPerExample() * bytes + cached
+                + (DeferredWeightGradients.keepsPreActivation(layer) ? outBytes : 0);
         // Transient: working memory and the input gradient produced by backward (more for convolutions).
         long working = workingBytesPerExample(layer, in, outType, workingVariable, bytes);
         return new LayerProfile(name, layer.getClass().getSimpleName(), params, paramBytes, gradBytes, updaterBytes,

@@ -135,13 +135,15 @@ public final class StageSlice {
         net.startsFrozen = hasFrozen;
         this.allFrozen = frozen == net.getnLayers();
         this.fusedUpdate = fusedUpdate && n > 0 && !allFrozen;
-        this.deferrable = this.fusedUpdate ? new DeferredDenseLayer[0] : DeferredWeightGradients.install(net);
+        // Installed with a fused update too: there they only keep pre-activations (one micro-batch, nothing to defer).
+        this.deferrable = DeferredWeightGradients.install(net);
         if (this.fusedUpdate) {
             makeFusedGradient();
         } else if (n > 0) {
             net.initGradientsView();
         }
         this.recompute = recompute || hasForwardState(net);
+        DeferredWeightGradients.keepPreActivations(deferrable, this.recompute ? 1 : Integer.MAX_VALUE);
         if (!this.recompute) {
             for (int i = 0; i < net.getnLayers(); i++) {
                 if (net.getLayer(i).conf().getLayer().getIDropout() != null) {
@@ -369,12 +371,22 @@ public final class StageSlice {
         if (microBatches > 0) {
             throw new IllegalStateException("stage " + stage + ": weight gradients deferred after a backward of step " + step);
         }
-        return microBatchesInStep < 2 ? 0 : DeferredWeightGradients.begin(deferrable, microBatchesInStep);
+        return microBatchesInStep < 2 || fusedUpdate ? 0 : DeferredWeightGradients.begin(deferrable, microBatchesInStep);
     }
 
     /** Weight-gradient products the dense layer {@code localLayer} formed so far (tests: one per step when deferred). */
     long weightGradientProducts(int localLayer) {
         return deferrable.length > localLayer && deferrable[localLayer] != null ? deferrable[localLayer].weightProducts() : -1;
+    }
+
+    /** Backwards of the dense layer {@code localLayer} that read its forward's kept pre-activation (tests). */
+    long keptPreActivationReads(int localLayer) {
+        return deferrable.length > localLayer && deferrable[localLayer] != null ? deferrable[localLayer].keptZReads() : -1;
+    }
+
+    /** Turns the kept pre-activations off (every backward forms z again, as DL4J does) or back on: for tests. */
+    void keepPreActivations(boolean keep) {
+        DeferredWeightGradients.keepPreActivations(deferrable, !keep ? 0 : recompute ? 1 : Integer.MAX_VALUE);
     }
 
     /** Forms the deferred layers' weight gradients of the step in their parts of the step's gradient. */
@@ -546,7 +558,13 @@ public final class StageSlice {
         setDropoutContext(microBatch);
         applyFeaturesMask(in[1]);
         DeferredWeightGradients.useSlot(deferrable, microBatch);
-        Pair<Gradient, INDArray> p = net.calculateGradients(in[0], labels, null, labelsMask);
+        DeferredWeightGradients.forwardSlot(deferrable, microBatch);
+        Pair<Gradient, INDArray> p;
+        try {
+            p = net.calculateGradients(in[0], labels, null, labelsMask);
+        } finally {
+            DeferredWeightGradients.forwardSlot(deferrable, -1);
+        }
         // Score without the regularization term, times the examples: the summed loss of the micro-batch.
         lossSum += net.lastLoss() * microBatchSize;
         return finishBackward(microBatch, p, in);
@@ -899,7 +917,13 @@ public final class StageSlice {
         setDropoutContext(microBatch);
         applyFeaturesMask(in[1]);
         net.setInput(in[0]);
-        List<INDArray> acts = net.feedForward(true, false);
+        DeferredWeightGradients.forwardSlot(deferrable, microBatch);
+        List<INDArray> acts;
+        try {
+            acts = net.feedForward(true, false);
+        } finally {
+            DeferredWeightGradients.forwardSlot(deferrable, -1);
+        }
         forwardStateOf = microBatch;
         return acts;
     }

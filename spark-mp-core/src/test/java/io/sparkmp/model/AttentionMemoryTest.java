@@ -74,7 +74,8 @@ class AttentionMemoryTest {
                 .setInputType(InputType.recurrent(16, 16)).build();
         ModelProfile p = LayerProfiler.builder().build().analytic(conf, InputType.recurrent(16, 16), 1e10);
         assertEquals(16 * 128 * 4, p.layer(1).outputBytesPerExample(), "the dense: 16 rows of 128 floats");
-        assertEquals(16 * 32 * 4, p.layer(1).keptBytesPerExample(), "its input, 16 rows of 32");
+        assertEquals(16 * 32 * 4 + 16 * 128 * 4, p.layer(1).keptBytesPerExample(),
+                "its input, 16 rows of 32, and its pre-activation, 16 rows of 128");
         assertEquals(2.0 * (32 * 128 + 128) * 16, p.layer(1).forwardFlopsPerExample(), 1e-9);
         // the second attention layer: 3 x (2 x 4 x 16 x 16 + 4 x 4 x 8 x 16) x 4 + output 2 048 + input gradient 8 192
         assertEquals(3 * (2 * 4 * 16 * 16 + 4 * 4 * 8 * 16) * 4 + 2_048 + 8_192, p.layer(2).workingBytesPerExample());

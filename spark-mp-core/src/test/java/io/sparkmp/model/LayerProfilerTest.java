@@ -67,7 +67,8 @@ class LayerProfilerTest {
         assertEquals(288, p.layer(0).forwardFlopsPerExample(), 1e-9);
         assertEquals(LayerProfiler.ANALYTIC_CALL_SECONDS + 288e-9, p.layer(0).forwardSeconds(1), 1e-18);
         assertEquals(32, p.inputBytesPerExample());
-        assertEquals(32, p.layer(0).keptBytesPerExample(), "the input of 8 floats is kept for backward");
+        assertEquals(32 + 64, p.layer(0).keptBytesPerExample(),
+                "the input of 8 floats and the pre-activation of 16 floats are kept for backward");
     }
 
     @Test
