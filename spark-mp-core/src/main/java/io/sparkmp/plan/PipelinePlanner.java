@@ -470,7 +470,7 @@ public final class PipelinePlanner {
                     cost.cut(a) + cost.cut(b), cost.time(a, b), cost.cutBytes(b), cost.cutBytes(a),
                     cost.recomputeForward() && b < cost.layers(),
                     profile.isGraph() && b < profile.layerCount() ? profile.cutTensors(b) : List.of(),
-                    layerAllReduces(cost, a, b, c.r())));
+                    layerAllReduces(cost, a, b, c.r()), cost.deferredWeightGradient(a, b)));
         }
         double[] t = stepSeconds(perStage, split, c);
         // Closed form: the measured per-step overhead and the loads add to the pipeline as they stand.

@@ -14,7 +14,8 @@ import io.sparkmp.schedule.ActionCosts;
  * link's latency, STEP the stage's optimizer step, and LOAD, SEND_L and LOSS nothing. With them: a SEND takes
  * the measured sender's time for its bytes, a message the measured latency for its bytes, LOAD the measured
  * cost of the micro-batch's examples, SEND_L a message's fixed sender time (labels are small), and STEP the
- * optimizer step plus the measured per-step overhead. With R &gt; 1 replicas, the stage's per-layer all-reduce
+ * optimizer step plus the measured per-step overhead. The weight-gradient products a stage defers to the end of a
+ * step ({@link StagePlan#deferredSeconds}) run in its STEP, M micro-batches' worth, and not in its Bs. With R &gt; 1 replicas, the stage's per-layer all-reduce
  * runs beside its last backward ({@link StagePlan#allReduces()}, on one thread per device), and ALLREDUCE
  * takes no device time of its own: it waits, idle, for what of the sums outlasts the backward.
  */
@@ -36,7 +37,9 @@ final class PlanActionCosts implements ActionCosts {
             StagePlan st = plan.stage(s);
             // timeSeconds = forward + backward + sends + update / M: the update is what is left over.
             double perMicroBatch = st.timeSeconds() - st.forwardSeconds() - st.backwardSeconds() - st.sendSeconds();
-            update[s] = Math.max(0, perMicroBatch * plan.microBatches()) + rc.stepSeconds();
+            // The deferred weight-gradient products run at the STEP, over the step's rows, not in each B.
+            update[s] = Math.max(0, perMicroBatch * plan.microBatches()) + rc.stepSeconds()
+                    + st.deferredSeconds() * plan.microBatches();
             if (s + 1 < k) {
                 if (rc.measured()) {
                     latency[s] = rc.latency(st.bytesSentForward());
@@ -57,7 +60,7 @@ final class PlanActionCosts implements ActionCosts {
         return switch (a.type()) {
             // The last stage's forward only keeps its input: the runtime runs it with the loss and the backward.
             case FORWARD -> last ? 0 : st.forwardSeconds();
-            case BACKWARD -> last ? st.forwardSeconds() + st.backwardSeconds() : st.backwardSeconds();
+            case BACKWARD -> (last ? st.forwardSeconds() : 0) + st.backwardSeconds() - st.deferredSeconds();
             case SEND_F -> send(st.bytesSentForward());
             case SEND_B -> send(st.bytesSentBackward());
             case STEP -> update[a.stage()];

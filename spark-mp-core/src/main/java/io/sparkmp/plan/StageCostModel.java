@@ -56,6 +56,8 @@ final class StageCostModel {
     private final long[] keptPrefix;
     /** Per-example bytes a step holds for the deferred weight gradients of dense layers: input + output bytes. */
     private final long[] deferredPrefix;
+    /** Per-example seconds of the deferred weight-gradient products (see {@link #deferredWeightGradient}). */
+    private final double[] deferredTimePrefix;
     private final long[] paramPrefix;
     /** {@code largestGradient[k][i]}: the largest gradient of layers [i, i + 2^k) (a sparse table: O(1) range maxima). */
     private final long[][] largestGradient;
@@ -110,6 +112,7 @@ final class StageCostModel {
         staticPrefix = new long[layers + 1];
         keptPrefix = new long[layers + 1];
         deferredPrefix = new long[layers + 1];
+        deferredTimePrefix = new double[layers + 1];
         paramPrefix = new long[layers + 1];
         for (int i = 0; i < layers; i++) {
             LayerProfile l = profile.layer(i);
@@ -119,6 +122,8 @@ final class StageCostModel {
             keptPrefix[i + 1] = keptPrefix[i] + l.keptBytesPerExample();
             deferredPrefix[i + 1] = deferredPrefix[i] + (DEFERRING_TYPE.equals(l.type())
                     ? profile.inputBytesPerExample(i) + l.outputBytesPerExample() : 0);
+            deferredTimePrefix[i + 1] = deferredTimePrefix[i] + (DEFERRING_TYPE.equals(l.type())
+                    ? l.forwardSecondsPerExample() : 0);
             paramPrefix[i + 1] = paramPrefix[i] + l.parameters();
         }
         int levels = 1;
@@ -264,6 +269,20 @@ final class StageCostModel {
      */
     long deferredBytes(int a, int b) {
         return microBatches < 2 ? 0 : (long) microBatches * microBatchSize * (deferredPrefix[b] - deferredPrefix[a]);
+    }
+
+    /**
+     * Seconds per micro-batch of the weight-gradient products dW = Xᵀ·δ of stage [a, b)'s dense layers, which the
+     * runtime forms once per step, at its STEP, over all the step's rows ({@code spark.mp.deferWeightGradients},
+     * the default) when a step has M &gt; 1 micro-batches: part of {@link #backward}, moved by the simulator from each
+     * B to the STEP. A product has the forward's multiply-adds, so it takes the layer's forward time per example
+     * (its fixed per-call part, the weights' packing, is not repeated per row). 0 with one micro-batch per step.
+     */
+    double deferredWeightGradient(int a, int b) {
+        if (microBatches < 2) {
+            return 0;
+        }
+        return Math.min(backward(a, b), microBatchSize * (deferredTimePrefix[b] - deferredTimePrefix[a]));
     }
 
     /** Receive buffers of stage [a, b) for one micro-batch. */

@@ -26,12 +26,15 @@ import java.util.List;
  * @param allReduces with R &gt; 1 replicas: its layers' gradient sums in hand-over order (top layer first), each
  *     handed over when its backward in the stage's last backward of a mini-batch is done, and run one after
  *     another on the rank's all-reduce thread; empty with one replica
+ * @param deferredSeconds of the {@code backwardSeconds} of one micro-batch, the weight-gradient products of its
+ *     dense layers that the runtime defers to the step's end ({@code spark.mp.deferWeightGradients}, M &gt; 1): the
+ *     simulator runs M times this in the stage's STEP instead of in each B; 0 when nothing is deferred
  */
 public record StagePlan(int index, int device, int firstLayer, int endLayer, List<String> layerNames, long parameters,
                         StageMemory memory, double forwardSeconds, double backwardSeconds, double sendSeconds,
                         double timeSeconds, long bytesSentForward, long bytesSentBackward, boolean recompute,
                         List<String> sentTensors,
-                        List<io.sparkmp.schedule.LayerAllReduce> allReduces)
+                        List<io.sparkmp.schedule.LayerAllReduce> allReduces, double deferredSeconds)
         implements Serializable {
 
     private static final long serialVersionUID = 1L;
@@ -41,13 +44,26 @@ public record StagePlan(int index, int device, int firstLayer, int endLayer, Lis
                      StageMemory memory, double forwardSeconds, double backwardSeconds, double sendSeconds,
                      double timeSeconds, long bytesSentForward, long bytesSentBackward, boolean recompute) {
         this(index, device, firstLayer, endLayer, layerNames, parameters, memory, forwardSeconds, backwardSeconds,
-                sendSeconds, timeSeconds, bytesSentForward, bytesSentBackward, recompute, List.of(), List.of());
+                sendSeconds, timeSeconds, bytesSentForward, bytesSentBackward, recompute, List.of(), List.of(), 0);
+    }
+
+    /** As the canonical constructor, deferring nothing. */
+    public StagePlan(int index, int device, int firstLayer, int endLayer, List<String> layerNames, long parameters,
+                     StageMemory memory, double forwardSeconds, double backwardSeconds, double sendSeconds,
+                     double timeSeconds, long bytesSentForward, long bytesSentBackward, boolean recompute,
+                     List<String> sentTensors, List<io.sparkmp.schedule.LayerAllReduce> allReduces) {
+        this(index, device, firstLayer, endLayer, layerNames, parameters, memory, forwardSeconds, backwardSeconds,
+                sendSeconds, timeSeconds, bytesSentForward, bytesSentBackward, recompute, sentTensors, allReduces, 0);
     }
 
     public StagePlan {
         sentTensors = sentTensors == null ? List.of() : List.copyOf(sentTensors);
         allReduces = allReduces == null ? List.of() : List.copyOf(allReduces);
         layerNames = List.copyOf(layerNames);
+        if (!(deferredSeconds >= 0) || deferredSeconds > backwardSeconds) {
+            throw new IllegalArgumentException("stage " + index + ": deferredSeconds must be in [0, backwardSeconds = "
+                    + backwardSeconds + "], found " + deferredSeconds);
+        }
         if (endLayer <= firstLayer) {
             throw new IllegalArgumentException("stage " + index + " is empty: layers [" + firstLayer + ", " + endLayer + ")");
         }
