@@ -64,6 +64,8 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
     private transient INDArray zInUse;
     /** Backwards that read a kept z instead of forming it again, since construction: for tests. */
     private transient long keptZReads;
+    /** False for the model's first layer: nothing reads the gradient of the model's input, so it is not formed. */
+    private transient boolean formsInputGradient = true;
 
     DeferredDenseLayer(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -156,6 +158,14 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
         return keptZReads;
     }
 
+    /**
+     * The backward returns no input gradient (null) and skips its product δ·Wᵀ: for the model's first layer, whose
+     * input gradient nothing reads (DL4J's fit forms it and drops it).
+     */
+    void skipInputGradient() {
+        formsInputGradient = false;
+    }
+
     @Override
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         if (!training || forwardSlot < 0 || keepLimit == 0) {
@@ -245,9 +255,13 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
     }
 
     private Pair<Gradient, INDArray> backprop(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        if (!deferring) {
+        if (!deferring && formsInputGradient) {
             weightProducts++;
             return super.backpropGradient(epsilon, workspaceMgr);
+        }
+        if (!deferring) {
+            weightProducts++;
+            return withoutInputGradient(epsilon, workspaceMgr);
         }
         if (slot < 0) {
             throw new IllegalStateException("layer " + layerId() + ": backward while deferring, with no micro-batch named");
@@ -263,16 +277,42 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
         if (hasBias()) {
             ret.gradientForVariable().put(DefaultParamInitializer.BIAS_KEY, gradientViews.get(DefaultParamInitializer.BIAS_KEY));
         }
-        INDArray w = getParamWithNoise(DefaultParamInitializer.WEIGHT_KEY, true, workspaceMgr);
-        INDArray epsilonNext = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, delta.dataType(),
-                new long[] {w.size(0), delta.size(0)}, 'f');
-        epsilonNext = w.mmuli(delta.transpose(), epsilonNext).transpose();
+        INDArray epsilonNext = null;
+        if (formsInputGradient) {
+            INDArray w = getParamWithNoise(DefaultParamInitializer.WEIGHT_KEY, true, workspaceMgr);
+            epsilonNext = workspaceMgr.createUninitialized(ArrayType.ACTIVATION_GRAD, delta.dataType(),
+                    new long[] {w.size(0), delta.size(0)}, 'f');
+            epsilonNext = w.mmuli(delta.transpose(), epsilonNext).transpose();
+        }
         ret.gradientForVariable().put(DefaultParamInitializer.WEIGHT_KEY, gradientViews.get(DefaultParamInitializer.WEIGHT_KEY));
         keep(input.castTo(delta.dataType()), delta);
         weightNoiseParams.clear();
-        epsilonNext = backpropDropOutIfPresent(epsilonNext);
+        if (epsilonNext != null) {
+            epsilonNext = backpropDropOutIfPresent(epsilonNext);
+        }
         slot = -1;
         return new Pair<>(ret, epsilonNext);
+    }
+
+    /** As BaseLayer.backpropGradient (no layer norm: not eligible), without the input gradient's product. */
+    private Pair<Gradient, INDArray> withoutInputGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(true);
+        INDArray z = preOutputWithPreNorm(true, true, workspaceMgr).getFirst();
+        INDArray delta = layerConf().getActivationFn().backprop(z, epsilon).getFirst();
+        if (maskArray != null) {
+            applyMask(delta);
+        }
+        Gradient ret = new DefaultGradient();
+        if (hasBias()) {
+            INDArray biasGrad = gradientViews.get(DefaultParamInitializer.BIAS_KEY);
+            delta.sum(biasGrad, 0);
+            ret.gradientForVariable().put(DefaultParamInitializer.BIAS_KEY, biasGrad);
+        }
+        INDArray weightGrad = gradientViews.get(DefaultParamInitializer.WEIGHT_KEY);
+        Nd4j.gemm(input.castTo(weightGrad.dataType()), delta, weightGrad, true, false, 1.0, 0.0);
+        ret.gradientForVariable().put(DefaultParamInitializer.WEIGHT_KEY, weightGrad);
+        weightNoiseParams.clear();
+        return new Pair<>(ret, null);
     }
 
     /** Copies micro-batch {@link #slot}'s input and δ into their rows of the step buffers (made outside workspaces). */

@@ -144,6 +144,14 @@ public final class StageSlice {
         }
         this.recompute = recompute || hasForwardState(net);
         DeferredWeightGradients.keepPreActivations(deferrable, this.recompute ? 1 : Integer.MAX_VALUE);
+        InputPreProcessor first = net.getLayerWiseConfigurations().getInputPreProcess(0);
+        if (first instanceof GradientTap tap) {
+            first = tap.inner();
+        }
+        if (fromLayer == 0 && deferrable.length > 0 && deferrable[0] != null && first == null) {
+            // The model's first layer: nothing reads the gradient of the model's input (stage 0 sends none).
+            deferrable[0].skipInputGradient();
+        }
         if (!this.recompute) {
             for (int i = 0; i < net.getnLayers(); i++) {
                 if (net.getLayer(i).conf().getLayer().getIDropout() != null) {
@@ -523,7 +531,8 @@ public final class StageSlice {
      * gradient to the step's sum.
      *
      * @param outputGradient gradient of the loss with respect to this stage's output
-     * @return gradient with respect to this stage's input
+     * @return gradient with respect to this stage's input; null on the first stage when the model's first layer is a
+     *     plain dense layer (nothing reads the gradient of the model's input, so it is not formed)
      */
     public INDArray backward(int microBatch, INDArray outputGradient) {
         if (isLast()) {
@@ -547,7 +556,8 @@ public final class StageSlice {
      * {@code labels} and adds the parameter gradient to the step's sum.
      *
      * @param labelsMask per-example or per-time-step labels mask, or null
-     * @return gradient with respect to this stage's input
+     * @return gradient with respect to this stage's input; null on the first stage when the model's first layer is a
+     *     plain dense layer (nothing reads the gradient of the model's input, so it is not formed)
      */
     public INDArray backwardWithLabels(int microBatch, INDArray labels, INDArray labelsMask) {
         if (!isLast()) {
