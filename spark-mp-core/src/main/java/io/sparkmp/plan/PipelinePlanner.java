@@ -108,10 +108,13 @@ public final class PipelinePlanner {
     private final double updateSecondsPerParameter;
     private final RuntimeCosts runtimeCosts;
     private final boolean fusedUpdate;
+    /** Whether a device's layer sums run beside its backward (false: they share its cores, so after it). */
+    private final boolean allReduceBesideBackward;
 
     private PipelinePlanner(Builder b) {
         runtimeCosts = b.runtimeCosts;
         fusedUpdate = b.fusedUpdate;
+        allReduceBesideBackward = b.allReduceBesideBackward;
         recomputeMode = b.recomputeMode;
         recomputeForward = b.recomputeMode == RecomputeMode.ALWAYS;
         updateSecondsPerParameter = b.updateSecondsPerParameter;
@@ -143,6 +146,7 @@ public final class PipelinePlanner {
         updateSecondsPerParameter = o.updateSecondsPerParameter;
         runtimeCosts = o.runtimeCosts;
         fusedUpdate = o.fusedUpdate;
+        allReduceBesideBackward = o.allReduceBesideBackward;
         profile = o.profile;
         executors = o.executors;
         budget = o.budget;
@@ -422,6 +426,8 @@ public final class PipelinePlanner {
      * handed over when its backward in the stage's last backward is done (top layer first, after the forward and
      * loss on the last stage or a recomputed forward), and its ring pass takes
      * 2 (r - 1) / r * bytes / bandwidth + 2 (r - 1) * latency; layers without parameters have nothing to sum.
+     * Without {@link Builder#allReduceBesideBackward} every sum is handed over when the whole backward is done: the
+     * sums then run after it, one after another.
      */
     private List<io.sparkmp.schedule.LayerAllReduce> layerAllReduces(StageCostModel cost, int a, int b, int r) {
         if (r <= 1) {
@@ -429,11 +435,12 @@ public final class PipelinePlanner {
         }
         List<io.sparkmp.schedule.LayerAllReduce> out = new ArrayList<>();
         double ready = before(cost, a, b);
+        double whole = lastBackwardSeconds(cost, a, b);
         for (int i = b - 1; i >= a; i--) {
             ready += cost.backward(i, i + 1);
             long bytes = profile.layer(i).gradientBytes();
             if (bytes > 0) {
-                out.add(new io.sparkmp.schedule.LayerAllReduce(ready,
+                out.add(new io.sparkmp.schedule.LayerAllReduce(allReduceBesideBackward ? ready : whole,
                         2.0 * (r - 1) / r * bytes / bandwidth + 2.0 * (r - 1) * latency));
             }
         }
@@ -495,7 +502,8 @@ public final class PipelinePlanner {
             double alone = ScheduleSimulator.simulate(ControlTraffic.lowered(c.kind(), c.p(), c.m(), c.v(), 1),
                     new PlanActionCosts(closed)).makespan();
             return closed.withSimulatedStep(sim.makespan(), alone, sim.bubbleFraction(),
-                    method + " + all-reduce overlapped per layer");
+                    method + (allReduceBesideBackward ? " + all-reduce overlapped per layer"
+                            : " + all-reduce after the backward (it shares the device's cores)"));
         }
         return closed.withPipeline(sim.makespan(), sim.bubbleFraction(), method);
     }
@@ -806,6 +814,7 @@ public final class PipelinePlanner {
         private double updateSecondsPerParameter;
         private RuntimeCosts runtimeCosts = RuntimeCosts.NONE;
         private boolean fusedUpdate = true;
+        private boolean allReduceBesideBackward = true;
         private final java.util.Set<String> set = new java.util.HashSet<>();
 
         private Builder() {
@@ -969,6 +978,18 @@ public final class PipelinePlanner {
         public Builder fusedUpdate(boolean allowed) {
             once("fusedUpdate");
             fusedUpdate = allowed;
+            return this;
+        }
+
+        /**
+         * Whether a device's layer sums (replicas' all-reduce) run beside its backward (default true: a GPU computes
+         * while the host moves and sums the gradients). False when they share the device's cores, as on ND4J's CPU
+         * backend, where the all-reduce thread's socket copies and sums take the cores the backward runs on: then
+         * each sum is charged after the stage's last backward, one after another.
+         */
+        public Builder allReduceBesideBackward(boolean beside) {
+            once("allReduceBesideBackward");
+            allReduceBesideBackward = beside;
             return this;
         }
 

@@ -36,10 +36,15 @@ record DeviceBinding(String gpu, int threads) {
         return b;
     }
 
+    /** Whether this JVM's ND4J backend is CUDA (else the CPU backend: its compute runs on the host's cores). */
+    static boolean cudaBackend() {
+        String backend = Nd4j.getBackend().getClass().getName().toLowerCase(java.util.Locale.ROOT);
+        return backend.contains("cuda") || backend.contains("cublas");
+    }
+
     private void apply() {
         String backend = Nd4j.getBackend().getClass().getName();
-        boolean cuda = backend.toLowerCase(java.util.Locale.ROOT).contains("cuda")
-                || backend.toLowerCase(java.util.Locale.ROOT).contains("cublas");
+        boolean cuda = cudaBackend();
         if (gpu != null) {
             if (cuda) {
                 // ND4J keeps a per-thread device affinity; this thread runs the whole stage.

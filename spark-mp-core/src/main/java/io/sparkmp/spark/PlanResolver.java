@@ -125,7 +125,11 @@ final class PlanResolver {
                 // the skip policy keeps each step undoable to its end: no per-layer update (StageWorker);
                 // replicas (R > 1, given or chosen) sum a stage's whole gradient before its step, which the
                 // planner charges per candidate
-                .fusedUpdate(settings.get(SparkMpConf.NON_FINITE) == io.sparkmp.runtime.NonFinitePolicy.FAIL);
+                .fusedUpdate(settings.get(SparkMpConf.NON_FINITE) == io.sparkmp.runtime.NonFinitePolicy.FAIL)
+                // On ND4J's CPU backend the all-reduce thread's copies and sums take the cores the backward runs
+                // on: measured (ThroughputBenchmark, P = 1 x R = 2) the backward ran 3x its profiled time while the
+                // sums ran beside it, so the planner charges them after the backward there.
+                .allReduceBesideBackward(DeviceBinding.cudaBackend());
         Integer replicas = settings.get(SparkMpConf.REPLICAS);
         if (replicas != null) {
             b.replicas(replicas);

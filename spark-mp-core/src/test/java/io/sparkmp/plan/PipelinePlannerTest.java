@@ -267,6 +267,32 @@ class PipelinePlannerTest {
     }
 
     @Test
+    void sumsThatShareTheDevicesCoresRunAfterItsBackward() {
+        // The case above with allReduceBesideBackward(false) (ND4J's CPU backend): every sum is handed over when the
+        // stage's last backward is done (stage 0 at 128 ms into it, stage 1 at 192 ms: forward and loss first), so
+        // device 1's run 256-465.7152 and device 0's 384-593.7152 = the step.
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 0, 16, 16));
+        }
+        PipelinePlan plan = PipelinePlanner.builder().profile(ModelProfile.of(l, 0)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(2)
+                .replicas(2).microBatches(1).schedule(ScheduleKind.ONE_F_ONE_B).allReduceBesideBackward(false)
+                .build().plan();
+        double pass = 100.0 * MIB / 1e9;
+        assertSums(plan.stage(1).allReduces(), pass, 0.192, 0.192);
+        assertSums(plan.stage(0).allReduces(), pass, 0.128, 0.128);
+        io.sparkmp.schedule.SimulationResult sim = PredictedTimeline.of(plan);
+        assertEquals(0.256 + 2 * pass, only(sim, 1, io.sparkmp.schedule.ActionType.ALLREDUCE).end(), 1e-12);
+        assertEquals(0.384 + 2 * pass, only(sim, 0, io.sparkmp.schedule.ActionType.ALLREDUCE).end(), 1e-12);
+        assertEquals(0.5937152, sim.makespan(), 1e-12);
+        assertEquals(sim.makespan(), plan.predictedStepSeconds(), 1e-12);
+        assertEquals(0.5937152 - 0.384, plan.allreduceSeconds(), 1e-12, plan.explain());
+        assertTrue(plan.stepTimeMethod().endsWith(" + all-reduce after the backward (it shares the device's cores)"),
+                plan.stepTimeMethod());
+    }
+
+    @Test
     void oneAllReduceThreadPerDeviceQueuesTheSumsOfItsVirtualStages() {
         // Interleaved on one device (v = 2), R = 4 (micro-batch of 16: 16 ms forward, 32 ms backward per layer),
         // M = 1, the layers above: F(0) 0-32, then virtual stage 1 (layers 2-3) its forward and loss and backward
