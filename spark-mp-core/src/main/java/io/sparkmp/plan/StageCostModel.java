@@ -123,7 +123,7 @@ final class StageCostModel {
             deferredPrefix[i + 1] = deferredPrefix[i] + (DEFERRING_TYPE.equals(l.type())
                     ? profile.inputBytesPerExample(i) + l.outputBytesPerExample() : 0);
             deferredTimePrefix[i + 1] = deferredTimePrefix[i] + (DEFERRING_TYPE.equals(l.type())
-                    ? l.forwardSecondsPerExample() : 0);
+                    ? l.backwardSecondsPerExample() / 2 : 0);
             paramPrefix[i + 1] = paramPrefix[i] + l.parameters();
         }
         int levels = 1;
@@ -275,8 +275,11 @@ final class StageCostModel {
      * Seconds per micro-batch of the weight-gradient products dW = Xᵀ·δ of stage [a, b)'s dense layers, which the
      * runtime forms once per step, at its STEP, over all the step's rows ({@code spark.mp.deferWeightGradients},
      * the default) when a step has M &gt; 1 micro-batches: part of {@link #backward}, moved by the simulator from each
-     * B to the STEP. A product has the forward's multiply-adds, so it takes the layer's forward time per example
-     * (its fixed per-call part, the weights' packing, is not repeated per row). 0 with one micro-batch per step.
+     * B to the STEP. A dense backward per example is the weight gradient and the input gradient, two products of
+     * the same multiply-adds, so the product takes half the layer's backward time per example (its fixed per-call
+     * part is not repeated per row). (The forward's time per example, tried first, is no bound: on tiny layers, whose
+     * calls are all fixed cost, it exceeded the whole backward and left the simulated B at zero.) 0 with one
+     * micro-batch per step.
      */
     double deferredWeightGradient(int a, int b) {
         if (microBatches < 2) {

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 class DeferredWeightGradientTimeTest {
 
     /**
-     * Stage 0: a dense layer, forward 1 s and backward 2 s per example (1 s of which is its dW: the forward's time per
-     * example); stage 1: the output layer, forward 1 s and backward 1 s per example, not deferred. Nothing crosses a
+     * Stage 0: a dense layer, forward 1 s and backward 2 s per example (1 s of which is its dW: half the backward's
+     * time per example, the input gradient being the other half); stage 1: the output layer, forward 1 s and backward 1 s per example, not deferred. Nothing crosses a
      * cut in time (no bytes), no optimizer step, no runtime costs.
      */
     private static PipelinePlan plan(int batch, int microBatches) {
@@ -40,6 +40,20 @@ class DeferredWeightGradientTimeTest {
         assertEquals(2.0, two.stage(0).backwardSeconds(), 1e-12, "the backward still counts its dW");
         assertEquals(8.0, two.predictedStepSeconds(), 1e-9, two.explain());
         assertTrue(two.stepTimeMethod().startsWith("simulated"), two.stepTimeMethod());
+    }
+
+    @Test
+    void theDeferredPartIsHalfTheBackwardPerExampleNotTheForward() {
+        // A tiny layer whose forward per example (3 s) exceeds its backward per example (2 s) with 1 s fixed: the
+        // product takes half the per-example backward, 1 s of the B's 3 s, never the whole B.
+        List<LayerProfile> l = List.of(
+                new LayerProfile("dense", "DenseLayer", 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2),
+                new LayerProfile("out", "OutputLayer", 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1));
+        PipelinePlan p = PipelinePlanner.builder().profile(ModelProfile.of(l, 0)).executors(2).stages(2).microBatches(2)
+                .schedule(ScheduleKind.ONE_F_ONE_B).deviceMemoryBytes(1L << 40).bandwidthBytesPerSecond(1e9)
+                .latencySeconds(0).batchSize(2).boundaries(0, 1, 2).build().plan();
+        assertEquals(3.0, p.stage(0).backwardSeconds(), 1e-12);
+        assertEquals(1.0, p.stage(0).deferredSeconds(), 1e-12);
     }
 
     @Test
