@@ -266,13 +266,8 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
         if (slot < 0) {
             throw new IllegalStateException("layer " + layerId() + ": backward while deferring, with no micro-batch named");
         }
-        assertInputSet(true);
         // As BaseLayer.backpropGradient, without layer norm (not eligible) and without the parameter products.
-        INDArray z = preOutputWithPreNorm(true, true, workspaceMgr).getFirst();
-        INDArray delta = layerConf().getActivationFn().backprop(z, epsilon).getFirst();
-        if (maskArray != null) {
-            applyMask(delta);
-        }
+        INDArray delta = delta(epsilon, workspaceMgr);
         Gradient ret = new DefaultGradient();
         if (hasBias()) {
             ret.gradientForVariable().put(DefaultParamInitializer.BIAS_KEY, gradientViews.get(DefaultParamInitializer.BIAS_KEY));
@@ -296,12 +291,7 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
 
     /** As BaseLayer.backpropGradient (no layer norm: not eligible), without the input gradient's product. */
     private Pair<Gradient, INDArray> withoutInputGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
-        assertInputSet(true);
-        INDArray z = preOutputWithPreNorm(true, true, workspaceMgr).getFirst();
-        INDArray delta = layerConf().getActivationFn().backprop(z, epsilon).getFirst();
-        if (maskArray != null) {
-            applyMask(delta);
-        }
+        INDArray delta = delta(epsilon, workspaceMgr);
         Gradient ret = new DefaultGradient();
         if (hasBias()) {
             INDArray biasGrad = gradientViews.get(DefaultParamInitializer.BIAS_KEY);
@@ -313,6 +303,17 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
         ret.gradientForVariable().put(DefaultParamInitializer.WEIGHT_KEY, weightGrad);
         weightNoiseParams.clear();
         return new Pair<>(ret, null);
+    }
+
+    /** The pre-activation gradient δ of this backward (z kept or formed again), masked as DL4J masks it. */
+    private INDArray delta(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+        assertInputSet(true);
+        INDArray z = preOutputWithPreNorm(true, true, workspaceMgr).getFirst();
+        INDArray delta = layerConf().getActivationFn().backprop(z, epsilon).getFirst();
+        if (maskArray != null) {
+            applyMask(delta);
+        }
+        return delta;
     }
 
     /** Copies micro-batch {@link #slot}'s input and δ into their rows of the step buffers (made outside workspaces). */

@@ -233,13 +233,7 @@ class PipelinePlannerTest {
         //   device 1's all-reduce thread: layer 3 192-296.8576, layer 2 296.8576-401.7152 = ALLREDUCE(1)'s end
         //   device 0's: layer 1 320-424.8576, layer 0 424.8576-529.7152 = ALLREDUCE(0)'s end = the step
         // Charged whole after the backward (the old model) the step would be 384 + 209.7152 = 593.7152 ms.
-        List<LayerProfile> l = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 0, 16, 16));
-        }
-        PipelinePlan plan = PipelinePlanner.builder().profile(ModelProfile.of(l, 0)).executors(4)
-                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(2)
-                .replicas(2).microBatches(1).schedule(ScheduleKind.ONE_F_ONE_B).build().plan();
+        PipelinePlan plan = twoByTwo(true);
         assertArrayEquals(new int[] {0, 2, 4}, plan.boundaries());
         double pass = 100.0 * MIB / 1e9;
         assertSums(plan.stage(1).allReduces(), pass, 0.128, 0.192);
@@ -271,14 +265,7 @@ class PipelinePlannerTest {
         // The case above with allReduceBesideBackward(false) (ND4J's CPU backend): every sum is handed over when the
         // stage's last backward is done (stage 0 at 128 ms into it, stage 1 at 192 ms: forward and loss first), so
         // device 1's run 256-465.7152 and device 0's 384-593.7152 = the step.
-        List<LayerProfile> l = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 0, 16, 16));
-        }
-        PipelinePlan plan = PipelinePlanner.builder().profile(ModelProfile.of(l, 0)).executors(4)
-                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(2)
-                .replicas(2).microBatches(1).schedule(ScheduleKind.ONE_F_ONE_B).allReduceBesideBackward(false)
-                .build().plan();
+        PipelinePlan plan = twoByTwo(false);
         double pass = 100.0 * MIB / 1e9;
         assertSums(plan.stage(1).allReduces(), pass, 0.192, 0.192);
         assertSums(plan.stage(0).allReduces(), pass, 0.128, 0.128);
@@ -312,6 +299,18 @@ class PipelinePlannerTest {
         io.sparkmp.schedule.SimulationResult sim = PredictedTimeline.of(plan);
         assertEquals(0.096 + 4 * pass, sim.makespan(), 1e-12, sim.timeline().toString());
         assertEquals(sim.makespan(), plan.predictedStepSeconds(), 1e-12);
+    }
+
+    /** The P = 2 x R = 2 case of the two tests above: 4 layers of 100 MiB gradients, 1 GB/s, latency 0, M = 1. */
+    private static PipelinePlan twoByTwo(boolean sumsBesideBackward) {
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, 100 * MIB, 0, 16, 16));
+        }
+        return PipelinePlanner.builder().profile(ModelProfile.of(l, 0)).executors(4)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(64).stages(2)
+                .replicas(2).microBatches(1).schedule(ScheduleKind.ONE_F_ONE_B)
+                .allReduceBesideBackward(sumsBesideBackward).build().plan();
     }
 
     private static void assertSums(List<io.sparkmp.schedule.LayerAllReduce> sums, double pass, double... ready) {
