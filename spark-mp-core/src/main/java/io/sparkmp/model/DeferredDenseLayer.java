@@ -192,8 +192,11 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
             freeZ.addAll(keptZ.values());
             keptZ.clear();
         }
-        if (dst == null || !dst.equalShapes(z) || dst.dataType() != z.dataType()) {
+        if (dst != null && (!dst.equalShapes(z) || dst.dataType() != z.dataType())) {
+            close(dst); // the micro-batch size changed: that shape is not wanted again
             dst = null;
+        }
+        if (dst == null) {
             for (java.util.Iterator<INDArray> it = freeZ.iterator(); it.hasNext(); ) {
                 INDArray f = it.next();
                 if (f.equalShapes(z) && f.dataType() == z.dataType()) {
@@ -361,6 +364,12 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
         stopDeferring();
     }
 
+    private static void close(INDArray a) {
+        if (a.closeable()) {
+            a.close();
+        }
+    }
+
     /** Frees the step buffers and kept pre-activations now. */
     void releaseBuffers() {
         if (inputs != null && inputs.closeable()) {
@@ -372,9 +381,7 @@ final class DeferredDenseLayer extends org.deeplearning4j.nn.layers.feedforward.
         dropKept();
         if (freeZ != null) {
             for (INDArray z : freeZ) {
-                if (z.closeable()) {
-                    z.close();
-                }
+                close(z);
             }
             freeZ.clear();
         }

@@ -537,6 +537,11 @@ public final class PipelinePlanner {
             for (int[] pr : pairs == null ? List.<int[]>of() : pairs) {
                 int p = pr[0];
                 int r = pr[1];
+                if (kind == ScheduleKind.INTERLEAVED_1F1B && p == 1 && schedule == null && stagesPerDevice == null) {
+                    // One device's virtual stages shrink no bubble, they only add calls; chosen freely they were
+                    // a way for the closed form to overlap the replicas' sums with the device's own backward.
+                    continue;
+                }
                 int perReplica = batchSize / r;
                 for (int m = 1; m <= perReplica; m++) {
                     if (perReplica % m != 0 || (microBatches != null && m != microBatches)) {

@@ -5,6 +5,7 @@ import static io.sparkmp.plan.PlanFixtures.layer;
 import static io.sparkmp.plan.PlanFixtures.uniform;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -299,6 +300,30 @@ class PipelinePlannerTest {
         io.sparkmp.schedule.SimulationResult sim = PredictedTimeline.of(plan);
         assertEquals(0.096 + 4 * pass, sim.makespan(), 1e-12, sim.timeline().toString());
         assertEquals(sim.makespan(), plan.predictedStepSeconds(), 1e-12);
+    }
+
+    @Test
+    void oneDeviceIsNeverCutIntoVirtualStagesByTheChoiceAlone() {
+        // Two executors, sums charged after the backward (CPU), 4 layers of 1 MiB gradients, batch 2: P = 1 x R = 2
+        // steps in 12 ms of compute + 4 sums of 1.05 ms; as two virtual stages on its one device the upper stage's
+        // sums would overlap the lower stage's backward on the same cores (predicted 14.1 ms, chosen before this
+        // rule). Virtual stages on one device shrink no bubble: left free the planner never picks them; asked for,
+        // they are still planned. (Without them P = 1 x R = 2 takes 16.2 ms and P = 2 wins.)
+        List<LayerProfile> l = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            l.add(layer("l" + i, 1e-3, 2e-3, 1 * MIB, 0, 16, 16));
+        }
+        PipelinePlanner.Builder free = PipelinePlanner.builder().profile(ModelProfile.of(l, 0)).executors(2)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(2)
+                .allReduceBesideBackward(false);
+        PipelinePlan chosen = free.build().plan();
+        assertFalse(chosen.devices() == 1 && chosen.stagesPerDevice() > 1, chosen.explain());
+        PipelinePlan asked = PipelinePlanner.builder().profile(ModelProfile.of(l, 0)).executors(2)
+                .deviceMemoryBytes(64L << 30).bandwidthBytesPerSecond(1e9).latencySeconds(0).batchSize(2)
+                .allReduceBesideBackward(false).stages(1).replicas(2).microBatches(1)
+                .schedule(ScheduleKind.INTERLEAVED_1F1B).boundaries(0, 2, 4).build().plan();
+        assertEquals(2, asked.stagesPerDevice());
+        assertEquals(1, asked.devices());
     }
 
     /** The P = 2 x R = 2 case of the two tests above: 4 layers of 100 MiB gradients, 1 GB/s, latency 0, M = 1. */
