@@ -70,39 +70,25 @@ public final class DeferredWeightGradients {
 
     /** Ends deferring and forgets the kept pre-activations: at a step's start (the parameters have changed). */
     static void stop(DeferredDenseLayer[] layers) {
-        for (DeferredDenseLayer l : layers) {
-            if (l != null) {
-                l.stopDeferring();
-                l.dropKept();
-            }
-        }
+        each(layers, l -> {
+            l.stopDeferring();
+            l.dropKept();
+        });
     }
 
     /** Names the micro-batch of the next backward (its rows while deferring, its kept pre-activation). */
     static void useSlot(DeferredDenseLayer[] layers, int microBatch) {
-        for (DeferredDenseLayer l : layers) {
-            if (l != null) {
-                l.useSlot(microBatch);
-            }
-        }
+        each(layers, l -> l.useSlot(microBatch));
     }
 
     /** Names the micro-batch of the following training forwards (-1: none), whose pre-activations are kept. */
     static void forwardSlot(DeferredDenseLayer[] layers, int microBatch) {
-        for (DeferredDenseLayer l : layers) {
-            if (l != null) {
-                l.forwardSlot(microBatch);
-            }
-        }
+        each(layers, l -> l.forwardSlot(microBatch));
     }
 
     /** See {@link DeferredDenseLayer#keepPreActivations}. */
     static void keepPreActivations(DeferredDenseLayer[] layers, int limit) {
-        for (DeferredDenseLayer l : layers) {
-            if (l != null) {
-                l.keepPreActivations(limit);
-            }
-        }
+        each(layers, l -> l.keepPreActivations(limit));
     }
 
     /**
@@ -119,9 +105,14 @@ public final class DeferredWeightGradients {
     }
 
     static void release(DeferredDenseLayer[] layers) {
+        each(layers, DeferredDenseLayer::releaseBuffers);
+    }
+
+    /** {@code action} on every replacing layer (the array holds null where a layer is not eligible). */
+    private static void each(DeferredDenseLayer[] layers, java.util.function.Consumer<DeferredDenseLayer> action) {
         for (DeferredDenseLayer l : layers) {
             if (l != null) {
-                l.releaseBuffers();
+                action.accept(l);
             }
         }
     }

@@ -143,7 +143,7 @@ public final class StageSlice {
             net.initGradientsView();
         }
         this.recompute = recompute || hasForwardState(net);
-        DeferredWeightGradients.keepPreActivations(deferrable, this.recompute ? 1 : Integer.MAX_VALUE);
+        keepPreActivations(true);
         InputPreProcessor first = net.getLayerWiseConfigurations().getInputPreProcess(0);
         if (first instanceof GradientTap tap) {
             first = tap.inner();
@@ -392,7 +392,7 @@ public final class StageSlice {
         return deferrable.length > localLayer && deferrable[localLayer] != null ? deferrable[localLayer].keptZReads() : -1;
     }
 
-    /** Turns the kept pre-activations off (every backward forms z again, as DL4J does) or back on: for tests. */
+    /** Turns the kept pre-activations on (the stage does at construction) or off (every backward forms z again, as DL4J does; tests). */
     void keepPreActivations(boolean keep) {
         DeferredWeightGradients.keepPreActivations(deferrable, !keep ? 0 : recompute ? 1 : Integer.MAX_VALUE);
     }
@@ -568,13 +568,7 @@ public final class StageSlice {
         setDropoutContext(microBatch);
         applyFeaturesMask(in[1]);
         DeferredWeightGradients.useSlot(deferrable, microBatch);
-        DeferredWeightGradients.forwardSlot(deferrable, microBatch);
-        Pair<Gradient, INDArray> p;
-        try {
-            p = net.calculateGradients(in[0], labels, null, labelsMask);
-        } finally {
-            DeferredWeightGradients.forwardSlot(deferrable, -1);
-        }
+        Pair<Gradient, INDArray> p = forwardOf(microBatch, () -> net.calculateGradients(in[0], labels, null, labelsMask));
         // Score without the regularization term, times the examples: the summed loss of the micro-batch.
         lossSum += net.lastLoss() * microBatchSize;
         return finishBackward(microBatch, p, in);
@@ -927,15 +921,19 @@ public final class StageSlice {
         setDropoutContext(microBatch);
         applyFeaturesMask(in[1]);
         net.setInput(in[0]);
+        List<INDArray> acts = forwardOf(microBatch, () -> net.feedForward(true, false));
+        forwardStateOf = microBatch;
+        return acts;
+    }
+
+    /** Runs {@code forward} as micro-batch {@code microBatch}'s training forward: its dense layers keep their z. */
+    private <T> T forwardOf(int microBatch, java.util.function.Supplier<T> forward) {
         DeferredWeightGradients.forwardSlot(deferrable, microBatch);
-        List<INDArray> acts;
         try {
-            acts = net.feedForward(true, false);
+            return forward.get();
         } finally {
             DeferredWeightGradients.forwardSlot(deferrable, -1);
         }
-        forwardStateOf = microBatch;
-        return acts;
     }
 
     /**

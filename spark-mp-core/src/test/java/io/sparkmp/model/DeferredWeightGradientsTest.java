@@ -22,7 +22,6 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
@@ -71,13 +70,13 @@ class DeferredWeightGradientsTest {
             double reg = s[0].regularizationScore() + s[1].regularizationScore();
             List<INDArray> acts = new ArrayList<>();
             for (int i = 0; i < m; i++) {
-                acts.add(s[0].forward(i, rows(ds.getFeatures(), i, mb), null));
+                acts.add(s[0].forward(i, TestModels.rows(ds.getFeatures(), i, mb), null));
             }
             for (int i = 0; i < m; i++) {
                 s[1].forward(i, acts.get(i), null);
             }
             for (int i = 0; i < m; i++) {
-                s[0].backward(i, s[1].backwardWithLabels(i, rows(ds.getLabels(), i, mb), null));
+                s[0].backward(i, s[1].backwardWithLabels(i, TestModels.rows(ds.getLabels(), i, mb), null));
                 if (i < m - 1) {
                     for (int v = 0; v < stepViews.size(); v++) {
                         assertTrue(stepViews.get(v).isNaN().all(), "dense layer " + v + " of the step wrote a weight "
@@ -191,10 +190,10 @@ class DeferredWeightGradientsTest {
         });
         assertEquals(3, one.deferWeightGradients(m));
         for (int i = 0; i < m; i++) {
-            one.forward(i, rows(ds.getFeatures(), i, mb), null);
+            one.forward(i, TestModels.rows(ds.getFeatures(), i, mb), null);
         }
         for (int i = 0; i < m; i++) {
-            one.backwardWithLabels(i, rows(ds.getLabels(), i, mb), null);
+            one.backwardWithLabels(i, TestModels.rows(ds.getLabels(), i, mb), null);
             assertEquals(i < m - 1 ? 0 : 4, atHandOver.size(), "layers handed over after micro-batch " + i);
         }
         for (int layer = 0; layer < 4; layer++) {
@@ -211,10 +210,10 @@ class DeferredWeightGradientsTest {
             }
         });
         for (int i = 0; i < m; i++) {
-            ref.forward(i, rows(ds.getFeatures(), i, mb), null);
+            ref.forward(i, TestModels.rows(ds.getFeatures(), i, mb), null);
         }
         for (int i = 0; i < m; i++) {
-            ref.backwardWithLabels(i, rows(ds.getLabels(), i, mb), null);
+            ref.backwardWithLabels(i, TestModels.rows(ds.getLabels(), i, mb), null);
         }
         for (int layer = 0; layer < 4; layer++) {
             double rel = atHandOver.get(layer).sub(refSums.get(layer)).norm2Number().doubleValue()
@@ -234,8 +233,8 @@ class DeferredWeightGradientsTest {
         assertEquals("microBatchesInStep must be positive, found 0",
                 assertThrows(IllegalArgumentException.class, () -> one.deferWeightGradients(0)).getMessage());
         assertEquals(0, one.deferWeightGradients(1), "one micro-batch: nothing to defer");
-        one.forward(0, rows(ds.getFeatures(), 0, 8), null);
-        one.backwardWithLabels(0, rows(ds.getLabels(), 0, 8), null);
+        one.forward(0, TestModels.rows(ds.getFeatures(), 0, 8), null);
+        one.backwardWithLabels(0, TestModels.rows(ds.getLabels(), 0, 8), null);
         assertEquals("stage 0: weight gradients deferred after a backward of step 0",
                 assertThrows(IllegalStateException.class, () -> one.deferWeightGradients(2)).getMessage());
         StageSlice fused = ModelSlicer.slice(conf, new int[] {0, 4}, 0, TestModels.SEED, null, true, true);
@@ -252,13 +251,13 @@ class DeferredWeightGradientsTest {
         }
         List<INDArray> acts = new ArrayList<>();
         for (int i = 0; i < m; i++) {
-            acts.add(s[0].forward(i, rows(ds.getFeatures(), i, mb), null));
+            acts.add(s[0].forward(i, TestModels.rows(ds.getFeatures(), i, mb), null));
         }
         for (int i = 0; i < m; i++) {
             s[1].forward(i, acts.get(i), null);
         }
         for (int i = 0; i < m; i++) {
-            s[0].backward(i, s[1].backwardWithLabels(i, rows(ds.getLabels(), i, mb), null));
+            s[0].backward(i, s[1].backwardWithLabels(i, TestModels.rows(ds.getLabels(), i, mb), null));
         }
         for (StageSlice x : s) {
             x.applyUpdate(BATCH);
@@ -272,10 +271,10 @@ class DeferredWeightGradientsTest {
             one.deferWeightGradients(m);
         }
         for (int i = 0; i < m; i++) {
-            one.forward(i, rows(ds.getFeatures(), i, mb), null);
+            one.forward(i, TestModels.rows(ds.getFeatures(), i, mb), null);
         }
         for (int i = 0; i < m; i++) {
-            one.backwardWithLabels(i, rows(ds.getLabels(), i, mb), null);
+            one.backwardWithLabels(i, TestModels.rows(ds.getLabels(), i, mb), null);
         }
         one.applyUpdate(BATCH);
     }
@@ -286,9 +285,5 @@ class DeferredWeightGradientsTest {
             out[i] = s.weightGradientProducts(i);
         }
         return out;
-    }
-
-    private static INDArray rows(INDArray a, int i, int mb) {
-        return a.get(NDArrayIndex.interval(i * mb, (i + 1) * mb), NDArrayIndex.all());
     }
 }

@@ -16,7 +16,6 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The model's first dense layer forms no input gradient (nothing reads the gradient of the model's input; DL4J's
@@ -48,8 +47,8 @@ class FirstLayerInputGradientTest {
                         x.deferWeightGradients(m);
                     }
                     for (int i = 0; i < m; i++) {
-                        s[1].forward(i, s[0].forward(i, rows(ds.getFeatures(), i, mb), null), null);
-                        INDArray g = s[1].backwardWithLabels(i, rows(ds.getLabels(), i, mb), null);
+                        s[1].forward(i, s[0].forward(i, TestModels.rows(ds.getFeatures(), i, mb), null), null);
+                        INDArray g = s[1].backwardWithLabels(i, TestModels.rows(ds.getLabels(), i, mb), null);
                         assertNotNull(g, "stage 1 sends its input gradient");
                         assertArrayEquals(new long[] {mb, 16}, g.shape());
                         assertNull(s[0].backward(i, g), "M=" + m + " fused=" + fused + ": the model's input gradient");
@@ -64,9 +63,5 @@ class FirstLayerInputGradientTest {
                 assertTrue(err <= 1e-9, "M=" + m + " fused=" + fused + ": max relative error against fit " + err);
             }
         }
-    }
-
-    private static INDArray rows(INDArray a, int i, int mb) {
-        return a.get(NDArrayIndex.interval(i * mb, (i + 1) * mb), NDArrayIndex.all());
     }
 }

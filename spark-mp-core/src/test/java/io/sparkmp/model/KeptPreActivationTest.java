@@ -14,7 +14,6 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * The kept pre-activation of dense layers ({@link DeferredDenseLayer}): a stage's backward reads z = X·W + b from
@@ -91,31 +90,31 @@ class KeptPreActivationTest {
         StageSlice last = s[s.length - 1];
         if (s.length == 1) {
             for (int i = 0; i < m; i++) {
-                first.forward(i, rows(ds.getFeatures(), i, mb), null);
+                first.forward(i, TestModels.rows(ds.getFeatures(), i, mb), null);
             }
             for (int i = 0; i < m; i++) {
-                first.backwardWithLabels(i, rows(ds.getLabels(), i, mb), null);
+                first.backwardWithLabels(i, TestModels.rows(ds.getLabels(), i, mb), null);
             }
         } else if (!oneFOneB) {
             List<INDArray> acts = new ArrayList<>();
             for (int i = 0; i < m; i++) {
-                acts.add(first.forward(i, rows(ds.getFeatures(), i, mb), null));
+                acts.add(first.forward(i, TestModels.rows(ds.getFeatures(), i, mb), null));
             }
             for (int i = 0; i < m; i++) {
                 last.forward(i, acts.get(i), null);
             }
             for (int i = 0; i < m; i++) {
-                first.backward(i, last.backwardWithLabels(i, rows(ds.getLabels(), i, mb), null));
+                first.backward(i, last.backwardWithLabels(i, TestModels.rows(ds.getLabels(), i, mb), null));
             }
         } else {
             Map<Integer, INDArray> acts = new HashMap<>();
-            acts.put(0, first.forward(0, rows(ds.getFeatures(), 0, mb), null));
+            acts.put(0, first.forward(0, TestModels.rows(ds.getFeatures(), 0, mb), null));
             for (int i = 0; i < m; i++) {
                 if (i + 1 < m) {
-                    acts.put(i + 1, first.forward(i + 1, rows(ds.getFeatures(), i + 1, mb), null));
+                    acts.put(i + 1, first.forward(i + 1, TestModels.rows(ds.getFeatures(), i + 1, mb), null));
                 }
                 last.forward(i, acts.remove(i), null);
-                first.backward(i, last.backwardWithLabels(i, rows(ds.getLabels(), i, mb), null));
+                first.backward(i, last.backwardWithLabels(i, TestModels.rows(ds.getLabels(), i, mb), null));
             }
         }
         for (StageSlice x : s) {
@@ -129,9 +128,5 @@ class KeptPreActivationTest {
             out.putAll(x.parameters());
         }
         return out;
-    }
-
-    private static INDArray rows(INDArray a, int i, int mb) {
-        return a.get(NDArrayIndex.interval(i * mb, (i + 1) * mb), NDArrayIndex.all());
     }
 }

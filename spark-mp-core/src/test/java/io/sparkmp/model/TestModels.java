@@ -190,6 +190,12 @@ public final class TestModels {
         return l;
     }
 
+    /** Rows {@code [i * mb, (i + 1) * mb)} of {@code a}: micro-batch {@code i} of {@code mb} examples (a view). */
+    public static INDArray rows(INDArray a, int i, int mb) {
+        return a.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(i * mb, (i + 1) * mb),
+                org.nd4j.linalg.indexing.NDArrayIndex.all());
+    }
+
     /** DL4J's own training: {@code fit} on each mini-batch, from the deterministic initial weights. */
     public static MultiLayerNetwork referenceFit(MultiLayerConfiguration conf, List<DataSet> batches, int epochs,
                                                  List<Double> scores) {
