@@ -34,6 +34,15 @@ public interface ActionCosts {
     }
 
     /**
+     * Which devices share a host's cores, and how much they slow each other down while they compute at once
+     * ({@link HostSharing}); {@link HostSharing#NONE} (the default): every device computes at its own speed and
+     * {@link #duration} is what each action takes.
+     */
+    default HostSharing hostSharing() {
+        return HostSharing.NONE;
+    }
+
+    /**
      * Same costs on every stage: F takes {@code forward}, B {@code backward}, other actions (STEP,
      * ALLREDUCE, SEND/RECV) take no device time, and every cross-device tensor takes {@code comm}.
      *

@@ -10,7 +10,9 @@ import java.util.List;
  * F(s-1,m) and B(s,m) for B(s+1,m) (plus link latency when the stages are on different devices); with
  * communication actions, a RECV waits for its SEND's end plus the link latency instead, and sends never
  * block. An ALLREDUCE whose per-layer sums run beside the backward
- * ({@link ActionCosts#layerAllReduces}) ends no earlier than they do; the wait is idle time, not busy.
+ * ({@link ActionCosts#layerAllReduces}) ends no earlier than they do; the wait is idle time, not busy. Devices that
+ * share a host ({@link ActionCosts#hostSharing}) slow each other's actions while they overlap: an action's
+ * simulated length is then its duration stretched by what runs beside it, and its busy time is that length.
  */
 @io.sparkmp.Internal
 public final class ScheduleSimulator {
@@ -47,7 +49,7 @@ public final class ScheduleSimulator {
             down[s] = checked("latency " + (s + 1) + "->" + s, costs.latency(s + 1, s));
         }
         Replay.Outcome out = new Replay(schedule).run(duration, (from, to) -> to > from ? up[from] : down[to],
-                AllReduceThreads.of(schedule, costs));
+                AllReduceThreads.of(schedule, costs), costs.hostSharing());
         if (!out.finished()) {
             // The validator ran the same replay; reaching this is a bug, not bad input.
             throw new IllegalStateException("schedule stalled in simulation after passing validation: " + out.blocked());
@@ -66,7 +68,7 @@ public final class ScheduleSimulator {
                 double start = out.start()[d][i];
                 double end = out.end()[d][i];
                 row.add(new SimulationResult.TimedAction(a, d, start, end));
-                busy[d] += duration[d][i];
+                busy[d] += out.worked()[d][i];
                 makespan = Math.max(makespan, end);
                 if (a.type() == ActionType.FORWARD) {
                     fStart[a.stage() * schedule.microBatches() + a.microBatch()] = start;
