@@ -1,5 +1,6 @@
 package io.sparkmp.plan;
 
+import io.sparkmp.schedule.HostSharing;
 import io.sparkmp.schedule.ScheduleKind;
 
 import java.io.Serializable;
@@ -36,13 +37,17 @@ import java.util.Locale;
  *     ({@link RuntimeCosts#NONE} when not measured)
  * @param replicasReason why the plan has R replicas: given, limited (e.g. BatchNormalization), no divisor of the
  *     batch, or chosen by predicted step against the other R values (printed by {@link #explain()})
+ * @param hostSharing which of the plan's devices share a host and how much they slow each other down while they
+ *     compute at once ({@link HostSharing#NONE} when not measured or one task per host): the simulated step
+ *     charges it
  */
 public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices, int stagesPerDevice,
                            int microBatches, int replicas, int batchSize, int microBatchSize, List<StagePlan> stages,
                            double pipelineSeconds, double allreduceSeconds, double predictedStepSeconds,
                            double bubbleFraction, String stepTimeMethod, ModelProfile.TimeSource timeSource,
                            long budgetBytes, double bandwidthBytesPerSecond, int candidatesConsidered,
-                           int partitionsSolved, RuntimeCosts runtimeCosts, String replicasReason)
+                           int partitionsSolved, RuntimeCosts runtimeCosts, String replicasReason,
+                           HostSharing hostSharing)
         implements Serializable {
 
     private static final long serialVersionUID = 1L;
@@ -51,6 +56,7 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
         boundaries = boundaries.clone();
         runtimeCosts = runtimeCosts == null ? RuntimeCosts.NONE : runtimeCosts;
         replicasReason = replicasReason == null ? "" : replicasReason;
+        hostSharing = hostSharing == null ? HostSharing.NONE : hostSharing;
         stages = List.copyOf(stages);
         if (boundaries.length != devices * stagesPerDevice + 1 || stages.size() != devices * stagesPerDevice) {
             throw new IllegalArgumentException("a plan of " + devices + " devices x " + stagesPerDevice
@@ -85,7 +91,7 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
         return new PipelinePlan(boundaries, schedule, devices, stagesPerDevice, microBatches, replicas, batchSize,
                 microBatchSize, stages, pipeline, allreduceSeconds, pipeline + allreduceSeconds, bubble, method, timeSource,
                 budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts,
-                replicasReason);
+                replicasReason, hostSharing);
     }
 
     /**
@@ -98,7 +104,7 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
         return new PipelinePlan(boundaries, schedule, devices, stagesPerDevice, microBatches, replicas, batchSize,
                 microBatchSize, stages, pipeline, step - pipeline, step, bubble, method, timeSource,
                 budgetBytes, bandwidthBytesPerSecond, candidatesConsidered, partitionsSolved, runtimeCosts,
-                replicasReason);
+                replicasReason, hostSharing);
     }
 
     /** Stage {@code s}. */
@@ -123,7 +129,8 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
                 && timeSource == p.timeSource && budgetBytes == p.budgetBytes
                 && Double.compare(bandwidthBytesPerSecond, p.bandwidthBytesPerSecond) == 0
                 && candidatesConsidered == p.candidatesConsidered && partitionsSolved == p.partitionsSolved
-                && runtimeCosts.equals(p.runtimeCosts) && replicasReason.equals(p.replicasReason);
+                && runtimeCosts.equals(p.runtimeCosts) && replicasReason.equals(p.replicasReason)
+                && hostSharing.equals(p.hostSharing);
     }
 
     @Override
@@ -183,6 +190,9 @@ public record PipelinePlan(int[] boundaries, ScheduleKind schedule, int devices,
                 1e3 * allreduceSeconds, stepTimeMethod, 100 * bubbleFraction, throughput()));
         if (runtimeCosts.measured()) {
             sb.append("runtime costs (measured): ").append(runtimeCosts).append('\n');
+        }
+        if (hostSharing.slows()) {
+            sb.append("host sharing: ").append(hostSharing).append('\n');
         }
         sb.append(fmt("planner: %d candidate (P, R, M, schedule) combinations, %d partitioned, rest pruned by bound%n",
                 candidatesConsidered, partitionsSolved));

@@ -3,6 +3,7 @@ package io.sparkmp.plan;
 import io.sparkmp.schedule.ControlTraffic;
 import io.sparkmp.schedule.PipelineRules;
 import io.sparkmp.schedule.ScheduleKind;
+import io.sparkmp.schedule.HostSharing;
 import io.sparkmp.schedule.ScheduleSimulator;
 import io.sparkmp.schedule.Schedules;
 import io.sparkmp.schedule.SimulationResult;
@@ -107,12 +108,17 @@ public final class PipelinePlanner {
     private final RecomputeMode recomputeMode;
     private final double updateSecondsPerParameter;
     private final RuntimeCosts runtimeCosts;
+    /** Tasks of the plan on one host at most, and their slowdown while all compute at once (1: none). */
+    private final int tasksPerHost;
+    private final double hostSlowdown;
     private final boolean fusedUpdate;
     /** Whether a device's layer sums run beside its backward (false: they share its cores, so after it). */
     private final boolean allReduceBesideBackward;
 
     private PipelinePlanner(Builder b) {
         runtimeCosts = b.runtimeCosts;
+        tasksPerHost = b.tasksPerHost;
+        hostSlowdown = b.hostSlowdown;
         fusedUpdate = b.fusedUpdate;
         allReduceBesideBackward = b.allReduceBesideBackward;
         recomputeMode = b.recomputeMode;
@@ -145,6 +151,8 @@ public final class PipelinePlanner {
         recomputeForward = mode == RecomputeMode.ALWAYS;
         updateSecondsPerParameter = o.updateSecondsPerParameter;
         runtimeCosts = o.runtimeCosts;
+        tasksPerHost = o.tasksPerHost;
+        hostSlowdown = o.hostSlowdown;
         fusedUpdate = o.fusedUpdate;
         allReduceBesideBackward = o.allReduceBesideBackward;
         profile = o.profile;
@@ -397,8 +405,12 @@ public final class PipelinePlanner {
                         sumsDone(layerAllReduces(cost, split[s], split[s + 1], c.r())) - lastBackward));
             }
         }
-        // The first forward and the last backward cross every link once each.
-        double pipeline = sum / c.v() + ((double) c.m() * c.v() - 1) * max + 2.0 * (k - 1) * latency;
+        // The first forward and the last backward cross every link once each. On a shared host the steady part,
+        // where every device computes, runs at the speed of all of them at once; the fill and drain at that of
+        // the copies alone (the simulation charges each overlap as it comes).
+        HostSharing shared = sharing(c.p(), c.r());
+        double pipeline = sum / c.v() * shared.slowdown(shared.copies())
+                + ((double) c.m() * c.v() - 1) * max * shared.slowdown(shared.tasksPerHost()) + 2.0 * (k - 1) * latency;
         double allreduce = 0;
         for (double x : exposedPerDevice) {
             allreduce = Math.max(allreduce, x);
@@ -484,7 +496,7 @@ public final class PipelinePlanner {
         double pipeline = t[1] + runtimeCosts.stepSeconds() + c.m() * runtimeCosts.load(c.mb());
         PipelinePlan closed = new PipelinePlan(split, c.kind(), c.p(), c.v(), c.m(), c.r(), batchSize, c.mb(), out,
                 pipeline, t[2], pipeline + t[2], t[3], "closed form", profile.timeSource(), budget, bandwidth, considered,
-                solved, runtimeCosts, why);
+                solved, runtimeCosts, why, sharing(c.p(), c.r()));
         long actions = 2L * k * c.m();
         if (actions > MAX_SIMULATED_ACTIONS) {
             return closed.withPipeline(pipeline, t[3], "closed form: " + actions + " actions > " + MAX_SIMULATED_ACTIONS
@@ -506,6 +518,25 @@ public final class PipelinePlanner {
                             : " + all-reduce after the backward (it shares the device's cores)"));
         }
         return closed.withPipeline(sim.makespan(), sim.bubbleFraction(), method);
+    }
+
+    /**
+     * How a candidate's devices share hosts: P devices x R replicas fill hosts of {@link #tasksPerHost} tasks in
+     * order, so a host holds min(P, tasks) consecutive devices of a replica and, when P is smaller, the same devices
+     * of up to tasks / P replicas (copies in lock-step); the slowdown with all of them computing is the measured
+     * one scaled linearly to their number.
+     */
+    HostSharing sharing(int p, int r) {
+        if (tasksPerHost <= 1 || hostSlowdown <= 1) {
+            return HostSharing.NONE;
+        }
+        int devices = Math.min(p, tasksPerHost);
+        int copies = p >= tasksPerHost ? 1 : Math.max(1, Math.min(r, tasksPerHost / p));
+        int tasks = devices * copies;
+        if (tasks <= 1) {
+            return HostSharing.NONE;
+        }
+        return new HostSharing(devices, copies, 1 + (hostSlowdown - 1) * (tasks - 1) / (tasksPerHost - 1));
     }
 
     /** Every combination allowed by the fixed choices, with its lower bound. */
@@ -818,6 +849,8 @@ public final class PipelinePlanner {
         private RecomputeMode recomputeMode = RecomputeMode.NEVER;
         private double updateSecondsPerParameter;
         private RuntimeCosts runtimeCosts = RuntimeCosts.NONE;
+        private int tasksPerHost = 1;
+        private double hostSlowdown = 1;
         private boolean fusedUpdate = true;
         private boolean allReduceBesideBackward = true;
         private final java.util.Set<String> set = new java.util.HashSet<>();
@@ -1039,6 +1072,28 @@ public final class PipelinePlanner {
                 throw new IllegalArgumentException("runtimeCosts must not be null");
             }
             runtimeCosts = costs;
+            return this;
+        }
+
+        /**
+         * How the executors share hosts (default: one task per host, nothing slowed): up to {@code tasksPerHost}
+         * tasks of the plan run on one host, and while all of them compute at once each action takes
+         * {@code slowdown} times its profiled time (fewer at once: linear from 1). The simulated step and the
+         * ranking of candidates charge it where the schedule makes a host's tasks compute at once
+         * ({@link HostSharing}).
+         *
+         * @throws IllegalArgumentException when tasksPerHost &lt; 1 or slowdown is not finite and &gt;= 1
+         */
+        public Builder hostSharing(int tasksPerHost, double slowdown) {
+            once("hostSharing");
+            if (tasksPerHost < 1) {
+                throw new IllegalArgumentException("tasksPerHost must be >= 1, found " + tasksPerHost);
+            }
+            if (!(slowdown >= 1) || Double.isInfinite(slowdown)) {
+                throw new IllegalArgumentException("host slowdown must be finite and >= 1, found " + slowdown);
+            }
+            this.tasksPerHost = tasksPerHost;
+            this.hostSlowdown = slowdown;
             return this;
         }
 

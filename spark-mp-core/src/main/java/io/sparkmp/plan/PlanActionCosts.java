@@ -17,7 +17,8 @@ import io.sparkmp.schedule.ActionCosts;
  * optimizer step plus the measured per-step overhead. The weight-gradient products a stage defers to the end of a
  * step ({@link StagePlan#deferredSeconds}) run in its STEP, M micro-batches' worth, and not in its Bs. With R &gt; 1 replicas, the stage's per-layer all-reduce
  * runs beside its last backward ({@link StagePlan#allReduces()}, on one thread per device), and ALLREDUCE
- * takes no device time of its own: it waits, idle, for what of the sums outlasts the backward.
+ * takes no device time of its own: it waits, idle, for what of the sums outlasts the backward. Devices that share a
+ * host slow each other down as the plan's {@link PipelinePlan#hostSharing()} says.
  */
 final class PlanActionCosts implements ActionCosts {
     private final PipelinePlan plan;
@@ -79,6 +80,11 @@ final class PlanActionCosts implements ActionCosts {
     @Override
     public java.util.List<io.sparkmp.schedule.LayerAllReduce> layerAllReduces(int stage) {
         return plan.replicas() <= 1 ? null : plan.stage(stage).allReduces();
+    }
+
+    @Override
+    public io.sparkmp.schedule.HostSharing hostSharing() {
+        return plan.hostSharing();
     }
 
     @Override
