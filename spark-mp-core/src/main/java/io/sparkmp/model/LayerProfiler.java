@@ -171,7 +171,7 @@ public final class LayerProfiler {
             try {
                 for (int k = 0; k < m.length; k++) {
                     INDArray labels = slice.isLast() ? oneHotLabels(conf.getDataType(), m[k], outputs.get(i)) : null;
-                    double[] fb = time(slice, x[k], labels, m[k]);
+                    double[] fb = time(slice, x[k], labels, m[k], warmup, repeats);
                     close(labels);
                     t[0][k] = fb[0];
                     t[1][k] = fb[1];
@@ -205,7 +205,7 @@ public final class LayerProfiler {
      * (which adds the parameter gradient to the step's sum), or on the last stage {@link StageSlice#backwardWithLabels},
      * which runs the output layer's forward together with its backward (its forward call only keeps the input).
      */
-    private double[] time(StageSlice slice, INDArray input, INDArray labels, int mb) {
+    private static double[] time(StageSlice slice, INDArray input, INDArray labels, int mb, int warmup, int repeats) {
         INDArray eps = null;
         double[] f = new double[repeats];
         double[] b = new double[repeats];
@@ -230,6 +230,102 @@ public final class LayerProfiler {
         }
         close(eps);
         return new double[] {median(f), median(b)};
+    }
+
+    /**
+     * Layers {@code [from, to)} of the model as one stage of the runtime (a {@link StageSlice} that keeps its
+     * layers' inputs, as a stage without recomputation) on random input, to be timed step after step: the
+     * host-sharing probe times it alone and beside other tasks of the host. A step is what the runtime runs for one
+     * mini-batch: {@code microBatches} forwards and backwards of {@code microBatch} examples (weight gradients
+     * deferred to the step, as by default) and the optimizer's update. Close it to free the layers.
+     *
+     * @throws IllegalArgumentException when the range is empty or out of range, or the input type does not fit
+     */
+    public static StageKernel kernel(MultiLayerConfiguration conf, InputType inputType, int from, int to,
+                                     int microBatch, int microBatches) {
+        int n = conf.getConfs().size();
+        if (from < 0 || to > n || from >= to) {
+            throw new IllegalArgumentException("layers [" + from + ", " + to + ") are not a range of 0.." + (n - 1));
+        }
+        if (microBatch < 1 || microBatches < 1) {
+            throw new IllegalArgumentException("microBatch and microBatches must be >= 1, found " + microBatch + " and "
+                    + microBatches);
+        }
+        ModelSlicer.validate(conf);
+        List<InputType> outputs = conf.getLayerActivationTypes(inputType);
+        java.util.TreeSet<Integer> cuts = new java.util.TreeSet<>(List.of(0, from, to, n));
+        int[] boundaries = cuts.stream().mapToInt(Integer::intValue).toArray();
+        int stage = cuts.headSet(from).size();
+        InputType in = from == 0 ? inputType : outputs.get(from - 1);
+        Nd4j.getRandom().setSeed(12345);
+        INDArray x = Nd4j.rand(conf.getDataType(), withExamples(microBatch, in.getShape(false)));
+        StageSlice slice = ModelSlicer.slice(conf, boundaries, stage, PROFILE_SEED, null, false);
+        INDArray labels = slice.isLast() ? oneHotLabels(conf.getDataType(), microBatch, outputs.get(n - 1)) : null;
+        INDArray eps = slice.isLast() ? null
+                : Nd4j.rand(conf.getDataType(), withExamples(microBatch, outputs.get(to - 1).getShape(false))).muli(1e-3);
+        return new StageKernel(slice, x, labels, eps, microBatch, microBatches);
+    }
+
+    /** See {@link #kernel}. */
+    public static final class StageKernel implements AutoCloseable {
+        private final StageSlice slice;
+        private final INDArray input;
+        private final INDArray labels;
+        private final INDArray eps;
+        private final int microBatch;
+        private final int microBatches;
+        private long step;
+
+        private StageKernel(StageSlice slice, INDArray input, INDArray labels, INDArray eps, int microBatch,
+                            int microBatches) {
+            this.slice = slice;
+            this.input = input;
+            this.labels = labels;
+            this.eps = eps;
+            this.microBatch = microBatch;
+            this.microBatches = microBatches;
+        }
+
+        /** Seconds of one step (see {@link #kernel}). */
+        public double step() {
+            long t0 = System.nanoTime();
+            slice.beginStep(step++, 0, microBatch);
+            slice.deferWeightGradients(microBatches);
+            for (int m = 0; m < microBatches; m++) {
+                slice.forward(m, input, null);
+            }
+            for (int m = 0; m < microBatches; m++) {
+                if (labels != null) {
+                    slice.backwardWithLabels(m, labels, null);
+                } else {
+                    slice.backward(m, eps);
+                }
+            }
+            slice.applyUpdate(microBatch * microBatches);
+            return (System.nanoTime() - t0) / 1e9;
+        }
+
+        /** Seconds of each step, steps one after another until {@code seconds} have passed and at least {@code min} ran. */
+        public double[] stepsFor(double seconds, int min) {
+            double[] out = new double[Math.max(16, min)];
+            int n = 0;
+            long end = System.nanoTime() + (long) (seconds * 1e9);
+            while (n < min || System.nanoTime() < end) {
+                if (n == out.length) {
+                    out = Arrays.copyOf(out, 2 * n);
+                }
+                out[n++] = step();
+            }
+            return Arrays.copyOf(out, n);
+        }
+
+        @Override
+        public void close() {
+            slice.release();
+            LayerProfiler.close(input);
+            LayerProfiler.close(labels);
+            LayerProfiler.close(eps);
+        }
     }
 
     private static void close(INDArray a) {

@@ -61,4 +61,30 @@ final class ClusterCheck {
     static int slots(SparkContext sc) {
         return sc.maxNumConcurrentTasks(sc.resourceProfileManager().defaultResourceProfile());
     }
+
+    /**
+     * The most task slots one host holds: all slots in local mode (every rank is a thread of the driver's JVM);
+     * else the executors per host (the driver's own entry left out) times the slots per executor.
+     */
+    static int tasksPerHost(SparkContext sc) {
+        int slots = Math.max(1, slots(sc));
+        if (sc.isLocal()) {
+            return slots;
+        }
+        org.apache.spark.storage.BlockManagerId driver = org.apache.spark.SparkEnv.get().blockManager().blockManagerId();
+        java.util.Map<String, Integer> perHost = new java.util.HashMap<>();
+        int executors = 0;
+        for (org.apache.spark.SparkExecutorInfo e : sc.statusTracker().getExecutorInfos()) {
+            if (e.host().equals(driver.host()) && e.port() == driver.port()) {
+                continue;
+            }
+            perHost.merge(e.host(), 1, Integer::sum);
+            executors++;
+        }
+        if (executors == 0) {
+            return 1;
+        }
+        int most = perHost.values().stream().mapToInt(Integer::intValue).max().orElse(1);
+        return Math.max(1, most * Math.max(1, slots / executors));
+    }
 }

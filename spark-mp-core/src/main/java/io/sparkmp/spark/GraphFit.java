@@ -96,7 +96,8 @@ final class GraphFit {
      * The plan: the analytic graph profile (vertex times from FLOPs, every tensor crossing each cut), the free
      * slots, the memory budget per device; stages, micro-batches, schedule, virtual stages and a manual split
      * given are fixed. Graph stages keep each micro-batch's received tensors and recompute forwards, and never
-     * fuse the update into the backward: the planner counts them so.
+     * fuse the update into the backward: the planner counts them so. A host slowdown is charged only when
+     * {@code spark.mp.plan.hostSlowdown} gives one (no probe: the profile is analytic).
      */
     static PipelinePlan plan(SparkContext sc, ComputationGraphConfiguration conf, InputType[] types, TrainingSettings s,
                              PlanChoices choices) {
@@ -113,6 +114,10 @@ final class GraphFit {
                 .executors(executors).deviceMemoryBytes(PlanResolver.deviceBudget(sc, mp, executors))
                 .bandwidthBytesPerSecond(s.get(SparkMpConf.PLAN_BANDWIDTH)).batchSize(s.get(SparkMpConf.BATCH_SIZE))
                 .replicas(1).recompute(RecomputeMode.ALWAYS).fusedUpdate(false);
+        double slowdown = s.get(SparkMpConf.PLAN_HOST_SLOWDOWN); // analytic profile: charged only when given
+        if (!Double.isNaN(slowdown) && slowdown > 1) {
+            b.hostSharing(ClusterCheck.tasksPerHost(sc), slowdown);
+        }
         if (stages != null) {
             b.stages(stages);
         }

@@ -104,21 +104,57 @@ final class PlanResolver {
         long budget = deviceBudget(sc, mp, executors);
         ProfileMode mode = choices.profileMode() != null ? choices.profileMode() : mp.get(SparkMpConf.PLAN_PROFILE);
         MeasuredProfile analytic = analyticProfile(conf, input, mp);
+        double slowdown = settings.get(SparkMpConf.PLAN_HOST_SLOWDOWN); // NaN: auto, measured
         if (mode == ProfileMode.ANALYTIC) {
-            return planner(conf, analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule)
-                    .plan();
+            // no probe on an analytic profile: a given slowdown only
+            HostSharingProbe sharing = Double.isNaN(slowdown) || slowdown == 1 ? HostSharingProbe.NONE
+                    : new HostSharingProbe(ClusterCheck.tasksPerHost(sc), slowdown, "given");
+            return planner(conf, analytic, sharing, executors, budget, batchSize, settings, choices, stages, v, m,
+                    schedule).plan();
         }
         // Memory first, from the analytic profile: its memory figures equal the measured profile's, and the
         // profiling job must not be the one to find that a layer does not fit.
-        planner(conf, analytic, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
+        planner(conf, analytic, HostSharingProbe.NONE, executors, budget, batchSize, settings, choices, stages, v, m,
+                schedule).plan();
         MeasuredProfile profile = profile(sc, conf, input, mp, mode, batchSize);
-        return planner(conf, profile, executors, budget, batchSize, settings, choices, stages, v, m, schedule).plan();
+        HostSharingProbe sharing = hostSharing(sc, conf, input, profile.profile(), slowdown, batchSize,
+                mp.get(SparkMpConf.BARRIER_TIMEOUT));
+        return planner(conf, profile, sharing, executors, budget, batchSize, settings, choices, stages, v, m, schedule)
+                .plan();
     }
 
-    private static PipelinePlanner planner(MultiLayerConfiguration conf, MeasuredProfile profile, int executors, long budget, int batchSize,
+    /**
+     * The host sharing the planner charges: none for 1 (the default), {@code given} with the cluster's tasks per
+     * host, or (NaN: auto) measured by {@link HostSharingProbe} on every slot. A probe that fails is logged and
+     * charges nothing (the plan is still valid, only its step may be predicted short).
+     */
+    private static HostSharingProbe hostSharing(SparkContext sc, MultiLayerConfiguration conf, InputType input,
+                                                ModelProfile profile, double given, int batchSize, long timeoutMs) {
+        if (given == 1) {
+            return HostSharingProbe.NONE;
+        }
+        if (!Double.isNaN(given)) {
+            return new HostSharingProbe(ClusterCheck.tasksPerHost(sc), given, "given");
+        }
+        int slots = Math.max(1, ClusterCheck.slots(sc));
+        try {
+            HostSharingProbe p = HostSharingProbe.of(sc, conf, input, profile, sampleMicroBatch(batchSize), batchSize,
+                    slots, timeoutMs);
+            LOG.info("spark-mp: host sharing {}", p);
+            return p;
+        } catch (RuntimeException e) {
+            LOG.warn("spark-mp: host sharing probe failed ({}); the plan charges no slowdown for tasks sharing a host", e
+                    .toString());
+            return HostSharingProbe.NONE;
+        }
+    }
+
+    private static PipelinePlanner planner(MultiLayerConfiguration conf, MeasuredProfile profile,
+                                           HostSharingProbe sharing, int executors, long budget, int batchSize,
                                            TrainingSettings settings, PlanChoices choices,
                                            Integer stages, Integer v, Integer m, ScheduleKind schedule) {
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(profile.profile()).executors(executors)
+                .hostSharing(sharing.tasksPerHost(), sharing.slowdown())
                 .updateSecondsPerParameter(profile.updateSecondsPerParameter()).runtimeCosts(profile.runtimeCosts())
                 .deviceMemoryBytes(budget).bandwidthBytesPerSecond(settings.get(SparkMpConf.PLAN_BANDWIDTH))
                 .batchSize(batchSize).recompute(settings.get(SparkMpConf.RECOMPUTE))
@@ -182,14 +218,18 @@ final class PlanResolver {
         if (mode == ProfileMode.ANALYTIC) {
             return analyticProfile(conf, input, mp);
         }
-        // Timed at m and 2m: around the micro-batch sizes of 2 to 8 micro-batches.
-        int sample = Math.max(1, Math.min(32, batchSize / 4));
+        int sample = sampleMicroBatch(batchSize);
         String hw = mp.get(SparkMpConf.PLAN_HARDWARE);
         String hardware = hw.isBlank() ? LayerProfiler.hardwareDescription() : hw;
         String key = ProfilingJob.profiler(sample, hardware).cacheKey(conf, input);
         String folder = mp.get(SparkMpConf.PLAN_PROFILE_CACHE);
         Path dir = folder.isBlank() ? null : Paths.get(folder);
         return ProfileCache.get(key, dir, () -> ProfilingJob.run(sc, conf, input, sample, hardware, batchSize));
+    }
+
+    /** The profile's sample micro-batch; layers are timed at it and twice it, around 2 to 8 micro-batches. */
+    static int sampleMicroBatch(int batchSize) {
+        return Math.max(1, Math.min(32, batchSize / 4));
     }
 
     /**

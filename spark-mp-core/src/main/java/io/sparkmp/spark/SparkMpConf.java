@@ -128,6 +128,17 @@ public final class SparkMpConf {
             "Names the executors' hardware in the profile cache key (e.g. `A100-40GB x1`); empty: the driver "
                     + "machine's CPU, cores and ND4J backend, right when executors run on the same kind of machine.",
             "string", Function.identity(), v -> true, "", "", "");
+    /** Slowdown of a host's tasks computing at once, for planning; NaN: measured (auto). */
+    public static final ConfEntry<Double> PLAN_HOST_SLOWDOWN = entry("spark.mp.plan.hostSlowdown",
+            "How much longer a step's work takes while every task of one host computes at once (executors sharing a "
+                    + "machine share its cores, caches and memory bandwidth): the simulated step slows the actions "
+                    + "that the schedule makes overlap on one host. 1: nothing slowed. auto: measured before planning "
+                    + "by a barrier job of a few seconds on every executor slot (the model cut into one part per task, "
+                    + "timed alone, then all at once; README, Planner). Default 1: on the 2-core build VM the warm "
+                    + "stages of the benchmark MLP slowed each other by 1.00-1.15 and charging it did not bring the "
+                    + "predictions closer.", "double or auto", v -> v.trim().equals("auto") ? Double.NaN
+                    : Double.parseDouble(v), v -> v.isNaN() || (v >= 1 && !v.isInfinite()), "must be auto or >= 1 and "
+                    + "finite", 1.0, "1");
     /** Link bandwidth between stages, for planning. */
     public static final ConfEntry<Long> PLAN_BANDWIDTH = entry("spark.mp.plan.bandwidth",
             "Bandwidth of the link between two stages in bytes per second, for planning, e.g. 1g (10 GbE) or 10g.",

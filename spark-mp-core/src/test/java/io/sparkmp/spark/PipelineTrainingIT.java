@@ -136,6 +136,32 @@ class PipelineTrainingIT {
     static final List<DataSet> DATA = examples(60, 11);
     static final MultiLayerNetwork REFERENCE = dl4jReference(DATA, 12, 2);
 
+    /**
+     * The host-sharing probe as a real barrier job on the four executor JVMs of one machine: it finds the four
+     * tasks on one host, times the model's four parts alone and together, and the driver's own count of tasks per
+     * host agrees; a second call for the same model is the cached figure, with no new job.
+     */
+    @Order(1)
+    @Test
+    void hostSharingProbeTimesEverySlotOfTheHost() {
+        org.apache.spark.SparkContext sc = CLUSTER.session().sparkContext();
+        org.deeplearning4j.nn.conf.inputs.InputType in = org.deeplearning4j.nn.conf.inputs.InputType.feedForward(4);
+        io.sparkmp.plan.ModelProfile profile = PlanResolver.profile(sc, model(), in, SparkMpConf.from(sc.getConf()),
+                ProfileMode.MEASURED, 12).profile();
+        HostSharingProbe p = HostSharingProbe.of(sc, model(), in, profile, 3, 12, 4, 120_000);
+        System.out.println("PipelineTrainingIT: host sharing " + p);
+        assertEquals(4, p.tasksPerHost(), p.toString());
+        assertTrue(p.slowdown() >= 1 && p.slowdown() < 20, p.toString());
+        if (Runtime.getRuntime().availableProcessors() <= 2) {
+            // four single-threaded executor JVMs on two cores: each gets at most half a core while all compute
+            assertTrue(p.slowdown() >= 1.3, "4 tasks on " + Runtime.getRuntime().availableProcessors() + " cores: " + p);
+        }
+        assertEquals(4, p.detail().split(" ms", -1).length - 1, "one figure per task: " + p.detail());
+        assertTrue(p.detail().matches("split \\[0, \\d, \\d, \\d, 8\\]: .*"), "four parts of the 8 layers: " + p.detail());
+        assertEquals(4, ClusterCheck.tasksPerHost(sc));
+        assertTrue(p == HostSharingProbe.of(sc, model(), in, profile, 3, 12, 4, 120_000), "cached");
+    }
+
     @Order(1)
     @ParameterizedTest(name = "P={0} {1}")
     @CsvSource({"2, gpipe", "3, gpipe", "4, gpipe", "2, 1f1b", "3, 1f1b", "4, 1f1b", "2, interleaved",

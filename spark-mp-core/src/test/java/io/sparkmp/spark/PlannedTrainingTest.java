@@ -171,6 +171,41 @@ class PlannedTrainingTest {
         assertEquals(ScheduleKind.GPIPE, fixed.schedule());
     }
 
+    /**
+     * spark.mp.plan.hostSlowdown reaches the plan: a given figure is charged on local[2]'s two slots (one JVM, so
+     * one host), 1 (the default) charges nothing and runs no probe, auto runs the probe as a barrier job and
+     * charges what it measured.
+     */
+    @Test
+    void hostSlowdownSettingReachesThePlan() {
+        org.apache.spark.SparkContext sc = spark.sparkContext();
+        SparkMpConf mp = SparkMpConf.from(sc.getConf());
+        java.util.function.Function<Double, PipelinePlan> plan = slowdown -> {
+            Map<ConfEntry<?>, Object> in = new java.util.HashMap<>(Map.of(SparkMpConf.STAGES, 2,
+                    SparkMpConf.REPLICAS, 1, SparkMpConf.BATCH_SIZE, 16, SparkMpConf.MICRO_BATCHES, 4,
+                    SparkMpConf.SCHEDULE, ScheduleKind.ONE_F_ONE_B));
+            if (slowdown != null) {
+                in.put(SparkMpConf.PLAN_HOST_SLOWDOWN, slowdown);
+            }
+            return PlanResolver.plan(sc, model(24), TrainingSettings.of(in, mp), PlanChoices.NONE, null);
+        };
+        int jobs = JOBS.size();
+        PipelinePlan none = plan.apply(null);
+        assertEquals(io.sparkmp.schedule.HostSharing.NONE, none.hostSharing());
+        PipelinePlan given = plan.apply(1.7);
+        assertEquals(new io.sparkmp.schedule.HostSharing(2, 1, 1.7), given.hostSharing());
+        assertTrue(given.predictedStepSeconds() > none.predictedStepSeconds(), given.explain());
+        assertTrue(given.explain().contains("host sharing: 2 devices x 1 per host, 1.700x"), given.explain());
+        assertFalse(JOBS.subList(jobs, JOBS.size()).stream().anyMatch(j -> j.startsWith(HostSharingProbe.DESCRIPTION)),
+                "a given figure runs no probe");
+        PipelinePlan auto = plan.apply(Double.NaN);
+        assertTrue(JOBS.subList(jobs, JOBS.size()).stream().anyMatch(j -> j.startsWith(HostSharingProbe.DESCRIPTION)),
+                "auto runs the probe: " + JOBS.subList(jobs, JOBS.size()));
+        io.sparkmp.schedule.HostSharing measured = auto.hostSharing();
+        assertTrue(measured.equals(io.sparkmp.schedule.HostSharing.NONE)
+                || (measured.devicesPerHost() == 2 && measured.copies() == 1), measured.toString());
+    }
+
     @Test
     void dryRunReturnsAPlanWithoutRunningABarrierJob() {
         int jobs = JOBS.size();

@@ -38,6 +38,21 @@ class SparkMpConfTest {
     }
 
     @Test
+    void hostSlowdownIsOneByDefaultAutoOrANumberOfAtLeastOne() {
+        assertEquals(1.0, SparkMpConf.of(Map.of()).get(SparkMpConf.PLAN_HOST_SLOWDOWN));
+        assertTrue(SparkMpConf.of(Map.of("spark.mp.plan.hostSlowdown", "auto")).get(SparkMpConf.PLAN_HOST_SLOWDOWN)
+                .isNaN(), "auto: measured");
+        assertEquals(1.4, SparkMpConf.of(Map.of("spark.mp.plan.hostSlowdown", "1.4")).get(SparkMpConf.PLAN_HOST_SLOWDOWN));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SparkMpConf.of(Map.of("spark.mp.plan.hostSlowdown", "0.8")));
+        assertTrue(e.getMessage().contains("spark.mp.plan.hostSlowdown") && e.getMessage().contains("0.8"),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SparkMpConf.of(Map.of("spark.mp.plan.hostSlowdown",
+                "often")));
+        assertTrue(e.getMessage().contains("often"), e.getMessage());
+    }
+
+    @Test
     void badTypeNamesKeyAndText() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> SparkMpConf.of(Map.of("spark.mp.microBatches", "x")));
