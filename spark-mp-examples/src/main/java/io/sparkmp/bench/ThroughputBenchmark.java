@@ -104,9 +104,15 @@ public final class ThroughputBenchmark {
             // the report's consecutive steps right after the warm-up ones (the default starts at step 1)
             sc.set("spark.mp.timeline.firstStep", String.valueOf(o.warmup()));
         }
+        sc.set("spark.mp.plan.hostSlowdown", o.hostSlowdown());
         if (LocalCluster.isLocalCluster(o.master())) {
             LocalCluster.configure(sc);
             sc.set("spark.executor.memory", LocalCluster.workerMegabytes(o.master()) + "m");
+            if (!o.executorOptions().isBlank()) {
+                sc.set("spark.executor.extraJavaOptions", sc.get("spark.executor.extraJavaOptions") + " "
+                        + o.executorOptions().trim());
+                System.out.println("executor JVM options added: " + o.executorOptions().trim());
+            }
         }
         int code = 0;
         JavaSparkContext jsc = null;
@@ -139,6 +145,13 @@ public final class ThroughputBenchmark {
         System.out.printf(Locale.ROOT, "initial held-out loss %.4f; %d steps of %d examples, first %d not counted%n",
                 initial.score(eval), o.steps(), o.batch(), o.warmup());
         List<ThroughputRow> rows = new ArrayList<>();
+        if (o.warmExecutors() > 0 && (o.runs("spark-mp") || o.runs("planner") || o.runs("hybrid"))) {
+            long t0 = System.nanoTime();
+            List<Double> tens = ThroughputRuns.warmExecutors(conf, initial, data, o);
+            System.out.printf(Locale.ROOT, "  warmed the executors: %d steps of spark-mp P=2 1F1B M=4 in %.0f s, not "
+                    + "counted; median step ms per ten steps %s%n", o.warmExecutors(), (System.nanoTime() - t0) / 1e9,
+                    tens);
+        }
         if (o.runs("fit")) {
             long t0 = System.nanoTime();
             try {

@@ -26,21 +26,31 @@ import java.util.function.Function;
  * @param averaging DL4J Spark averaging frequency (mini-batches per worker between averagings)
  * @param seed seed of the data and of the model's initial parameters
  * @param timeline folder for one timeline report per spark-mp run (steps after warm-up), or null for none
+ * @param warmExecutors steps of an uncounted spark-mp run (P = 2, 1F1B, M = 4) before the first contender, so that
+ *     every row runs on executors past their first fit (0: none). Measured on 2026-12-04: the first fit on fresh
+ *     executors ran 25-45% slower for 100-200 steps than the same plan later in the run
+ * @param executorOptions JVM options added to the executors' (local-cluster only), e.g. GC or JIT flags to
+ *     compare, given comma-separated; empty: none
+ * @param hostSlowdown {@code spark.mp.plan.hostSlowdown} for the spark-mp rows ({@code 1}, a number or {@code auto})
  */
 record ThroughputOptions(String master, int steps, int warmup, int batch, List<Integer> micro,
                          List<ScheduleKind> schedules, List<RecomputeMode> recompute, Set<String> contenders,
-                         List<Boolean> saveUpdater, int dl4jEpochs, int averaging, long seed, String timeline) {
+                         List<Boolean> saveUpdater, int dl4jEpochs, int averaging, long seed, String timeline,
+                         int warmExecutors, String executorOptions, String hostSlowdown) {
 
     static final List<String> CONTENDERS = List.of("fit", "dl4j-spark", "spark-mp", "planner", "in-process", "hybrid");
 
     static final String USAGE = "ThroughputBenchmark [--quick] [--master local-cluster[2,1,2048]] [--steps 30]"
             + " [--warmup 3] [--batch 256] [--micro 4,8,16] [--schedules gpipe,1f1b] [--recompute always,never]"
             + " [--contenders fit,dl4j-spark,spark-mp,planner,in-process] [--save-updater false,true] [--dl4j-epochs 2]"
-            + " [--averaging 5] [--seed 42] [--timeline <folder for HTML reports>]";
+            + " [--averaging 5] [--seed 42] [--timeline <folder for HTML reports>] [--warm-executors 200] [--executor-options <JVM options, comma-separated>] [--host-slowdown 1|auto|<x>]";
 
     ThroughputOptions {
         if (steps <= warmup) {
             throw new IllegalArgumentException("--steps (" + steps + ") must exceed --warmup (" + warmup + ")");
+        }
+        if (warmExecutors < 0) {
+            throw new IllegalArgumentException("--warm-executors must be >= 0, found " + warmExecutors);
         }
         if (warmup < 0 || batch <= 0 || dl4jEpochs <= 0 || averaging <= 0) {
             throw new IllegalArgumentException("--warmup must be >= 0 and --batch, --dl4j-epochs, --averaging positive,"
@@ -88,6 +98,9 @@ record ThroughputOptions(String master, int steps, int warmup, int batch, List<I
         int averaging = 5;
         long seed = 42;
         String timeline = null;
+        int warmExecutors = quick ? 0 : 200;
+        String executorOptions = "";
+        String hostSlowdown = "1";
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < args.length; i++) {
             String key = args[i];
@@ -115,11 +128,15 @@ record ThroughputOptions(String master, int steps, int warmup, int batch, List<I
                 case "--averaging" -> averaging = integer(key, v);
                 case "--seed" -> seed = Long.parseLong(v);
                 case "--timeline" -> timeline = v;
+                case "--warm-executors" -> warmExecutors = integer(key, v);
+                case "--host-slowdown" -> hostSlowdown = v;
+                case "--executor-options" -> executorOptions = String.join(" ", v.split(",")); // no spaces in bench.args
                 default -> throw new IllegalArgumentException("unknown option `" + key + "`\nusage: " + USAGE);
             }
         }
         return new ThroughputOptions(master, steps, warmup, batch, micro, schedules, recompute, contenders,
-                saveUpdater, dl4jEpochs, averaging, seed, timeline);
+                saveUpdater, dl4jEpochs, averaging, seed, timeline, warmExecutors, executorOptions,
+                hostSlowdown);
     }
 
     boolean runs(String contender) {

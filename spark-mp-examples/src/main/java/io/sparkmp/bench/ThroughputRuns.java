@@ -120,6 +120,32 @@ final class ThroughputRuns {
     }
 
     /**
+     * Trains spark-mp P = 2, 1F1B, M = 4 for {@code o.warmExecutors()} steps (whole epochs over the data, at least
+     * one) and throws the result away: every measured row then runs on executors past their first fit. Returns
+     * the median step time of every ten steps in ms, to show how the first fit settles.
+     */
+    static List<Double> warmExecutors(MultiLayerConfiguration conf, MultiLayerNetwork initial, JavaRDD<DataSet> data,
+                                      ThroughputOptions o) {
+        int epochs = Math.max(1, (o.warmExecutors() + o.steps() - 1) / o.steps());
+        TrainingResult r = PipelineTrainer.builder(conf).stages(2).replicas(1).microBatches(4)
+                .schedule(ScheduleKind.ONE_F_ONE_B).recompute(RecomputeMode.NEVER).batchSize(o.batch()).epochs(epochs)
+                .shuffle(false).logEvery(0).boundaries(ThroughputBenchmark.evenSplit(conf)).initialParameters(initial)
+                .seed(o.seed()).build().fit(data);
+        return tens(r.metrics());
+    }
+
+    /** The median step time in ms of every ten steps. */
+    static List<Double> tens(List<StepReport> steps) {
+        List<Double> out = new java.util.ArrayList<>();
+        for (int i = 0; i < steps.size(); i += 10) {
+            double[] t = steps.subList(i, Math.min(steps.size(), i + 10)).stream().mapToDouble(StepReport::stepSeconds)
+                    .toArray();
+            out.add(Math.round(1e4 * median(t)) / 10.0);
+        }
+        return out;
+    }
+
+    /**
      * spark-mp with every choice left to the planner (stages, split, micro-batches, schedule, recompute) on the
      * measured profile, from the same initial parameters: what a user who sets only the batch size gets. The
      * plan it chose is in the row's name.
@@ -149,6 +175,7 @@ final class ThroughputRuns {
             throw new IllegalStateException("only " + steps.size() + " steps reported, warm-up is " + o.warmup());
         }
         List<StepReport> timed = steps.subList(o.warmup(), steps.size());
+        System.out.println("  " + name + ": median step ms per ten steps " + tens(steps));
         double rate = median(timed.stream().mapToDouble(StepReport::samplesPerSecond).toArray());
         double step = median(timed.stream().mapToDouble(StepReport::stepSeconds).toArray());
         double bubble = median(timed.stream().mapToDouble(StepReport::bubbleFraction).toArray());
