@@ -28,7 +28,8 @@ import java.util.function.Function;
  * @param timeline folder for one timeline report per spark-mp run (steps after warm-up), or null for none
  * @param warmExecutors steps of an uncounted spark-mp run (P = 2, 1F1B, M = 4) before the first contender, so that
  *     every row runs on executors past their first fit (0: none). Measured on 2026-12-04: the first fit on fresh
- *     executors ran 25-45% slower for 100-200 steps than the same plan later in the run
+ *     executors ran 25-45% slower for 100-200 steps than the same plan later in the run; an 800-step warm-up
+ *     levelled off after about 250 steps (the default: 800, about a minute)
  * @param executorOptions JVM options added to the executors' (local-cluster only), e.g. GC or JIT flags to
  *     compare, given comma-separated; empty: none
  * @param hostSlowdown {@code spark.mp.plan.hostSlowdown} for the spark-mp rows ({@code 1}, a number or {@code auto})
@@ -43,7 +44,7 @@ record ThroughputOptions(String master, int steps, int warmup, int batch, List<I
     static final String USAGE = "ThroughputBenchmark [--quick] [--master local-cluster[2,1,2048]] [--steps 30]"
             + " [--warmup 3] [--batch 256] [--micro 4,8,16] [--schedules gpipe,1f1b] [--recompute always,never]"
             + " [--contenders fit,dl4j-spark,spark-mp,planner,in-process] [--save-updater false,true] [--dl4j-epochs 2]"
-            + " [--averaging 5] [--seed 42] [--timeline <folder for HTML reports>] [--warm-executors 200] [--executor-options <JVM options, comma-separated>] [--host-slowdown 1|auto|<x>]";
+            + " [--averaging 5] [--seed 42] [--timeline <folder for HTML reports>] [--warm-executors 800] [--executor-options <JVM options, comma-separated>] [--host-slowdown 1|auto|<x>]";
 
     ThroughputOptions {
         if (steps <= warmup) {
@@ -98,7 +99,7 @@ record ThroughputOptions(String master, int steps, int warmup, int batch, List<I
         int averaging = 5;
         long seed = 42;
         String timeline = null;
-        int warmExecutors = quick ? 0 : 200;
+        int warmExecutors = quick ? 0 : 800;
         String executorOptions = "";
         String hostSlowdown = "1";
         Set<String> seen = new HashSet<>();
