@@ -90,18 +90,12 @@ final class Replay {
             for (int d = 0; d < p; d++) {
                 List<Action> l = schedule.actions(d);
                 while (next[d] < l.size()) {
-                    Action a = l.get(next[d]);
-                    Action dep = dependency(a);
-                    double ready = 0;
-                    if (dep != null) {
-                        int[] at = position.get(dep);
-                        if (at[1] >= next[at[0]]) {
-                            break;
-                        }
-                        ready = end[at[0]][at[1]] + (at[0] == d ? 0 : latency.between(dep.stage(), a.stage()));
+                    double s = startTime(d, next, end, free, latency);
+                    if (s == Double.POSITIVE_INFINITY) {
+                        break; // its input is not made yet
                     }
                     int i = next[d];
-                    start[d][i] = Math.max(free[d], ready);
+                    start[d][i] = s;
                     end[d][i] = start[d][i] + duration[d][i];
                     if (beside != null) {
                         end[d][i] = Math.max(end[d][i], beside.earliestEnd(d, i, start[d]));

@@ -37,7 +37,9 @@ import java.util.Arrays;
  * where that fits its budget; a stage that recomputes is charged its forward twice).
  * A measured profile also carries the optimizer step time per parameter, which the planner charges to each
  * stage once per mini-batch, and the runtime's message, LOAD and per-step costs, which its simulated step time
- * charges to the schedule's actions.
+ * charges to the schedule's actions. Host sharing ({@code spark.mp.plan.hostSlowdown}, default 1: none): a given
+ * slowdown is charged to the tasks of each host (their count from the cluster, {@link ClusterCheck#tasksPerHost});
+ * {@code auto} measures it with {@link HostSharingProbe} after the profile (measured profiles only).
  *
  * <p><b>Memory budget per device</b>: {@code spark.mp.device.memory} when &gt; 0. Else what the executor process
  * really leaves: its javacpp cap ({@code -Dorg.bytedeco.javacpp.maxphysicalbytes}, which caps the whole
