@@ -3,15 +3,10 @@ package io.sparkmp.model;
 import io.sparkmp.plan.LayerProfile;
 import io.sparkmp.plan.ModelProfile;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 
 import org.deeplearning4j.nn.conf.CacheMode;
@@ -77,10 +72,16 @@ public final class LayerProfiler {
         sampleMicroBatch = b.sampleMicroBatch;
         warmup = b.warmup;
         repeats = b.repeats;
-        hardware = b.hardware != null ? b.hardware : hardwareDescription();
+        hardware = b.hardware != null ? b.hardware : UNNAMED_HARDWARE;
     }
 
-    /** A new builder (defaults: sample micro-batch 8, 2 warm-up and 5 timed repeats, this machine's hardware). */
+    /**
+     * Hardware named in the cache key when the builder names none; the Spark side names the executors' (the
+     * host's CPU, cores and ND4J backend, {@code spark.HostFacts}, or {@code spark.mp.plan.hardware}).
+     */
+    public static final String UNNAMED_HARDWARE = "hardware not named";
+
+    /** A new builder (defaults: sample micro-batch 8, 2 warm-up and 5 timed repeats, {@link #UNNAMED_HARDWARE}). */
     public static Builder builder() {
         return new Builder();
     }
@@ -608,29 +609,6 @@ public final class LayerProfiler {
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
-    /**
-     * This machine as a cache-key string: OS and architecture, CPU model, cores, ND4J backend and its thread
-     * count (the figures that change layer times).
-     */
-    public static String hardwareDescription() {
-        String cpu = "";
-        try {
-            Path info = Path.of("/proc/cpuinfo");
-            if (Files.isReadable(info)) {
-                for (String line : Files.readAllLines(info, StandardCharsets.UTF_8)) {
-                    if (line.startsWith("model name")) {
-                        cpu = line.substring(line.indexOf(':') + 1).trim();
-                        break;
-                    }
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            cpu = "unknown cpu"; // the key only gets less specific
-        }
-        return String.format(Locale.ROOT, "%s %s; %s; %d cores; nd4j %s, %d threads", System.getProperty("os.name"),
-                System.getProperty("os.arch"), cpu, Runtime.getRuntime().availableProcessors(),
-                Nd4j.getBackend().getClass().getSimpleName(), Nd4j.getEnvironment().maxThreads());
-    }
 
     /** Settings of a {@link LayerProfiler}; each may be set once. */
     public static final class Builder {
@@ -679,7 +657,7 @@ public final class LayerProfiler {
             return this;
         }
 
-        /** Hardware description for the cache key (default {@link #hardwareDescription()}); e.g. a GPU model. */
+        /** Hardware description for the cache key (default {@link #UNNAMED_HARDWARE}); e.g. a GPU model. */
         public Builder hardware(String description) {
             once("hardware");
             if (description == null || description.isBlank()) {

@@ -222,7 +222,7 @@ final class PlanResolver {
         }
         int sample = sampleMicroBatch(batchSize);
         String hw = mp.get(SparkMpConf.PLAN_HARDWARE);
-        String hardware = hw.isBlank() ? LayerProfiler.hardwareDescription() : hw;
+        String hardware = hw.isBlank() ? HostFacts.hardwareDescription() : hw;
         String key = ProfilingJob.profiler(sample, hardware).cacheKey(conf, input);
         String folder = mp.get(SparkMpConf.PLAN_PROFILE_CACHE);
         Path dir = folder.isBlank() ? null : Paths.get(folder);
