@@ -370,7 +370,7 @@ public final class LayerProfiler {
         }
         DataType dt = conf.getDataType();
         List<LayerProfile> out = new ArrayList<>(n);
-        Set<String> names = new HashSet<>();
+        List<String> names = layerNames(conf);
         InputType previous = inputType;
         // Rows per example of the feed-forward layers DL4J runs at every step between sequence layers (its
         // RnnToFeedForwardPreProcessor makes [examples x T, size] of [examples, size, T]): they hold T rows per
@@ -400,13 +400,27 @@ public final class LayerProfiler {
             // DL4J's type of a global pooling over a sequence is the sequence (its preprocessors expect that), but
             // the layer's output is one vector per example: that is what it holds and what crosses a cut after it.
             InputType held = pooled ? InputType.feedForward(((InputType.InputTypeRecurrent) in).getSize()) : outType;
-            String name = layer.getLayerName() == null || layer.getLayerName().isBlank() ? "layer" + i : layer.getLayerName();
-            if (!names.add(name)) {
-                name = name + "_" + i;
-                names.add(name);
-            }
-            out.add(rows(layerProfile(name, c, in, held, dt), steps));
+            out.add(rows(layerProfile(names.get(i), c, in, held, dt), steps));
             previous = outType;
+        }
+        return out;
+    }
+
+    /**
+     * The profile's layer names: the configured name, else {@code layer<i>}; a repeated name gets {@code _<i>}
+     * (the names a manual split by names refers to).
+     */
+    public static List<String> layerNames(MultiLayerConfiguration conf) {
+        List<String> out = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < conf.getConfs().size(); i++) {
+            String n = conf.getConf(i).getLayer().getLayerName();
+            String name = n == null || n.isBlank() ? "layer" + i : n;
+            if (!seen.add(name)) {
+                name = name + "_" + i;
+                seen.add(name);
+            }
+            out.add(name);
         }
         return out;
     }

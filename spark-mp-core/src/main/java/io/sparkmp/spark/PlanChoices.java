@@ -7,9 +7,7 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * The planning options of a {@link PipelineTrainer} that are not {@code spark.mp.*} settings: a manual split
@@ -52,7 +50,7 @@ record PlanChoices(int[] boundaries, String[] boundaryNames, ProfileMode profile
             return;
         }
         List<LayerProfile> layers = new ArrayList<>();
-        for (String name : layerNames(conf)) {
+        for (String name : io.sparkmp.model.LayerProfiler.layerNames(conf)) {
             layers.add(new LayerProfile(name, "", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
         }
         PipelinePlanner.Builder b = PipelinePlanner.builder().profile(ModelProfile.of(layers, 0))
@@ -77,19 +75,4 @@ record PlanChoices(int[] boundaries, String[] boundaryNames, ProfileMode profile
         }
     }
 
-    /** Layer names as {@code LayerProfiler} gives them: the configured name, else {@code layer<i>}; made unique. */
-    static List<String> layerNames(MultiLayerConfiguration conf) {
-        List<String> out = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
-        for (int i = 0; i < conf.getConfs().size(); i++) {
-            String n = conf.getConf(i).getLayer().getLayerName();
-            String name = n == null || n.isBlank() ? "layer" + i : n;
-            if (!seen.add(name)) {
-                name = name + "_" + i;
-                seen.add(name);
-            }
-            out.add(name);
-        }
-        return out;
-    }
 }
