@@ -66,7 +66,7 @@ record HostSharingProbe(int tasksPerHost, double slowdown, String detail) implem
     private static final Map<String, HostSharingProbe> CACHE = new ConcurrentHashMap<>();
 
     /**
-     * The probe for this model on this application's slots (cached per application, model and slot count).
+     * The probe for this model on this application's slots (cached per application, model, batch size and slot count).
      *
      * @param profile the model's measured profile: its layer times cut the model into the tasks' parts
      * @param sampleMicroBatch examples per call
