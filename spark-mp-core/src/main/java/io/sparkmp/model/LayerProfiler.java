@@ -172,7 +172,7 @@ public final class LayerProfiler {
             try {
                 for (int k = 0; k < m.length; k++) {
                     INDArray labels = slice.isLast() ? oneHotLabels(conf.getDataType(), m[k], outputs.get(i)) : null;
-                    double[] fb = time(slice, x[k], labels, m[k], warmup, repeats);
+                    double[] fb = time(slice, x[k], labels, m[k]);
                     close(labels);
                     t[0][k] = fb[0];
                     t[1][k] = fb[1];
@@ -206,7 +206,7 @@ public final class LayerProfiler {
      * (which adds the parameter gradient to the step's sum), or on the last stage {@link StageSlice#backwardWithLabels},
      * which runs the output layer's forward together with its backward (its forward call only keeps the input).
      */
-    private static double[] time(StageSlice slice, INDArray input, INDArray labels, int mb, int warmup, int repeats) {
+    private double[] time(StageSlice slice, INDArray input, INDArray labels, int mb) {
         INDArray eps = null;
         double[] f = new double[repeats];
         double[] b = new double[repeats];

@@ -114,10 +114,9 @@ final class GraphFit {
                 .executors(executors).deviceMemoryBytes(PlanResolver.deviceBudget(sc, mp, executors))
                 .bandwidthBytesPerSecond(s.get(SparkMpConf.PLAN_BANDWIDTH)).batchSize(s.get(SparkMpConf.BATCH_SIZE))
                 .replicas(1).recompute(RecomputeMode.ALWAYS).fusedUpdate(false);
-        double slowdown = s.get(SparkMpConf.PLAN_HOST_SLOWDOWN); // analytic profile: charged only when given
-        if (!Double.isNaN(slowdown) && slowdown > 1) {
-            b.hostSharing(ClusterCheck.tasksPerHost(sc), slowdown);
-        }
+        // analytic profile: charged only when given (auto measures nothing here)
+        HostSharingProbe sharing = HostSharingProbe.given(sc, s.get(SparkMpConf.PLAN_HOST_SLOWDOWN));
+        b.hostSharing(sharing.tasksPerHost(), sharing.slowdown());
         if (stages != null) {
             b.stages(stages);
         }

@@ -38,12 +38,13 @@ import java.util.concurrent.ConcurrentHashMap;
  * steps at once for as long as the slowest took alone, so that every step overlaps the others'. A task's slowdown is its mean step together
  * over its mean step alone (time over steps: see {@code mean}); the result is the median over the tasks of the host with the most tasks,
  * and that count. One slot: no job, nothing slowed. Measured once per application, model and batch size, then cached
- * (about 2 s for the benchmark MLP on 2 slots).
+ * (4-6 s for the benchmark MLP on 2 slots).
  *
- * <p>Two other designs were measured on the 2-core machine (2026-12-04) and dropped: one dense layer per task
- * (as fast together as alone, its working set fitting beside the other's in the shared cache) and a fixed number
+ * <p>Four other designs were measured on the 2-core machine (2026-12-04) and dropped: one dense layer per task
+ * (as fast together as alone, its working set fitting beside the other's in the shared cache), a fixed number
  * of calls together (0.83-1.71 per round: the faster task finishes first and the slower one runs its last calls
- * alone).
+ * alone), the median step instead of the mean (see {@code mean}) and a 0.5 s warm-up (1.00 for 4 JVMs on 2 cores:
+ * the other JVMs were still compiling while one ran "alone").
  *
  * @param tasksPerHost the most tasks one host holds
  * @param slowdown median together / alone time on that host, at least 1
@@ -63,6 +64,15 @@ record HostSharingProbe(int tasksPerHost, double slowdown, String detail) implem
     static final double MIN_ALONE_SECONDS = 0.1;
     /** Nothing measured: one task per host. */
     static final HostSharingProbe NONE = new HostSharingProbe(1, 1, "one task per host");
+
+    /**
+     * A slowdown given by {@code spark.mp.plan.hostSlowdown} on this cluster's tasks per host: {@link #NONE} for
+     * 1, and for NaN (auto), which only {@link #of} measures.
+     */
+    static HostSharingProbe given(SparkContext sc, double slowdown) {
+        return Double.isNaN(slowdown) || slowdown == 1 ? NONE
+                : new HostSharingProbe(ClusterCheck.tasksPerHost(sc), slowdown, "given");
+    }
     private static final Map<String, HostSharingProbe> CACHE = new ConcurrentHashMap<>();
 
     /**
@@ -174,11 +184,11 @@ record HostSharingProbe(int tasksPerHost, double slowdown, String detail) implem
         private final long timeoutMs;
 
         Task(String confJson, InputType inputType, int[] split, int microBatch, int microBatches, long timeoutMs) {
-            this.microBatches = microBatches;
             this.confJson = confJson;
             this.inputType = inputType;
             this.split = split.clone();
             this.microBatch = microBatch;
+            this.microBatches = microBatches;
             this.timeoutMs = timeoutMs;
         }
 

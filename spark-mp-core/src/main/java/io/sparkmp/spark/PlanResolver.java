@@ -109,10 +109,8 @@ final class PlanResolver {
         double slowdown = settings.get(SparkMpConf.PLAN_HOST_SLOWDOWN); // NaN: auto, measured
         if (mode == ProfileMode.ANALYTIC) {
             // no probe on an analytic profile: a given slowdown only
-            HostSharingProbe sharing = Double.isNaN(slowdown) || slowdown == 1 ? HostSharingProbe.NONE
-                    : new HostSharingProbe(ClusterCheck.tasksPerHost(sc), slowdown, "given");
-            return planner(conf, analytic, sharing, executors, budget, batchSize, settings, choices, stages, v, m,
-                    schedule).plan();
+            return planner(conf, analytic, HostSharingProbe.given(sc, slowdown), executors, budget, batchSize,
+                    settings, choices, stages, v, m, schedule).plan();
         }
         // Memory first, from the analytic profile: its memory figures equal the measured profile's, and the
         // profiling job must not be the one to find that a layer does not fit.
@@ -132,11 +130,8 @@ final class PlanResolver {
      */
     private static HostSharingProbe hostSharing(SparkContext sc, MultiLayerConfiguration conf, InputType input,
                                                 ModelProfile profile, double given, int batchSize, long timeoutMs) {
-        if (given == 1) {
-            return HostSharingProbe.NONE;
-        }
         if (!Double.isNaN(given)) {
-            return new HostSharingProbe(ClusterCheck.tasksPerHost(sc), given, "given");
+            return HostSharingProbe.given(sc, given);
         }
         int slots = Math.max(1, ClusterCheck.slots(sc));
         try {
